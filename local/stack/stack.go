@@ -1,0 +1,218 @@
+// Package stack is the AWS side of a local run: an embedded kumo emulator
+// holding the orders queue, its dead-letter queue and the webhook secret,
+// created as template.yaml creates them in AWS.
+package stack
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/sivchari/kumo"
+)
+
+// Names of what the stack creates.
+const (
+	QueueName         = "logistos-sync-orders"
+	DLQName           = "logistos-sync-orders-dlq"
+	WebhookSecretName = "logistos-sync/webhook-secret"
+	Region            = "us-east-1"
+	// DefaultWebhookSecret is the local webhook secret when none is given.
+	DefaultWebhookSecret = "local-webhook-secret"
+	// DefaultPort is where `make run` exposes the emulator, so that other
+	// commands (make activate, make redrive, the aws CLI) can reach it.
+	DefaultPort = 4566
+)
+
+// Options shape a stack.
+type Options struct {
+	// Port exposes the emulator on 127.0.0.1:Port; 0 keeps only kumo's
+	// random port (tests).
+	Port int
+	// VisibilityTimeout of the orders queue, in seconds (default 30).
+	VisibilityTimeout int
+	// MaxReceiveCount before SQS moves a message to the DLQ (default 5).
+	MaxReceiveCount int
+	// WebhookSecret is the secret's value (default DefaultWebhookSecret).
+	WebhookSecret string
+}
+
+// Stack is a running local AWS.
+type Stack struct {
+	// Endpoint is the AWS endpoint URL every client uses.
+	Endpoint string
+	AWS      aws.Config
+	SQS      *sqs.Client
+	Secrets  *secretsmanager.Client
+
+	QueueURL, QueueARN string
+	DLQURL, DLQARN     string
+	WebhookSecretARN   string
+	WebhookSecret      string
+
+	closers []func()
+}
+
+// Start runs kumo in this process and creates the queues and the secret.
+func Start(ctx context.Context, o Options) (*Stack, error) {
+	srv := kumo.NewServer()
+	s := &Stack{Endpoint: srv.URL, closers: []func(){srv.Close}}
+	if o.Port != 0 {
+		ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(o.Port))
+		if err != nil {
+			s.Close()
+			return nil, fmt.Errorf("expose the AWS emulator on port %d (is another `make run` running?): %w", o.Port, err)
+		}
+		target, _ := url.Parse(srv.URL)
+		proxy := &http.Server{Handler: httputil.NewSingleHostReverseProxy(target), ReadHeaderTimeout: 10 * time.Second}
+		go proxy.Serve(ln)
+		s.Endpoint = "http://" + ln.Addr().String()
+		s.closers = append(s.closers, func() { proxy.Close() })
+	}
+	if err := s.connect(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if err := s.create(ctx, o); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Dial connects to the stack of a running `make run` at endpoint.
+func Dial(ctx context.Context, endpoint string) (*Stack, error) {
+	s := &Stack{Endpoint: endpoint}
+	if err := s.connect(ctx); err != nil {
+		return nil, err
+	}
+	var err error
+	if s.QueueURL, s.QueueARN, err = s.lookup(ctx, QueueName); err != nil {
+		return nil, fmt.Errorf("no local stack at %s (start it with `make run`): %w", endpoint, err)
+	}
+	if s.DLQURL, s.DLQARN, err = s.lookup(ctx, DLQName); err != nil {
+		return nil, err
+	}
+	sec, err := s.Secrets.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(WebhookSecretName)})
+	if err != nil {
+		return nil, fmt.Errorf("read local webhook secret: %w", err)
+	}
+	s.WebhookSecretARN, s.WebhookSecret = aws.ToString(sec.ARN), aws.ToString(sec.SecretString)
+	return s, nil
+}
+
+// Credentials are the emulator's fixed, fake credentials.
+var Credentials = credentials.NewStaticCredentialsProvider("local", "local", "")
+
+func (s *Stack) connect(ctx context.Context) error {
+	cfg, err := awsconfig.LoadDefaultConfig(ctx,
+		awsconfig.WithRegion(Region),
+		awsconfig.WithCredentialsProvider(Credentials),
+		awsconfig.WithBaseEndpoint(s.Endpoint),
+	)
+	if err != nil {
+		return fmt.Errorf("aws config: %w", err)
+	}
+	s.AWS = cfg
+	s.SQS = sqs.NewFromConfig(cfg)
+	s.Secrets = secretsmanager.NewFromConfig(cfg)
+	return nil
+}
+
+func (s *Stack) create(ctx context.Context, o Options) error {
+	if o.VisibilityTimeout == 0 {
+		o.VisibilityTimeout = 30
+	}
+	if o.MaxReceiveCount == 0 {
+		o.MaxReceiveCount = 5
+	}
+	if o.WebhookSecret == "" {
+		o.WebhookSecret = DefaultWebhookSecret
+	}
+	var err error
+	if s.DLQURL, s.DLQARN, err = s.createQueue(ctx, DLQName, map[string]string{
+		"MessageRetentionPeriod": "1209600",
+		"MaximumMessageSize":     "1048576",
+	}); err != nil {
+		return err
+	}
+	redrive, _ := json.Marshal(map[string]string{"deadLetterTargetArn": s.DLQARN, "maxReceiveCount": strconv.Itoa(o.MaxReceiveCount)})
+	if s.QueueURL, s.QueueARN, err = s.createQueue(ctx, QueueName, map[string]string{
+		"VisibilityTimeout":      strconv.Itoa(o.VisibilityTimeout),
+		"MaximumMessageSize":     "1048576",
+		"MessageRetentionPeriod": "1209600",
+		"RedrivePolicy":          string(redrive),
+	}); err != nil {
+		return err
+	}
+	sec, err := s.Secrets.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
+		Name: aws.String(WebhookSecretName), SecretString: aws.String(o.WebhookSecret),
+	})
+	if err != nil {
+		return fmt.Errorf("create webhook secret: %w", err)
+	}
+	s.WebhookSecretARN, s.WebhookSecret = aws.ToString(sec.ARN), o.WebhookSecret
+	return nil
+}
+
+func (s *Stack) createQueue(ctx context.Context, name string, attrs map[string]string) (string, string, error) {
+	out, err := s.SQS.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name), Attributes: attrs})
+	if err != nil {
+		return "", "", fmt.Errorf("create queue %s: %w", name, err)
+	}
+	return s.arnOf(ctx, aws.ToString(out.QueueUrl))
+}
+
+func (s *Stack) lookup(ctx context.Context, name string) (string, string, error) {
+	out, err := s.SQS.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(name)})
+	if err != nil {
+		return "", "", fmt.Errorf("find queue %s: %w", name, err)
+	}
+	return s.arnOf(ctx, aws.ToString(out.QueueUrl))
+}
+
+func (s *Stack) arnOf(ctx context.Context, queueURL string) (string, string, error) {
+	a, err := s.SQS.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
+		QueueUrl: aws.String(queueURL), AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameQueueArn},
+	})
+	if err != nil {
+		return "", "", fmt.Errorf("queue arn of %s: %w", queueURL, err)
+	}
+	arn := a.Attributes[string(types.QueueAttributeNameQueueArn)]
+	if arn == "" {
+		return "", "", errors.New("queue has no ARN attribute")
+	}
+	return queueURL, arn, nil
+}
+
+// Env is what a function process needs to use this stack through the SDK's
+// standard variables: endpoint, region and fake credentials.
+func (s *Stack) Env() map[string]string {
+	return map[string]string{
+		"AWS_ENDPOINT_URL":      s.Endpoint,
+		"AWS_REGION":            Region,
+		"AWS_ACCESS_KEY_ID":     "local",
+		"AWS_SECRET_ACCESS_KEY": "local",
+	}
+}
+
+// Close stops the emulator.
+func (s *Stack) Close() {
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		s.closers[i]()
+	}
+	s.closers = nil
+}

@@ -1,0 +1,94 @@
+package config
+
+import (
+	"github.com/logistos-sync/logistos-sync/shared/logistos"
+	"github.com/logistos-sync/logistos-sync/shared/woo"
+)
+
+// Variable names: part of the interface, set by template.yaml.
+const (
+	StoreURL                = "STORE_URL"
+	QueueURL                = "QUEUE_URL"
+	DLQURL                  = "DLQ_URL"
+	WebhookSecretARN        = "WEBHOOK_SECRET_ARN"
+	WebhookSecret           = "WEBHOOK_SECRET"
+	WooCredentialsSecretARN = "WOO_CREDENTIALS_SECRET_ARN"
+	WooConsumerKey          = "WOO_CONSUMER_KEY"
+	WooConsumerSecret       = "WOO_CONSUMER_SECRET"
+	WebhookURL              = "WEBHOOK_URL"
+	LogistosOrdersURL       = "LOGISTOS_ORDERS_URL"
+	LogistosCredentialsURL  = "LOGISTOS_CREDENTIALS_URL"
+	ForwardTopics           = "FORWARD_TOPICS"
+	BackfillCheckpoint      = "BACKFILL_CHECKPOINT"
+	BackfillConcurrency     = "BACKFILL_CONCURRENCY"
+	LogLevel                = "LOG_LEVEL"
+)
+
+// Secret is where a secret comes from: a Secrets Manager ARN in AWS, or
+// the literal value for local runs.
+type Secret struct {
+	ARN     string
+	Literal string
+}
+
+// secret reads the ARN/literal pair, requiring exactly one.
+func (e *Env) secret(arnName, literalName string) Secret {
+	switch e.OneOf(arnName, literalName) {
+	case arnName:
+		return Secret{ARN: e.get(arnName)}
+	case literalName:
+		return Secret{Literal: e.get(literalName)}
+	}
+	return Secret{}
+}
+
+// Webhook is the webhook function's configuration.
+type Webhook struct {
+	StoreURL string
+	QueueURL string
+	Secret   Secret
+	Topics   []string
+	LogLevel string
+}
+
+// LoadWebhook reads the webhook function's configuration.
+func LoadWebhook(e *Env) (Webhook, error) {
+	c := Webhook{
+		StoreURL: e.URL(StoreURL, "", true),
+		QueueURL: e.Required(QueueURL),
+		Secret:   e.secret(WebhookSecretARN, WebhookSecret),
+		Topics:   e.List(ForwardTopics, woo.TopicOrderCreated),
+		LogLevel: e.String(LogLevel, "info"),
+	}
+	return c, e.Err()
+}
+
+// Forwarder is the forwarder function's configuration.
+type Forwarder struct {
+	StoreURL  string
+	DLQURL    string
+	OrdersURL string
+	Topics    []string
+	LogLevel  string
+}
+
+// LoadForwarder reads the forwarder function's configuration.
+func LoadForwarder(e *Env) (Forwarder, error) {
+	c := Forwarder{
+		StoreURL:  e.URL(StoreURL, "", true),
+		DLQURL:    e.Required(DLQURL),
+		OrdersURL: e.SecureURL(LogistosOrdersURL, logistos.DefaultOrdersURL, true),
+		Topics:    e.List(ForwardTopics, woo.TopicOrderCreated),
+		LogLevel:  e.String(LogLevel, "info"),
+	}
+	return c, e.Err()
+}
+
+// Set turns a list into a set.
+func Set(list []string) map[string]bool {
+	s := make(map[string]bool, len(list))
+	for _, v := range list {
+		s[v] = true
+	}
+	return s
+}

@@ -1,0 +1,150 @@
+// Package forwarder turns queued WooCommerce orders into Logistos payloads
+// and posts them, for an SQS event source with ReportBatchItemFailures.
+//
+// Each record ends in exactly one of three ways: forwarded (acknowledged),
+// failed transiently (reported as a batch item failure, so SQS delivers it
+// again later, and to the DLQ after maxReceiveCount), or failed permanently
+// (sent to the DLQ at once with the reason, then acknowledged). Nothing is
+// retried forever and nothing is dropped silently.
+package forwarder
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/logistos-sync/logistos-sync/shared/logistos"
+	"github.com/logistos-sync/logistos-sync/shared/metrics"
+)
+
+const (
+	// DefaultConcurrency is how many POSTs one invocation has in flight:
+	// enough to clear a batch of 10 quickly, few enough not to look like a
+	// flood to Logistos. The event source's MaximumConcurrency bounds the
+	// number of invocations.
+	DefaultConcurrency = 4
+	// DefaultBackfillBatch is how many backfilled orders share one POST.
+	DefaultBackfillBatch = 10
+	// deadlineMargin is kept free at the end of an invocation for reporting
+	// and DLQ calls; no POST starts unless a whole one fits before it.
+	deadlineMargin = 2 * time.Second
+)
+
+// Poster sends a payload to Logistos; errors are classified by
+// logistos.IsTransient.
+type Poster interface {
+	PostOrders(ctx context.Context, p *logistos.Payload) error
+}
+
+// Handler processes SQS batches of orders. Build it once per cold start.
+type Handler struct {
+	Logistos Poster
+	Queues   *Queues
+	StoreURL string          // normalised with logistos.StoreURL
+	Topics   map[string]bool // webhook topics forwarded
+	// Concurrency bounds POSTs in flight; DefaultConcurrency when zero.
+	Concurrency int
+	// BackfillBatch is how many backfilled orders go in one payload;
+	// DefaultBackfillBatch when zero.
+	BackfillBatch int
+	// PostTimeout is how long one POST may take; logistos.RequestTimeout when zero.
+	PostTimeout time.Duration
+	// Backoff maps a record's receive count to how long it waits before SQS
+	// delivers it again after a transient failure; Backoff when nil.
+	Backoff func(receives int) time.Duration
+	Log     *slog.Logger
+	Metrics *metrics.Emitter
+}
+
+// Handle processes one batch and reports the records SQS must deliver again.
+func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+	items := make([]*item, len(ev.Records))
+	for i := range ev.Records {
+		items[i] = h.decode(&ev.Records[i])
+	}
+	groups := h.group(items)
+
+	limit := h.Concurrency
+	if limit <= 0 {
+		limit = DefaultConcurrency
+	}
+	sem := make(chan struct{}, limit)
+	var wg sync.WaitGroup
+	for _, g := range groups {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			h.send(ctx, g)
+		}()
+	}
+	wg.Wait()
+
+	var resp events.SQSEventResponse
+	for _, it := range items {
+		h.settle(ctx, it)
+		if it.retry {
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: it.rec.MessageId})
+		}
+	}
+	return resp, nil
+}
+
+// send posts one group, unless the invocation is too close to its deadline
+// for a POST to finish; a permanent failure of a multi-order group is retried
+// order by order so that one bad order does not take the others to the DLQ.
+func (h *Handler) send(ctx context.Context, g []*item) {
+	if !h.timeLeft(ctx) {
+		for _, it := range g {
+			it.outcome, it.err = outcomeDeadline, errDeadline
+		}
+		return
+	}
+	err := h.post(ctx, g)
+	if err != nil && !logistos.IsTransient(err) && len(g) > 1 {
+		for _, it := range g {
+			h.send(ctx, []*item{it})
+		}
+		return
+	}
+	for _, it := range g {
+		it.setResult(err)
+	}
+}
+
+func (h *Handler) post(ctx context.Context, g []*item) error {
+	p := &logistos.Payload{Source: logistos.Source, StoreURL: h.StoreURL, Event: g[0].event, Orders: make([]logistos.Order, len(g))}
+	for i, it := range g {
+		p.Orders[i] = it.order
+	}
+	timeout := h.PostTimeout
+	if timeout <= 0 {
+		timeout = logistos.RequestTimeout
+	}
+	pctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	start := time.Now()
+	err := h.Logistos.PostOrders(pctx, p)
+	took := time.Since(start)
+	for _, it := range g {
+		it.latency = took
+	}
+	h.Metrics.Duration(metrics.ForwardLatency, took)
+	return err
+}
+
+// timeLeft reports whether a whole POST fits before the Lambda deadline.
+func (h *Handler) timeLeft(ctx context.Context) bool {
+	d, ok := ctx.Deadline()
+	if !ok {
+		return true
+	}
+	timeout := h.PostTimeout
+	if timeout <= 0 {
+		timeout = logistos.RequestTimeout
+	}
+	return time.Until(d) > timeout+deadlineMargin
+}

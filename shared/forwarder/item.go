@@ -1,0 +1,171 @@
+package forwarder
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/logistos-sync/logistos-sync/shared/logistos"
+	"github.com/logistos-sync/logistos-sync/shared/metrics"
+	"github.com/logistos-sync/logistos-sync/shared/queue"
+	"github.com/logistos-sync/logistos-sync/shared/woo"
+)
+
+// outcome is how a record ends.
+type outcome int
+
+const (
+	outcomePending   outcome = iota
+	outcomeForwarded         // acknowledged
+	outcomeTransient         // SQS delivers it again after a backoff
+	outcomePermanent         // to the DLQ now
+	outcomeDeadline          // not attempted: no time left in this invocation
+	outcomeSkipped           // a webhook topic this deployment does not forward
+)
+
+func (o outcome) String() string {
+	return [...]string{"pending", "forwarded", "transient_failure", "permanent_failure", "deadline", "skipped"}[o]
+}
+
+var errDeadline = errors.New("not attempted: too close to the Lambda deadline")
+
+// item is one SQS record on its way through a batch.
+type item struct {
+	rec      *events.SQSMessage
+	attrs    map[string]string
+	event    string
+	origin   string
+	order    logistos.Order
+	orderID  string
+	outcome  outcome
+	err      error
+	latency  time.Duration
+	retry    bool // report as a batch item failure
+	receives int
+}
+
+// decode reads the envelope and the order; a record that cannot be read
+// fails permanently, since no number of retries will change its bytes.
+func (h *Handler) decode(rec *events.SQSMessage) *item {
+	it := &item{rec: rec, attrs: make(map[string]string, len(rec.MessageAttributes))}
+	for k, v := range rec.MessageAttributes {
+		if v.StringValue != nil {
+			it.attrs[k] = *v.StringValue
+		}
+	}
+	it.receives, _ = strconv.Atoi(rec.Attributes["ApproximateReceiveCount"])
+	it.origin = it.attrs[queue.AttrOrigin]
+	topic := it.attrs[queue.AttrTopic]
+	switch {
+	case it.origin == queue.OriginBackfill:
+		it.event = queue.TopicBackfill
+	case topic == "":
+		it.event = woo.TopicOrderCreated
+	default:
+		it.event = topic
+	}
+	body, err := queue.Decode(rec.Body, it.attrs[queue.AttrContentEncoding])
+	if err != nil {
+		it.outcome, it.err = outcomePermanent, fmt.Errorf("undecodable message: %w", err)
+		return it
+	}
+	if it.order, err = logistos.ParseOrder(body); err != nil {
+		it.outcome, it.err = outcomePermanent, err
+		return it
+	}
+	it.orderID = it.order.ID.Text()
+	if it.origin != queue.OriginBackfill && !h.Topics[it.event] {
+		it.outcome = outcomeSkipped
+	}
+	return it
+}
+
+// group puts each ready webhook order in a payload of its own and backfilled
+// orders in payloads of up to BackfillBatch.
+func (h *Handler) group(items []*item) [][]*item {
+	size := h.BackfillBatch
+	if size <= 0 {
+		size = DefaultBackfillBatch
+	}
+	var groups [][]*item
+	var backfill []*item
+	for _, it := range items {
+		switch {
+		case it.outcome != outcomePending:
+		case it.origin == queue.OriginBackfill:
+			backfill = append(backfill, it)
+			if len(backfill) == size {
+				groups, backfill = append(groups, backfill), nil
+			}
+		default:
+			groups = append(groups, []*item{it})
+		}
+	}
+	if len(backfill) > 0 {
+		groups = append(groups, backfill)
+	}
+	return groups
+}
+
+func (it *item) setResult(err error) {
+	switch {
+	case err == nil:
+		it.outcome = outcomeForwarded
+	case logistos.IsTransient(err):
+		it.outcome, it.err = outcomeTransient, err
+	default:
+		it.outcome, it.err = outcomePermanent, err
+	}
+}
+
+// settle acts on an item's outcome: DLQ, backoff, metrics and its log line.
+func (h *Handler) settle(ctx context.Context, it *item) {
+	level := slog.LevelInfo
+	switch it.outcome {
+	case outcomeForwarded:
+		h.Metrics.Count(metrics.OrdersForwarded, 1)
+	case outcomeSkipped:
+		level = slog.LevelWarn
+	case outcomeTransient:
+		level = slog.LevelWarn
+		it.retry = true
+		h.Metrics.Count(metrics.OrdersFailedTransient, 1)
+		backoff := h.Backoff
+		if backoff == nil {
+			backoff = Backoff
+		}
+		h.Queues.Backoff(ctx, h.Log, it.rec, backoff(it.receives))
+	case outcomeDeadline:
+		level = slog.LevelWarn
+		it.retry = true
+		h.Queues.Backoff(ctx, h.Log, it.rec, deadlineRetryDelay)
+	case outcomePermanent:
+		level = slog.LevelError
+		h.Metrics.Count(metrics.OrdersFailedPermanent, 1)
+		if err := h.Queues.DeadLetter(ctx, it.rec, it.err); err != nil {
+			// Not in the DLQ, so it must stay on the queue: report it, and
+			// SQS's own redrive takes it to the DLQ after maxReceiveCount.
+			it.retry = true
+			h.Log.LogAttrs(ctx, slog.LevelError, "dead-letter failed", slog.String("message_id", it.rec.MessageId),
+				slog.String("order_id", it.orderID), slog.String("error", err.Error()))
+		}
+	}
+	attrs := []slog.Attr{
+		slog.String("order_id", it.orderID), slog.String("event", it.event), slog.String("origin", it.origin),
+		slog.String("outcome", it.outcome.String()), slog.String("message_id", it.rec.MessageId),
+		slog.Int("receive_count", it.receives), slog.Float64("latency_ms", float64(it.latency.Microseconds())/1000),
+	}
+	var le *logistos.Error
+	if errors.As(it.err, &le) && le.StatusCode != 0 {
+		attrs = append(attrs, slog.Int("status", le.StatusCode))
+	}
+	if it.err != nil {
+		attrs = append(attrs, slog.String("error", it.err.Error()))
+	}
+	h.Log.LogAttrs(ctx, level, "order "+it.outcome.String(), attrs...)
+}

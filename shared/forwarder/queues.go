@@ -1,0 +1,133 @@
+package forwarder
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/logistos-sync/logistos-sync/shared/logistos"
+)
+
+// DLQ attributes added to a dead-lettered message, beside its own (SQS
+// allows 10 attributes; a webhook message has at most 7).
+const (
+	AttrFailureClass  = "failure-class"
+	AttrFailureReason = "failure-reason"
+	AttrFailureDetail = "failure-detail"
+)
+
+// Backoff schedule for transient failures: the nth receive waits
+// backoffBase·4^(n-1) (1, 4, 16, 64 minutes...), ±20%, at most backoffMax, so
+// that with maxReceiveCount 5 a Logistos outage of more than an hour passes
+// before anything reaches the DLQ.
+const (
+	backoffBase        = time.Minute
+	backoffMax         = 12 * time.Hour // SQS's visibility timeout limit
+	deadlineRetryDelay = 5 * time.Second
+)
+
+// Backoff returns how long a record received receives times stays invisible
+// before SQS delivers it again.
+func Backoff(receives int) time.Duration {
+	if receives < 1 {
+		receives = 1
+	}
+	d := backoffBase
+	for i := 1; i < receives && d < backoffMax; i++ {
+		d *= 4
+	}
+	d = min(d, backoffMax)
+	jitter := time.Duration(rand.Int64N(int64(d)/5*2+1)) - d/5
+	return min(d+jitter, backoffMax)
+}
+
+// SQSAPI is the part of the SQS client the forwarder uses.
+type SQSAPI interface {
+	SendMessage(ctx context.Context, in *sqs.SendMessageInput, opts ...func(*sqs.Options)) (*sqs.SendMessageOutput, error)
+	ChangeMessageVisibility(ctx context.Context, in *sqs.ChangeMessageVisibilityInput, opts ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error)
+	GetQueueUrl(ctx context.Context, in *sqs.GetQueueUrlInput, opts ...func(*sqs.Options)) (*sqs.GetQueueUrlOutput, error)
+}
+
+// Queues is the forwarder's side of SQS: the DLQ, and visibility changes on
+// the queue records came from.
+type Queues struct {
+	Client SQSAPI
+	DLQURL string
+
+	urls sync.Map // event source ARN → queue URL
+}
+
+// DeadLetter sends a record to the DLQ as it was queued (body and
+// attributes untouched, so it can be redriven as is), with the reason.
+func (q *Queues) DeadLetter(ctx context.Context, rec *events.SQSMessage, reason error) error {
+	attrs := make(map[string]types.MessageAttributeValue, len(rec.MessageAttributes)+3)
+	for k, v := range rec.MessageAttributes {
+		if v.StringValue != nil && !strings.HasPrefix(k, "failure-") {
+			attrs[k] = types.MessageAttributeValue{DataType: aws.String("String"), StringValue: v.StringValue}
+		}
+	}
+	class, detail := "permanent", ""
+	var le *logistos.Error
+	if errors.As(reason, &le) {
+		detail = le.Detail
+	}
+	put := func(k, v string) {
+		if v = strings.ToValidUTF8(v, "?"); v != "" {
+			if len(v) > 1024 {
+				v = v[:1024]
+			}
+			attrs[k] = types.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(v)}
+		}
+	}
+	put(AttrFailureClass, class)
+	put(AttrFailureReason, reason.Error())
+	put(AttrFailureDetail, detail)
+	_, err := q.Client.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: &q.DLQURL, MessageBody: &rec.Body, MessageAttributes: attrs})
+	if err != nil {
+		return fmt.Errorf("send to DLQ: %w", err)
+	}
+	return nil
+}
+
+// Backoff makes a failed record invisible for d from now. It is best effort:
+// if it fails, the record still comes back after the queue's visibility
+// timeout, so the failure is only logged.
+func (q *Queues) Backoff(ctx context.Context, log *slog.Logger, rec *events.SQSMessage, d time.Duration) {
+	url, err := q.url(ctx, rec.EventSourceARN)
+	if err == nil {
+		_, err = q.Client.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{
+			QueueUrl: &url, ReceiptHandle: &rec.ReceiptHandle, VisibilityTimeout: int32(d / time.Second),
+		})
+	}
+	if err != nil {
+		log.LogAttrs(ctx, slog.LevelWarn, "backoff not applied", slog.String("message_id", rec.MessageId), slog.String("error", err.Error()))
+	}
+}
+
+// url finds a queue's URL from its ARN (arn:aws:sqs:region:account:name),
+// once per cold start.
+func (q *Queues) url(ctx context.Context, arn string) (string, error) {
+	if u, ok := q.urls.Load(arn); ok {
+		return u.(string), nil
+	}
+	parts := strings.Split(arn, ":")
+	if len(parts) != 6 || parts[2] != "sqs" {
+		return "", fmt.Errorf("event source %q is not an SQS queue ARN", arn)
+	}
+	out, err := q.Client.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: &parts[5], QueueOwnerAWSAccountId: &parts[4]})
+	if err != nil {
+		return "", fmt.Errorf("queue url of %s: %w", parts[5], err)
+	}
+	q.urls.Store(arn, aws.ToString(out.QueueUrl))
+	return aws.ToString(out.QueueUrl), nil
+}

@@ -1,0 +1,157 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+)
+
+// SendAPI is the part of the SQS client a Sender uses.
+type SendAPI interface {
+	SendMessage(ctx context.Context, in *sqs.SendMessageInput, opts ...func(*sqs.Options)) (*sqs.SendMessageOutput, error)
+	SendMessageBatch(ctx context.Context, in *sqs.SendMessageBatchInput, opts ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error)
+}
+
+// Sender puts messages on one queue.
+type Sender struct {
+	Client   SendAPI
+	QueueURL string
+	// Limit is the queue's maximum message size; MaxMessageBytes when zero.
+	Limit int
+}
+
+func (s *Sender) limit() int {
+	if s.Limit > 0 {
+		return s.Limit
+	}
+	return MaxMessageBytes
+}
+
+// stringType is shared by every attribute: the SDK only reads it.
+var stringType = aws.String("String")
+
+// attributes builds the SQS attributes of m, with one allocation for all
+// the values since this runs for every webhook delivery.
+func attributes(m *Message, encoding string) map[string]types.MessageAttributeValue {
+	vals := [7]string{m.Topic, m.Source, m.Origin, m.WebhookID, m.DeliveryID, m.receivedAt(), encoding}
+	names := [7]string{AttrTopic, AttrSource, AttrOrigin, AttrWebhookID, AttrDeliveryID, AttrReceivedAt, AttrContentEncoding}
+	held := new([7]string)
+	*held = vals
+	attrs := make(map[string]types.MessageAttributeValue, len(vals))
+	for i := range held {
+		if held[i] != "" {
+			attrs[names[i]] = types.MessageAttributeValue{DataType: stringType, StringValue: &held[i]}
+		}
+	}
+	return attrs
+}
+
+// Send enqueues one message and returns its SQS message id.
+func (s *Sender) Send(ctx context.Context, m *Message) (string, error) {
+	body, enc, err := Encode(m, s.limit())
+	if err != nil {
+		return "", err
+	}
+	out, err := s.Client.SendMessage(ctx, &sqs.SendMessageInput{
+		QueueUrl:          &s.QueueURL,
+		MessageBody:       &body,
+		MessageAttributes: attributes(m, enc),
+	})
+	if err != nil {
+		return "", fmt.Errorf("sqs send: %w", err)
+	}
+	return aws.ToString(out.MessageId), nil
+}
+
+// batchRetries bounds how often SendBatch resends entries SQS failed
+// individually (throttling, internal errors) before it gives up.
+const batchRetries = 4
+
+// SendBatch enqueues messages with SendMessageBatch, in as few calls as the
+// entry-count and byte limits allow. Entries that SQS fails on its side are
+// resent with backoff; an error means some message was not enqueued (and
+// names how many), so the caller must not record them as done.
+func (s *Sender) SendBatch(ctx context.Context, ms []*Message) error {
+	type entry struct {
+		e    types.SendMessageBatchRequestEntry
+		size int
+	}
+	var batch []entry
+	size := 0
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		entries := make([]types.SendMessageBatchRequestEntry, len(batch))
+		for i := range batch {
+			entries[i] = batch[i].e
+		}
+		batch, size = batch[:0], 0
+		return s.sendEntries(ctx, entries)
+	}
+	for i, m := range ms {
+		body, enc, err := Encode(m, s.limit())
+		if err != nil {
+			return fmt.Errorf("message %d: %w", i, err)
+		}
+		e := entry{
+			e: types.SendMessageBatchRequestEntry{
+				Id:                aws.String(strconv.Itoa(i)),
+				MessageBody:       aws.String(body),
+				MessageAttributes: attributes(m, enc),
+			},
+			size: len(body) + m.attributeSize(enc),
+		}
+		if len(batch) == MaxBatchEntries || size+e.size > MaxBatchBytes {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		batch = append(batch, e)
+		size += e.size
+	}
+	return flush()
+}
+
+func (s *Sender) sendEntries(ctx context.Context, entries []types.SendMessageBatchRequestEntry) error {
+	delay := 100 * time.Millisecond
+	for attempt := 0; ; attempt++ {
+		out, err := s.Client.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: &s.QueueURL, Entries: entries})
+		if err != nil {
+			return fmt.Errorf("sqs send batch of %d: %w", len(entries), err)
+		}
+		if len(out.Failed) == 0 {
+			return nil
+		}
+		var retry []types.SendMessageBatchRequestEntry
+		var reasons []string
+		for _, f := range out.Failed {
+			reasons = append(reasons, aws.ToString(f.Code)+": "+aws.ToString(f.Message))
+			if f.SenderFault {
+				return fmt.Errorf("sqs rejected a message (%s): %s", aws.ToString(f.Id), reasons[len(reasons)-1])
+			}
+			for _, e := range entries {
+				if aws.ToString(e.Id) == aws.ToString(f.Id) {
+					retry = append(retry, e)
+				}
+			}
+		}
+		if attempt == batchRetries {
+			return fmt.Errorf("sqs failed %d of %d messages after %d attempts: %s", len(out.Failed), len(entries), attempt+1, strings.Join(reasons, "; "))
+		}
+		entries = retry
+		select {
+		case <-ctx.Done():
+			return errors.Join(fmt.Errorf("sqs failed %d messages", len(entries)), ctx.Err())
+		case <-time.After(delay):
+		}
+		delay *= 2
+	}
+}

@@ -1,0 +1,134 @@
+// Package secret reads the values of a secret: from AWS Secrets Manager,
+// cached, or from a literal for local runs.
+package secret
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-secretsmanager-caching-go/v2/secretcache"
+)
+
+// Source gives the values of a secret that are valid right now.
+type Source interface {
+	// Values returns the valid values, newest first: during a rotation both
+	// the current and the previous one.
+	Values(ctx context.Context) ([][]byte, error)
+	// Refresh makes the next Values read the store again, at most once per
+	// interval; it reports whether it did. A caller that sees a value it
+	// cannot match uses it to pick up a rotation before the cache expires.
+	Refresh(ctx context.Context) bool
+}
+
+// Static is a fixed secret, for local runs and tests.
+type Static [][]byte
+
+// Values returns the static values.
+func (s Static) Values(context.Context) ([][]byte, error) { return s, nil }
+
+// Refresh does nothing: a static secret never changes.
+func (Static) Refresh(context.Context) bool { return false }
+
+// Literal returns a Static source holding one value.
+func Literal(v string) Static { return Static{[]byte(v)} }
+
+// Secrets Manager's stage labels; AWSPREVIOUS exists only after a rotation.
+const (
+	StageCurrent  = "AWSCURRENT"
+	StagePrevious = "AWSPREVIOUS"
+)
+
+const (
+	// CacheTTL bounds how stale a cached value may get, and so how long after
+	// a rotation a cold container keeps using the old value.
+	CacheTTL = 5 * time.Minute
+	// MinRefreshInterval keeps unauthenticated traffic with bad signatures
+	// from turning every request into a Secrets Manager call.
+	MinRefreshInterval = 30 * time.Second
+)
+
+// Manager reads a secret's current and previous versions through the
+// Secrets Manager caching client.
+type Manager struct {
+	cache *secretcache.Cache
+	id    string
+
+	lastRefresh atomic.Int64 // unix nanos
+
+	mu   sync.Mutex
+	last struct {
+		cur, prev string
+		values    [][]byte
+	}
+}
+
+// NewManager reads secret id (name or ARN) through client.
+func NewManager(client secretcache.SecretsManagerAPIClient, id string) (*Manager, error) {
+	cache, err := secretcache.New(func(c *secretcache.Cache) {
+		c.Client = client
+		c.CacheConfig.CacheItemTTL = int64(CacheTTL)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("secret cache: %w", err)
+	}
+	return &Manager{cache: cache, id: id}, nil
+}
+
+// String returns the current value as a string, e.g. a JSON document.
+func (m *Manager) String(ctx context.Context) (string, error) {
+	v, err := m.cache.GetSecretStringWithStageWithContext(ctx, m.id, StageCurrent)
+	if err != nil {
+		return "", fmt.Errorf("read secret %s: %w", m.id, err)
+	}
+	return v, nil
+}
+
+// Values returns AWSCURRENT and, when it exists, AWSPREVIOUS.
+func (m *Manager) Values(ctx context.Context) ([][]byte, error) {
+	cur, err := m.String(ctx)
+	if err != nil {
+		return nil, err
+	}
+	prev, err := m.cache.GetSecretStringWithStageWithContext(ctx, m.id, StagePrevious)
+	var notFound *secretcache.VersionNotFoundError
+	if err != nil && !errors.As(err, &notFound) {
+		return nil, fmt.Errorf("read secret %s (%s): %w", m.id, StagePrevious, err)
+	}
+	// The byte slices are reused until the values change, so the hot path
+	// does not copy the secret on every request.
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.last.values == nil || m.last.cur != cur || m.last.prev != prev {
+		m.last.cur, m.last.prev = cur, prev
+		m.last.values = [][]byte{[]byte(cur)}
+		if prev != "" && prev != cur {
+			m.last.values = append(m.last.values, []byte(prev))
+		}
+	}
+	return m.last.values, nil
+}
+
+// Refresh re-reads the secret now unless it did so less than
+// MinRefreshInterval ago.
+func (m *Manager) Refresh(ctx context.Context) bool {
+	now := time.Now().UnixNano()
+	last := m.lastRefresh.Load()
+	if now-last < int64(MinRefreshInterval) || !m.lastRefresh.CompareAndSwap(last, now) {
+		return false
+	}
+	m.cache.RefreshNowWithContext(ctx, m.id)
+	return true
+}
+
+// Open returns the Secrets Manager secret arn through client when arn is
+// set, and the literal otherwise (local runs).
+func Open(client secretcache.SecretsManagerAPIClient, arn, literal string) (Source, error) {
+	if arn == "" {
+		return Literal(literal), nil
+	}
+	return NewManager(client, arn)
+}
