@@ -48,6 +48,10 @@ type Options struct {
 	MaxReceiveCount int
 	// WebhookSecret is the secret's value (default DefaultWebhookSecret).
 	WebhookSecret string
+	// Suffix is appended to the queue and secret names. kumo keeps its
+	// state per process, not per server, so tests that start several stacks
+	// in one process give each its own suffix to keep them apart.
+	Suffix string
 }
 
 // Stack is a running local AWS.
@@ -91,6 +95,19 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// Fork creates another set of queues and secret, named with o.Suffix (which
+// must differ from every other stack's), on the same emulator: tests in one
+// process share one kumo, whose state is global and whose servers cannot be
+// started concurrently. o.Port is ignored. The fork shares s's clients;
+// closing it does nothing, closing s stops both.
+func (s *Stack) Fork(ctx context.Context, o Options) (*Stack, error) {
+	f := &Stack{Endpoint: s.Endpoint, AWS: s.AWS, SQS: s.SQS, Secrets: s.Secrets}
+	if err := f.create(ctx, o); err != nil {
+		return nil, err
+	}
+	return f, nil
 }
 
 // Dial connects to the stack of a running `make run` at endpoint.
@@ -143,14 +160,14 @@ func (s *Stack) create(ctx context.Context, o Options) error {
 		o.WebhookSecret = DefaultWebhookSecret
 	}
 	var err error
-	if s.DLQURL, s.DLQARN, err = s.createQueue(ctx, DLQName, map[string]string{
+	if s.DLQURL, s.DLQARN, err = s.createQueue(ctx, DLQName+o.Suffix, map[string]string{
 		"MessageRetentionPeriod": "1209600",
 		"MaximumMessageSize":     "1048576",
 	}); err != nil {
 		return err
 	}
 	redrive, _ := json.Marshal(map[string]string{"deadLetterTargetArn": s.DLQARN, "maxReceiveCount": strconv.Itoa(o.MaxReceiveCount)})
-	if s.QueueURL, s.QueueARN, err = s.createQueue(ctx, QueueName, map[string]string{
+	if s.QueueURL, s.QueueARN, err = s.createQueue(ctx, QueueName+o.Suffix, map[string]string{
 		"VisibilityTimeout":      strconv.Itoa(o.VisibilityTimeout),
 		"MaximumMessageSize":     "1048576",
 		"MessageRetentionPeriod": "1209600",
@@ -159,7 +176,7 @@ func (s *Stack) create(ctx context.Context, o Options) error {
 		return err
 	}
 	sec, err := s.Secrets.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
-		Name: aws.String(WebhookSecretName), SecretString: aws.String(o.WebhookSecret),
+		Name: aws.String(WebhookSecretName + o.Suffix), SecretString: aws.String(o.WebhookSecret),
 	})
 	if err != nil {
 		return fmt.Errorf("create webhook secret: %w", err)

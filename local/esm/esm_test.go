@@ -1,0 +1,261 @@
+package esm
+
+import (
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/logistos-sync/logistos-sync/local/stack"
+)
+
+var (
+	kumo   *stack.Stack
+	suffix atomic.Int64
+)
+
+func TestMain(m *testing.M) {
+	var err error
+	if kumo, err = stack.Start(context.Background(), stack.Options{}); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	kumo.Close()
+	os.Exit(code)
+}
+
+// newStack gives a test queues of its own whose messages come back one
+// second after a failure.
+func newStack(t *testing.T) *stack.Stack {
+	t.Helper()
+	s, err := kumo.Fork(context.Background(), stack.Options{VisibilityTimeout: 1, MaxReceiveCount: 100, Suffix: fmt.Sprintf("-esm%d", suffix.Add(1))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func send(t *testing.T, s *stack.Stack, bodies ...string) []string {
+	t.Helper()
+	var ids []string
+	for _, b := range bodies {
+		out, err := s.SQS.SendMessage(context.Background(), &sqs.SendMessageInput{
+			QueueUrl: aws.String(s.QueueURL), MessageBody: aws.String(b),
+			MessageAttributes: map[string]types.MessageAttributeValue{
+				"wc-topic": {DataType: aws.String("String"), StringValue: aws.String("order.created")},
+				"origin":   {DataType: aws.String("String"), StringValue: aws.String("webhook")},
+			},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, aws.ToString(out.MessageId))
+	}
+	return ids
+}
+
+func poller(s *stack.Stack, h Func) *Poller {
+	return &Poller{
+		Client: s.SQS, QueueURL: s.QueueURL, QueueARN: s.QueueARN, Region: stack.Region, Handler: h,
+		Wait: -1, FunctionTimeout: 2 * time.Second, Log: slog.New(slog.NewTextHandler(os.Stderr, nil)),
+	}
+}
+
+func depth(t *testing.T, s *stack.Stack) (int, int) {
+	t.Helper()
+	v, f, err := s.Depth(context.Background(), s.QueueURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v, f
+}
+
+func TestRecordShape(t *testing.T) {
+	s := newStack(t)
+	body := `{"id":313,"note":"\u092a \/"}`
+	ids := send(t, s, body)
+	var got events.SQSEvent
+	res, err := poller(s, func(_ context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+		got = ev
+		return events.SQSEventResponse{}, nil
+	}).Poll(context.Background())
+	if err != nil || res.Received != 1 || res.Deleted != 1 || len(res.Kept) != 0 {
+		t.Fatalf("poll: %+v, %v", res, err)
+	}
+	r := got.Records[0]
+	sum := md5.Sum([]byte(body))
+	checks := []struct{ name, got, want string }{
+		{"messageId", r.MessageId, ids[0]},
+		{"body", r.Body, body},
+		{"md5OfBody", r.Md5OfBody, hex.EncodeToString(sum[:])},
+		{"eventSource", r.EventSource, "aws:sqs"},
+		{"eventSourceARN", r.EventSourceARN, s.QueueARN},
+		{"awsRegion", r.AWSRegion, stack.Region},
+		{"ApproximateReceiveCount", r.Attributes["ApproximateReceiveCount"], "1"},
+		{"wc-topic", aws.ToString(r.MessageAttributes["wc-topic"].StringValue), "order.created"},
+		{"wc-topic type", r.MessageAttributes["wc-topic"].DataType, "String"},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s = %q, want %q", c.name, c.got, c.want)
+		}
+	}
+	if r.ReceiptHandle == "" || r.Attributes["SentTimestamp"] == "" {
+		t.Errorf("receiptHandle %q, SentTimestamp %q", r.ReceiptHandle, r.Attributes["SentTimestamp"])
+	}
+	// Lambda's JSON: lists are [] and the string value is "stringValue".
+	b, _ := json.Marshal(r)
+	for _, want := range []string{`"stringValue":"order.created"`, `"stringListValues":[]`, `"dataType":"String"`, `"eventSource":"aws:sqs"`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("record JSON lacks %s: %s", want, b)
+		}
+	}
+	if v, f := depth(t, s); v+f != 0 {
+		t.Errorf("queue holds %d visible, %d in flight; want empty", v, f)
+	}
+}
+
+func TestBatchOutcomes(t *testing.T) {
+	cases := []struct {
+		name     string
+		handler  func(ev events.SQSEvent) (events.SQSEventResponse, error)
+		wantKept int // of 3
+	}{
+		{"all done", func(events.SQSEvent) (events.SQSEventResponse, error) { return events.SQSEventResponse{}, nil }, 0},
+		{"one reported", func(ev events.SQSEvent) (events.SQSEventResponse, error) {
+			return events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{{ItemIdentifier: ev.Records[1].MessageId}}}, nil
+		}, 1},
+		{"handler error", func(events.SQSEvent) (events.SQSEventResponse, error) {
+			return events.SQSEventResponse{}, errors.New("boom")
+		}, 3},
+		{"handler panic", func(events.SQSEvent) (events.SQSEventResponse, error) { panic("bug") }, 3},
+		{"unknown item identifier", func(events.SQSEvent) (events.SQSEventResponse, error) {
+			return events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{{ItemIdentifier: "nope"}}}, nil
+		}, 3},
+		{"empty item identifier", func(events.SQSEvent) (events.SQSEventResponse, error) {
+			return events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{{}}}, nil
+		}, 3},
+		{"timeout", func(events.SQSEvent) (events.SQSEventResponse, error) {
+			time.Sleep(3 * time.Second) // past the 2 s function timeout
+			return events.SQSEventResponse{}, nil
+		}, 3},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := newStack(t)
+			send(t, s, `{"id":1}`, `{"id":2}`, `{"id":3}`)
+			p := poller(s, func(_ context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) { return tc.handler(ev) })
+			p.BatchSize = 3
+			res, err := p.Poll(context.Background())
+			if err != nil || res.Received != 3 {
+				t.Fatalf("poll: %+v, %v", res, err)
+			}
+			if len(res.Kept) != tc.wantKept || res.Deleted != 3-tc.wantKept {
+				t.Fatalf("kept %d, deleted %d; want %d kept", len(res.Kept), res.Deleted, tc.wantKept)
+			}
+			if _, f := depth(t, s); f != tc.wantKept {
+				t.Errorf("%d in flight, want %d", f, tc.wantKept)
+			}
+			// What was kept comes back after the visibility timeout.
+			time.Sleep(1100 * time.Millisecond)
+			var again int
+			res, err = poller(s, func(_ context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+				for _, r := range ev.Records {
+					if r.Attributes["ApproximateReceiveCount"] == "2" {
+						again++
+					}
+				}
+				return events.SQSEventResponse{}, nil
+			}).Poll(context.Background())
+			if err != nil || again != tc.wantKept || res.Received != tc.wantKept {
+				t.Errorf("redelivered %d (receive count 2: %d), want %d; %v", res.Received, again, tc.wantKept, err)
+			}
+		})
+	}
+}
+
+func TestBatchSize(t *testing.T) {
+	s := newStack(t)
+	for i := range 12 {
+		send(t, s, fmt.Sprintf(`{"id":%d}`, i))
+	}
+	var sizes []int
+	p := poller(s, func(_ context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+		sizes = append(sizes, len(ev.Records))
+		return events.SQSEventResponse{}, nil
+	})
+	for range 2 {
+		if _, err := p.Poll(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(sizes) != 2 || sizes[0] != MaxBatchSize || sizes[1] != 2 {
+		t.Errorf("batch sizes %v, want [10 2]", sizes)
+	}
+}
+
+func TestRunFinishesBatchOnCancel(t *testing.T) {
+	s := newStack(t)
+	send(t, s, `{"id":1}`)
+	ctx, cancel := context.WithCancel(context.Background())
+	started := make(chan struct{})
+	var finished atomic.Bool
+	p := poller(s, func(hctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+		close(started)
+		time.Sleep(300 * time.Millisecond) // still working when Run is cancelled
+		if hctx.Err() != nil {
+			return events.SQSEventResponse{}, hctx.Err()
+		}
+		finished.Store(true)
+		return events.SQSEventResponse{}, nil
+	})
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	<-started
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return after cancel")
+	}
+	if !finished.Load() {
+		t.Error("the batch in flight was cut short")
+	}
+	if v, f := depth(t, s); v+f != 0 {
+		t.Errorf("queue holds %d visible, %d in flight; the finished batch was not deleted", v, f)
+	}
+}
+
+func TestRunSurvivesReceiveErrors(t *testing.T) {
+	s := newStack(t)
+	p := poller(s, func(context.Context, events.SQSEvent) (events.SQSEventResponse, error) {
+		return events.SQSEventResponse{}, nil
+	})
+	p.QueueURL = s.QueueURL + "-missing"
+	ctx, cancel := context.WithTimeout(context.Background(), 1200*time.Millisecond)
+	defer cancel()
+	if err := p.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Poll(context.Background()); err == nil {
+		t.Error("Poll of a missing queue: no error")
+	}
+}
