@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 )
@@ -73,7 +74,27 @@ func (m *Message) receivedAt() string {
 	if m.ReceivedAt.IsZero() {
 		return ""
 	}
-	return m.ReceivedAt.UTC().Format(time.RFC3339)
+	return formatSecond(m.ReceivedAt)
+}
+
+// lastSecond caches the formatting of the latest second seen: deliveries
+// arrive many per second, and formatting allocates.
+var lastSecond atomic.Pointer[struct {
+	unix int64
+	text string
+}]
+
+func formatSecond(t time.Time) string {
+	u := t.Unix()
+	if c := lastSecond.Load(); c != nil && c.unix == u {
+		return c.text
+	}
+	c := &struct {
+		unix int64
+		text string
+	}{u, t.UTC().Format(time.RFC3339)}
+	lastSecond.Store(c)
+	return c.text
 }
 
 // attributeSize is what the attributes count against SQS's limits: each
@@ -124,9 +145,21 @@ func Encode(m *Message, limit int) (body, encoding string, err error) {
 
 // sqsSafe reports whether s holds only the characters SQS accepts in a
 // message body (#x9 #xA #xD #x20-#xD7FF #xE000-#xFFFD #x10000-#x10FFFF).
-// WooCommerce escapes non-ASCII, so this is the fast path almost always.
+// WooCommerce escapes non-ASCII, so bodies are almost always printable
+// ASCII, which this checks eight bytes at a time: it runs on every delivery.
 func sqsSafe(s string) bool {
-	for i := 0; i < len(s); i++ {
+	const lo, hi = 0x2020202020202020, 0x8080808080808080
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		w := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		// A high bit set in (w - 0x20…) | w flags a byte below 0x20 or at
+		// or above 0x80 (borrows only add false alarms, checked below).
+		if ((w-lo)|w)&hi != 0 {
+			break
+		}
+	}
+	for ; i < len(s); i++ {
 		c := s[i]
 		if c >= 0x80 {
 			return sqsSafeUnicode(s[i:])

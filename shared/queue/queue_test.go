@@ -1,0 +1,257 @@
+package queue
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+)
+
+func order(n int) string {
+	var b strings.Builder
+	b.WriteString(`{"id":1,"line_items":[`)
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"id":%d,"name":"Cotton Kurta - Indigo, L","price":593.22,"total":"1186.44"}`, i)
+	}
+	b.WriteString(`]}`)
+	return b.String()
+}
+
+func TestEncode(t *testing.T) {
+	at := time.Date(2026, 11, 28, 2, 6, 16, 0, time.UTC)
+	small := &Message{Body: order(2), Topic: "order.created", Origin: OriginWebhook, ReceivedAt: at}
+	body, enc, err := Encode(small, MaxMessageBytes)
+	if err != nil || enc != "" || body != small.Body {
+		t.Fatalf("small order: enc %q err %v, body changed %v", enc, err, body != small.Body)
+	}
+
+	big := &Message{Body: order(20000), Origin: OriginWebhook, ReceivedAt: at} // ~1.6 MB
+	if len(big.Body) <= MaxMessageBytes {
+		t.Fatal("test order not over the limit")
+	}
+	body, enc, err = Encode(big, MaxMessageBytes)
+	if err != nil || enc != EncodingGzip {
+		t.Fatalf("big order: enc %q, err %v", enc, err)
+	}
+	if len(body) >= MaxMessageBytes {
+		t.Fatalf("encoded body %d bytes, over the limit", len(body))
+	}
+	back, err := Decode(body, enc)
+	if err != nil || string(back) != big.Body {
+		t.Fatalf("round trip: err %v, equal %v", err, string(back) == big.Body)
+	}
+
+	random := make([]byte, 900<<10)
+	rand.Read(random)
+	noise := &Message{Body: base64.StdEncoding.EncodeToString(random)} // 1.2 MB that gzip cannot shrink enough
+	if _, _, err := Encode(noise, MaxMessageBytes); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("incompressible order: err %v, want ErrTooLarge", err)
+	}
+}
+
+func TestEncodeCountsAttributes(t *testing.T) {
+	// A body that fits alone but not with its attributes must be compressed.
+	m := &Message{Topic: "order.created", Source: "https://shop.example/", Origin: OriginWebhook, ReceivedAt: time.Now()}
+	limit := 4096
+	m.Body = strings.Repeat("a", limit-m.attributeSize("")+1)
+	if _, enc, err := Encode(m, limit); err != nil || enc != EncodingGzip {
+		t.Fatalf("enc %q, err %v; want gzip", enc, err)
+	}
+	m.Body = m.Body[1:]
+	if _, enc, err := Encode(m, limit); err != nil || enc != "" {
+		t.Fatalf("at the limit: enc %q, err %v; want plain", enc, err)
+	}
+}
+
+func TestEncodeCharactersSQSRefuses(t *testing.T) {
+	for _, body := range []string{"{\"id\":1,\"note\":\"a\x00b\"}", "{\"id\":1,\"n\":\"\xff\"}", "{\"id\":1,\"n\":\"\uFFFE\"}", "{\"n\":\"\x1b[31m\"}"} {
+		out, enc, err := Encode(&Message{Body: body}, MaxMessageBytes)
+		if err != nil || enc != EncodingGzip {
+			t.Errorf("%q: enc %q err %v, want gzip", body, enc, err)
+			continue
+		}
+		if back, _ := Decode(out, enc); string(back) != body {
+			t.Errorf("%q did not round-trip", body)
+		}
+	}
+	for _, body := range []string{"{\"name\":\"प्रिया\\t✨\"}\n", `{"a":"\u092a"}`} {
+		if _, enc, _ := Encode(&Message{Body: body}, MaxMessageBytes); enc != "" {
+			t.Errorf("%q compressed, SQS accepts it as is", body)
+		}
+	}
+}
+
+func TestDecodeRejects(t *testing.T) {
+	cases := map[string][2]string{
+		"unknown encoding": {"{}", "br"},
+		"not base64":       {"%%%", EncodingGzip},
+		"not gzip":         {base64.StdEncoding.EncodeToString([]byte("plain")), EncodingGzip},
+	}
+	for name, c := range cases {
+		if _, err := Decode(c[0], c[1]); err == nil {
+			t.Errorf("%s: decoded", name)
+		}
+	}
+	// A gzip bomb stops at the limit instead of filling memory.
+	bomb := &Message{Body: strings.Repeat("0", maxDecodedBytes+10)}
+	body, enc, err := Encode(bomb, MaxMessageBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Decode(body, enc); err == nil {
+		t.Error("inflating past the limit succeeded")
+	}
+}
+
+// fakeSQS records calls and fails entries on demand.
+type fakeSQS struct {
+	mu      sync.Mutex
+	batches [][]types.SendMessageBatchRequestEntry
+	single  []*sqs.SendMessageInput
+	// fail decides per entry body whether SQS fails it (receiver fault).
+	fail func(call int, body string) bool
+	err  error
+}
+
+func (f *fakeSQS) SendMessage(_ context.Context, in *sqs.SendMessageInput, _ ...func(*sqs.Options)) (*sqs.SendMessageOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err != nil {
+		return nil, f.err
+	}
+	f.single = append(f.single, in)
+	return &sqs.SendMessageOutput{MessageId: aws.String("m-1")}, nil
+}
+
+func (f *fakeSQS) SendMessageBatch(_ context.Context, in *sqs.SendMessageBatchInput, _ ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err != nil {
+		return nil, f.err
+	}
+	call := len(f.batches)
+	f.batches = append(f.batches, in.Entries)
+	out := &sqs.SendMessageBatchOutput{}
+	for _, e := range in.Entries {
+		if f.fail != nil && f.fail(call, *e.MessageBody) {
+			out.Failed = append(out.Failed, types.BatchResultErrorEntry{Id: e.Id, Code: aws.String("InternalError"), Message: aws.String("try again")})
+		} else {
+			out.Successful = append(out.Successful, types.SendMessageBatchResultEntry{Id: e.Id})
+		}
+	}
+	return out, nil
+}
+
+func TestSendAttributes(t *testing.T) {
+	f := &fakeSQS{}
+	s := &Sender{Client: f, QueueURL: "q"}
+	m := &Message{Body: `{"id":1}`, Topic: "order.created", Source: "https://shop.example/", Origin: OriginWebhook,
+		WebhookID: "3", DeliveryID: "abc", ReceivedAt: time.Date(2026, 11, 28, 2, 6, 16, 0, time.FixedZone("IST", 19800))}
+	if _, err := s.Send(context.Background(), *m); err != nil {
+		t.Fatal(err)
+	}
+	in := f.single[0]
+	want := map[string]string{
+		AttrTopic: "order.created", AttrSource: "https://shop.example/", AttrOrigin: OriginWebhook,
+		AttrWebhookID: "3", AttrDeliveryID: "abc", AttrReceivedAt: "2026-11-27T20:36:16Z",
+	}
+	if len(in.MessageAttributes) != len(want) {
+		t.Fatalf("attributes %v", in.MessageAttributes)
+	}
+	for k, v := range want {
+		a := in.MessageAttributes[k]
+		if aws.ToString(a.DataType) != "String" || aws.ToString(a.StringValue) != v {
+			t.Errorf("%s = %s/%s, want String/%s", k, aws.ToString(a.DataType), aws.ToString(a.StringValue), v)
+		}
+	}
+	if *in.MessageBody != m.Body || *in.QueueUrl != "q" {
+		t.Error("body or queue url changed")
+	}
+}
+
+func TestSendBatchSplits(t *testing.T) {
+	ms := make([]*Message, 25)
+	for i := range ms {
+		ms[i] = &Message{Body: fmt.Sprintf(`{"id":%d}`, i), Origin: OriginBackfill}
+	}
+	// Three bodies of 400 KB: two fit in one call's 1 MiB, the third cannot.
+	for i := 0; i < 3; i++ {
+		ms[10+i].Body = fmt.Sprintf(`{"id":%d,"x":"%s"}`, 10+i, strings.Repeat("y", 400<<10))
+	}
+	f := &fakeSQS{}
+	s := &Sender{Client: f, QueueURL: "q"}
+	if err := s.SendBatch(context.Background(), ms); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, b := range f.batches {
+		size := 0
+		if len(b) > MaxBatchEntries {
+			t.Errorf("batch of %d entries", len(b))
+		}
+		for _, e := range b {
+			size += len(*e.MessageBody)
+			seen[*e.MessageBody] = true
+		}
+		if size > MaxBatchBytes {
+			t.Errorf("batch of %d bytes", size)
+		}
+	}
+	if len(seen) != len(ms) {
+		t.Fatalf("%d distinct messages sent, want %d", len(seen), len(ms))
+	}
+	if len(f.batches) < 4 {
+		t.Fatalf("%d calls; 25 messages with three 400 KB ones need at least 4", len(f.batches))
+	}
+}
+
+func TestSendBatchRetriesFailedEntries(t *testing.T) {
+	ms := []*Message{{Body: `{"id":1}`}, {Body: `{"id":2}`}, {Body: `{"id":3}`}}
+	f := &fakeSQS{fail: func(call int, body string) bool { return call == 0 && body == `{"id":2}` }}
+	if err := (&Sender{Client: f, QueueURL: "q"}).SendBatch(context.Background(), ms); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.batches) != 2 || len(f.batches[1]) != 1 || *f.batches[1][0].MessageBody != `{"id":2}` {
+		t.Fatalf("want a second call with only the failed entry, got %d calls", len(f.batches))
+	}
+
+	always := &fakeSQS{fail: func(int, string) bool { return true }}
+	err := (&Sender{Client: always, QueueURL: "q"}).SendBatch(context.Background(), ms[:1])
+	if err == nil || len(always.batches) != batchRetries+1 {
+		t.Fatalf("err %v after %d calls; want an error after %d", err, len(always.batches), batchRetries+1)
+	}
+
+	down := &fakeSQS{err: errors.New("connection refused")}
+	if err := (&Sender{Client: down, QueueURL: "q"}).SendBatch(context.Background(), ms); err == nil {
+		t.Fatal("no error when SQS is down")
+	}
+}
+
+func TestSendBatchGzipsLargeEntries(t *testing.T) {
+	f := &fakeSQS{}
+	m := &Message{Body: order(20000), Origin: OriginBackfill}
+	if err := (&Sender{Client: f, QueueURL: "q"}).SendBatch(context.Background(), []*Message{m}); err != nil {
+		t.Fatal(err)
+	}
+	e := f.batches[0][0]
+	if aws.ToString(e.MessageAttributes[AttrContentEncoding].StringValue) != EncodingGzip {
+		t.Fatal("large entry not marked gzip")
+	}
+	back, err := Decode(*e.MessageBody, EncodingGzip)
+	if err != nil || !bytes.Equal(back, []byte(m.Body)) {
+		t.Fatal("large entry does not round-trip")
+	}
+}

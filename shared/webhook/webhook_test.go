@@ -1,0 +1,281 @@
+package webhook
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/logistos-sync/logistos-sync/shared/logging"
+	"github.com/logistos-sync/logistos-sync/shared/metrics"
+	"github.com/logistos-sync/logistos-sync/shared/queue"
+	"github.com/logistos-sync/logistos-sync/shared/secret"
+	"github.com/logistos-sync/logistos-sync/shared/woo"
+)
+
+const (
+	fixtures   = "../../testdata/woocommerce/real-wc-8.9.1"
+	realSecret = "realwoo-webhook-secret"
+)
+
+// fakeQueue records messages, or fails with err.
+type fakeQueue struct {
+	mu   sync.Mutex
+	msgs []queue.Message
+	err  error
+}
+
+func (q *fakeQueue) Send(_ context.Context, m queue.Message) (string, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.err != nil {
+		return "", q.err
+	}
+	// Encode as the real sender does, so size limits apply here too.
+	if _, _, err := queue.Encode(&m, queue.MaxMessageBytes); err != nil {
+		return "", err
+	}
+	q.msgs = append(q.msgs, m)
+	return fmt.Sprint(len(q.msgs)), nil
+}
+
+// rotatingSecret serves stale values until Refresh, like a cached secret
+// read before a rotation.
+type rotatingSecret struct {
+	cached, fresh [][]byte
+	refreshes     int
+	err           error
+}
+
+func (s *rotatingSecret) Values(context.Context) ([][]byte, error) { return s.cached, s.err }
+func (s *rotatingSecret) Refresh(context.Context) bool {
+	s.refreshes++
+	s.cached = s.fresh
+	return true
+}
+
+type harness struct {
+	h    *Handler
+	q    *fakeQueue
+	logs *bytes.Buffer
+	emf  *bytes.Buffer
+}
+
+func newHarness(src secret.Source) *harness {
+	logs, emf := &bytes.Buffer{}, &bytes.Buffer{}
+	q := &fakeQueue{}
+	return &harness{
+		h: &Handler{
+			Secrets: src, Queue: q, Topics: map[string]bool{"order.created": true}, StoreURL: "https://shop.example",
+			Log: logging.New(logs, "debug"), Metrics: metrics.New(emf, "webhook-test"),
+		},
+		q: q, logs: logs, emf: emf,
+	}
+}
+
+// capture reads a captured delivery as API Gateway would pass it.
+func capture(t testing.TB, name string) events.APIGatewayV2HTTPRequest {
+	t.Helper()
+	body, err := os.ReadFile(filepath.Join(fixtures, name+".body"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join(fixtures, name+".headers.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := events.APIGatewayV2HTTPRequest{Headers: map[string]string{}, Body: string(body)}
+	sc := bufio.NewScanner(bytes.NewReader(raw))
+	sc.Scan()
+	for sc.Scan() {
+		if k, v, ok := strings.Cut(sc.Text(), ": "); ok {
+			req.Headers[strings.ToLower(k)] = v
+		}
+	}
+	req.RequestContext.TimeEpoch = time.Date(2026, 11, 28, 2, 6, 17, 0, time.UTC).UnixMilli()
+	if !strings.HasPrefix(req.Headers["content-type"], "application/json") {
+		req.Body, req.IsBase64Encoded = base64.StdEncoding.EncodeToString(body), true
+	}
+	return req
+}
+
+func (hs *harness) do(t *testing.T, req events.APIGatewayV2HTTPRequest) events.APIGatewayV2HTTPResponse {
+	t.Helper()
+	resp, err := hs.h.Handle(context.Background(), req)
+	if err != nil {
+		t.Fatalf("Handle returned an error (API Gateway would answer 500): %v", err)
+	}
+	return resp
+}
+
+func TestDeliveryEnqueued(t *testing.T) {
+	hs := newHarness(secret.Literal(realSecret))
+	req := capture(t, "order-created-313")
+	resp := hs.do(t, req)
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d: %s", resp.StatusCode, resp.Body)
+	}
+	if len(hs.q.msgs) != 1 {
+		t.Fatalf("%d messages enqueued, want 1", len(hs.q.msgs))
+	}
+	m := hs.q.msgs[0]
+	if m.Body != req.Body {
+		t.Error("body not enqueued byte for byte")
+	}
+	want := queue.Message{Body: m.Body, Topic: "order.created", Source: "http://127.0.0.1:8088/", Origin: "webhook",
+		WebhookID: "1", DeliveryID: "f7bb2b08fb1ad30520bc1b464e404ba8", ReceivedAt: time.Date(2026, 11, 28, 2, 6, 17, 0, time.UTC)}
+	if !m.ReceivedAt.Equal(want.ReceivedAt) {
+		t.Errorf("received-at %v, want %v", m.ReceivedAt, want.ReceivedAt)
+	}
+	m.ReceivedAt = want.ReceivedAt
+	if m != want {
+		t.Errorf("message\n got %+v\nwant %+v", m, want)
+	}
+	if !strings.Contains(hs.logs.String(), `"order_id":313`) || !strings.Contains(hs.emf.String(), `"OrdersEnqueued":1`) {
+		t.Errorf("log or metric missing:\n%s\n%s", hs.logs, hs.emf)
+	}
+}
+
+func TestStatusCodes(t *testing.T) {
+	real := capture(t, "order-created-313")
+	with := func(mut func(r *events.APIGatewayV2HTTPRequest)) events.APIGatewayV2HTTPRequest {
+		r := real
+		r.Headers = map[string]string{}
+		for k, v := range real.Headers {
+			r.Headers[k] = v
+		}
+		mut(&r)
+		return r
+	}
+	signed := func(body string, topic string) events.APIGatewayV2HTTPRequest {
+		return with(func(r *events.APIGatewayV2HTTPRequest) {
+			r.Body = body
+			r.Headers[woo.HeaderTopic] = topic
+			r.Headers[woo.HeaderSignature] = woo.Sign([]byte(body), []byte(realSecret))
+		})
+	}
+	restError, _ := os.ReadFile(filepath.Join(fixtures, "error-401-unknown-key.json"))
+	huge := `{"id":9,"x":"` + strings.Repeat("a", MaxBodyBytes) + `"}`
+
+	cases := []struct {
+		name     string
+		req      events.APIGatewayV2HTTPRequest
+		queueErr error
+		status   int
+		enqueued int
+		metric   string
+	}{
+		{"real delivery", real, nil, 200, 1, metrics.OrdersEnqueued},
+		{"captured ping", capture(t, "ping"), nil, 200, 0, ""},
+		{"missing signature", with(func(r *events.APIGatewayV2HTTPRequest) { delete(r.Headers, woo.HeaderSignature) }), nil, 401, 0, metrics.SignatureRejected},
+		{"wrong signature", with(func(r *events.APIGatewayV2HTTPRequest) {
+			r.Headers[woo.HeaderSignature] = woo.Sign([]byte(r.Body), []byte("x"))
+		}), nil, 401, 0, metrics.SignatureRejected},
+		{"body altered", with(func(r *events.APIGatewayV2HTTPRequest) { r.Body = strings.Replace(r.Body, "33.99", "3.99", 1) }), nil, 401, 0, metrics.SignatureRejected},
+		{"unsigned order", with(func(r *events.APIGatewayV2HTTPRequest) {
+			delete(r.Headers, woo.HeaderSignature)
+			delete(r.Headers, woo.HeaderTopic)
+		}), nil, 401, 0, metrics.SignatureRejected},
+		{"ping with a signature header", with(func(r *events.APIGatewayV2HTTPRequest) { r.Body = "webhook_id=1" }), nil, 401, 0, metrics.SignatureRejected},
+		{"too large", signed(huge, "order.created"), nil, 413, 0, metrics.BodyTooLarge},
+		{"REST error body", signed(string(restError), "order.created"), nil, 200, 0, metrics.OrdersDropped},
+		{"topic not forwarded", signed(real.Body, "order.updated"), nil, 200, 0, metrics.OrdersDropped},
+		{"unrecognised body is kept", signed(`{"status":"processing","id":5}`, "order.created"), nil, 200, 1, metrics.OrdersEnqueued},
+		{"SQS down", real, errors.New("connection refused"), 503, 0, metrics.EnqueueFailed},
+		{"queue says too large", real, queue.ErrTooLarge, 413, 0, metrics.BodyTooLarge},
+		{"bad base64", with(func(r *events.APIGatewayV2HTTPRequest) { r.Body, r.IsBase64Encoded = "%%%", true }), nil, 400, 0, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			hs := newHarness(secret.Literal(realSecret))
+			hs.q.err = c.queueErr
+			resp := hs.do(t, c.req)
+			if resp.StatusCode != c.status {
+				t.Fatalf("status %d, want %d (%s)\nlogs: %s", resp.StatusCode, c.status, resp.Body, hs.logs)
+			}
+			if len(hs.q.msgs) != c.enqueued {
+				t.Fatalf("%d enqueued, want %d", len(hs.q.msgs), c.enqueued)
+			}
+			if c.metric != "" && !strings.Contains(hs.emf.String(), `"`+c.metric+`":1`) {
+				t.Errorf("metric %s not emitted: %s", c.metric, hs.emf)
+			}
+			if resp.Headers["content-type"] != "application/json" {
+				t.Error("response is not JSON")
+			}
+			if c.status != 200 && !strings.Contains(hs.logs.String(), `"status":`+fmt.Sprint(c.status)) {
+				t.Errorf("no log line with the status: %s", hs.logs)
+			}
+		})
+	}
+}
+
+func TestPingArrivesBase64(t *testing.T) {
+	hs := newHarness(secret.Literal(realSecret))
+	req := capture(t, "ping")
+	if !req.IsBase64Encoded {
+		t.Fatal("form-encoded ping should arrive base64-encoded")
+	}
+	if resp := hs.do(t, req); resp.StatusCode != 200 || len(hs.q.msgs) != 0 {
+		t.Fatalf("status %d, %d enqueued", resp.StatusCode, len(hs.q.msgs))
+	}
+}
+
+func TestRotationPickedUpOnMismatch(t *testing.T) {
+	// The container cached the old secret; WooCommerce already signs with the new one.
+	src := &rotatingSecret{cached: [][]byte{[]byte("old")}, fresh: [][]byte{[]byte(realSecret), []byte("old")}}
+	hs := newHarness(src)
+	if resp := hs.do(t, capture(t, "order-created-313")); resp.StatusCode != 200 {
+		t.Fatalf("status %d after rotation", resp.StatusCode)
+	}
+	if src.refreshes != 1 {
+		t.Fatalf("%d refreshes, want 1", src.refreshes)
+	}
+	// A bad signature never triggers more than the source allows; a missing one none at all.
+	req := capture(t, "order-created-313")
+	delete(req.Headers, woo.HeaderSignature)
+	delete(req.Headers, woo.HeaderTopic)
+	hs.do(t, req)
+	if src.refreshes != 1 {
+		t.Fatal("a request without a signature refreshed the secret")
+	}
+}
+
+func TestSecretUnavailable(t *testing.T) {
+	hs := newHarness(&rotatingSecret{err: errors.New("AccessDenied")})
+	if resp := hs.do(t, capture(t, "order-created-313")); resp.StatusCode != 503 {
+		t.Fatalf("status %d, want 503", resp.StatusCode)
+	}
+}
+
+func TestLogsHoldNoSecrets(t *testing.T) {
+	hs := newHarness(secret.Literal(realSecret))
+	good := capture(t, "order-created-313")
+	bad := capture(t, "order-created-314")
+	bad.Headers[woo.HeaderSignature] = woo.Sign([]byte(bad.Body), []byte("wrong"))
+	hs.do(t, good)
+	hs.do(t, bad)
+	hs.h.Queue.(*fakeQueue).err = errors.New("down")
+	hs.do(t, good)
+	out := hs.logs.String() + hs.emf.String()
+	for _, s := range []string{realSecret, good.Headers[woo.HeaderSignature], bad.Headers[woo.HeaderSignature],
+		"Ada", "Lovelace", "ada1001@example.com", "555-0100", "Loopback Road", "latency@example.com", "Probe"} {
+		if strings.Contains(out, s) {
+			t.Errorf("logs contain %q", s)
+		}
+	}
+}
+
+// Keep the handler's logger quiet in benchmarks and fuzzing.
+var quiet = slog.New(slog.NewJSONHandler(io.Discard, nil))
