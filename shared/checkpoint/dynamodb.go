@@ -77,13 +77,15 @@ func (d *DynamoDB) Put(ctx context.Context, id string, doc []byte, version int64
 			AttrState:   &types.AttributeValueMemberS{Value: string(doc)},
 			AttrUpdated: &types.AttributeValueMemberS{Value: now().UTC().Format(time.RFC3339)},
 		},
-		ExpressionAttributeNames: map[string]string{"#id": AttrID},
 	}
+	// DynamoDB rejects expression names an expression does not use, so
+	// each branch declares only its own.
 	if version == 0 {
 		in.ConditionExpression = aws.String("attribute_not_exists(#id)")
+		in.ExpressionAttributeNames = map[string]string{"#id": AttrID}
 	} else {
 		in.ConditionExpression = aws.String("#v = :v")
-		in.ExpressionAttributeNames["#v"] = AttrVersion
+		in.ExpressionAttributeNames = map[string]string{"#v": AttrVersion}
 		in.ExpressionAttributeValues = map[string]types.AttributeValue{":v": &types.AttributeValueMemberN{Value: strconv.FormatInt(version, 10)}}
 	}
 	if _, err := d.Client.PutItem(ctx, in); err != nil {

@@ -21,6 +21,7 @@ const (
 	ForwardTopics           = "FORWARD_TOPICS"
 	BackfillCheckpoint      = "BACKFILL_CHECKPOINT"
 	BackfillConcurrency     = "BACKFILL_CONCURRENCY"
+	BackfillStatus          = "BACKFILL_STATUS"
 	LogLevel                = "LOG_LEVEL"
 )
 
@@ -80,6 +81,66 @@ func LoadForwarder(e *Env) (Forwarder, error) {
 		OrdersURL: e.SecureURL(LogistosOrdersURL, logistos.DefaultOrdersURL, true),
 		Topics:    e.List(ForwardTopics, woo.TopicOrderCreated),
 		LogLevel:  e.String(LogLevel, "info"),
+	}
+	return c, e.Err()
+}
+
+// Limits of the activate function's settings.
+const (
+	// DefaultBackfillConcurrency is how many order pages the backfill
+	// fetches at once: quick enough, gentle on a shop on shared hosting.
+	DefaultBackfillConcurrency = 4
+	// MaxBackfillConcurrency keeps a mistyped setting from flooding the shop.
+	MaxBackfillConcurrency = 16
+)
+
+// Activate is the activate function's configuration.
+type Activate struct {
+	StoreURL      string
+	QueueURL      string
+	WebhookSecret Secret
+	// WooCredentials is a secret holding {"consumer_key","consumer_secret"}
+	// (ARN), or, for local runs, the two literals.
+	WooCredentials      Secret
+	ConsumerKey         string
+	ConsumerSecret      string
+	WebhookURL          string
+	CredentialsURL      string
+	Checkpoint          string // DynamoDB table; empty keeps the checkpoint in memory
+	BackfillConcurrency int
+	BackfillStatuses    []string
+	LogLevel            string
+}
+
+// LoadActivate reads the activate function's configuration. STORE_URL,
+// WEBHOOK_URL and LOGISTOS_CREDENTIALS_URL receive credentials or orders,
+// so they must be https (http only for loopback).
+func LoadActivate(e *Env) (Activate, error) {
+	c := Activate{
+		StoreURL:            e.SecureURL(StoreURL, "", true),
+		QueueURL:            e.Required(QueueURL),
+		WebhookSecret:       e.secret(WebhookSecretARN, WebhookSecret),
+		WebhookURL:          e.SecureURL(WebhookURL, "", true),
+		CredentialsURL:      e.SecureURL(LogistosCredentialsURL, logistos.DefaultCredentialsURL, true),
+		Checkpoint:          e.String(BackfillCheckpoint, ""),
+		BackfillConcurrency: e.Int(BackfillConcurrency, DefaultBackfillConcurrency, 1, MaxBackfillConcurrency),
+		BackfillStatuses:    e.List(BackfillStatus, woo.StatusAny),
+		LogLevel:            e.String(LogLevel, "info"),
+	}
+	arn, key, sec := e.get(WooCredentialsSecretARN), e.get(WooConsumerKey), e.get(WooConsumerSecret)
+	switch {
+	case arn != "" && (key != "" || sec != ""):
+		e.fail(WooCredentialsSecretARN, "set either it or %s and %s, not both", WooConsumerKey, WooConsumerSecret)
+	case arn != "":
+		c.WooCredentials = Secret{ARN: arn}
+	case key == "" && sec == "":
+		e.fail(WooCredentialsSecretARN+" or "+WooConsumerKey+" and "+WooConsumerSecret, "one is required but none is set")
+	case key == "":
+		e.fail(WooConsumerKey, "is required with %s", WooConsumerSecret)
+	case sec == "":
+		e.fail(WooConsumerSecret, "is required with %s", WooConsumerKey)
+	default:
+		c.ConsumerKey, c.ConsumerSecret = key, sec
 	}
 	return c, e.Err()
 }
