@@ -7,6 +7,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"slices"
@@ -123,11 +124,11 @@ func CheckSecureURL(raw string) error {
 
 // IsLoopback reports whether host names this machine.
 func IsLoopback(host string) bool {
-	switch host {
-	case "localhost", "127.0.0.1", "::1":
+	if host == "localhost" {
 		return true
 	}
-	return strings.HasPrefix(host, "127.")
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // Int returns the variable as an integer in [min, max], or def when unset.

@@ -1,0 +1,91 @@
+package config
+
+import (
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestLoadWebhook(t *testing.T) {
+	env := FromMap(map[string]string{
+		StoreURL: "https://shop.example/", QueueURL: "https://sqs.ap-south-1.amazonaws.com/1/orders",
+		WebhookSecretARN: "arn:aws:secretsmanager:ap-south-1:1:secret:wh", ForwardTopics: " order.created, order.updated ,",
+	})
+	c, err := LoadWebhook(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.StoreURL != "https://shop.example" || c.Secret.ARN == "" || c.Secret.Literal != "" || !slices.Equal(c.Topics, []string{"order.created", "order.updated"}) || c.LogLevel != "info" {
+		t.Fatalf("%+v", c)
+	}
+	want := []string{StoreURL, QueueURL, WebhookSecretARN, WebhookSecret, ForwardTopics, LogLevel}
+	if !slices.Equal(env.Read(), want) {
+		t.Fatalf("read %v, want %v", env.Read(), want)
+	}
+}
+
+func TestLoadForwarderDefaults(t *testing.T) {
+	c, err := LoadForwarder(FromMap(map[string]string{StoreURL: "http://127.0.0.1:8088", DLQURL: "http://localhost:4566/000000000000/dlq"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.OrdersURL != "https://admin.logistos.in/integration/woo_commerce_orders" || !slices.Equal(c.Topics, []string{"order.created"}) {
+		t.Fatalf("%+v", c)
+	}
+}
+
+func TestErrorsNameEveryVariable(t *testing.T) {
+	cases := []struct {
+		name string
+		env  map[string]string
+		want []string
+	}{
+		{"nothing set", nil, []string{"STORE_URL: is required", "QUEUE_URL: is required", "WEBHOOK_SECRET_ARN or WEBHOOK_SECRET: one is required"}},
+		{"both secrets", map[string]string{StoreURL: "https://s", QueueURL: "q", WebhookSecretARN: "arn", WebhookSecret: "x"}, []string{"WEBHOOK_SECRET_ARN and WEBHOOK_SECRET: set only one"}},
+		{"relative store", map[string]string{StoreURL: "shop.example", QueueURL: "q", WebhookSecret: "x"}, []string{"STORE_URL:", "not an absolute"}},
+		{"ftp store", map[string]string{StoreURL: "ftp://shop.example", QueueURL: "q", WebhookSecret: "x"}, []string{"STORE_URL:"}},
+		{"empty topics", map[string]string{StoreURL: "https://s", QueueURL: "q", WebhookSecret: "x", ForwardTopics: " , "}, []string{"FORWARD_TOPICS: is empty"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := LoadWebhook(FromMap(c.env))
+			if err == nil {
+				t.Fatal("loaded")
+			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Errorf("error spans lines: %q", err)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestSecureURL(t *testing.T) {
+	for raw, ok := range map[string]bool{
+		"https://admin.logistos.in/x": true, "http://127.0.0.1:9000/x": true, "http://localhost:9/x": true, "http://[::1]:9/x": true,
+		"http://admin.logistos.in/x": false, "http://127.0.0.1.evil.example/x": false, "logistos.in": false, "": false,
+	} {
+		e := FromMap(map[string]string{"U": raw})
+		e.SecureURL("U", "", true)
+		if (e.Err() == nil) != ok {
+			t.Errorf("%q: err %v, want ok=%v", raw, e.Err(), ok)
+		}
+	}
+}
+
+func TestIntAndDuration(t *testing.T) {
+	e := FromMap(map[string]string{"N": "17", "BAD": "four", "D": "90s"})
+	if e.Int("N", 4, 1, 16) != 4 || e.Int("BAD", 4, 1, 16) != 4 || e.Int("UNSET", 4, 1, 16) != 4 {
+		t.Fatal("out-of-range or malformed values must fall back to the default")
+	}
+	if e.Duration("D", 0, 0, 0) != 0 {
+		t.Fatal("duration outside its range accepted")
+	}
+	if msg := e.Err().Error(); !strings.Contains(msg, "N:") || !strings.Contains(msg, "BAD:") || !strings.Contains(msg, "D:") {
+		t.Fatalf("errors %q", msg)
+	}
+}

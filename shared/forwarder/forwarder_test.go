@@ -1,0 +1,436 @@
+package forwarder
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/logistos-sync/logistos-sync/shared/logging"
+	"github.com/logistos-sync/logistos-sync/shared/logistos"
+	"github.com/logistos-sync/logistos-sync/shared/metrics"
+	"github.com/logistos-sync/logistos-sync/shared/queue"
+)
+
+const queueARN = "arn:aws:sqs:ap-south-1:123456789012:orders"
+
+// fakeLogistos answers each payload with answer(payload), recording what it got.
+type fakeLogistos struct {
+	mu       sync.Mutex
+	payloads []*logistos.Payload
+	answer   func(p *logistos.Payload) error
+	inFlight atomic.Int32
+	maxSeen  atomic.Int32
+	delay    time.Duration
+}
+
+func (f *fakeLogistos) PostOrders(ctx context.Context, p *logistos.Payload) error {
+	n := f.inFlight.Add(1)
+	defer f.inFlight.Add(-1)
+	for {
+		m := f.maxSeen.Load()
+		if n <= m || f.maxSeen.CompareAndSwap(m, n) {
+			break
+		}
+	}
+	if f.delay > 0 {
+		select {
+		case <-time.After(f.delay):
+		case <-ctx.Done():
+			return &logistos.Error{Op: "post orders", Transient: true, Err: ctx.Err()}
+		}
+	}
+	f.mu.Lock()
+	f.payloads = append(f.payloads, p)
+	f.mu.Unlock()
+	if f.answer == nil {
+		return nil
+	}
+	return f.answer(p)
+}
+
+// ids returns the order ids Logistos received, in arrival order.
+func (f *fakeLogistos) ids() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var ids []string
+	for _, p := range f.payloads {
+		for _, o := range p.Orders {
+			ids = append(ids, o.ID.Text())
+		}
+	}
+	return ids
+}
+
+// fakeSQS records DLQ sends and visibility changes.
+type fakeSQS struct {
+	mu         sync.Mutex
+	dlq        []*sqs.SendMessageInput
+	visibility map[string]int32
+	sendErr    error
+	lookups    int
+}
+
+func (f *fakeSQS) SendMessage(_ context.Context, in *sqs.SendMessageInput, _ ...func(*sqs.Options)) (*sqs.SendMessageOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.sendErr != nil {
+		return nil, f.sendErr
+	}
+	f.dlq = append(f.dlq, in)
+	return &sqs.SendMessageOutput{}, nil
+}
+
+func (f *fakeSQS) ChangeMessageVisibility(_ context.Context, in *sqs.ChangeMessageVisibilityInput, _ ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if *in.QueueUrl != "https://sqs.ap-south-1.amazonaws.com/123456789012/orders" {
+		return nil, fmt.Errorf("unknown queue %s", *in.QueueUrl)
+	}
+	if f.visibility == nil {
+		f.visibility = map[string]int32{}
+	}
+	f.visibility[*in.ReceiptHandle] = in.VisibilityTimeout
+	return &sqs.ChangeMessageVisibilityOutput{}, nil
+}
+
+func (f *fakeSQS) GetQueueUrl(_ context.Context, in *sqs.GetQueueUrlInput, _ ...func(*sqs.Options)) (*sqs.GetQueueUrlOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.lookups++
+	return &sqs.GetQueueUrlOutput{QueueUrl: aws.String("https://sqs.ap-south-1.amazonaws.com/" + *in.QueueOwnerAWSAccountId + "/" + *in.QueueName)}, nil
+}
+
+type harness struct {
+	h    *Handler
+	lg   *fakeLogistos
+	sqs  *fakeSQS
+	logs *bytes.Buffer
+}
+
+func newHarness() *harness {
+	lg, q, logs := &fakeLogistos{}, &fakeSQS{}, &bytes.Buffer{}
+	return &harness{
+		h: &Handler{
+			Logistos: lg, Queues: &Queues{Client: q, DLQURL: "dlq"}, StoreURL: "https://shop.example.in",
+			Topics: map[string]bool{"order.created": true}, Log: logging.New(logs, "debug"), Metrics: metrics.New(&bytes.Buffer{}, "t"),
+		},
+		lg: lg, sqs: q, logs: logs,
+	}
+}
+
+func record(id int, origin, body string) events.SQSMessage {
+	if body == "" {
+		body = fmt.Sprintf(`{"id":%d,"status":"processing","total":"10.00","date_modified_gmt":"2026-11-20T13:12:09","meta_data":[{"key":"_card","value":"4111"}]}`, id)
+	}
+	topic := "order.created"
+	if origin == queue.OriginBackfill {
+		topic = queue.TopicBackfill
+	}
+	str := func(v string) events.SQSMessageAttribute {
+		return events.SQSMessageAttribute{DataType: "String", StringValue: aws.String(v)}
+	}
+	return events.SQSMessage{
+		MessageId: fmt.Sprintf("msg-%d", id), ReceiptHandle: fmt.Sprintf("rh-%d", id), Body: body,
+		Attributes:        map[string]string{"ApproximateReceiveCount": "1"},
+		MessageAttributes: map[string]events.SQSMessageAttribute{queue.AttrTopic: str(topic), queue.AttrOrigin: str(origin), queue.AttrSource: str("https://shop.example.in/")},
+		EventSource:       "aws:sqs", EventSourceARN: queueARN,
+	}
+}
+
+func failed(resp events.SQSEventResponse) []string {
+	var ids []string
+	for _, f := range resp.BatchItemFailures {
+		ids = append(ids, f.ItemIdentifier)
+	}
+	return ids
+}
+
+func TestForwardsFixture(t *testing.T) {
+	hs := newHarness()
+	body, err := os.ReadFile("../../testdata/woocommerce/order-wc9-inr-cod.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := hs.h.Handle(context.Background(), events.SQSEvent{Records: []events.SQSMessage{record(4821, queue.OriginWebhook, string(body))}})
+	if err != nil || len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("err %v, failures %v", err, resp.BatchItemFailures)
+	}
+	p := hs.lg.payloads[0]
+	out, _ := p.Marshal()
+	want, err := os.ReadFile("../../testdata/golden/order-wc9-inr-cod.payload.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(out, bytes.TrimSpace(want)) {
+		t.Fatalf("payload\n%s\nwant\n%s", out, want)
+	}
+}
+
+func TestOutcomes(t *testing.T) {
+	cases := []struct {
+		name      string
+		answer    error
+		retry     bool
+		dlq       bool
+		backoffAt int32
+	}{
+		{"2xx", nil, false, false, 0},
+		{"500", &logistos.Error{StatusCode: 500, Transient: true}, true, false, 60},
+		{"503", &logistos.Error{StatusCode: 503, Transient: true}, true, false, 60},
+		{"429", &logistos.Error{StatusCode: 429, Transient: true}, true, false, 60},
+		{"408", &logistos.Error{StatusCode: 408, Transient: true}, true, false, 60},
+		{"network", &logistos.Error{Transient: true, Err: errors.New("connection reset by peer")}, true, false, 60},
+		{"deadline", context.DeadlineExceeded, true, false, 60},
+		{"422", &logistos.Error{StatusCode: 422, Detail: `{"error":"bad pincode"}`}, false, true, 0},
+		{"400", &logistos.Error{StatusCode: 400}, false, true, 0},
+		{"401", &logistos.Error{StatusCode: 401}, false, true, 0},
+		{"301", &logistos.Error{StatusCode: 301}, false, true, 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			hs := newHarness()
+			hs.lg.answer = func(*logistos.Payload) error { return c.answer }
+			resp, _ := hs.h.Handle(context.Background(), events.SQSEvent{Records: []events.SQSMessage{record(7, queue.OriginWebhook, "")}})
+			if got := len(resp.BatchItemFailures) == 1; got != c.retry {
+				t.Errorf("retry = %v, want %v", got, c.retry)
+			}
+			if got := len(hs.sqs.dlq) == 1; got != c.dlq {
+				t.Errorf("dead-lettered = %v, want %v", got, c.dlq)
+			}
+			if v := hs.sqs.visibility["rh-7"]; c.backoffAt > 0 && (v < c.backoffAt*8/10 || v > c.backoffAt*12/10) {
+				t.Errorf("visibility %ds, want about %ds", v, c.backoffAt)
+			}
+			if c.dlq {
+				in := hs.sqs.dlq[0]
+				if *in.MessageBody != record(7, queue.OriginWebhook, "").Body {
+					t.Error("DLQ body differs from the queued body")
+				}
+				if aws.ToString(in.MessageAttributes[AttrFailureClass].StringValue) != "permanent" ||
+					!strings.Contains(aws.ToString(in.MessageAttributes[AttrFailureReason].StringValue), c.name) ||
+					aws.ToString(in.MessageAttributes[queue.AttrOrigin].StringValue) != queue.OriginWebhook {
+					t.Errorf("DLQ attributes %v", in.MessageAttributes)
+				}
+			}
+		})
+	}
+}
+
+func TestUndecodableGoesToDLQ(t *testing.T) {
+	for name, body := range map[string]string{
+		"not json": "hello", "rest error": `{"code":"woocommerce_rest_cannot_view","data":{"status":401}}`,
+		"no id": `{"status":"processing"}`, "truncated": `{"id":1,"billing":{`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			hs := newHarness()
+			resp, _ := hs.h.Handle(context.Background(), events.SQSEvent{Records: []events.SQSMessage{record(1, queue.OriginWebhook, body)}})
+			if len(resp.BatchItemFailures) != 0 || len(hs.sqs.dlq) != 1 || len(hs.lg.payloads) != 0 {
+				t.Fatalf("failures %v, dlq %d, posts %d", resp.BatchItemFailures, len(hs.sqs.dlq), len(hs.lg.payloads))
+			}
+		})
+	}
+	hs := newHarness()
+	rec := record(2, queue.OriginWebhook, "H4sI-not-gzip")
+	rec.MessageAttributes[queue.AttrContentEncoding] = events.SQSMessageAttribute{DataType: "String", StringValue: aws.String("gzip")}
+	hs.h.Handle(context.Background(), events.SQSEvent{Records: []events.SQSMessage{rec}})
+	if len(hs.sqs.dlq) != 1 || !strings.Contains(*hs.sqs.dlq[0].MessageAttributes[AttrFailureReason].StringValue, "undecodable") {
+		t.Fatal("bad gzip not dead-lettered as undecodable")
+	}
+}
+
+func TestDLQFailureKeepsTheMessage(t *testing.T) {
+	hs := newHarness()
+	hs.sqs.sendErr = errors.New("AccessDenied")
+	resp, _ := hs.h.Handle(context.Background(), events.SQSEvent{Records: []events.SQSMessage{record(1, queue.OriginWebhook, "garbage")}})
+	if got := failed(resp); len(got) != 1 || got[0] != "msg-1" {
+		t.Fatalf("failures %v: a record that could not be dead-lettered must stay on the queue", got)
+	}
+}
+
+func TestOneBadOrderInABatchOfTen(t *testing.T) {
+	hs := newHarness()
+	hs.lg.answer = func(p *logistos.Payload) error {
+		for _, o := range p.Orders {
+			if o.ID.Text() == "105" {
+				return &logistos.Error{StatusCode: 422}
+			}
+		}
+		return nil
+	}
+	var recs []events.SQSMessage
+	for i := range 10 {
+		origin := queue.OriginBackfill
+		if i%3 == 0 {
+			origin = queue.OriginWebhook
+		}
+		recs = append(recs, record(100+i, origin, ""))
+	}
+	resp, _ := hs.h.Handle(context.Background(), events.SQSEvent{Records: recs})
+	if len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("failures %v", resp.BatchItemFailures)
+	}
+	if len(hs.sqs.dlq) != 1 || !strings.Contains(*hs.sqs.dlq[0].MessageBody, `"id":105`) {
+		t.Fatalf("DLQ holds %d messages; want only order 105", len(hs.sqs.dlq))
+	}
+	delivered := map[string]int{}
+	for _, p := range hs.lg.payloads {
+		for _, o := range p.Orders {
+			delivered[o.ID.Text()]++
+		}
+		if p.Event == queue.TopicBackfill && len(p.Orders) > DefaultBackfillBatch {
+			t.Errorf("backfill payload of %d orders", len(p.Orders))
+		}
+	}
+	for i := range 10 {
+		id := fmt.Sprint(100 + i)
+		if id != "105" && delivered[id] == 0 {
+			t.Errorf("order %s never reached Logistos", id)
+		}
+	}
+}
+
+func TestBackfillGroupedWebhookAlone(t *testing.T) {
+	hs := newHarness()
+	recs := []events.SQSMessage{record(1, queue.OriginWebhook, "")}
+	for i := range 9 {
+		recs = append(recs, record(10+i, queue.OriginBackfill, ""))
+	}
+	hs.h.Handle(context.Background(), events.SQSEvent{Records: recs})
+	events := map[string]int{}
+	for _, p := range hs.lg.payloads {
+		events[fmt.Sprintf("%s/%d", p.Event, len(p.Orders))]++
+	}
+	if events["order.created/1"] != 1 || events["order.backfill/9"] != 1 || len(hs.lg.payloads) != 2 {
+		t.Fatalf("payloads %v", events)
+	}
+}
+
+func TestConcurrencyBounded(t *testing.T) {
+	hs := newHarness()
+	hs.h.Concurrency = 3
+	hs.lg.delay = 20 * time.Millisecond
+	var recs []events.SQSMessage
+	for i := range 10 {
+		recs = append(recs, record(i+1, queue.OriginWebhook, ""))
+	}
+	hs.h.Handle(context.Background(), events.SQSEvent{Records: recs})
+	if m := hs.lg.maxSeen.Load(); m > 3 || m < 2 {
+		t.Fatalf("%d POSTs in flight at once, want at most 3 (and some concurrency)", m)
+	}
+	if len(hs.lg.ids()) != 10 {
+		t.Fatal("not every order forwarded")
+	}
+}
+
+func TestDeadlineStopsNewPosts(t *testing.T) {
+	hs := newHarness()
+	hs.h.Concurrency = 1
+	hs.h.PostTimeout = 50 * time.Millisecond
+	hs.lg.delay = 40 * time.Millisecond
+	var recs []events.SQSMessage
+	for i := range 10 {
+		recs = append(recs, record(i+1, queue.OriginWebhook, ""))
+	}
+	// Room for the margin plus about two POSTs.
+	ctx, cancel := context.WithTimeout(context.Background(), deadlineMargin+150*time.Millisecond)
+	defer cancel()
+	resp, _ := hs.h.Handle(ctx, events.SQSEvent{Records: recs})
+	posted := len(hs.lg.ids())
+	if posted == 0 || posted == 10 {
+		t.Fatalf("%d POSTs; want some, then a stop before the deadline", posted)
+	}
+	if len(resp.BatchItemFailures) != 10-posted {
+		t.Fatalf("%d failures reported for %d unattempted records", len(resp.BatchItemFailures), 10-posted)
+	}
+	if ctx.Err() != nil {
+		t.Fatal("handler returned after its deadline")
+	}
+	for _, f := range resp.BatchItemFailures {
+		if v := hs.sqs.visibility["rh-"+strings.TrimPrefix(f.ItemIdentifier, "msg-")]; v != int32(deadlineRetryDelay/time.Second) {
+			t.Errorf("%s visibility %d, want a quick retry", f.ItemIdentifier, v)
+		}
+	}
+}
+
+func TestTopicsAndEvents(t *testing.T) {
+	hs := newHarness()
+	updated := record(1, queue.OriginWebhook, "")
+	updated.MessageAttributes[queue.AttrTopic] = events.SQSMessageAttribute{DataType: "String", StringValue: aws.String("order.updated")}
+	bare := record(2, "", "")
+	bare.MessageAttributes = nil
+	resp, _ := hs.h.Handle(context.Background(), events.SQSEvent{Records: []events.SQSMessage{updated, bare, record(3, queue.OriginBackfill, "")}})
+	if len(resp.BatchItemFailures) != 0 || len(hs.sqs.dlq) != 0 {
+		t.Fatal("skipped topic must be acknowledged, not failed")
+	}
+	got := map[string]string{}
+	for _, p := range hs.lg.payloads {
+		got[p.Orders[0].ID.Text()] = p.Event
+	}
+	if _, ok := got["1"]; ok {
+		t.Error("order.updated forwarded though not configured")
+	}
+	if got["2"] != "order.created" || got["3"] != "order.backfill" {
+		t.Errorf("events %v", got)
+	}
+	if !strings.Contains(hs.logs.String(), `"outcome":"skipped"`) {
+		t.Error("skipped record not logged")
+	}
+}
+
+func TestBackoffSchedule(t *testing.T) {
+	for n, want := range map[int]time.Duration{0: time.Minute, 1: time.Minute, 2: 4 * time.Minute, 3: 16 * time.Minute, 4: 64 * time.Minute, 20: 12 * time.Hour} {
+		for range 50 {
+			got := Backoff(n)
+			if got < want*8/10 || got > want*12/10 || got > 12*time.Hour {
+				t.Fatalf("Backoff(%d) = %v, want %v ±20%% and ≤ 12h", n, got, want)
+			}
+		}
+	}
+}
+
+func TestQueueURLLookedUpOnce(t *testing.T) {
+	hs := newHarness()
+	hs.lg.answer = func(*logistos.Payload) error { return &logistos.Error{StatusCode: 500, Transient: true} }
+	for range 3 {
+		hs.h.Handle(context.Background(), events.SQSEvent{Records: []events.SQSMessage{record(1, queue.OriginWebhook, ""), record(2, queue.OriginWebhook, "")}})
+	}
+	if hs.sqs.lookups != 1 {
+		t.Fatalf("%d GetQueueUrl calls, want 1 per cold start", hs.sqs.lookups)
+	}
+}
+
+func TestLogsHoldNoOrderData(t *testing.T) {
+	hs := newHarness()
+	body, _ := os.ReadFile("../../testdata/woocommerce/order-wc9-inr-cod.json")
+	hs.lg.answer = func(*logistos.Payload) error {
+		return &logistos.Error{StatusCode: 422, Detail: `{"error":"invalid phone +91 98765 43210"}`}
+	}
+	hs.h.Handle(context.Background(), events.SQSEvent{Records: []events.SQSMessage{record(4821, queue.OriginWebhook, string(body))}})
+	var lines []map[string]any
+	for _, l := range bytes.Split(bytes.TrimSpace(hs.logs.Bytes()), []byte("\n")) {
+		var m map[string]any
+		if err := json.Unmarshal(l, &m); err != nil {
+			t.Fatalf("log line is not JSON: %s", l)
+		}
+		lines = append(lines, m)
+	}
+	if len(lines) == 0 || lines[len(lines)-1]["order_id"] != "4821" || lines[len(lines)-1]["status"] != float64(422) {
+		t.Fatalf("outcome line lacks order id or status: %v", lines)
+	}
+	for _, s := range []string{"प्रिया", `\u092a`, "Sharma", "priya", "98765", "Sai Krupa", "4111", "4242", "203.0.113.77"} {
+		if strings.Contains(hs.logs.String(), s) {
+			t.Errorf("logs contain %q", s)
+		}
+	}
+}
