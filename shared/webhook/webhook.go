@@ -11,6 +11,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"log/slog"
+	"strings"
 	"time"
 	"unsafe"
 
@@ -83,8 +84,8 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 		}
 		raw = string(b)
 	}
-	sig := req.Headers[woo.HeaderSignature]
-	topic := req.Headers[woo.HeaderTopic]
+	sig := header(req.Headers, woo.HeaderSignature)
+	topic := header(req.Headers, woo.HeaderTopic)
 	body := readOnlyBytes(raw)
 
 	if woo.IsPing(sig, topic, body) {
@@ -131,10 +132,10 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	msg := queue.Message{
 		Body:       raw,
 		Topic:      topic,
-		Source:     h.source(req.Headers[woo.HeaderSource]),
+		Source:     h.source(header(req.Headers, woo.HeaderSource)),
 		Origin:     queue.OriginWebhook,
-		WebhookID:  req.Headers[woo.HeaderWebhookID],
-		DeliveryID: req.Headers[woo.HeaderDeliveryID],
+		WebhookID:  header(req.Headers, woo.HeaderWebhookID),
+		DeliveryID: header(req.Headers, woo.HeaderDeliveryID),
 		ReceivedAt: receivedAt(req, start),
 	}
 	sendCtx, cancel := context.WithTimeout(ctx, EnqueueTimeout)
@@ -154,6 +155,20 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 		slog.String("origin", queue.OriginWebhook), slog.String("outcome", "enqueued"),
 		slog.Float64("latency_ms", float64(time.Since(start).Microseconds())/1000))
 	return respond(200, bodyQueued), nil
+}
+
+// header returns the named header. API Gateway lower-cases names, so that
+// is tried first; events built by other tools may keep WooCommerce's casing.
+func header(h map[string]string, lower string) string {
+	if v, ok := h[lower]; ok {
+		return v
+	}
+	for k, v := range h {
+		if strings.EqualFold(k, lower) {
+			return v
+		}
+	}
+	return ""
 }
 
 // readOnlyBytes views s as bytes without copying a body that can be

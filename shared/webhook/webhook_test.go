@@ -221,6 +221,19 @@ func TestStatusCodes(t *testing.T) {
 	}
 }
 
+func TestHeaderCaseInsensitive(t *testing.T) {
+	hs := newHarness(secret.Literal(realSecret))
+	req := capture(t, "order-created-313")
+	mixed := map[string]string{}
+	for k, v := range req.Headers {
+		mixed[strings.ToUpper(k[:1])+k[1:]] = v // "X-wc-webhook-signature"
+	}
+	req.Headers = mixed
+	if resp := hs.do(t, req); resp.StatusCode != 200 || len(hs.q.msgs) != 1 || hs.q.msgs[0].DeliveryID == "" {
+		t.Fatalf("status %d, %d enqueued", resp.StatusCode, len(hs.q.msgs))
+	}
+}
+
 func TestPingArrivesBase64(t *testing.T) {
 	hs := newHarness(secret.Literal(realSecret))
 	req := capture(t, "ping")
