@@ -15,9 +15,9 @@ import (
 // fakeSM is a Secrets Manager holding one secret's versions, counting reads.
 type fakeSM struct {
 	secretsmanager.Client // methods the cache never calls
-	mu       sync.Mutex
-	versions []string // oldest first; the last is AWSCURRENT, the one before AWSPREVIOUS
-	reads    int
+	mu                    sync.Mutex
+	versions              []string // oldest first; the last is AWSCURRENT, the one before AWSPREVIOUS
+	reads                 int
 }
 
 func (f *fakeSM) put(v string) {
