@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -81,7 +82,9 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 			return nil, fmt.Errorf("expose the AWS emulator on port %d (is another `make run` running?): %w", o.Port, err)
 		}
 		target, _ := url.Parse(srv.URL)
-		proxy := &http.Server{Handler: httputil.NewSingleHostReverseProxy(target), ReadHeaderTimeout: 10 * time.Second}
+		rp := httputil.NewSingleHostReverseProxy(target)
+		rp.ErrorHandler = quietProxyError
+		proxy := &http.Server{Handler: rp, ReadHeaderTimeout: 10 * time.Second}
 		go proxy.Serve(ln)
 		s.Endpoint = "http://" + ln.Addr().String()
 		s.closers = append(s.closers, func() { proxy.Close() })
@@ -108,6 +111,15 @@ func (s *Stack) Fork(ctx context.Context, o Options) (*Stack, error) {
 		return nil, err
 	}
 	return f, nil
+}
+
+// quietProxyError answers 502 like the proxy's default, without logging a
+// line for each client that gave up (every long poll cut short at shutdown).
+func quietProxyError(w http.ResponseWriter, r *http.Request, err error) {
+	if !errors.Is(err, context.Canceled) {
+		log.Printf("aws emulator proxy: %s %s: %v", r.Method, r.URL.Path, err)
+	}
+	w.WriteHeader(http.StatusBadGateway)
 }
 
 // Dial connects to the stack of a running `make run` at endpoint.

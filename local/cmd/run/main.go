@@ -1,0 +1,181 @@
+// Command run is `make run`: the whole hot path on this machine. The real
+// webhook handler behind an API Gateway emulation on 127.0.0.1:3000, the
+// orders queue and its DLQ in embedded kumo (also on 127.0.0.1:4566 for the
+// aws CLI and the other make targets), the real forwarder fed by an
+// emulated SQS event source mapping, and Logistos: LOGISTOS_ORDERS_URL, or a
+// local stand-in that prints each payload it receives.
+//
+// Settings come from the functions' variables (STORE_URL, FORWARD_TOPICS,
+// LOGISTOS_ORDERS_URL, WEBHOOK_SECRET, LOG_LEVEL) plus PORT and AWS_PORT.
+// Ctrl-C stops everything and exits 0.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+
+	"github.com/logistos-sync/logistos-sync/local/delivery"
+	"github.com/logistos-sync/logistos-sync/local/fakelogistos"
+	"github.com/logistos-sync/logistos-sync/local/pipeline"
+	"github.com/logistos-sync/logistos-sync/local/stack"
+	"github.com/logistos-sync/logistos-sync/shared/config"
+	"github.com/logistos-sync/logistos-sync/shared/logging"
+)
+
+// Runner settings beyond the functions' own variables.
+const (
+	envPort      = "PORT"     // the webhook's port
+	envAWSPort   = "AWS_PORT" // the emulator's port
+	defaultPort  = 3000
+	defaultStore = "http://127.0.0.1:8088"
+	loopback     = "127.0.0.1"
+	maxPort      = 65535
+	exitMessage  = "make run cannot start"
+)
+
+func main() {
+	log := logging.New(os.Stderr, os.Getenv(config.LogLevel))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, log, os.Stdout); err != nil {
+		logging.Exit(log, exitMessage, err)
+	}
+}
+
+func run(ctx context.Context, log *slog.Logger, out io.Writer) error {
+	env := config.FromOS()
+	port := env.Int(envPort, defaultPort, 1, maxPort)
+	awsPort := env.Int(envAWSPort, stack.DefaultPort, 1, maxPort)
+	secretValue := env.String(config.WebhookSecret, stack.DefaultWebhookSecret)
+	if err := env.Err(); err != nil {
+		return err
+	}
+
+	// The listener first, so a busy port fails before anything starts.
+	ln, err := net.Listen("tcp", net.JoinHostPort(loopback, strconv.Itoa(port)))
+	if err != nil {
+		return fmt.Errorf("listen for the webhook (is another `make run` running? set %s): %w", envPort, err)
+	}
+	defer ln.Close()
+
+	var capture *fakelogistos.Server
+	if os.Getenv(config.LogistosOrdersURL) == "" {
+		capture = &fakelogistos.Server{Print: out}
+		if err := capture.Start(net.JoinHostPort(loopback, "0")); err != nil {
+			return err
+		}
+		defer capture.Close()
+	}
+
+	st, err := stack.Start(ctx, stack.Options{Port: awsPort, WebhookSecret: secretValue})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	cfg, err := load(st, capture)
+	if err != nil {
+		return err
+	}
+	metricsOut := io.Discard
+	if logging.ParseLevel(cfg.LogLevel) == slog.LevelDebug {
+		metricsOut = os.Stderr
+	}
+	opts := pipeline.Options{StoreURL: cfg.StoreURL, Topics: cfg.Topics, OrdersURL: cfg.OrdersURL, Log: log, Metrics: metricsOut}
+	wh, err := pipeline.Webhook(st, opts)
+	if err != nil {
+		return err
+	}
+	fwd := pipeline.Forwarder(st, opts)
+
+	url := "http://" + ln.Addr().String() + pipeline.WebhookPath
+	if err := banner(out, url, st, capture, cfg.OrdersURL, secretValue); err != nil {
+		return err
+	}
+	log.Info("local pipeline ready", "webhook", url, "aws_endpoint", st.Endpoint, "logistos", cfg.OrdersURL)
+	err = pipeline.Run(ctx, ln, pipeline.Serve(wh, log), pipeline.Poller(st, fwd, log), log)
+	log.Info("local pipeline stopped")
+	return err
+}
+
+// settings is the union of what the two functions read.
+type settings struct {
+	StoreURL, OrdersURL, LogLevel string
+	Topics                        []string
+}
+
+// load reads the functions' configuration through shared/config, with the
+// stack supplying what a deployment's template would (queue URLs, the
+// secret's ARN) and the capture standing in for an unset Logistos URL.
+func load(st *stack.Stack, capture *fakelogistos.Server) (settings, error) {
+	env := &config.Env{Lookup: func(name string) (string, bool) {
+		switch name {
+		case config.QueueURL:
+			return st.QueueURL, true
+		case config.DLQURL:
+			return st.DLQURL, true
+		case config.WebhookSecretARN:
+			return st.WebhookSecretARN, true
+		case config.WebhookSecret:
+			return "", false // its value is in the stack's Secrets Manager
+		case config.StoreURL:
+			if v, ok := os.LookupEnv(name); ok && v != "" {
+				return v, true
+			}
+			return defaultStore, true
+		case config.LogistosOrdersURL:
+			if capture != nil {
+				return capture.OrdersURL(), true
+			}
+		}
+		return os.LookupEnv(name)
+	}}
+	w, werr := config.LoadWebhook(env)
+	f, ferr := config.LoadForwarder(env)
+	if werr != nil {
+		return settings{}, werr
+	}
+	if ferr != nil {
+		return settings{}, ferr
+	}
+	return settings{StoreURL: w.StoreURL, OrdersURL: f.OrdersURL, LogLevel: w.LogLevel, Topics: w.Topics}, nil
+}
+
+// banner tells the user where everything is and how to send an order.
+func banner(out io.Writer, url string, st *stack.Stack, capture *fakelogistos.Server, ordersURL, secretValue string) error {
+	body, path, err := delivery.ReadFixture(delivery.SampleOrder)
+	if err != nil {
+		return fmt.Errorf("sample order for the banner: %w", err)
+	}
+	logistosLine := "sent to " + ordersURL + " (LOGISTOS_ORDERS_URL)"
+	if capture != nil {
+		logistosLine = "printed below (local stand-in at " + ordersURL + "; set LOGISTOS_ORDERS_URL to send them elsewhere)"
+	}
+	_, err = fmt.Fprintf(out, `
+logistos-sync is running locally
+
+  Webhook      POST %s
+  Logistos     %s
+  AWS (kumo)   %s   queue %s, DLQ %s
+               AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_REGION=%s \
+                 aws --endpoint-url %s sqs get-queue-attributes --attribute-names All --queue-url %s
+  Secret       Secrets Manager %s (value from WEBHOOK_SECRET, default %q)
+
+Send a correctly signed sample order (or run `+"`make demo`"+` in another terminal):
+
+%s
+
+The ping: curl -sS -d webhook_id=1 %s
+Ctrl-C stops everything.
+
+`, url, logistosLine, st.Endpoint, stack.QueueName, stack.DLQName, stack.Region, st.Endpoint, st.QueueURL,
+		stack.WebhookSecretName, stack.DefaultWebhookSecret, delivery.Delivery{}.Curl(url, path, body, secretValue), url)
+	return err
+}
