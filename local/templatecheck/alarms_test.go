@@ -1,0 +1,140 @@
+package templatecheck
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/logistos-sync/logistos-sync/shared/metrics"
+)
+
+// emitted are the metrics the code writes, by the function that writes them.
+var emitted = map[string][]string{
+	"WebhookFunction": {metrics.OrdersReceived, metrics.OrdersEnqueued, metrics.OrdersDropped,
+		metrics.SignatureRejected, metrics.BodyTooLarge, metrics.EnqueueFailed},
+	"ForwarderFunction": {metrics.OrdersForwarded, metrics.OrdersFailedTransient, metrics.OrdersFailedPermanent, metrics.ForwardLatency},
+	"ActivateFunction":  {metrics.OrdersBackfilled},
+}
+
+// alarmMetrics returns the metrics an alarm watches: its own, or those of
+// its metric math.
+func alarmMetrics(alarm map[string]any) []map[string]any {
+	p := Map(alarm, "Properties")
+	if Get(p, "MetricName") != nil {
+		return []map[string]any{p}
+	}
+	var out []map[string]any
+	for _, q := range List(p, "Metrics") {
+		if m := Map(q, "MetricStat", "Metric"); m != nil {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// dimension returns the single dimension of a metric as name and the
+// logical id its value refers to.
+func dimension(m map[string]any) (name, id string, ok bool) {
+	ds := List(m, "Dimensions")
+	if len(ds) != 1 {
+		return "", "", false
+	}
+	name, _ = Get(ds[0], "Name").(string)
+	id, ok = Ref(Get(ds[0], "Value"))
+	if !ok {
+		id, _, ok = GetAtt(Get(ds[0], "Value"))
+	}
+	return name, id, ok
+}
+
+// TestAlarmsUseTheEmittedMetrics checks every alarm on this project's
+// namespace against what the code writes: a typo in a metric name or a
+// dimension makes an alarm that never fires (or, with missing data as
+// breaching, always fires).
+func TestAlarmsUseTheEmittedMetrics(t *testing.T) {
+	tpl := load(t)
+	alarms := tpl.OfType("AWS::CloudWatch::Alarm")
+	for id, a := range alarms {
+		if topic, _ := Ref(List(a, "Properties", "AlarmActions")[0]); topic != "AlarmTopic" {
+			t.Errorf("%s does not notify AlarmTopic", id)
+		}
+		for _, m := range alarmMetrics(a) {
+			if Get(m, "Namespace") != metrics.Namespace {
+				continue
+			}
+			name, fn, ok := dimension(m)
+			if !ok || name != metrics.DimensionName {
+				t.Errorf("%s: dimensions %v, want the one dimension %s = !Ref <function>", id, Get(m, "Dimensions"), metrics.DimensionName)
+				continue
+			}
+			if !slices.Contains(emitted[fn], Get(m, "MetricName").(string)) {
+				t.Errorf("%s watches %v of %s, which %s does not emit (it emits %v)", id, Get(m, "MetricName"), fn, fn, emitted[fn])
+			}
+		}
+	}
+	if Get(tpl.Resources, "AlarmEmailSubscription", "Condition") != "HasAlarmEmail" ||
+		Get(tpl.Resources, "AlarmEmailSubscription", "Properties", "Protocol") != "email" {
+		t.Error("the e-mail subscription is missing or not conditional on AlarmEmail")
+	}
+}
+
+// TestRequiredAlarms finds each alarm the operations runbook describes by
+// what it watches.
+func TestRequiredAlarms(t *testing.T) {
+	tpl := load(t)
+	type watch struct{ namespace, metric, dimension, target string }
+	find := func(w watch) map[string]any {
+		for _, a := range tpl.OfType("AWS::CloudWatch::Alarm") {
+			for _, m := range alarmMetrics(a) {
+				name, target, _ := dimension(m)
+				if Get(m, "Namespace") == w.namespace && Get(m, "MetricName") == w.metric && target == w.target &&
+					(w.dimension == "" || name == w.dimension) {
+					return a
+				}
+			}
+		}
+		t.Errorf("no alarm on %s %s of %s", w.namespace, w.metric, w.target)
+		return nil
+	}
+	find(watch{"AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", "DeadLetterQueue"})
+	find(watch{"AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName", "OrdersQueue"})
+	find(watch{"AWS/Lambda", "Errors", "FunctionName", "ForwarderFunction"})
+	find(watch{metrics.Namespace, metrics.SignatureRejected, "", "WebhookFunction"})
+	find(watch{metrics.Namespace, metrics.OrdersFailedTransient, "", "ForwarderFunction"})
+
+	var api5xx bool
+	for _, a := range tpl.OfType("AWS::CloudWatch::Alarm") {
+		if Get(a, "Properties", "Namespace") == "AWS/ApiGateway" && Get(a, "Properties", "MetricName") == "5xx" {
+			for _, d := range List(a, "Properties", "Dimensions") {
+				if id, _ := Ref(Get(d, "Value")); Get(d, "Name") == "ApiId" && id == "HttpApi" {
+					api5xx = true
+				}
+			}
+		}
+	}
+	if !api5xx {
+		t.Error("no alarm on the HTTP API's 5xx answers")
+	}
+
+	// The one failure a shop never notices: WooCommerce disabled the webhook.
+	nw := find(watch{metrics.Namespace, metrics.OrdersReceived, "", "WebhookFunction"})
+	if nw == nil {
+		return
+	}
+	p := Map(nw, "Properties")
+	if Get(p, "TreatMissingData") != "breaching" {
+		t.Errorf("no-webhook alarm treats missing data as %v; silence is exactly what it must catch", Get(p, "TreatMissingData"))
+	}
+	if Get(p, "ComparisonOperator") != "LessThanThreshold" || Get(p, "Statistic") != "Sum" {
+		t.Errorf("no-webhook alarm compares %v %v, want Sum LessThanThreshold", Get(p, "Statistic"), Get(p, "ComparisonOperator"))
+	}
+	if n, _ := Int(p, "Period"); n != 3600 {
+		t.Errorf("no-webhook alarm period %d, want 3600 (EvaluationPeriods counts hours)", n)
+	}
+	hours := refOf(t, Get(p, "EvaluationPeriods"), "no-webhook EvaluationPeriods")
+	if dp, _ := Ref(Get(p, "DatapointsToAlarm")); dp != hours {
+		t.Errorf("no-webhook alarm: DatapointsToAlarm %v, want every one of the %s hours", Get(p, "DatapointsToAlarm"), hours)
+	}
+	if max, ok := Int(tpl.Parameters, hours, "MaxValue"); !ok || max > 168 {
+		t.Errorf("parameter %s allows %v hours; CloudWatch evaluates at most 7 days", hours, Get(tpl.Parameters, hours, "MaxValue"))
+	}
+}

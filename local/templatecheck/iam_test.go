@@ -1,0 +1,175 @@
+package templatecheck
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// resourceName names what a statement's Resource points at: the logical id
+// of a !Ref or !GetAtt, the text of a !Sub, or the literal.
+func resourceName(v any) string {
+	if id, ok := Ref(v); ok {
+		return id
+	}
+	if id, _, ok := GetAtt(v); ok {
+		return id
+	}
+	if s, ok := Sub(v); ok {
+		return s
+	}
+	return fmt.Sprint(v)
+}
+
+// statements returns every IAM statement attached to role (a logical id):
+// its inline policies and any AWS::IAM::Policy naming it.
+func statements(tpl *Template, role string) []any {
+	var out []any
+	for _, p := range List(tpl.Resources, role, "Properties", "Policies") {
+		out = append(out, List(p, "PolicyDocument", "Statement")...)
+	}
+	for _, p := range tpl.OfType("AWS::IAM::Policy") {
+		for _, r := range List(p, "Properties", "Roles") {
+			if id, _ := Ref(r); id == role {
+				out = append(out, List(p, "Properties", "PolicyDocument", "Statement")...)
+			}
+		}
+	}
+	return out
+}
+
+// grants maps each action a function's role allows to the resources it
+// allows it on.
+func grants(t *testing.T, tpl *Template, function string) map[string][]string {
+	t.Helper()
+	role, attr, ok := GetAtt(Get(tpl.Resources, function, "Properties", "Role"))
+	if !ok || attr != "Arn" {
+		t.Fatalf("%s has no explicit Role (!GetAtt X.Arn): SAM would generate one with managed policies on \"*\"", function)
+	}
+	out := map[string][]string{}
+	for _, st := range statements(tpl, role) {
+		if Get(st, "Effect") != "Allow" {
+			continue
+		}
+		for _, a := range List(st, "Action") {
+			for _, r := range List(st, "Resource") {
+				out[a.(string)] = append(out[a.(string)], resourceName(r))
+			}
+		}
+	}
+	for a := range out {
+		slices.Sort(out[a])
+	}
+	return out
+}
+
+// readOnly reports whether an IAM action only reads.
+func readOnly(action string) bool {
+	_, verb, _ := strings.Cut(action, ":")
+	for _, p := range []string{"Get", "List", "Describe"} {
+		if strings.HasPrefix(verb, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestIAMNoWildcards checks every statement in the template: no wildcard
+// actions, no NotAction/NotResource, no write action on "*", no managed
+// policies (whose contents the template cannot show).
+func TestIAMNoWildcards(t *testing.T) {
+	tpl := load(t)
+	for id, r := range tpl.Resources {
+		if Get(r, "Type") == "AWS::IAM::Role" && Get(r, "Properties", "ManagedPolicyArns") != nil {
+			t.Errorf("%s attaches managed policies %v", id, Get(r, "Properties", "ManagedPolicyArns"))
+		}
+		if Get(r, "Type") == "AWS::Serverless::Function" && Get(r, "Properties", "Policies") != nil {
+			t.Errorf("%s has SAM Policies; give it an explicit role instead", id)
+		}
+	}
+	roles := slices.Sorted(maps.Keys(tpl.OfType("AWS::IAM::Role")))
+	if len(roles) == 0 {
+		t.Fatal("no IAM roles in the template")
+	}
+	for _, role := range roles {
+		sts := statements(tpl, role)
+		if len(sts) == 0 {
+			t.Errorf("%s has no statements", role)
+		}
+		for i, st := range sts {
+			where := fmt.Sprintf("%s statement %d (%v)", role, i, Get(st, "Sid"))
+			if Get(st, "NotAction") != nil || Get(st, "NotResource") != nil {
+				t.Errorf("%s uses NotAction/NotResource", where)
+			}
+			for _, a := range List(st, "Action") {
+				if s, _ := a.(string); s == "" || strings.Contains(s, "*") {
+					t.Errorf("%s: wildcard or odd action %v", where, a)
+				}
+			}
+			for _, r := range List(st, "Resource") {
+				name := resourceName(r)
+				if !strings.Contains(name, "*") {
+					continue
+				}
+				for _, a := range List(st, "Action") {
+					if !readOnly(a.(string)) {
+						t.Errorf("%s: %v on %q", where, a, name)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestIAMLeastPrivilege pins each function's grants to what its code does,
+// on the exact resources: a new permission has to be argued for here.
+func TestIAMLeastPrivilege(t *testing.T) {
+	tpl := load(t)
+	activateName, _ := Sub(Get(tpl.Resources, "ActivateFunction", "Properties", "FunctionName"))
+	secret := []string{"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"} // the caching client describes too
+	logs := []string{"logs:CreateLogStream", "logs:PutLogEvents"}
+	want := map[string]map[string][]string{
+		"WebhookFunction": {
+			"sqs:SendMessage": {"OrdersQueue"},
+			secret[0]:         {"WebhookSecret"}, secret[1]: {"WebhookSecret"},
+			logs[0]: {"WebhookLogGroup"}, logs[1]: {"WebhookLogGroup"},
+		},
+		"ForwarderFunction": {
+			// The event source mapping receives, deletes and reads attributes;
+			// the code changes visibility (backoff) and looks the URL up.
+			"sqs:ReceiveMessage": {"OrdersQueue"}, "sqs:DeleteMessage": {"OrdersQueue"}, "sqs:GetQueueAttributes": {"OrdersQueue"},
+			"sqs:ChangeMessageVisibility": {"OrdersQueue"}, "sqs:GetQueueUrl": {"OrdersQueue"},
+			"sqs:SendMessage": {"DeadLetterQueue"},
+			logs[0]:           {"ForwarderLogGroup"}, logs[1]: {"ForwarderLogGroup"},
+		},
+		"ActivateFunction": {
+			"sqs:SendMessage": {"OrdersQueue"},
+			secret[0]:         {"WebhookSecret", "WooCredentialsSecret"}, secret[1]: {"WebhookSecret", "WooCredentialsSecret"},
+			"dynamodb:GetItem": {"BackfillCheckpointTable"}, "dynamodb:PutItem": {"BackfillCheckpointTable"},
+			"lambda:InvokeFunction": {"arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:" + activateName},
+			logs[0]:                 {"ActivateLogGroup"}, logs[1]: {"ActivateLogGroup"},
+		},
+	}
+	for fn, w := range want {
+		got := grants(t, tpl, fn)
+		for a := range w {
+			slices.Sort(w[a])
+		}
+		for a, rs := range got {
+			if !slices.Equal(rs, w[a]) {
+				t.Errorf("%s may %s on %v, want %v", fn, a, rs, w[a])
+			}
+		}
+		for a, rs := range w {
+			if _, ok := got[a]; !ok {
+				t.Errorf("%s lacks %s on %v", fn, a, rs)
+			}
+		}
+		// Its log group is the one its logs go to.
+		if lg, _ := Ref(Get(tpl.Resources, fn, "Properties", "LoggingConfig", "LogGroup")); lg != w[logs[0]][0] {
+			t.Errorf("%s logs to %q but may write to %v", fn, lg, w[logs[0]])
+		}
+	}
+}

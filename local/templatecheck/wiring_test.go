@@ -1,0 +1,417 @@
+package templatecheck
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/logistos-sync/logistos-sync/shared/config"
+	"github.com/logistos-sync/logistos-sync/shared/forwarder"
+	"github.com/logistos-sync/logistos-sync/shared/logistos"
+	"github.com/logistos-sync/logistos-sync/shared/queue"
+	"github.com/logistos-sync/logistos-sync/shared/webhook"
+)
+
+// root is the repository, seen from local/templatecheck.
+const root = "../.."
+
+// functions maps each function's logical id to its directory under
+// functions/ and its configuration loader.
+var functions = map[string]struct {
+	dir  string
+	load func(*config.Env)
+}{
+	"WebhookFunction":   {"webhook", func(e *config.Env) { config.LoadWebhook(e) }},
+	"ForwarderFunction": {"forwarder", func(e *config.Env) { config.LoadForwarder(e) }},
+	"ActivateFunction":  {"activate", func(e *config.Env) { config.LoadActivate(e) }},
+}
+
+// localOnly are the literal-secret variables: for local runs only. In AWS a
+// secret is read at run time through its *_ARN variable, never from a plain
+// environment value.
+var localOnly = []string{config.WebhookSecret, config.WooConsumerKey, config.WooConsumerSecret}
+
+func load(t *testing.T) *Template {
+	t.Helper()
+	tpl, err := Load(filepath.Join(root, "template.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tpl
+}
+
+func resource(t *testing.T, tpl *Template, id, typ string) map[string]any {
+	t.Helper()
+	r := Map(tpl.Resources, id)
+	if r == nil {
+		t.Fatalf("template has no resource %s", id)
+	}
+	if Get(r, "Type") != typ {
+		t.Fatalf("%s is a %v, want %s", id, Get(r, "Type"), typ)
+	}
+	return r
+}
+
+func wantInt(t *testing.T, v any, what string, keys ...string) int {
+	t.Helper()
+	n, ok := Int(v, keys...)
+	if !ok {
+		t.Fatalf("%s (%s) is %v, want a number", what, strings.Join(keys, "."), Get(v, keys...))
+	}
+	return n
+}
+
+func refOf(t *testing.T, v any, what string) string {
+	t.Helper()
+	id, ok := Ref(v)
+	if !ok {
+		t.Fatalf("%s is %v, want a !Ref", what, v)
+	}
+	return id
+}
+
+// env is a function's environment as Lambda gets it: Globals, then its own.
+func env(tpl *Template, fn map[string]any) map[string]any {
+	out := map[string]any{}
+	for k, v := range Map(tpl.Globals, "Function", "Environment", "Variables") {
+		out[k] = v
+	}
+	for k, v := range Map(fn, "Properties", "Environment", "Variables") {
+		out[k] = v
+	}
+	return out
+}
+
+// prop is a function property, its own or else from Globals.
+func prop(tpl *Template, fn map[string]any, name string) any {
+	if v := Get(fn, "Properties", name); v != nil {
+		return v
+	}
+	return Get(tpl.Globals, "Function", name)
+}
+
+func TestFunctionsBuildWithTheMakefile(t *testing.T) {
+	tpl := load(t)
+	got := tpl.OfType("AWS::Serverless::Function")
+	if len(got) != len(functions) {
+		t.Errorf("template has functions %v, want exactly %v", slices.Sorted(maps.Keys(got)), slices.Sorted(maps.Keys(functions)))
+	}
+	makefile, err := os.ReadFile(filepath.Join(root, "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id, f := range functions {
+		fn := resource(t, tpl, id, "AWS::Serverless::Function")
+		if Get(fn, "Metadata", "BuildMethod") != "makefile" {
+			t.Errorf("%s: Metadata.BuildMethod = %v, want makefile (sam build runs build-%s)", id, Get(fn, "Metadata", "BuildMethod"), id)
+		}
+		codeURI, _ := prop(tpl, fn, "CodeUri").(string)
+		if codeURI != "." {
+			t.Errorf("%s: CodeUri = %q, want \".\" so that go.mod is in the build directory", id, codeURI)
+		}
+		if !regexp.MustCompile(`(?m)^build-` + id + `:`).Match(makefile) {
+			t.Errorf("%s: the Makefile (at CodeUri) has no target build-%s", id, id)
+		}
+		if _, err := os.Stat(filepath.Join(root, codeURI, "functions", f.dir, "main.go")); err != nil {
+			t.Errorf("%s: %v", id, err)
+		}
+		for name, want := range map[string]any{"Runtime": "provided.al2023", "Handler": "bootstrap"} {
+			if got := prop(tpl, fn, name); got != want {
+				t.Errorf("%s: %s = %v, want %v", id, name, got, want)
+			}
+		}
+		if arch := List(prop(tpl, fn, "Architectures")); len(arch) != 1 || arch[0] != "arm64" {
+			t.Errorf("%s: Architectures = %v, want [arm64] (the Makefile's default GOARCH)", id, arch)
+		}
+	}
+}
+
+// TestEnvironmentIsWhatTheConfigLoadersRead compares each function's
+// environment with the names its loader reads: a name the template sets but
+// the code ignores is a silent misconfiguration, one the code reads but the
+// template lacks falls back to a default nobody chose.
+func TestEnvironmentIsWhatTheConfigLoadersRead(t *testing.T) {
+	tpl := load(t)
+	for id, f := range functions {
+		fn := resource(t, tpl, id, "AWS::Serverless::Function")
+		vars := env(tpl, fn)
+		// Read every name with nothing set, then with the template's names
+		// set, so names read only beside others are found too.
+		read := map[string]bool{}
+		set := map[string]string{}
+		for k := range vars {
+			set[k] = "x"
+		}
+		for _, m := range []map[string]string{{}, set} {
+			e := config.FromMap(m)
+			f.load(e)
+			for _, n := range e.Read() {
+				read[n] = true
+			}
+		}
+		var want []string
+		for n := range read {
+			if !slices.Contains(localOnly, n) && !strings.HasPrefix(n, "AWS_") {
+				want = append(want, n)
+			}
+		}
+		slices.Sort(want)
+		got := slices.Sorted(maps.Keys(vars))
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: the template sets %v, config reads %v", id, got, want)
+		}
+		for _, n := range localOnly {
+			if _, ok := vars[n]; ok {
+				t.Errorf("%s: %s is set in the template; in AWS the secret is read through its ARN", id, n)
+			}
+		}
+		for k, v := range vars {
+			if p, ok := Ref(v); ok && Get(tpl.Parameters, p, "NoEcho") == true {
+				t.Errorf("%s: %s is the NoEcho parameter %s in plain text", id, k, p)
+			}
+		}
+	}
+}
+
+func TestSecrets(t *testing.T) {
+	tpl := load(t)
+	for _, p := range []string{"WooConsumerKey", "WooConsumerSecret"} {
+		if Get(tpl.Parameters, p, "NoEcho") != true {
+			t.Errorf("parameter %s is not NoEcho", p)
+		}
+	}
+	ws := resource(t, tpl, "WebhookSecret", "AWS::SecretsManager::Secret")
+	if Get(ws, "Properties", "GenerateSecretString", "ExcludePunctuation") != true {
+		t.Error("WebhookSecret may contain punctuation, which WooCommerce may alter when it stores the secret")
+	}
+	if n, _ := Int(ws, "Properties", "GenerateSecretString", "PasswordLength"); n < 32 {
+		t.Errorf("WebhookSecret is %d characters, want at least 32", n)
+	}
+	// The credentials secret must be the JSON activate reads.
+	wc := resource(t, tpl, "WooCredentialsSecret", "AWS::SecretsManager::Secret")
+	sub, ok := Sub(Get(wc, "Properties", "SecretString"))
+	if !ok {
+		t.Fatalf("WooCredentialsSecret.SecretString is %v, want a !Sub of the two parameters", Get(wc, "Properties", "SecretString"))
+	}
+	doc := strings.NewReplacer("${WooConsumerKey}", "ck_abc", "${WooConsumerSecret}", "cs_def").Replace(sub)
+	var creds struct {
+		Key    string `json:"consumer_key"`
+		Secret string `json:"consumer_secret"`
+	}
+	if err := json.Unmarshal([]byte(doc), &creds); err != nil || creds.Key != "ck_abc" || creds.Secret != "cs_def" {
+		t.Errorf("WooCredentialsSecret %s does not decode to {consumer_key, consumer_secret}: %v", sub, err)
+	}
+	arns := map[string]map[string]string{
+		"WebhookFunction":  {config.WebhookSecretARN: "WebhookSecret"},
+		"ActivateFunction": {config.WebhookSecretARN: "WebhookSecret", config.WooCredentialsSecretARN: "WooCredentialsSecret"},
+	}
+	for id, want := range arns {
+		vars := env(tpl, resource(t, tpl, id, "AWS::Serverless::Function"))
+		for name, secret := range want {
+			if got := refOf(t, vars[name], id+" "+name); got != secret {
+				t.Errorf("%s: %s = !Ref %s, want !Ref %s", id, name, got, secret)
+			}
+		}
+	}
+}
+
+func TestLogistosURLsDefaultToTheRealEndpoints(t *testing.T) {
+	tpl := load(t)
+	for p, want := range map[string]string{"LogistosOrdersUrl": logistos.DefaultOrdersURL, "LogistosCredentialsUrl": logistos.DefaultCredentialsURL} {
+		if got := Get(tpl.Parameters, p, "Default"); got != want {
+			t.Errorf("parameter %s defaults to %v, want %s", p, got, want)
+		}
+	}
+}
+
+func TestQueues(t *testing.T) {
+	tpl := load(t)
+	orders := resource(t, tpl, "OrdersQueue", "AWS::SQS::Queue")
+	dlq := resource(t, tpl, "DeadLetterQueue", "AWS::SQS::Queue")
+	const fourteenDays = 14 * 24 * 3600
+	for id, q := range map[string]map[string]any{"OrdersQueue": orders, "DeadLetterQueue": dlq} {
+		if n := wantInt(t, q, id, "Properties", "MaximumMessageSize"); n != queue.MaxMessageBytes {
+			t.Errorf("%s: MaximumMessageSize %d, want queue.MaxMessageBytes = %d (the encoder's limit)", id, n, queue.MaxMessageBytes)
+		}
+		if n := wantInt(t, q, id, "Properties", "MessageRetentionPeriod"); n != fourteenDays {
+			t.Errorf("%s: retention %d s, want 14 days: a long Logistos outage must not expire orders", id, n)
+		}
+		if Get(q, "Properties", "SqsManagedSseEnabled") != true {
+			t.Errorf("%s: not encrypted at rest", id)
+		}
+	}
+
+	dlqID, attr, ok := GetAtt(Get(orders, "Properties", "RedrivePolicy", "deadLetterTargetArn"))
+	if !ok || dlqID != "DeadLetterQueue" || attr != "Arn" {
+		t.Errorf("OrdersQueue redrives to %v, want !GetAtt DeadLetterQueue.Arn", Get(orders, "Properties", "RedrivePolicy", "deadLetterTargetArn"))
+	}
+	if n := wantInt(t, orders, "OrdersQueue", "Properties", "RedrivePolicy", "maxReceiveCount"); n != 5 {
+		t.Errorf("maxReceiveCount %d, want 5 (the forwarder's backoff spans about 85 minutes over 5 receives)", n)
+	}
+
+	fwd := resource(t, tpl, "ForwarderFunction", "AWS::Serverless::Function")
+	if got := refOf(t, env(tpl, fwd)[config.DLQURL], "forwarder DLQ_URL"); got != "DeadLetterQueue" {
+		t.Errorf("forwarder DLQ_URL = !Ref %s, want the DLQ the orders queue redrives to", got)
+	}
+	for _, id := range []string{"WebhookFunction", "ActivateFunction"} {
+		if got := refOf(t, env(tpl, resource(t, tpl, id, "AWS::Serverless::Function"))[config.QueueURL], id+" QUEUE_URL"); got != "OrdersQueue" {
+			t.Errorf("%s QUEUE_URL = !Ref %s, want OrdersQueue", id, got)
+		}
+	}
+
+	timeout := wantInt(t, prop(tpl, fwd, "Timeout"), "forwarder Timeout")
+	window, _ := Int(forwarderEvent(t, tpl), "Properties", "MaximumBatchingWindowInSeconds")
+	if vis := wantInt(t, orders, "OrdersQueue", "Properties", "VisibilityTimeout"); vis < 6*timeout+window {
+		t.Errorf("VisibilityTimeout %d s < 6 x forwarder timeout %d s + batching window %d s", vis, timeout, window)
+	}
+}
+
+func forwarderEvent(t *testing.T, tpl *Template) map[string]any {
+	t.Helper()
+	fwd := resource(t, tpl, "ForwarderFunction", "AWS::Serverless::Function")
+	events := Map(fwd, "Properties", "Events")
+	if len(events) != 1 {
+		t.Fatalf("forwarder has events %v, want one SQS event source", slices.Sorted(maps.Keys(events)))
+	}
+	for _, ev := range events {
+		return ev.(map[string]any)
+	}
+	return nil
+}
+
+func TestForwarderEventSource(t *testing.T) {
+	tpl := load(t)
+	ev := forwarderEvent(t, tpl)
+	if Get(ev, "Type") != "SQS" {
+		t.Fatalf("forwarder event is %v, want SQS", Get(ev, "Type"))
+	}
+	if id, attr, ok := GetAtt(Get(ev, "Properties", "Queue")); !ok || id != "OrdersQueue" || attr != "Arn" {
+		t.Errorf("forwarder reads %v, want !GetAtt OrdersQueue.Arn", Get(ev, "Properties", "Queue"))
+	}
+	if !slices.Contains(List(ev, "Properties", "FunctionResponseTypes"), any("ReportBatchItemFailures")) {
+		t.Error("no ReportBatchItemFailures: one failed order would redeliver its whole batch")
+	}
+	param := refOf(t, Get(ev, "Properties", "ScalingConfig", "MaximumConcurrency"), "ScalingConfig.MaximumConcurrency")
+	if n, ok := Int(tpl.Parameters, param, "MinValue"); !ok || n < 2 {
+		t.Errorf("parameter %s allows %v; the event source needs at least 2", param, Get(tpl.Parameters, param, "MinValue"))
+	}
+	// Every record of a full batch must get its POST within one invocation.
+	batch := wantInt(t, ev, "forwarder event", "Properties", "BatchSize")
+	rounds := (batch + forwarder.DefaultConcurrency - 1) / forwarder.DefaultConcurrency
+	timeout := time.Duration(wantInt(t, prop(tpl, resource(t, tpl, "ForwarderFunction", "AWS::Serverless::Function"), "Timeout"), "forwarder Timeout")) * time.Second
+	if need := time.Duration(rounds+1) * logistos.RequestTimeout; timeout < need {
+		t.Errorf("forwarder timeout %s: a batch of %d at %d POSTs in flight needs %d rounds of %s plus one for the deadline margin, %s",
+			timeout, batch, forwarder.DefaultConcurrency, rounds, logistos.RequestTimeout, need)
+	}
+}
+
+func TestWebhookRoute(t *testing.T) {
+	tpl := load(t)
+	var routes []string
+	for id, fn := range tpl.OfType("AWS::Serverless::Function") {
+		for _, ev := range Map(fn, "Properties", "Events") {
+			if Get(ev, "Type") == "HttpApi" {
+				routes = append(routes, fmt.Sprintf("%s %v %v", id, Get(ev, "Properties", "Method"), Get(ev, "Properties", "Path")))
+				if api := refOf(t, Get(ev, "Properties", "ApiId"), id+" ApiId"); api != "HttpApi" {
+					t.Errorf("%s is on API %s, want HttpApi", id, api)
+				}
+				if Get(ev, "Properties", "PayloadFormatVersion") != "2.0" {
+					t.Errorf("%s: payload format %v, want 2.0 (the handler takes APIGatewayV2HTTPRequest)", id, Get(ev, "Properties", "PayloadFormatVersion"))
+				}
+			}
+		}
+	}
+	if want := []string{"WebhookFunction POST /woocommerce/webhook"}; !slices.Equal(routes, want) {
+		t.Errorf("HTTP routes %v, want only %v", routes, want)
+	}
+	api := resource(t, tpl, "HttpApi", "AWS::Serverless::HttpApi")
+	rate, ok1 := Int(api, "Properties", "DefaultRouteSettings", "ThrottlingRateLimit")
+	burst, ok2 := Int(api, "Properties", "DefaultRouteSettings", "ThrottlingBurstLimit")
+	if !ok1 || !ok2 || rate <= 0 || burst <= 0 {
+		t.Error("the webhook route is not throttled against floods")
+	}
+	fn := resource(t, tpl, "WebhookFunction", "AWS::Serverless::Function")
+	timeout := time.Duration(wantInt(t, prop(tpl, fn, "Timeout"), "webhook Timeout")) * time.Second
+	if timeout <= webhook.EnqueueTimeout || timeout > 30*time.Second {
+		t.Errorf("webhook timeout %s: want more than the enqueue budget %s and at most API Gateway's 30 s", timeout, webhook.EnqueueTimeout)
+	}
+}
+
+func TestActivate(t *testing.T) {
+	tpl := load(t)
+	fn := resource(t, tpl, "ActivateFunction", "AWS::Serverless::Function")
+	if n := wantInt(t, prop(tpl, fn, "Timeout"), "activate Timeout"); n != 900 {
+		t.Errorf("activate timeout %d s, want 900 (a backfill slice runs to the deadline)", n)
+	}
+	name, ok := Sub(Get(fn, "Properties", "FunctionName"))
+	if !ok {
+		t.Fatalf("activate FunctionName is %v, want an explicit !Sub name so its role can name it", Get(fn, "Properties", "FunctionName"))
+	}
+	if got := refOf(t, env(tpl, fn)[config.BackfillCheckpoint], "BACKFILL_CHECKPOINT"); got != "BackfillCheckpointTable" {
+		t.Errorf("BACKFILL_CHECKPOINT = !Ref %s", got)
+	}
+	table := resource(t, tpl, "BackfillCheckpointTable", "AWS::DynamoDB::Table")
+	if Get(table, "Properties", "BillingMode") != "PAY_PER_REQUEST" ||
+		Get(List(table, "Properties", "KeySchema")[0], "AttributeName") != "id" ||
+		Get(List(table, "Properties", "AttributeDefinitions")[0], "AttributeType") != "S" {
+		t.Errorf("checkpoint table %v, want PAY_PER_REQUEST keyed by id (S)", Get(table, "Properties"))
+	}
+	// WEBHOOK_URL is the same URL the stack outputs and WooCommerce will call.
+	webhookURL, _ := Sub(env(tpl, fn)[config.WebhookURL])
+	output, _ := Sub(Get(tpl.Outputs, "WebhookUrl", "Value"))
+	if webhookURL == "" || webhookURL != output || !strings.HasSuffix(webhookURL, "/woocommerce/webhook") {
+		t.Errorf("activate WEBHOOK_URL %q, output WebhookUrl %q: want the same https://${HttpApi}... URL ending in /woocommerce/webhook", webhookURL, output)
+	}
+	// It may invoke exactly itself.
+	self := "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:" + name
+	if got := grants(t, tpl, "ActivateFunction")["lambda:InvokeFunction"]; !slices.Equal(got, []string{self}) {
+		t.Errorf("activate may invoke %v, want only itself (%s)", got, self)
+	}
+}
+
+func TestOutputs(t *testing.T) {
+	tpl := load(t)
+	want := map[string]string{
+		"WebhookUrl": "", "ActivateFunctionName": "ActivateFunction",
+		"OrdersQueueUrl": "OrdersQueue", "OrdersQueueArn": "OrdersQueue",
+		"DeadLetterQueueUrl": "DeadLetterQueue", "DeadLetterQueueArn": "DeadLetterQueue",
+	}
+	for name, id := range want {
+		v := Get(tpl.Outputs, name, "Value")
+		if v == nil {
+			t.Errorf("output %s missing", name)
+			continue
+		}
+		ref, _ := Ref(v)
+		att, _, _ := GetAtt(v)
+		if id != "" && ref != id && att != id {
+			t.Errorf("output %s = %v, want it from %s", name, v, id)
+		}
+	}
+}
+
+func TestLogLevelsKeepTheMetrics(t *testing.T) {
+	tpl := load(t)
+	lc := Map(tpl.Globals, "Function", "LoggingConfig")
+	if Get(lc, "LogFormat") != "JSON" {
+		t.Errorf("LogFormat %v, want JSON", Get(lc, "LogFormat"))
+	}
+	// EMF lines have no "level"; Lambda files them under INFO, so an
+	// application level above INFO would drop every metric.
+	p := refOf(t, Get(lc, "ApplicationLogLevel"), "ApplicationLogLevel")
+	for _, v := range List(tpl.Parameters, p, "AllowedValues") {
+		if !slices.Contains([]any{"TRACE", "DEBUG", "INFO"}, v) {
+			t.Errorf("log level %v is allowed; it would drop the EMF metric lines", v)
+		}
+	}
+	if refOf(t, Get(tpl.Globals, "Function", "Environment", "Variables", config.LogLevel), "LOG_LEVEL") != p {
+		t.Errorf("LOG_LEVEL and ApplicationLogLevel come from different places")
+	}
+}
