@@ -30,6 +30,9 @@ var (
 	ErrRedirected = errors.New("the shop redirected the request")
 	// ErrUnavailable: 429 or 5xx after every attempt.
 	ErrUnavailable = errors.New("the shop is overloaded or down")
+	// ErrNoTimeToRetry: a transient failure was not retried because the
+	// wait would outlive the context's deadline; a later run may succeed.
+	ErrNoTimeToRetry = errors.New("no time left before the deadline to retry")
 )
 
 // Hints: what a shop owner should do. They name settings, never values.

@@ -149,6 +149,7 @@ func (c *Client) do(ctx context.Context, op, method, path string, query url.Valu
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
 			// Sleeping would outlive the invocation; let the caller
 			// checkpoint and continue instead.
+			werr.Err = errors.Join(werr.Err, ErrNoTimeToRetry)
 			return nil, werr
 		}
 		t := time.NewTimer(wait)

@@ -1,0 +1,278 @@
+package activate
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/logistos-sync/logistos-sync/shared/checkpoint"
+	"github.com/logistos-sync/logistos-sync/shared/config"
+	"github.com/logistos-sync/logistos-sync/shared/woo"
+)
+
+// BackfillID is the checkpoint document of the backfill.
+const BackfillID = "backfill"
+
+// Timing of a backfill slice and its lease.
+const (
+	// DefaultDrainMargin: no page is started later than this before the
+	// invocation's deadline, so the pages in flight (one request timeout
+	// plus their enqueue) can finish.
+	DefaultDrainMargin = woo.RequestTimeout + 10*time.Second
+	// DefaultStopMargin: what is still in flight this close to the deadline
+	// is abandoned (re-read by the continuation), leaving time to write the
+	// checkpoint and invoke the continuation.
+	DefaultStopMargin = 3 * config.AWSRequestTimeout
+	// DefaultCheckpointEvery: progress is written at most this often (and
+	// always before continuing or finishing), not once per page.
+	DefaultCheckpointEvery = 2 * time.Second
+	// DefaultProgressEvery: how often progress is logged.
+	DefaultProgressEvery = 10 * time.Second
+	// LeaseSlack extends a lease past the invocation's deadline: Lambda
+	// may take a moment to stop a timed-out invocation.
+	LeaseSlack = 30 * time.Second
+	// LeaseTTL is the lease of a run without a deadline (local runs); each
+	// checkpoint write renews it.
+	LeaseTTL = 5 * time.Minute
+	// ContinuationLease keeps the lease for the continuation while its
+	// asynchronous invocation waits to start; a console re-run in the
+	// meantime reports "already running" instead of racing it.
+	ContinuationLease = 15 * time.Minute
+	// finalWriteTimeout bounds the last checkpoint write of a run that was
+	// cancelled, so progress is kept even then.
+	finalWriteTimeout = 10 * time.Second
+)
+
+// BackfillReport says what the backfill step did; counts are for the whole
+// backfill unless named for this invocation.
+type BackfillReport struct {
+	Outcome        string     `json:"outcome"`
+	Detail         string     `json:"detail"`
+	Cutoff         time.Time  `json:"cutoff"`
+	Statuses       []string   `json:"statuses"`
+	PagesDone      int        `json:"pages_done"`
+	PagesTotal     int        `json:"pages_total"`
+	OrdersTotal    int        `json:"orders_total"`
+	OrdersEnqueued int64      `json:"orders_enqueued"`
+	RepairedOrders int64      `json:"orders_reread_after_shift"`
+	Invocations    int        `json:"invocations"`
+	ThisInvocation int64      `json:"orders_enqueued_this_invocation"`
+	RatePerSecond  float64    `json:"rate_orders_per_second"`
+	ETASeconds     float64    `json:"eta_seconds,omitempty"`
+	StartedAt      *time.Time `json:"started_at,omitempty"`
+	CompletedAt    *time.Time `json:"completed_at,omitempty"`
+	LeaseUntil     *time.Time `json:"lease_until,omitempty"`
+	DurationMS     int64      `json:"duration_ms"`
+}
+
+// backfillState is the checkpoint: enough to resume exactly where the
+// pages enqueued in order end, and to detect a shift of the shop's list
+// since then (see pages.go).
+type backfillState struct {
+	StoreURL    string     `json:"store_url"`
+	Statuses    []string   `json:"statuses"`
+	Cutoff      time.Time  `json:"cutoff"`
+	StartedAt   time.Time  `json:"started_at"`
+	CompletedAt *time.Time `json:"completed_at,omitempty"`
+	// NextPage is the first page not yet enqueued; every page before it is.
+	NextPage int `json:"next_page"`
+	// LastID and LastTotal describe page NextPage-1: its highest order id
+	// and the X-WP-Total it was listed with (-1 unknown).
+	LastID      int64 `json:"last_id"`
+	LastTotal   int   `json:"last_total"`
+	Total       int   `json:"total"`
+	TotalPages  int   `json:"total_pages"`
+	Enqueued    int64 `json:"enqueued"`
+	Repaired    int64 `json:"repaired"`
+	Invocations int   `json:"invocations"`
+	// Owner is the run holding the lease until LeaseUntil; "" when free.
+	Owner      string    `json:"owner"`
+	LeaseUntil time.Time `json:"lease_until"`
+}
+
+func (st *backfillState) fill(rep *BackfillReport) {
+	rep.Cutoff, rep.Statuses = st.Cutoff, st.Statuses
+	rep.PagesDone, rep.PagesTotal = st.NextPage-1, st.TotalPages
+	rep.OrdersTotal, rep.OrdersEnqueued, rep.RepairedOrders = st.Total, st.Enqueued, st.Repaired
+	rep.Invocations, rep.CompletedAt = st.Invocations, st.CompletedAt
+	started := st.StartedAt
+	rep.StartedAt = &started
+}
+
+func (h *Handler) statuses() []string {
+	if len(h.Statuses) == 0 {
+		return []string{woo.StatusAny}
+	}
+	return h.Statuses
+}
+
+// cutoffFrom fixes the cut-off: the shop's own clock when it sent one (its
+// dates are what `before` compares), rounded up to the next second because
+// `before` is strict and WooCommerce dates have whole seconds. Orders of
+// that last second may also arrive by webhook; Logistos de-duplicates.
+func cutoffFrom(shopDate, now time.Time) time.Time {
+	t := now
+	if !shopDate.IsZero() {
+		t = shopDate
+	}
+	return t.UTC().Truncate(time.Second).Add(time.Second)
+}
+
+// leaseUntil is how long this invocation may hold the lease.
+func (h *Handler) leaseUntil(ctx context.Context) time.Time {
+	if dl, ok := ctx.Deadline(); ok {
+		return dl.Add(LeaseSlack)
+	}
+	return h.now().Add(LeaseTTL)
+}
+
+// backfill runs (or resumes) the backfill until it completes or the
+// invocation nears its deadline; then it returns the continuation event
+// (already invoked when h.Invoker is set).
+func (h *Handler) backfill(ctx context.Context, log *slog.Logger, shop *woo.Client, ev Event, runID string) (*BackfillReport, *Event, error) {
+	start := h.now()
+	rep := &BackfillReport{Statuses: h.statuses()}
+	defer func() { rep.DurationMS = ms(h.now().Sub(start)) }()
+	fail := func(err error) (*BackfillReport, *Event, error) {
+		rep.Outcome, rep.Detail = OutcomeFailed, err.Error()
+		return rep, nil, err
+	}
+
+	st, version, err := h.loadBackfill(ctx, log)
+	if err != nil {
+		return fail(err)
+	}
+	now := h.now()
+	if st != nil {
+		st.fill(rep)
+		switch {
+		case ev.Continuation && st.Owner != runID:
+			rep.Outcome = OutcomeSuperseded
+			rep.Detail = "another run took over this backfill; this continuation stops"
+			return rep, nil, nil
+		case st.Owner != "" && st.Owner != runID && st.LeaseUntil.After(now):
+			until := st.LeaseUntil
+			rep.Outcome, rep.LeaseUntil = OutcomeAlreadyRunning, &until
+			rep.Detail = fmt.Sprintf("run %s is backfilling (page %d of %d); it continues by itself. If it crashed, run again after %s to resume",
+				st.Owner, st.NextPage-1, st.TotalPages, until.Format(time.RFC3339))
+			return rep, nil, nil
+		case st.StoreURL != h.StoreURL || !slices.Equal(st.Statuses, h.statuses()):
+			log.LogAttrs(ctx, slog.LevelWarn, "backfill checkpoint is for another shop or status filter; starting over")
+			st = nil
+		case ev.Restart:
+			log.LogAttrs(ctx, slog.LevelInfo, "backfill restarted on request")
+			st = nil
+		case st.CompletedAt != nil:
+			rep.Outcome = OutcomeComplete
+			rep.Detail = fmt.Sprintf("the backfill completed at %s (%d orders enqueued); send {\"restart\": true} to backfill again",
+				st.CompletedAt.Format(time.RFC3339), st.Enqueued)
+			return rep, nil, nil
+		}
+	}
+	fresh := st == nil
+	if fresh {
+		// One order is enough to read the shop's clock (Date header).
+		probe, err := shop.ListOrders(ctx, woo.OrdersQuery{PerPage: 1, Status: h.statuses()})
+		if err != nil {
+			return fail(err)
+		}
+		st = &backfillState{StoreURL: h.StoreURL, Statuses: h.statuses(), Cutoff: cutoffFrom(probe.Date, now),
+			StartedAt: now.UTC(), NextPage: 1, LastTotal: -1, Total: -1, TotalPages: -1}
+		rep.StartedAt, rep.CompletedAt = &st.StartedAt, nil
+	}
+	rep.Cutoff = st.Cutoff
+	if ev.DryRun {
+		return h.dryBackfill(ctx, shop, st, fresh, rep)
+	}
+
+	st.Owner, st.LeaseUntil = runID, h.leaseUntil(ctx)
+	st.Invocations++
+	r := &run{h: h, shop: shop, st: st, version: version, log: log, start: start}
+	if err := r.save(ctx); err != nil {
+		if errors.Is(err, checkpoint.ErrConflict) {
+			rep.Outcome, rep.Detail = OutcomeAlreadyRunning, "another run took the backfill at the same moment; it continues by itself"
+			return rep, nil, nil
+		}
+		return fail(err)
+	}
+	log.LogAttrs(ctx, slog.LevelInfo, "backfill started", slog.Bool("resumed", !fresh), slog.Int("page", st.NextPage),
+		slog.Time("cutoff", st.Cutoff), slog.Any("statuses", st.Statuses))
+
+	finished, err := r.pages(ctx)
+	r.progress(ctx, true)
+	final := context.WithoutCancel(ctx)
+	defer func() { st.fill(rep); r.report(rep) }()
+	switch {
+	case err != nil:
+		st.Owner = ""
+		if serr := r.saveWithin(final); serr != nil {
+			err = errors.Join(err, serr)
+		}
+		return fail(fmt.Errorf("%w; run again to resume from page %d", err, st.NextPage))
+	case finished:
+		at := h.now().UTC()
+		st.CompletedAt, st.Owner = &at, ""
+		if err := r.saveWithin(final); err != nil {
+			return fail(err)
+		}
+		rep.Outcome = OutcomeComplete
+		rep.Detail = fmt.Sprintf("every order created before %s is on the queue", st.Cutoff.Format(time.RFC3339))
+		log.LogAttrs(ctx, slog.LevelInfo, "backfill complete", slog.Int64("orders_enqueued", st.Enqueued), slog.Int("pages", st.NextPage-1))
+		return rep, nil, nil
+	case r.pagesThisRun == 0:
+		st.Owner = ""
+		_ = r.saveWithin(final)
+		return fail(errors.New("no page could be enqueued before the invocation's deadline: raise the function's timeout (900 s recommended)"))
+	}
+	next := &Event{Steps: []string{StepBackfill}, RunID: runID, Continuation: true}
+	st.LeaseUntil = h.now().Add(ContinuationLease)
+	if err := r.saveWithin(final); err != nil {
+		return fail(err)
+	}
+	if h.Invoker != nil {
+		if err := h.Invoker.Continue(final, *next); err != nil {
+			st.Owner = ""
+			_ = r.saveWithin(final)
+			return fail(fmt.Errorf("continue in a new invocation: %w; run the backfill again to resume from page %d", err, st.NextPage))
+		}
+	}
+	rep.Outcome = OutcomeContinuing
+	rep.Detail = fmt.Sprintf("enqueued up to page %d of %d; continuing in a new invocation (run %s)", st.NextPage-1, st.TotalPages, runID)
+	log.LogAttrs(ctx, slog.LevelInfo, "backfill continues", slog.Int("next_page", st.NextPage))
+	return rep, next, nil
+}
+
+// loadBackfill reads the checkpoint; nil when there is none.
+func (h *Handler) loadBackfill(ctx context.Context, log *slog.Logger) (*backfillState, int64, error) {
+	doc, version, err := h.Checkpoints.Get(ctx, BackfillID)
+	if err != nil || doc == nil {
+		return nil, version, err
+	}
+	st := &backfillState{}
+	if err := json.Unmarshal(doc, st); err != nil || st.NextPage < 1 {
+		log.LogAttrs(ctx, slog.LevelWarn, "backfill checkpoint unreadable; starting over")
+		return nil, version, nil
+	}
+	return st, version, nil
+}
+
+// dryBackfill reports what a run would do, reading only.
+func (h *Handler) dryBackfill(ctx context.Context, shop *woo.Client, st *backfillState, fresh bool, rep *BackfillReport) (*BackfillReport, *Event, error) {
+	pg, err := shop.ListOrders(ctx, woo.OrdersQuery{PerPage: 1, Status: st.Statuses, Before: st.Cutoff})
+	if err != nil {
+		rep.Outcome, rep.Detail = OutcomeFailed, err.Error()
+		return rep, nil, err
+	}
+	pages := (pg.Total + woo.MaxPerPage - 1) / woo.MaxPerPage
+	rep.Outcome, rep.OrdersTotal, rep.PagesTotal = OutcomeWouldDo, pg.Total, pages
+	if fresh {
+		rep.Detail = fmt.Sprintf("would enqueue %d orders created before %s, in %d pages of %d", pg.Total, st.Cutoff.Format(time.RFC3339), pages, woo.MaxPerPage)
+	} else {
+		rep.Detail = fmt.Sprintf("would resume at page %d of %d (%d orders enqueued so far)", st.NextPage, pages, st.Enqueued)
+	}
+	return rep, nil, nil
+}

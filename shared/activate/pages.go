@@ -1,0 +1,374 @@
+package activate
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/logistos-sync/logistos-sync/shared/checkpoint"
+	"github.com/logistos-sync/logistos-sync/shared/config"
+	"github.com/logistos-sync/logistos-sync/shared/metrics"
+	"github.com/logistos-sync/logistos-sync/shared/queue"
+	"github.com/logistos-sync/logistos-sync/shared/woo"
+)
+
+// Paging of the backfill.
+//
+// WooCommerce pages by offset, so a list that changes under the backfill
+// shifts: when an order on an earlier page is trashed, deleted, or leaves
+// the status filter, every later order moves one place forward, and the
+// first order of a page not yet read slides onto a page already read. It
+// would be skipped. (Orders created later cannot shift anything: the
+// cut-off keeps them out. Orders that join the list only push others back,
+// which repeats one; Logistos de-duplicates.)
+//
+// The guard: pages are enqueued in any order but recorded in order, and each
+// page carries the X-WP-Total it was listed with. When page p is recorded,
+// page p-1's highest id and total are known (from this run or the
+// checkpoint). Equal totals mean nothing left the list between the two
+// reads, so the pages are adjacent. Different totals mean orders with ids
+// between page p-1's last and page p's first may have slid back unseen:
+// fillGap reads the list again around that spot (stepping back until a
+// page starts at or before the last id recorded) and enqueues every order
+// in that id range. Nothing is skipped; a repair costs a page or two. The
+// one blind spot is a removal and an addition that cancel out between the
+// two reads of one pair of pages, both within seconds.
+const (
+	// PerPage is the page size: WooCommerce's maximum.
+	PerPage = woo.MaxPerPage
+	// aheadPerSlot bounds how far past the first unrecorded page work may
+	// run, per fetch slot: what a crash can make us send twice.
+	aheadPerSlot = 4
+	// maxGapPages bounds the re-reading of one gap.
+	maxGapPages = 20
+	// tick is how often the coordinator checks timers when no page ends.
+	tick = 250 * time.Millisecond
+)
+
+// errLostLease means another run took the backfill over.
+var errLostLease = errors.New("another run took over the backfill (its checkpoint lease)")
+
+// pageResult is what is kept of an enqueued page: no order data.
+type pageResult struct {
+	page              int
+	count             int
+	first, last       int64
+	total, totalPages int
+	err               error
+}
+
+func (p *pageResult) isLast() bool {
+	return p.count < PerPage || (p.totalPages >= 0 && p.page >= p.totalPages)
+}
+
+// run is one invocation's share of a backfill.
+type run struct {
+	h       *Handler
+	shop    *woo.Client
+	st      *backfillState
+	version int64
+	log     *slog.Logger
+	start   time.Time
+	slots   chan struct{} // fetches in flight
+
+	pagesThisRun    int
+	enqueuedThisRun int64
+	dirty           bool
+	lastSave        time.Time
+	lastProgress    time.Time
+}
+
+func (r *run) concurrency() int {
+	if r.h.Concurrency > 0 {
+		return r.h.Concurrency
+	}
+	return config.DefaultBackfillConcurrency
+}
+
+func durationOr(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}
+
+// pages enqueues pages from st.NextPage on until the last one (finished),
+// the drain margin before the deadline, or an error.
+func (r *run) pages(ctx context.Context) (finished bool, err error) {
+	conc := r.concurrency()
+	r.slots = make(chan struct{}, conc)
+	// Twice as many workers as fetch slots: half can enqueue a page while
+	// the others wait on the shop.
+	workers := 2 * conc
+	window := aheadPerSlot * conc
+
+	workCtx, cancel := context.WithCancel(ctx)
+	var drain <-chan time.Time
+	if dl, ok := ctx.Deadline(); ok {
+		workCtx, cancel = context.WithDeadline(ctx, dl.Add(-durationOr(r.h.StopMargin, DefaultStopMargin)))
+		drain = time.After(time.Until(dl.Add(-durationOr(r.h.DrainMargin, DefaultDrainMargin))))
+	}
+	jobs := make(chan int, workers)
+	results := make(chan pageResult, workers)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for p := range jobs {
+				results <- r.page(workCtx, p)
+			}
+		})
+	}
+	defer func() { close(jobs); cancel(); wg.Wait() }()
+	ticker := time.NewTicker(tick)
+	defer ticker.Stop()
+
+	next, planned, inflight := r.st.NextPage, r.st.NextPage, 0
+	done := make(map[int]pageResult)
+	stopping := false
+	for {
+		for !stopping && inflight < workers && next <= planned && next < r.st.NextPage+window {
+			jobs <- next
+			next++
+			inflight++
+		}
+		if inflight == 0 {
+			if stopping || finished {
+				return finished, err
+			}
+			planned = max(planned, next) // the list grew past what it said
+			continue
+		}
+		select {
+		case res := <-results:
+			inflight--
+			if res.err != nil {
+				// A page cut off by the stop margin (workCtx ended, ctx did
+				// not), or whose retry would outlive it, is not an error:
+				// the continuation reads it again.
+				cutOff := (workCtx.Err() != nil && ctx.Err() == nil) || errors.Is(res.err, woo.ErrNoTimeToRetry)
+				if err == nil && !cutOff {
+					err = res.err
+				}
+				stopping = true
+				continue
+			}
+			if finished {
+				continue
+			}
+			if res.totalPages >= 0 {
+				planned = max(res.totalPages, r.st.NextPage)
+			} else if res.count == PerPage {
+				planned = max(planned, res.page+workers)
+			}
+			done[res.page] = res
+			for !finished {
+				d, ok := done[r.st.NextPage]
+				if !ok {
+					break
+				}
+				delete(done, d.page)
+				if gerr := r.bridge(workCtx, &d); gerr != nil {
+					if err == nil {
+						err = gerr
+					}
+					stopping = true
+					break
+				}
+				r.record(&d)
+				finished = d.isLast()
+			}
+			if finished {
+				stopping = true
+			}
+			r.progress(ctx, false)
+		case <-drain:
+			drain, stopping = nil, true
+			r.log.LogAttrs(ctx, slog.LevelInfo, "backfill slice ending before the deadline", slog.Int("in_flight", inflight))
+		case <-ticker.C:
+		}
+		if serr := r.maybeSave(ctx); serr != nil && err == nil {
+			err, stopping = serr, true
+		}
+	}
+}
+
+// page lists one page and enqueues its orders.
+func (r *run) page(ctx context.Context, p int) pageResult {
+	pg, err := r.fetch(ctx, p)
+	if err != nil {
+		return pageResult{page: p, err: err}
+	}
+	if err := r.enqueue(ctx, pg); err != nil {
+		return pageResult{page: p, err: fmt.Errorf("enqueue page %d: %w", p, err)}
+	}
+	res := pageResult{page: p, count: len(pg.IDs), total: pg.Total, totalPages: pg.TotalPages}
+	if n := len(pg.IDs); n > 0 {
+		res.first, res.last = pg.IDs[0], pg.IDs[n-1]
+	}
+	return res
+}
+
+func (r *run) fetch(ctx context.Context, p int) (*woo.OrdersPage, error) {
+	select {
+	case r.slots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	defer func() { <-r.slots }()
+	return r.shop.ListOrders(ctx, woo.OrdersQuery{Page: p, PerPage: PerPage, Status: r.st.Statuses,
+		Before: r.st.Cutoff, OrderBy: "id", Order: "asc"})
+}
+
+// enqueue sends the orders of pg (those in keep, or all when keep is nil).
+func (r *run) enqueue(ctx context.Context, pg *woo.OrdersPage, keep ...int) error {
+	idx := keep
+	if idx == nil {
+		idx = make([]int, len(pg.Orders))
+		for i := range idx {
+			idx[i] = i
+		}
+	}
+	if len(idx) == 0 {
+		return nil
+	}
+	now := r.h.now()
+	msgs := make([]queue.Message, len(idx))
+	ptrs := make([]*queue.Message, len(idx))
+	for j, i := range idx {
+		msgs[j] = queue.Message{Body: string(pg.Orders[i]), Topic: queue.TopicBackfill, Source: r.h.StoreURL,
+			Origin: queue.OriginBackfill, ReceivedAt: now}
+		ptrs[j] = &msgs[j]
+	}
+	if err := r.h.Queue.SendBatch(ctx, ptrs); err != nil {
+		return err
+	}
+	r.h.Metrics.Count(metrics.OrdersBackfilled, len(idx))
+	return nil
+}
+
+// bridge makes sure nothing fell between the last recorded page and d.
+func (r *run) bridge(ctx context.Context, d *pageResult) error {
+	st := r.st
+	if st.NextPage == 1 || st.LastTotal < 0 || d.total < 0 || d.total == st.LastTotal {
+		return nil
+	}
+	hi := int64(math.MaxInt64)
+	if d.count > 0 {
+		hi = d.first
+	}
+	if hi <= st.LastID+1 {
+		return nil // adjacent ids: nothing can be between them
+	}
+	n, err := r.fillGap(ctx, st.LastID, hi, st.NextPage-1)
+	if err != nil {
+		return fmt.Errorf("re-read orders between ids %d and %d after the shop's list changed: %w", st.LastID, hi, err)
+	}
+	st.Repaired += int64(n)
+	st.Enqueued += int64(n)
+	r.enqueuedThisRun += int64(n)
+	r.log.LogAttrs(ctx, slog.LevelInfo, "backfill list shifted; gap re-read", slog.Int("page", d.page),
+		slog.Int("total_before", st.LastTotal), slog.Int("total_now", d.total), slog.Int("orders_recovered", n))
+	return nil
+}
+
+// fillGap enqueues every order with lo < id < hi, reading the list from
+// page hint: back while the page starts after lo, then forward until a
+// page reaches hi or the list ends.
+func (r *run) fillGap(ctx context.Context, lo, hi int64, hint int) (int, error) {
+	q, forward, found := max(hint, 1), false, 0
+	seen := make(map[int64]bool)
+	for range maxGapPages {
+		pg, err := r.fetch(ctx, q)
+		if err != nil {
+			return found, err
+		}
+		n := len(pg.IDs)
+		if n == 0 && (forward || q == 1) {
+			return found, nil // the list ends before hi
+		}
+		if q > 1 && (n == 0 || pg.IDs[0] > lo) {
+			q, forward = q-1, false // the spot slid back past this page
+			continue
+		}
+		var keep []int
+		for i, id := range pg.IDs {
+			if id > lo && id < hi && !seen[id] {
+				seen[id] = true
+				keep = append(keep, i)
+			}
+		}
+		if err := r.enqueue(ctx, pg, keep...); err != nil {
+			return found, err
+		}
+		found += len(keep)
+		if pg.IDs[n-1] >= hi || n < PerPage {
+			return found, nil
+		}
+		q, forward = q+1, true
+	}
+	return found, fmt.Errorf("the list kept moving over %d pages", maxGapPages)
+}
+
+// record moves the checkpoint past page d.
+func (r *run) record(d *pageResult) {
+	st := r.st
+	st.NextPage++
+	if d.count > 0 {
+		st.LastID = d.last
+	}
+	st.LastTotal = d.total
+	if d.total >= 0 {
+		st.Total = d.total
+	}
+	if d.totalPages >= 0 {
+		st.TotalPages = d.totalPages
+	}
+	st.Enqueued += int64(d.count)
+	r.pagesThisRun++
+	r.enqueuedThisRun += int64(d.count)
+	r.dirty = true
+}
+
+// maybeSave writes the checkpoint when it changed and CheckpointEvery passed.
+func (r *run) maybeSave(ctx context.Context) error {
+	if !r.dirty || r.h.now().Sub(r.lastSave) < durationOr(r.h.CheckpointEvery, DefaultCheckpointEvery) {
+		return nil
+	}
+	r.st.LeaseUntil = r.h.leaseUntil(ctx) // renew
+	err := r.save(ctx)
+	if err != nil && !errors.Is(err, errLostLease) {
+		// Keep going: the next tick tries again, and the final write must succeed.
+		r.log.LogAttrs(ctx, slog.LevelWarn, "backfill checkpoint write failed", slog.String("error", err.Error()))
+		return nil
+	}
+	return err
+}
+
+// save writes the checkpoint; ErrConflict becomes errLostLease.
+func (r *run) save(ctx context.Context) error {
+	doc, err := json.Marshal(r.st)
+	if err != nil {
+		return err
+	}
+	v, err := r.h.Checkpoints.Put(ctx, BackfillID, doc, r.version)
+	if errors.Is(err, checkpoint.ErrConflict) {
+		return errLostLease
+	}
+	if err != nil {
+		return err
+	}
+	r.version, r.dirty, r.lastSave = v, false, r.h.now()
+	return nil
+}
+
+// saveWithin is save bounded by finalWriteTimeout, for the last write.
+func (r *run) saveWithin(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, finalWriteTimeout)
+	defer cancel()
+	return r.save(ctx)
+}

@@ -1,0 +1,67 @@
+package activate
+
+import (
+	"fmt"
+	"log/slog"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/logistos-sync/logistos-sync/shared/checkpoint"
+	"github.com/logistos-sync/logistos-sync/shared/config"
+	"github.com/logistos-sync/logistos-sync/shared/logistos"
+	"github.com/logistos-sync/logistos-sync/shared/metrics"
+	"github.com/logistos-sync/logistos-sync/shared/queue"
+	"github.com/logistos-sync/logistos-sync/shared/secret"
+	"github.com/logistos-sync/logistos-sync/shared/woo"
+)
+
+// New builds a Handler from the configuration with real clients, once per
+// cold start. functionName is the function to invoke to continue a
+// backfill (AWS_LAMBDA_FUNCTION_NAME); empty leaves Invoker nil, for local
+// runners that loop on Report.Next themselves.
+func New(cfg config.Activate, awsCfg aws.Config, functionName string, log *slog.Logger, m *metrics.Emitter) (*Handler, error) {
+	sm := secretsmanager.NewFromConfig(awsCfg)
+	webhookSecret, err := secret.Open(sm, cfg.WebhookSecret.ARN, cfg.WebhookSecret.Literal)
+	if err != nil {
+		return nil, fmt.Errorf("webhook secret: %w", err)
+	}
+	var keys KeySource = StaticKey{ConsumerKey: cfg.ConsumerKey, ConsumerSecret: cfg.ConsumerSecret}
+	if cfg.WooCredentials.ARN != "" {
+		src, err := secret.NewManager(sm, cfg.WooCredentials.ARN)
+		if err != nil {
+			return nil, fmt.Errorf("WooCommerce credentials secret: %w", err)
+		}
+		keys = SecretKey{Source: src}
+	}
+	shop, err := woo.NewClient(woo.NewHTTPClient(), cfg.StoreURL, woo.Key{})
+	if err != nil {
+		return nil, err
+	}
+	var store checkpoint.Store = &checkpoint.Memory{}
+	if cfg.Checkpoint != "" {
+		store = &checkpoint.DynamoDB{Client: dynamodb.NewFromConfig(awsCfg), Table: cfg.Checkpoint}
+	}
+	h := &Handler{
+		Shop:           shop,
+		Keys:           keys,
+		Logistos:       &logistos.Client{HTTP: logistos.NewHTTPClient(), CredentialsURL: cfg.CredentialsURL},
+		Queue:          &queue.Sender{Client: sqs.NewFromConfig(awsCfg), QueueURL: cfg.QueueURL},
+		Checkpoints:    store,
+		WebhookSecret:  webhookSecret,
+		StoreURL:       logistos.StoreURL(cfg.StoreURL),
+		WebhookURL:     cfg.WebhookURL,
+		CredentialsURL: cfg.CredentialsURL,
+		Statuses:       cfg.BackfillStatuses,
+		Concurrency:    cfg.BackfillConcurrency,
+		Log:            log,
+		Metrics:        m,
+	}
+	if functionName != "" {
+		h.Invoker = &LambdaInvoker{Client: lambda.NewFromConfig(awsCfg), FunctionName: functionName}
+	}
+	return h, nil
+}
