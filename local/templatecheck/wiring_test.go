@@ -415,3 +415,42 @@ func TestLogLevelsKeepTheMetrics(t *testing.T) {
 		t.Errorf("LOG_LEVEL and ApplicationLogLevel come from different places")
 	}
 }
+
+// TestSamconfig checks the defaults `sam deploy --guided` offers: known
+// parameters only, never a NoEcho one, and the capability the roles need.
+func TestSamconfig(t *testing.T) {
+	tpl := load(t)
+	b, err := os.ReadFile(filepath.Join(root, "samconfig.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(b)
+	line := regexp.MustCompile(`(?m)^parameter_overrides\s*=\s*"(.*)"\s*$`).FindStringSubmatch(text)
+	if line == nil {
+		t.Fatal("samconfig.toml has no parameter_overrides line")
+	}
+	names := regexp.MustCompile(`(\w+)=\\"`).FindAllStringSubmatch(line[1], -1)
+	if len(names) == 0 {
+		t.Fatalf("no Name=\\\"value\\\" pairs in %s", line[1])
+	}
+	for _, m := range names {
+		p := Map(tpl.Parameters, m[1])
+		if p == nil {
+			t.Errorf("samconfig overrides %s, which the template does not have", m[1])
+		}
+		if Get(p, "NoEcho") == true {
+			t.Errorf("samconfig holds the NoEcho parameter %s", m[1])
+		}
+	}
+	for _, want := range []string{`capabilities = "CAPABILITY_IAM"`, `resolve_s3 = true`, `confirm_changeset = true`, `stack_name = "`} {
+		if !strings.Contains(text, want) {
+			t.Errorf("samconfig.toml lacks %s", want)
+		}
+	}
+	// CAPABILITY_IAM covers roles only while CloudFormation names them.
+	for id, r := range tpl.OfType("AWS::IAM::Role") {
+		if Get(r, "Properties", "RoleName") != nil {
+			t.Errorf("%s has a RoleName: deploying it needs CAPABILITY_NAMED_IAM", id)
+		}
+	}
+}
