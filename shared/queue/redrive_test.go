@@ -28,18 +28,17 @@ type codedError struct{ code string }
 func (e codedError) Error() string     { return "api error " + e.code }
 func (e codedError) ErrorCode() string { return e.code }
 
-// redriveSQS is two queues and a scripted move task. Methods not set up fail
-// the test by returning an error the test does not expect.
+// redriveSQS is two queues and a scripted move task; the orders queue is
+// the sender tests' fakeSQS (sent messages in single, err fails sends).
 type redriveSQS struct {
+	fakeSQS
 	mu       sync.Mutex
 	dlq      []types.Message
-	queue    []*sqs.SendMessageInput
 	startErr error
 	started  []*sqs.StartMessageMoveTaskInput
 	tasks    []types.ListMessageMoveTasksResultEntry // returned one per call, the last repeated
 	lists    int
 	deleted  []string
-	sendErr  error
 }
 
 func (f *redriveSQS) GetQueueAttributes(_ context.Context, in *sqs.GetQueueAttributesInput, _ ...func(*sqs.Options)) (*sqs.GetQueueAttributesOutput, error) {
@@ -49,7 +48,7 @@ func (f *redriveSQS) GetQueueAttributes(_ context.Context, in *sqs.GetQueueAttri
 	case testDLQURL:
 		return &sqs.GetQueueAttributesOutput{Attributes: map[string]string{"QueueArn": testDLQARN, "ApproximateNumberOfMessages": strconv.Itoa(len(f.dlq))}}, nil
 	case testQueueURL:
-		return &sqs.GetQueueAttributesOutput{Attributes: map[string]string{"QueueArn": testQueueARN, "ApproximateNumberOfMessages": strconv.Itoa(len(f.queue))}}, nil
+		return &sqs.GetQueueAttributesOutput{Attributes: map[string]string{"QueueArn": testQueueARN, "ApproximateNumberOfMessages": strconv.Itoa(len(f.single))}}, nil
 	}
 	return nil, codedError{"AWS.SimpleQueueService.NonExistentQueue"}
 }
@@ -84,14 +83,6 @@ func (f *redriveSQS) ReceiveMessage(_ context.Context, in *sqs.ReceiveMessageInp
 		}
 	}
 	return &sqs.ReceiveMessageOutput{Messages: out}, nil
-}
-
-func (f *redriveSQS) SendMessage(_ context.Context, in *sqs.SendMessageInput, _ ...func(*sqs.Options)) (*sqs.SendMessageOutput, error) {
-	if f.sendErr != nil {
-		return nil, f.sendErr
-	}
-	f.queue = append(f.queue, in)
-	return &sqs.SendMessageOutput{MessageId: aws.String("new")}, nil
 }
 
 func (f *redriveSQS) DeleteMessage(_ context.Context, in *sqs.DeleteMessageInput, _ ...func(*sqs.Options)) (*sqs.DeleteMessageOutput, error) {
@@ -155,8 +146,8 @@ func TestRedriveMoveTask(t *testing.T) {
 	if len(reports) != 3 || reports[1].Moved != 6 || reports[1].Status != StatusRunning {
 		t.Errorf("progress reports %+v, want RUNNING 0/10, RUNNING 6/10, COMPLETED 10/10", reports)
 	}
-	if len(f.queue) != 0 || len(f.deleted) != 0 {
-		t.Errorf("the move task path copied messages itself (%d sent, %d deleted)", len(f.queue), len(f.deleted))
+	if len(f.single) != 0 || len(f.deleted) != 0 {
+		t.Errorf("the move task path copied messages itself (%d sent, %d deleted)", len(f.single), len(f.deleted))
 	}
 }
 
@@ -216,8 +207,8 @@ func TestRedriveFallsBackToCopyOnlyWhenMoveTasksDoNotExist(t *testing.T) {
 			r := &Redriver{Client: f, DLQURL: testDLQURL, QueueURL: testQueueURL}
 			p, err := r.Redrive(context.Background())
 			if !tt.wantCopy {
-				if err == nil || len(f.queue) != 0 {
-					t.Fatalf("err %v, %d copied: want the error and no copy", err, len(f.queue))
+				if err == nil || len(f.single) != 0 {
+					t.Fatalf("err %v, %d copied: want the error and no copy", err, len(f.single))
 				}
 				return
 			}
@@ -227,10 +218,10 @@ func TestRedriveFallsBackToCopyOnlyWhenMoveTasksDoNotExist(t *testing.T) {
 			if p != (RedriveProgress{Method: MethodCopy, Status: StatusCompleted, Moved: 12, Total: 12}) {
 				t.Errorf("progress %+v", p)
 			}
-			if len(f.queue) != 12 || len(f.deleted) != 12 {
-				t.Fatalf("%d sent, %d deleted, want 12 each", len(f.queue), len(f.deleted))
+			if len(f.single) != 12 || len(f.deleted) != 12 {
+				t.Fatalf("%d sent, %d deleted, want 12 each", len(f.single), len(f.deleted))
 			}
-			for _, in := range f.queue {
+			for _, in := range f.single {
 				if aws.ToString(in.QueueUrl) != testQueueURL {
 					t.Errorf("sent to %s", aws.ToString(in.QueueUrl))
 				}
@@ -248,7 +239,7 @@ func TestRedriveFallsBackToCopyOnlyWhenMoveTasksDoNotExist(t *testing.T) {
 }
 
 func TestRedriveCopyKeepsAMessageItCannotSend(t *testing.T) {
-	f := &redriveSQS{dlq: dlqMessages(3), startErr: codedError{"InvalidAction"}, sendErr: codedError{"ServiceUnavailable"}}
+	f := &redriveSQS{dlq: dlqMessages(3), startErr: codedError{"InvalidAction"}, fakeSQS: fakeSQS{err: codedError{"ServiceUnavailable"}}}
 	r := &Redriver{Client: f, DLQURL: testDLQURL, QueueURL: testQueueURL}
 	if _, err := r.Redrive(context.Background()); err == nil || !strings.Contains(err.Error(), "stays in the DLQ") {
 		t.Fatalf("err %v", err)
