@@ -1,0 +1,320 @@
+package fakewoo
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Statuses WooCommerce accepts in ?status=.
+var validStatuses = []string{"any", "trash", "pending", "processing", "on-hold", "completed", "cancelled", "refunded", "failed", "checkout-draft"}
+
+// AddOrders creates n orders now, after every existing order, and returns
+// their ids: orders placed while a backfill runs.
+func (s *Shop) AddOrders(n int) []int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ids := make([]int64, n)
+	for i := range ids {
+		s.added = append(s.added, s.now().UTC().Truncate(time.Second))
+		ids[i] = s.maxID()
+	}
+	return ids
+}
+
+// Trash moves an order to the trash: ?status=any no longer lists it.
+func (s *Shop) Trash(id int64) { s.SetStatus(id, "trash") }
+
+// Delete removes an order for good.
+func (s *Shop) Delete(id int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.gone[id] = true
+}
+
+// SetStatus changes an order's status.
+func (s *Shop) SetStatus(id int64, status string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.statuses[id] = status
+}
+
+// MaxID is the highest order id so far.
+func (s *Shop) MaxID() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.maxID()
+}
+
+func (s *Shop) maxID() int64 { return s.initial + int64(len(s.added)) }
+
+// Created is when order id was created (the shop's clock, UTC).
+func (s *Shop) Created(id int64) time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.created(id)
+}
+
+func (s *Shop) created(id int64) time.Time {
+	if id <= s.initial {
+		return s.epoch.Add(time.Duration(id) * s.opts.Spacing)
+	}
+	return s.added[id-s.initial-1]
+}
+
+// Status is order id's status; "" when it does not exist.
+func (s *Shop) Status(id int64) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.status(id)
+}
+
+func (s *Shop) status(id int64) string {
+	if id < 1 || id > s.maxID() || s.gone[id] {
+		return ""
+	}
+	if st, ok := s.statuses[id]; ok {
+		return st
+	}
+	return statusCycle[int(id)%len(statusCycle)]
+}
+
+// OrderJSON is order id as the REST API lists it, links under base.
+func (s *Shop) OrderJSON(base string, id int64) ([]byte, bool) {
+	s.mu.Lock()
+	st, created := s.status(id), time.Time{}
+	if st != "" {
+		created = s.created(id)
+	}
+	s.mu.Unlock()
+	if st == "" {
+		return nil, false
+	}
+	b, err := build(base, id, st, created)
+	return b, err == nil
+}
+
+func (s *Shop) getOrder(w http.ResponseWriter, r *http.Request, id int64) {
+	b, ok := s.OrderJSON(s.base(r), id)
+	if !ok {
+		restError(w, http.StatusNotFound, "woocommerce_rest_shop_order_invalid_id", "Invalid ID.")
+		return
+	}
+	writeJSON(w, http.StatusOK, b)
+}
+
+// listQuery is a parsed GET /orders.
+type listQuery struct {
+	page, perPage int
+	statuses      []string
+	before, after time.Time
+	desc          bool
+}
+
+func parseList(q url.Values) (listQuery, string) {
+	lq := listQuery{page: 1, perPage: 10, statuses: []string{"any"}, desc: true}
+	var err error
+	if v := q.Get("page"); v != "" {
+		if lq.page, err = strconv.Atoi(v); err != nil || lq.page < 1 {
+			return lq, "page"
+		}
+	}
+	if v := q.Get("per_page"); v != "" {
+		if lq.perPage, err = strconv.Atoi(v); err != nil || lq.perPage < 1 || lq.perPage > 100 {
+			return lq, "per_page"
+		}
+	}
+	var st []string
+	for _, v := range append(q["status"], q["status[]"]...) {
+		for _, p := range strings.Split(v, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				st = append(st, p)
+			}
+		}
+	}
+	for k, vs := range q {
+		if strings.HasPrefix(k, "status[") && k != "status[]" {
+			st = append(st, vs...)
+		}
+	}
+	if len(st) > 0 {
+		for _, v := range st {
+			if !slices.Contains(validStatuses, v) {
+				return lq, "status"
+			}
+		}
+		lq.statuses = st
+	}
+	for name, dst := range map[string]*time.Time{"before": &lq.before, "after": &lq.after} {
+		if v := q.Get(name); v != "" {
+			if *dst, err = parseDate(v); err != nil {
+				return lq, name
+			}
+		}
+	}
+	switch q.Get("orderby") {
+	case "", "date", "id", "include", "title", "slug", "modified":
+	default:
+		return lq, "orderby"
+	}
+	switch q.Get("order") {
+	case "", "desc":
+	case "asc":
+		lq.desc = false
+	default:
+		return lq, "order"
+	}
+	return lq, ""
+}
+
+// parseDate reads ISO 8601 as rest_parse_date does: a zone is optional.
+// The shop's timezone is UTC, so dates_are_gmt changes nothing here.
+func parseDate(v string) (time.Time, error) {
+	for _, layout := range []string{time.RFC3339, dateLayout} {
+		if t, err := time.Parse(layout, v); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("not ISO 8601")
+}
+
+func (s *Shop) listOrders(w http.ResponseWriter, r *http.Request, _ string) {
+	lq, bad := parseList(r.URL.Query())
+	if bad != "" {
+		body := fmt.Sprintf(`{"code":"rest_invalid_param","message":"Invalid parameter(s): %s","data":{"status":400,"params":{"%s":"Invalid parameter."}}}`, bad, bad)
+		writeJSON(w, http.StatusBadRequest, []byte(body))
+		return
+	}
+	if s.opts.OnList != nil {
+		s.opts.OnList(lq.page)
+	}
+	if s.opts.Latency > 0 {
+		select {
+		case <-time.After(s.opts.Latency):
+		case <-r.Context().Done():
+			return
+		}
+	}
+	ids, total, created, statuses := s.window(lq)
+	base := s.base(r)
+	var body bytes.Buffer
+	body.WriteByte('[')
+	for i, id := range ids {
+		b, err := build(base, id, statuses[i], created[i])
+		if err != nil {
+			restError(w, http.StatusInternalServerError, "internal_server_error", "There has been a critical error on this website.")
+			return
+		}
+		if i > 0 {
+			body.WriteByte(',')
+		}
+		body.Write(b)
+	}
+	body.WriteByte(']')
+	pages := (total + lq.perPage - 1) / lq.perPage
+	h := w.Header()
+	h.Set("X-WP-Total", strconv.Itoa(total))
+	h.Set("X-WP-TotalPages", strconv.Itoa(pages))
+	h.Set("Allow", "GET, POST")
+	if l := linkHeader(base, r.URL.Query(), lq.page, pages); l != "" {
+		h.Set("Link", l)
+	}
+	s.mu.Lock()
+	s.stats.ListRequests++
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, body.Bytes())
+}
+
+// linkHeader is WordPress's prev/next Link header.
+func linkHeader(base string, q url.Values, page, pages int) string {
+	link := func(p int) string {
+		v := url.Values{}
+		for k, vs := range q {
+			if k != "page" {
+				v[k] = vs
+			}
+		}
+		v.Set("page", strconv.Itoa(p))
+		return "<" + base + "/wp-json/wc/v3/orders?" + v.Encode() + ">"
+	}
+	var parts []string
+	if page > 1 {
+		parts = append(parts, link(min(page-1, max(pages, 1)))+`; rel="prev"`)
+	}
+	if pages > page {
+		parts = append(parts, link(page+1)+`; rel="next"`)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// window returns the ids on the requested page with their creation times
+// and statuses, and how many orders match in all. Order ids grow with
+// creation time, so the date filters make an id range; with status=any
+// only the few remembered exceptions need looking at.
+func (s *Shop) window(lq listQuery) (ids []int64, total int, created []time.Time, statuses []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	maxID := s.maxID()
+	lo := int64(sort.Search(int(maxID), func(i int) bool {
+		return lq.after.IsZero() || s.created(int64(i+1)).After(lq.after)
+	})) + 1
+	hi := int64(sort.Search(int(maxID), func(i int) bool {
+		return !lq.before.IsZero() && !s.created(int64(i+1)).Before(lq.before)
+	}))
+	if hi < lo {
+		return nil, 0, nil, nil
+	}
+	var nth func(k int) int64
+	if len(lq.statuses) == 1 && lq.statuses[0] == "any" {
+		var excluded []int64
+		for id := range s.gone {
+			if id >= lo && id <= hi {
+				excluded = append(excluded, id)
+			}
+		}
+		for id, st := range s.statuses {
+			if st == "trash" && id >= lo && id <= hi && !s.gone[id] {
+				excluded = append(excluded, id)
+			}
+		}
+		slices.Sort(excluded)
+		total = int(hi-lo+1) - len(excluded)
+		nth = func(k int) int64 {
+			id := lo + int64(k)
+			for _, e := range excluded {
+				if e > id {
+					break
+				}
+				id++
+			}
+			return id
+		}
+	} else {
+		var match []int64
+		for id := lo; id <= hi; id++ {
+			st := s.status(id)
+			if st != "" && slices.Contains(lq.statuses, st) || (st != "" && st != "trash" && slices.Contains(lq.statuses, "any")) {
+				match = append(match, id)
+			}
+		}
+		total = len(match)
+		nth = func(k int) int64 { return match[k] }
+	}
+	for k := (lq.page - 1) * lq.perPage; k < min(lq.page*lq.perPage, total); k++ {
+		idx := k
+		if lq.desc {
+			idx = total - 1 - k
+		}
+		id := nth(idx)
+		ids = append(ids, id)
+		created = append(created, s.created(id))
+		statuses = append(statuses, s.status(id))
+	}
+	return ids, total, created, statuses
+}
