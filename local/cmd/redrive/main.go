@@ -18,9 +18,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -96,6 +98,9 @@ func connect(ctx context.Context, queueURL, dlqURL string, getenv func(string) s
 		if err != nil {
 			return target{}, err
 		}
+		if cfg.Region == "" {
+			cfg.Region = regionOf(queueURL)
+		}
 		return target{client: sqs.NewFromConfig(cfg), queueURL: queueURL, dlqURL: dlqURL, where: "region " + cfg.Region}, nil
 	case queueURL != "" || dlqURL != "":
 		return target{}, errors.New("give both -queue-url and -dlq-url (or QUEUE_URL and DLQ_URL), or neither for the local stack")
@@ -112,4 +117,19 @@ func connect(ctx context.Context, queueURL, dlqURL string, getenv func(string) s
 			"(for AWS pass -queue-url and -dlq-url: the stack outputs OrdersQueueUrl and DeadLetterQueueUrl)", err)
 	}
 	return target{client: s.SQS, queueURL: s.QueueURL, dlqURL: s.DLQURL, where: "local stack at " + endpoint}, nil
+}
+
+// regionOf reads the region from an SQS queue URL
+// (https://sqs.<region>.amazonaws.com/<account>/<name>), for shells with no
+// AWS_REGION or profile region set.
+func regionOf(queueURL string) string {
+	u, err := url.Parse(queueURL)
+	if err != nil {
+		return ""
+	}
+	parts := strings.Split(u.Hostname(), ".")
+	if len(parts) >= 4 && parts[0] == "sqs" {
+		return parts[1]
+	}
+	return ""
 }

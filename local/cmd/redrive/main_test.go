@@ -238,3 +238,17 @@ func keys(m map[string]types.Message) []string {
 	slices.Sort(ks)
 	return ks
 }
+
+func TestRegionOf(t *testing.T) {
+	tests := map[string]string{
+		"https://sqs.eu-west-1.amazonaws.com/123456789012/orders":     "eu-west-1",
+		"https://sqs.us-east-1.amazonaws.com/123456789012/orders-dlq": "us-east-1",
+		"http://localhost:4566/000000000000/logistos-sync-orders":     "",
+		"not a url\x7f": "",
+	}
+	for in, want := range tests {
+		if got := regionOf(in); got != want {
+			t.Errorf("regionOf(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
