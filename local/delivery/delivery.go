@@ -10,16 +10,15 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/textproto"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/logistos-sync/logistos-sync/local/repo"
 	"github.com/logistos-sync/logistos-sync/shared/woo"
 )
 
@@ -126,35 +125,12 @@ func (d Delivery) Curl(url, bodyPath string, body []byte, secret string) string 
 // quote makes s one shell word.
 func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
-// RepoRoot finds the repository root (the directory whose go.mod declares
-// the functions' module) from the working directory upwards, so commands and
-// tests find testdata wherever they run from.
-func RepoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", fmt.Errorf("find repository root: %w", err)
-	}
-	for {
-		b, err := os.ReadFile(filepath.Join(dir, "go.mod"))
-		if err == nil && bytes.HasPrefix(b, []byte("module github.com/logistos-sync/logistos-sync\n")) {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("find repository root: no go.mod of github.com/logistos-sync/logistos-sync above the working directory")
-		}
-		dir = parent
-	}
-}
-
 // ReadFixture returns a file of the repository by its root-relative path
 // and its absolute path.
 func ReadFixture(rel string) (body []byte, path string, err error) {
-	root, err := RepoRoot()
-	if err != nil {
+	if path, err = repo.Path(rel); err != nil {
 		return nil, "", err
 	}
-	path = filepath.Join(root, filepath.FromSlash(rel))
 	body, err = os.ReadFile(path)
 	if err != nil {
 		return nil, "", fmt.Errorf("read fixture: %w", err)

@@ -1,0 +1,100 @@
+//go:build linux
+
+// Package e2e tests the real Lambda binaries: functions/webhook and
+// functions/forwarder built as for Lambda (for this machine's architecture),
+// run under the Lambda Runtime Interface Emulator, configured only through
+// their environment, invoked over HTTP with API Gateway and SQS events, with
+// embedded kumo as AWS and a fake Logistos.
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/logistos-sync/logistos-sync/local/lambdarie"
+	"github.com/logistos-sync/logistos-sync/local/stack"
+)
+
+// buildTimeout covers building both functions and the emulator on a cold
+// build cache with two cores.
+const buildTimeout = 4 * time.Minute
+
+var (
+	rie                        *lambdarie.RIE
+	webhookBoot, forwarderBoot string
+	kumo                       *stack.Stack
+	suffix                     atomic.Int64
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "logistos-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	ctx, cancel := context.WithTimeout(context.Background(), buildTimeout)
+	defer cancel()
+	if rie, err = lambdarie.Setup(ctx, dir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	var wg sync.WaitGroup
+	var werr, ferr error
+	wg.Go(func() { webhookBoot, werr = rie.Build(ctx, "./functions/webhook") })
+	wg.Go(func() { forwarderBoot, ferr = rie.Build(ctx, "./functions/forwarder") })
+	wg.Wait()
+	for _, err := range []error{werr, ferr} {
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+	}
+	if kumo, err = stack.Start(context.Background(), stack.Options{}); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer kumo.Close()
+	return m.Run()
+}
+
+// fork gives a test queues and a secret of its own on the shared kumo.
+func fork(t *testing.T, o stack.Options) *stack.Stack {
+	t.Helper()
+	o.Suffix = fmt.Sprintf("-e2e%d", suffix.Add(1))
+	st, err := kumo.Fork(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// start runs a bootstrap under the emulator with the stack's AWS settings
+// plus env, killed when the test ends; its output is logged on failure.
+func start(t *testing.T, bootstrap string, st *stack.Stack, env map[string]string) *lambdarie.Function {
+	t.Helper()
+	all := st.Env()
+	for k, v := range env {
+		all[k] = v
+	}
+	fn, err := rie.Start(bootstrap, all)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		fn.Close()
+		if t.Failed() {
+			t.Logf("function output:\n%s", fn.Output())
+		}
+	})
+	return fn
+}
