@@ -61,6 +61,9 @@ type Client struct {
 	HTTP     *http.Client
 	StoreURL string // the shop's base URL, without a trailing slash
 	Key      Key
+	// RetryDelay is the wait before attempt+1 given the shop's Retry-After
+	// (0 when none); RetryDelay (the function) when nil.
+	RetryDelay func(attempt int, retryAfter time.Duration) time.Duration
 }
 
 // NewHTTPClient returns the HTTP client shop calls share for the life of the
@@ -145,7 +148,11 @@ func (c *Client) do(ctx context.Context, op, method, path string, query url.Valu
 		if !werr.Transient || attempt == MaxAttempts || !retryable(method, werr) {
 			return nil, werr
 		}
-		wait := backoff(attempt, werr.RetryAfter)
+		delay := RetryDelay
+		if c.RetryDelay != nil {
+			delay = c.RetryDelay
+		}
+		wait := delay(attempt, werr.RetryAfter)
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
 			// Sleeping would outlive the invocation; let the caller
 			// checkpoint and continue instead.
@@ -172,9 +179,9 @@ func retryable(method string, err *Error) bool {
 	return err.StatusCode == http.StatusTooManyRequests
 }
 
-// backoff is the wait before attempt+1: the shop's Retry-After when it gave
-// one (capped), otherwise exponential with jitter.
-func backoff(attempt int, retryAfter time.Duration) time.Duration {
+// RetryDelay is the wait before attempt+1: the shop's Retry-After when it
+// gave one (capped at MaxRetryAfter), otherwise exponential with jitter.
+func RetryDelay(attempt int, retryAfter time.Duration) time.Duration {
 	if retryAfter > 0 {
 		return min(retryAfter, MaxRetryAfter)
 	}
