@@ -84,12 +84,21 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 	wg.Wait()
 
 	var resp events.SQSEventResponse
+	counts := map[outcome]int{}
 	for _, it := range items {
 		h.settle(ctx, it)
+		counts[it.outcome]++
 		if it.retry {
 			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: it.rec.MessageId})
 		}
 	}
+	// One line per batch, zeros included, so that the "Logistos failing"
+	// alarm's ratio always has both terms.
+	h.Metrics.Emit(
+		metrics.Metric{Name: metrics.OrdersForwarded, Unit: metrics.Count, Value: float64(counts[outcomeForwarded])},
+		metrics.Metric{Name: metrics.OrdersFailedTransient, Unit: metrics.Count, Value: float64(counts[outcomeTransient])},
+		metrics.Metric{Name: metrics.OrdersFailedPermanent, Unit: metrics.Count, Value: float64(counts[outcomePermanent])},
+	)
 	return resp, nil
 }
 

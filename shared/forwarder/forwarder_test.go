@@ -117,16 +117,17 @@ type harness struct {
 	lg   *fakeLogistos
 	sqs  *fakeSQS
 	logs *bytes.Buffer
+	emf  *bytes.Buffer
 }
 
 func newHarness() *harness {
-	lg, q, logs := &fakeLogistos{}, &fakeSQS{}, &bytes.Buffer{}
+	lg, q, logs, emf := &fakeLogistos{}, &fakeSQS{}, &bytes.Buffer{}, &bytes.Buffer{}
 	return &harness{
 		h: &Handler{
 			Logistos: lg, Queues: &Queues{Client: q, DLQURL: "dlq"}, StoreURL: "https://shop.example.in",
-			Topics: map[string]bool{"order.created": true}, Log: logging.New(logs, "debug"), Metrics: metrics.New(&bytes.Buffer{}, "t"),
+			Topics: map[string]bool{"order.created": true}, Log: logging.New(logs, "debug"), Metrics: metrics.New(emf, "t"),
 		},
-		lg: lg, sqs: q, logs: logs,
+		lg: lg, sqs: q, logs: logs, emf: emf,
 	}
 }
 
@@ -282,6 +283,11 @@ func TestOneBadOrderInABatchOfTen(t *testing.T) {
 	}
 	if len(hs.sqs.dlq) != 1 || !strings.Contains(*hs.sqs.dlq[0].MessageBody, `"id":105`) {
 		t.Fatalf("DLQ holds %d messages; want only order 105", len(hs.sqs.dlq))
+	}
+	for _, m := range []string{`"OrdersForwarded":9`, `"OrdersFailedTransient":0`, `"OrdersFailedPermanent":1`} {
+		if !strings.Contains(hs.emf.String(), m) {
+			t.Errorf("metrics lack %s: %s", m, hs.emf)
+		}
 	}
 	delivered := map[string]int{}
 	for _, p := range hs.lg.payloads {

@@ -11,7 +11,6 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/logistos-sync/logistos-sync/shared/logistos"
-	"github.com/logistos-sync/logistos-sync/shared/metrics"
 	"github.com/logistos-sync/logistos-sync/shared/queue"
 	"github.com/logistos-sync/logistos-sync/shared/woo"
 )
@@ -128,13 +127,11 @@ func (h *Handler) settle(ctx context.Context, it *item) {
 	level := slog.LevelInfo
 	switch it.outcome {
 	case outcomeForwarded:
-		h.Metrics.Count(metrics.OrdersForwarded, 1)
 	case outcomeSkipped:
 		level = slog.LevelWarn
 	case outcomeTransient:
 		level = slog.LevelWarn
 		it.retry = true
-		h.Metrics.Count(metrics.OrdersFailedTransient, 1)
 		backoff := h.Backoff
 		if backoff == nil {
 			backoff = Backoff
@@ -146,7 +143,6 @@ func (h *Handler) settle(ctx context.Context, it *item) {
 		h.Queues.Backoff(ctx, h.Log, it.rec, deadlineRetryDelay)
 	case outcomePermanent:
 		level = slog.LevelError
-		h.Metrics.Count(metrics.OrdersFailedPermanent, 1)
 		if err := h.Queues.DeadLetter(ctx, it.rec, it.err); err != nil {
 			// Not in the DLQ, so it must stay on the queue: report it, and
 			// SQS's own redrive takes it to the DLQ after maxReceiveCount.

@@ -16,14 +16,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/logistos-sync/logistos-sync/shared/logistos"
+	"github.com/logistos-sync/logistos-sync/shared/queue"
 )
 
 // DLQ attributes added to a dead-lettered message, beside its own (SQS
 // allows 10 attributes; a webhook message has at most 7).
 const (
-	AttrFailureClass  = "failure-class"
-	AttrFailureReason = "failure-reason"
-	AttrFailureDetail = "failure-detail"
+	AttrFailureClass  = queue.AttrFailurePrefix + "class"
+	AttrFailureReason = queue.AttrFailurePrefix + "reason"
+	AttrFailureDetail = queue.AttrFailurePrefix + "detail"
 )
 
 // Backoff schedule for transient failures: the nth receive waits
@@ -72,7 +73,7 @@ type Queues struct {
 func (q *Queues) DeadLetter(ctx context.Context, rec *events.SQSMessage, reason error) error {
 	attrs := make(map[string]types.MessageAttributeValue, len(rec.MessageAttributes)+3)
 	for k, v := range rec.MessageAttributes {
-		if v.StringValue != nil && !strings.HasPrefix(k, "failure-") {
+		if v.StringValue != nil && !strings.HasPrefix(k, queue.AttrFailurePrefix) {
 			attrs[k] = types.MessageAttributeValue{DataType: aws.String("String"), StringValue: v.StringValue}
 		}
 	}

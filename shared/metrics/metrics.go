@@ -24,7 +24,8 @@ const (
 	OrdersReceived    = "OrdersReceived"    // signed order deliveries
 	OrdersEnqueued    = "OrdersEnqueued"    // put on the orders queue
 	OrdersDropped     = "OrdersDropped"     // authentic but unusable: answered 200, not queued
-	SignatureRejected = "SignatureRejected" // answered 401
+	SignatureRejected = "SignatureRejected" // answered 401: signed, but not with our secret
+	SignatureMissing  = "SignatureMissing"  // answered 401: unsigned (scanners, hand-made requests)
 	BodyTooLarge      = "BodyTooLarge"      // answered 413
 	EnqueueFailed     = "EnqueueFailed"     // answered 503
 	// forwarder
@@ -68,16 +69,28 @@ func New(w io.Writer, function string) *Emitter {
 	return &Emitter{w: w, function: function, now: time.Now}
 }
 
+// Metric is one value of one metric.
+type Metric struct {
+	Name  string
+	Unit  string
+	Value float64
+}
+
+// One is a count of one occurrence of name.
+func One(name string) Metric { return Metric{Name: name, Unit: Count, Value: 1} }
+
 // Count records n occurrences of name.
-func (e *Emitter) Count(name string, n int) { e.emit(name, Count, float64(n)) }
+func (e *Emitter) Count(name string, n int) { e.Emit(Metric{name, Count, float64(n)}) }
 
 // Duration records d under name, in milliseconds.
 func (e *Emitter) Duration(name string, d time.Duration) {
-	e.emit(name, Milliseconds, float64(d.Microseconds())/1000)
+	e.Emit(Metric{name, Milliseconds, float64(d.Microseconds()) / 1000})
 }
 
-func (e *Emitter) emit(name, unit string, v float64) {
-	if e == nil {
+// Emit writes metrics in one EMF line: one log event, however many metrics
+// an event moves.
+func (e *Emitter) Emit(ms ...Metric) {
+	if e == nil || len(ms) == 0 {
 		return
 	}
 	e.mu.Lock()
@@ -85,16 +98,25 @@ func (e *Emitter) emit(name, unit string, v float64) {
 	b := e.buf[:0]
 	b = append(b, `{"_aws":{"Timestamp":`...)
 	b = strconv.AppendInt(b, e.now().UnixMilli(), 10)
-	b = append(b, `,"CloudWatchMetrics":[{"Namespace":"`+Namespace+`","Dimensions":[["`+DimensionName+`"]],"Metrics":[{"Name":"`...)
-	b = append(b, name...)
-	b = append(b, `","Unit":"`...)
-	b = append(b, unit...)
-	b = append(b, `"}]}]},"`+DimensionName+`":`...)
+	b = append(b, `,"CloudWatchMetrics":[{"Namespace":"`+Namespace+`","Dimensions":[["`+DimensionName+`"]],"Metrics":[`...)
+	for i, m := range ms {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"Name":"`...)
+		b = append(b, m.Name...)
+		b = append(b, `","Unit":"`...)
+		b = append(b, m.Unit...)
+		b = append(b, `"}`...)
+	}
+	b = append(b, `]}]},"`+DimensionName+`":`...)
 	b = strconv.AppendQuote(b, e.function)
-	b = append(b, `,"`...)
-	b = append(b, name...)
-	b = append(b, `":`...)
-	b = strconv.AppendFloat(b, v, 'f', -1, 64)
+	for _, m := range ms {
+		b = append(b, `,"`...)
+		b = append(b, m.Name...)
+		b = append(b, `":`...)
+		b = strconv.AppendFloat(b, m.Value, 'f', -1, 64)
+	}
 	b = append(b, "}\n"...)
 	e.buf = b
 	_, _ = e.w.Write(b)

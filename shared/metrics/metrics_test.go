@@ -53,6 +53,24 @@ func TestEMFLine(t *testing.T) {
 	}
 }
 
+func TestEmitSeveralInOneLine(t *testing.T) {
+	var buf bytes.Buffer
+	New(&buf, "f").Emit(One(OrdersReceived), One(OrdersEnqueued))
+	if bytes.Count(buf.Bytes(), []byte("\n")) != 1 {
+		t.Fatalf("want one line: %s", buf.Bytes())
+	}
+	var flat map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &flat); err != nil {
+		t.Fatal(err)
+	}
+	if flat[OrdersReceived] != 1.0 || flat[OrdersEnqueued] != 1.0 {
+		t.Fatalf("values: %s", buf.Bytes())
+	}
+	if !bytes.Contains(buf.Bytes(), []byte(`"Metrics":[{"Name":"OrdersReceived","Unit":"Count"},{"Name":"OrdersEnqueued","Unit":"Count"}]`)) {
+		t.Fatalf("metadata: %s", buf.Bytes())
+	}
+}
+
 func TestNilEmitterIsSilent(t *testing.T) {
 	var e *Emitter
 	e.Count(OrdersForwarded, 1) // handlers built without metrics must not panic

@@ -106,15 +106,16 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	}
 	if !h.verifier.Verify(body, sig, secrets) {
 		// Maybe the secret was rotated after this container cached it.
-		if sig == "" || !h.Secrets.Refresh(ctx) {
-			return h.reject(ctx, 401, metrics.SignatureRejected, signatureProblem(sig), bodyBadSig, len(body)), nil
+		if sig == "" {
+			return h.reject(ctx, 401, metrics.SignatureMissing, "missing X-WC-Webhook-Signature", bodyBadSig, len(body)), nil
+		}
+		if !h.Secrets.Refresh(ctx) {
+			return h.reject(ctx, 401, metrics.SignatureRejected, "signature does not match the webhook secret", bodyBadSig, len(body)), nil
 		}
 		if secrets, err = h.Secrets.Values(ctx); err != nil || !h.verifier.Verify(body, sig, secrets) {
-			return h.reject(ctx, 401, metrics.SignatureRejected, signatureProblem(sig), bodyBadSig, len(body)), nil
+			return h.reject(ctx, 401, metrics.SignatureRejected, "signature does not match the webhook secret", bodyBadSig, len(body)), nil
 		}
 	}
-	h.Metrics.Count(metrics.OrdersReceived, 1)
-
 	kind, id := woo.Peek(body)
 	if !h.Topics[topic] || kind == woo.KindError {
 		// Authentic but nothing to forward. 200, because WooCommerce counts
@@ -125,7 +126,7 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 		}
 		h.Log.LogAttrs(ctx, slog.LevelWarn, "webhook dropped", slog.String("reason", reason),
 			slog.String("topic", topic), slog.Int64("order_id", id), slog.String("outcome", "dropped"), slog.Int("status", 200))
-		h.Metrics.Count(metrics.OrdersDropped, 1)
+		h.Metrics.Emit(metrics.One(metrics.OrdersReceived), metrics.One(metrics.OrdersDropped))
 		return respond(200, bodyIgnored), nil
 	}
 
@@ -142,14 +143,15 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	defer cancel()
 	if _, err := h.Queue.Send(sendCtx, msg); err != nil {
 		if errors.Is(err, queue.ErrTooLarge) {
+			h.Metrics.Count(metrics.OrdersReceived, 1)
 			return h.reject(ctx, 413, metrics.BodyTooLarge, err.Error(), bodyTooLarge, len(body)), nil
 		}
 		h.Log.LogAttrs(ctx, slog.LevelError, "webhook enqueue failed", slog.String("error", err.Error()),
 			slog.Int64("order_id", id), slog.String("topic", topic), slog.String("outcome", "enqueue_failed"), slog.Int("status", 503))
-		h.Metrics.Count(metrics.EnqueueFailed, 1)
+		h.Metrics.Emit(metrics.One(metrics.OrdersReceived), metrics.One(metrics.EnqueueFailed))
 		return respond(503, bodyQueueDown), nil
 	}
-	h.Metrics.Count(metrics.OrdersEnqueued, 1)
+	h.Metrics.Emit(metrics.One(metrics.OrdersReceived), metrics.One(metrics.OrdersEnqueued))
 	// Five attributes at most: slog stores them in the record without allocating.
 	h.Log.LogAttrs(ctx, slog.LevelInfo, "order enqueued", slog.Int64("order_id", id), slog.String("topic", topic),
 		slog.String("origin", queue.OriginWebhook), slog.String("outcome", "enqueued"),
@@ -182,14 +184,6 @@ func (h *Handler) reject(ctx context.Context, status int, metric, reason, body s
 	h.Log.LogAttrs(ctx, slog.LevelWarn, "webhook rejected", slog.String("reason", reason), slog.Int("status", status), slog.Int("bytes", size))
 	h.Metrics.Count(metric, 1)
 	return respond(status, body)
-}
-
-// signatureProblem says what was wrong without saying what was sent.
-func signatureProblem(sig string) string {
-	if sig == "" {
-		return "missing X-WC-Webhook-Signature"
-	}
-	return "signature does not match the webhook secret"
 }
 
 func (h *Handler) source(header string) string {

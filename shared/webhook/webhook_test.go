@@ -179,7 +179,7 @@ func TestStatusCodes(t *testing.T) {
 	}{
 		{"real delivery", real, nil, 200, 1, metrics.OrdersEnqueued},
 		{"captured ping", capture(t, "ping"), nil, 200, 0, ""},
-		{"missing signature", with(func(r *events.APIGatewayV2HTTPRequest) { delete(r.Headers, woo.HeaderSignature) }), nil, 401, 0, metrics.SignatureRejected},
+		{"missing signature", with(func(r *events.APIGatewayV2HTTPRequest) { delete(r.Headers, woo.HeaderSignature) }), nil, 401, 0, metrics.SignatureMissing},
 		{"wrong signature", with(func(r *events.APIGatewayV2HTTPRequest) {
 			r.Headers[woo.HeaderSignature] = woo.Sign([]byte(r.Body), []byte("x"))
 		}), nil, 401, 0, metrics.SignatureRejected},
@@ -187,7 +187,7 @@ func TestStatusCodes(t *testing.T) {
 		{"unsigned order", with(func(r *events.APIGatewayV2HTTPRequest) {
 			delete(r.Headers, woo.HeaderSignature)
 			delete(r.Headers, woo.HeaderTopic)
-		}), nil, 401, 0, metrics.SignatureRejected},
+		}), nil, 401, 0, metrics.SignatureMissing},
 		{"ping with a signature header", with(func(r *events.APIGatewayV2HTTPRequest) { r.Body = "webhook_id=1" }), nil, 401, 0, metrics.SignatureRejected},
 		{"too large", signed(huge, "order.created"), nil, 413, 0, metrics.BodyTooLarge},
 		{"REST error body", signed(string(restError), "order.created"), nil, 200, 0, metrics.OrdersDropped},
