@@ -21,7 +21,8 @@ const BackfillID = "backfill"
 const (
 	// DefaultDrainMargin: no page is started later than this before the
 	// invocation's deadline, so the pages in flight (one request timeout
-	// plus their enqueue) can finish.
+	// plus their enqueue) can finish. Both margins shrink to a third and a
+	// sixth of the invocation's time when that is short.
 	DefaultDrainMargin = woo.RequestTimeout + 10*time.Second
 	// DefaultStopMargin: what is still in flight this close to the deadline
 	// is abandoned (re-read by the continuation), leaving time to write the

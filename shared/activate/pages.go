@@ -110,8 +110,13 @@ func (r *run) pages(ctx context.Context) (finished bool, err error) {
 	workCtx, cancel := context.WithCancel(ctx)
 	var drain <-chan time.Time
 	if dl, ok := ctx.Deadline(); ok {
-		workCtx, cancel = context.WithDeadline(ctx, dl.Add(-durationOr(r.h.StopMargin, DefaultStopMargin)))
-		drain = time.After(time.Until(dl.Add(-durationOr(r.h.DrainMargin, DefaultDrainMargin))))
+		// A short function timeout gets proportionally shorter margins,
+		// so that part of every invocation still does work.
+		left := time.Until(dl)
+		stop := min(durationOr(r.h.StopMargin, DefaultStopMargin), left/6)
+		drainBy := min(durationOr(r.h.DrainMargin, DefaultDrainMargin), left/3)
+		workCtx, cancel = context.WithDeadline(ctx, dl.Add(-stop))
+		drain = time.After(left - drainBy)
 	}
 	jobs := make(chan int, workers)
 	results := make(chan pageResult, workers)
@@ -277,22 +282,31 @@ func (r *run) bridge(ctx context.Context, d *pageResult) error {
 }
 
 // fillGap enqueues every order with lo < id < hi, reading the list from
-// page hint: back while the page starts after lo, then forward until a
-// page reaches hi or the list ends.
+// page hint. A page is trusted to continue the coverage when it starts at
+// or before lo+1, when it is page 1, or when it follows a trusted page
+// listed with the same X-WP-Total (the list did not move in between);
+// otherwise the walk steps back a page. It ends at a page reaching hi, or
+// at the end of the list.
 func (r *run) fillGap(ctx context.Context, lo, hi int64, hint int) (int, error) {
-	q, forward, found := max(hint, 1), false, 0
+	q, found := max(hint, 1), 0
 	seen := make(map[int64]bool)
+	prevTotal, havePrev := 0, false
 	for range maxGapPages {
 		pg, err := r.fetch(ctx, q)
 		if err != nil {
 			return found, err
 		}
 		n := len(pg.IDs)
-		if n == 0 && (forward || q == 1) {
-			return found, nil // the list ends before hi
+		follows := havePrev && pg.Total >= 0 && pg.Total == prevTotal
+		if n == 0 {
+			if q == 1 || follows {
+				return found, nil // the list ends before hi
+			}
+			q, havePrev = q-1, false // the list shrank past this page
+			continue
 		}
-		if q > 1 && (n == 0 || pg.IDs[0] > lo) {
-			q, forward = q-1, false // the spot slid back past this page
+		if q > 1 && pg.IDs[0] > lo+1 && !follows {
+			q, havePrev = q-1, false // the spot slid back past this page
 			continue
 		}
 		var keep []int
@@ -306,10 +320,10 @@ func (r *run) fillGap(ctx context.Context, lo, hi int64, hint int) (int, error) 
 			return found, err
 		}
 		found += len(keep)
-		if pg.IDs[n-1] >= hi || n < PerPage {
+		if pg.IDs[n-1] >= hi-1 || n < PerPage {
 			return found, nil
 		}
-		q, forward = q+1, true
+		q, prevTotal, havePrev = q+1, pg.Total, true
 	}
 	return found, fmt.Errorf("the list kept moving over %d pages", maxGapPages)
 }

@@ -1,0 +1,318 @@
+// Package activation tests the activate function's handler against the
+// stand-in WooCommerce (fakewoo), the stand-in Logistos and embedded kumo
+// (SQS, DynamoDB, Lambda), and the real activate binary under the Lambda
+// runtime interface emulator. BenchmarkBackfill measures the backfill.
+package activation
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http/httptest"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	dtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/logistos-sync/logistos-sync/local/fakelogistos"
+	"github.com/logistos-sync/logistos-sync/local/fakewoo"
+	"github.com/logistos-sync/logistos-sync/local/stack"
+	"github.com/logistos-sync/logistos-sync/shared/activate"
+	"github.com/logistos-sync/logistos-sync/shared/checkpoint"
+	"github.com/logistos-sync/logistos-sync/shared/config"
+	"github.com/logistos-sync/logistos-sync/shared/logging"
+	"github.com/logistos-sync/logistos-sync/shared/metrics"
+	"github.com/logistos-sync/logistos-sync/shared/queue"
+	"github.com/logistos-sync/logistos-sync/shared/woo"
+)
+
+// kumo is the one emulator of this test process (its state is global);
+// each test forks queues of its own.
+var (
+	kumo   *stack.Stack
+	suffix atomic.Int64
+)
+
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) != "" {
+		os.Exit(benchChild())
+	}
+	var err error
+	if kumo, err = stack.Start(context.Background(), stack.Options{}); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	kumo.Close()
+	os.Exit(code)
+}
+
+const webhookURL = "https://hooks.example/woocommerce/webhook"
+
+// env is one activation setup: a shop, queues, a Logistos, a handler.
+type env struct {
+	t        *testing.T
+	shop     *fakewoo.Shop
+	st       *stack.Stack
+	logistos *fakelogistos.Server
+	h        *activate.Handler
+	logs     *syncBuffer
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// newEnv wires a handler as functions/activate does (config.LoadActivate
+// and activate.New), with extra settings in vars.
+func newEnv(t *testing.T, o fakewoo.Options, vars map[string]string) *env {
+	t.Helper()
+	e := &env{t: t, shop: fakewoo.Start(o), logistos: &fakelogistos.Server{}, logs: &syncBuffer{}}
+	t.Cleanup(e.shop.Close)
+	lsrv := httptest.NewServer(e.logistos)
+	t.Cleanup(lsrv.Close)
+	e.st = fork(t)
+	m := map[string]string{
+		config.StoreURL:               e.shop.URL,
+		config.QueueURL:               e.st.QueueURL,
+		config.WebhookSecret:          e.st.WebhookSecret,
+		config.WooConsumerKey:         fakewoo.Key,
+		config.WooConsumerSecret:      fakewoo.Secret,
+		config.WebhookURL:             webhookURL,
+		config.LogistosCredentialsURL: lsrv.URL + fakelogistos.CredentialsPath,
+	}
+	for k, v := range vars {
+		m[k] = v
+	}
+	cfg, err := config.LoadActivate(config.FromMap(m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := logging.New(e.logs, "info")
+	if e.h, err = activate.New(cfg, e.st.AWS, "", log, metrics.New(io.Discard, "test")); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("logs:\n%s", tail(e.logs.String(), 6000))
+		}
+	})
+	return e
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return "…" + s[len(s)-n:]
+	}
+	return s
+}
+
+func fork(t *testing.T) *stack.Stack {
+	t.Helper()
+	st, err := kumo.Fork(context.Background(), stack.Options{Suffix: "-act" + strconv.FormatInt(suffix.Add(1), 10)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// run invokes the handler with a generous timeout.
+func (e *env) run(ev activate.Event) (activate.Report, error) {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	return e.h.Handle(ctx, ev)
+}
+
+// queued is what the backfill put on the queue.
+type queued struct {
+	count map[int64]int // order id → messages
+	msgs  int
+}
+
+// drain receives and deletes every message on the queue, checking each
+// one's envelope against the backfill contract. Messages are counted once
+// per SQS message id: a receive whose answer is lost in transit leaves its
+// messages to come back after the visibility timeout, and they are counted
+// when they do.
+func (e *env) drain() queued {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	q := queued{count: map[int64]int{}}
+	seen := map[string]bool{}
+	checked := 0
+	for {
+		out, err := e.st.SQS.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
+			QueueUrl: &e.st.QueueURL, MaxNumberOfMessages: 10, VisibilityTimeout: 2,
+			MessageAttributeNames: []string{"All"},
+		})
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		if len(out.Messages) == 0 {
+			v, inflight, err := e.st.Depth(ctx, e.st.QueueURL)
+			if err != nil {
+				e.t.Fatal(err)
+			}
+			if v == 0 && inflight == 0 {
+				return q
+			}
+			time.Sleep(200 * time.Millisecond) // lost receives come back
+			continue
+		}
+		var del []types.DeleteMessageBatchRequestEntry
+		for i, m := range out.Messages {
+			del = append(del, types.DeleteMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: m.ReceiptHandle})
+			if seen[aws.ToString(m.MessageId)] {
+				continue
+			}
+			seen[aws.ToString(m.MessageId)] = true
+			q.msgs++
+			body := []byte(aws.ToString(m.Body))
+			id, err := woo.OrderID(body)
+			if err != nil {
+				e.t.Fatalf("message is not an order: %.200s", body)
+			}
+			q.count[id]++
+			attr := func(k string) string { return aws.ToString(m.MessageAttributes[k].StringValue) }
+			if attr(queue.AttrTopic) != queue.TopicBackfill || attr(queue.AttrOrigin) != queue.OriginBackfill ||
+				attr(queue.AttrSource) != e.shop.URL || attr(queue.AttrReceivedAt) == "" {
+				e.t.Fatalf("order %d: attributes %v", id, attrs(m))
+			}
+			// Byte for byte what the shop listed (a sample: it costs).
+			if checked < 50 || id%997 == 0 {
+				checked++
+				want, ok := e.shop.OrderJSON(e.shop.URL, id)
+				var listed struct{ Status string }
+				_ = json.Unmarshal(body, &listed)
+				if ok && listed.Status == e.shop.Status(id) && !bytes.Equal(body, want) {
+					e.t.Fatalf("order %d body differs from the listed bytes:\n got %.200s\nwant %.200s", id, body, want)
+				}
+			}
+		}
+		if _, err := e.st.SQS.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: &e.st.QueueURL, Entries: del}); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+}
+
+func attrs(m types.Message) map[string]string {
+	out := map[string]string{}
+	for k, v := range m.MessageAttributes {
+		out[k] = aws.ToString(v.StringValue)
+	}
+	return out
+}
+
+// exactlyOnce reports ids in [1, n] missing or repeated, skipping those in except.
+func (q queued) exactlyOnce(t *testing.T, n int64, except func(int64) bool) {
+	t.Helper()
+	var missing, twice []int64
+	for id := int64(1); id <= n; id++ {
+		if except != nil && except(id) {
+			continue
+		}
+		switch c := q.count[id]; {
+		case c == 0:
+			missing = append(missing, id)
+		case c > 1:
+			twice = append(twice, id)
+		}
+	}
+	if len(missing) > 0 || len(twice) > 0 {
+		t.Errorf("%d ids missing (first %v), %d more than once (first %v)", len(missing), first(missing), len(twice), first(twice))
+	}
+}
+
+// atLeastOnce reports ids in [1, n] missing, and returns how many ids came
+// more than once and the most copies of one.
+func (q queued) atLeastOnce(t *testing.T, n int64, except func(int64) bool) (dups, most int) {
+	t.Helper()
+	var missing []int64
+	for id := int64(1); id <= n; id++ {
+		if except != nil && except(id) {
+			continue
+		}
+		c := q.count[id]
+		if c == 0 {
+			missing = append(missing, id)
+		}
+		if c > 1 {
+			dups++
+		}
+		most = max(most, c)
+	}
+	if len(missing) > 0 {
+		t.Errorf("%d ids missing, first %v", len(missing), first(missing))
+	}
+	return dups, most
+}
+
+func first(ids []int64) []int64 { return ids[:min(len(ids), 8)] }
+
+// createTable makes a checkpoint table in kumo as the template does.
+func createTable(t testing.TB, name string) *dynamodb.Client {
+	t.Helper()
+	db := dynamodb.NewFromConfig(kumo.AWS)
+	_, err := db.CreateTable(context.Background(), &dynamodb.CreateTableInput{
+		TableName:            aws.String(name),
+		BillingMode:          dtypes.BillingModePayPerRequest,
+		AttributeDefinitions: []dtypes.AttributeDefinition{{AttributeName: aws.String("id"), AttributeType: dtypes.ScalarAttributeTypeS}},
+		KeySchema:            []dtypes.KeySchemaElement{{AttributeName: aws.String("id"), KeyType: dtypes.KeyTypeHash}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+// backfillState reads the checkpoint document as JSON.
+func backfillState(t *testing.T, s checkpoint.Store) map[string]any {
+	t.Helper()
+	doc, _, err := s.Get(context.Background(), activate.BackfillID)
+	if err != nil || doc == nil {
+		t.Fatalf("no backfill checkpoint: %v", err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(doc, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// logLines returns the JSON log lines with msg.
+func logLines(logs, msg string) []map[string]any {
+	var out []map[string]any
+	for _, line := range bytes.Split([]byte(logs), []byte("\n")) {
+		var m map[string]any
+		if json.Unmarshal(line, &m) == nil && m["msg"] == msg {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
