@@ -49,8 +49,11 @@ lint-template:
 	else echo "SKIPPED cfn-lint: not installed (pip install cfn-lint); CI runs it"; fi
 
 ## run: the whole pipeline locally (embedded AWS, webhook on :3000, forwarder, Logistos capture)
+# Built, then exec'd (not `go run`, which exits 1 after Ctrl-C), so that
+# Ctrl-C ends `make run` cleanly with status 0.
 run:
-	cd local && $(GO) run ./cmd/run
+	$(GO) -C local build -ldflags='-X github.com/logistos-sync/logistos-sync/shared/version.Version=$(VERSION)' -o $(abspath $(BIN))/local-run ./cmd/run
+	exec $(abspath $(BIN))/local-run
 
 ## demo: send a correctly signed sample order to the local webhook
 demo:

@@ -5,7 +5,6 @@
 package integration
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -27,6 +26,7 @@ import (
 	"github.com/logistos-sync/logistos-sync/local/fakelogistos"
 	"github.com/logistos-sync/logistos-sync/local/pipeline"
 	"github.com/logistos-sync/logistos-sync/local/stack"
+	"github.com/logistos-sync/logistos-sync/local/syncbuf"
 	"github.com/logistos-sync/logistos-sync/shared/forwarder"
 	"github.com/logistos-sync/logistos-sync/shared/logging"
 	"github.com/logistos-sync/logistos-sync/shared/webhook"
@@ -60,24 +60,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// logBuffer collects every line the handlers write.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // invocation is one forwarder invocation as the event source mapping made it.
 type invocation struct {
 	ev   events.SQSEvent
@@ -93,7 +75,7 @@ type env struct {
 	forwarder *forwarder.Handler
 	poller    *esm.Poller
 	url       string // the webhook's HTTP endpoint
-	logs      *logBuffer
+	logs      *syncbuf.Buffer
 
 	mu          sync.Mutex
 	invocations []invocation
@@ -118,7 +100,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, st: st, logs: &logBuffer{}, logistos: &fakelogistos.Server{Respond: o.respond}}
+	e := &env{t: t, st: st, logs: &syncbuf.Buffer{}, logistos: &fakelogistos.Server{Respond: o.respond}}
 	lsrv := httptest.NewServer(e.logistos)
 	t.Cleanup(lsrv.Close)
 

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/logistos-sync/logistos-sync/local/syncbuf"
 )
 
 // InvokePath is the emulator's invoke endpoint (the Lambda Invoke API's).
@@ -37,7 +39,7 @@ type Function struct {
 	URL string
 
 	cmd    *exec.Cmd
-	out    *buffer
+	out    *syncbuf.Buffer
 	exited chan struct{}
 	once   sync.Once
 }
@@ -77,7 +79,7 @@ func (r *RIE) start(bootstrap string, env map[string]string) (*Function, error) 
 		bootstrap)
 	cmd.Dir = filepath.Dir(bootstrap)
 	cmd.Env = environ(bootstrap, env)
-	out := &buffer{}
+	out := &syncbuf.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	setProcessGroup(cmd)
 	if err := cmd.Start(); err != nil {
@@ -203,22 +205,4 @@ func (f *Function) Close() {
 		case <-time.After(stopTimeout):
 		}
 	})
-}
-
-// buffer is a bytes.Buffer safe for the process's concurrent writes.
-type buffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *buffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *buffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }

@@ -164,7 +164,7 @@ logistos-sync is running locally
   Webhook      POST %s
   Logistos     %s
   AWS (kumo)   %s   queue %s, DLQ %s
-               AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_REGION=%s \
+               AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION=%s \
                  aws --endpoint-url %s sqs get-queue-attributes --attribute-names All --queue-url %s
   Secret       Secrets Manager %s (value from WEBHOOK_SECRET, default %q)
 

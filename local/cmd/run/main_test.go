@@ -1,0 +1,104 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/logistos-sync/logistos-sync/local/syncbuf"
+)
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+}
+
+func waitFor(t *testing.T, out *syncbuf.Buffer, what string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(out.String(), what) {
+		if time.Now().After(deadline) {
+			t.Fatalf("output never showed %q:\n%s", what, out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+var (
+	curlURL    = regexp.MustCompile(`curl -sS -w '[^']*' '([^']+)'`)
+	curlHeader = regexp.MustCompile(`-H '([^:]+): ([^']*)'`)
+	curlData   = regexp.MustCompile(`--data-binary @'([^']+)'`)
+)
+
+// The runner starts, its banner's curl command delivers an order that
+// reaches the printed Logistos capture, and cancelling stops it cleanly.
+func TestRunBannerCurlReachesLogistos(t *testing.T) {
+	t.Setenv(envPort, freePort(t))
+	t.Setenv(envAWSPort, freePort(t))
+	t.Setenv("LOGISTOS_ORDERS_URL", "")
+	t.Setenv("WEBHOOK_SECRET", "")
+	out := &syncbuf.Buffer{}
+	logs := &syncbuf.Buffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, slog.New(slog.NewJSONHandler(logs, nil)), out) }()
+	waitFor(t, out, "Ctrl-C stops everything.")
+
+	// Send what the banner's curl command sends.
+	banner := out.String()
+	url := curlURL.FindStringSubmatch(banner)
+	data := curlData.FindStringSubmatch(banner)
+	if url == nil || data == nil {
+		t.Fatalf("banner has no complete curl command:\n%s", banner)
+	}
+	body, err := os.ReadFile(data[1])
+	if err != nil {
+		t.Fatalf("the curl command's body file: %v", err)
+	}
+	req, _ := http.NewRequest(http.MethodPost, url[1], bytes.NewReader(body))
+	for _, h := range curlHeader.FindAllStringSubmatch(banner, -1) {
+		req.Header.Set(h[1], h[2])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	answer, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("the banner's curl command got %d %s\nlogs:\n%s", resp.StatusCode, answer, logs.String())
+	}
+	waitFor(t, out, "Logistos received POST /integration/woo_commerce_orders")
+	waitFor(t, out, `"total": "1849.00"`)
+	if !strings.Contains(out.String(), "Idempotency-Key: ") {
+		t.Error("the printout lacks the Idempotency-Key")
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("run returned %v after cancel", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("run did not stop after cancel")
+	}
+	if !strings.Contains(logs.String(), "local pipeline stopped") {
+		t.Error("no log line for the stop")
+	}
+}
