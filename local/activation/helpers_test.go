@@ -23,6 +23,7 @@ import (
 	dtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	smithylog "github.com/aws/smithy-go/logging"
 
 	"github.com/logistos-sync/logistos-sync/local/fakelogistos"
 	"github.com/logistos-sync/logistos-sync/local/fakewoo"
@@ -67,6 +68,7 @@ type env struct {
 	logistos *fakelogistos.Server
 	h        *activate.Handler
 	logs     *syncBuffer
+	base     map[string]string // the settings every handler of this env gets
 }
 
 type syncBuffer struct {
@@ -95,7 +97,7 @@ func newEnv(t *testing.T, o fakewoo.Options, vars map[string]string) *env {
 	lsrv := httptest.NewServer(e.logistos)
 	t.Cleanup(lsrv.Close)
 	e.st = fork(t)
-	m := map[string]string{
+	e.base = map[string]string{
 		config.StoreURL:               e.shop.URL,
 		config.QueueURL:               e.st.QueueURL,
 		config.WebhookSecret:          e.st.WebhookSecret,
@@ -105,22 +107,46 @@ func newEnv(t *testing.T, o fakewoo.Options, vars map[string]string) *env {
 		config.LogistosCredentialsURL: lsrv.URL + fakelogistos.CredentialsPath,
 	}
 	for k, v := range vars {
-		m[k] = v
+		e.base[k] = v
 	}
-	cfg, err := config.LoadActivate(config.FromMap(m))
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := logging.New(e.logs, "info")
-	if e.h, err = activate.New(cfg, e.st.AWS, "", log, metrics.New(io.Discard, "test")); err != nil {
-		t.Fatal(err)
-	}
+	e.build(nil)
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("logs:\n%s", tail(e.logs.String(), 6000))
 		}
 	})
 	return e
+}
+
+// newEnvSharing is another handler (another cold start, other settings)
+// on the same shop, queue, Logistos and logs; its checkpoints start empty.
+func newEnvSharing(t *testing.T, e *env, vars map[string]string) *env {
+	t.Helper()
+	cp := *e
+	cp.t = t
+	cp.build(vars)
+	return &cp
+}
+
+func (e *env) build(vars map[string]string) {
+	e.t.Helper()
+	m := map[string]string{}
+	for k, v := range e.base {
+		m[k] = v
+	}
+	for k, v := range vars {
+		m[k] = v
+	}
+	cfg, err := config.LoadActivate(config.FromMap(m))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	log := logging.New(e.logs, "info")
+	aws := e.st.AWS.Copy()
+	aws.Logger = smithylog.Nop{} // kumo's DynamoDB answers lack the CRC32 the SDK checks: a warning per call
+	if e.h, err = activate.New(cfg, aws, "", log, metrics.New(io.Discard, "test")); err != nil {
+		e.t.Fatal(err)
+	}
 }
 
 func tail(s string, n int) string {
@@ -277,7 +303,9 @@ func first(ids []int64) []int64 { return ids[:min(len(ids), 8)] }
 // createTable makes a checkpoint table in kumo as the template does.
 func createTable(t testing.TB, name string) *dynamodb.Client {
 	t.Helper()
-	db := dynamodb.NewFromConfig(kumo.AWS)
+	cfg := kumo.AWS.Copy()
+	cfg.Logger = smithylog.Nop{}
+	db := dynamodb.NewFromConfig(cfg)
 	_, err := db.CreateTable(context.Background(), &dynamodb.CreateTableInput{
 		TableName:            aws.String(name),
 		BillingMode:          dtypes.BillingModePayPerRequest,
@@ -315,4 +343,3 @@ func logLines(logs, msg string) []map[string]any {
 	}
 	return out
 }
-

@@ -9,7 +9,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/logistos-sync/logistos-sync/shared/checkpoint"
 	"github.com/logistos-sync/logistos-sync/shared/config"
 	"github.com/logistos-sync/logistos-sync/shared/woo"
 )
@@ -194,7 +193,7 @@ func (h *Handler) backfill(ctx context.Context, log *slog.Logger, shop *woo.Clie
 	st.Invocations++
 	r := &run{h: h, shop: shop, st: st, version: version, log: log, start: start}
 	if err := r.save(ctx); err != nil {
-		if errors.Is(err, checkpoint.ErrConflict) {
+		if errors.Is(err, errLostLease) {
 			rep.Outcome, rep.Detail = OutcomeAlreadyRunning, "another run took the backfill at the same moment; it continues by itself"
 			return rep, nil, nil
 		}

@@ -1,0 +1,103 @@
+package activation
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/logistos-sync/logistos-sync/local/fakewoo"
+	"github.com/logistos-sync/logistos-sync/shared/activate"
+)
+
+var webhookOnly = activate.Event{Steps: []string{activate.StepWebhook}}
+
+// Whatever the shop starts with, one run leaves exactly one active
+// order.created webhook delivering to WEBHOOK_URL with the deployment's
+// secret, and leaves other webhooks alone. Every later run makes exactly one
+// write: the secret refresh (WooCommerce never shows a secret, so a run
+// cannot tell whether it still matches).
+func TestWebhookIdempotent(t *testing.T) {
+	other := fakewoo.Webhook{Name: "old plugin", Status: "active", Topic: "order.created", DeliveryURL: "https://elsewhere.example/hook", Secret: "theirs"}
+	updated := fakewoo.Webhook{Name: "ours, other topic", Status: "active", Topic: "order.updated", DeliveryURL: webhookURL, Secret: "x"}
+	ours := func(status string) fakewoo.Webhook {
+		return fakewoo.Webhook{Name: "made by hand", Status: status, Topic: "order.created", DeliveryURL: webhookURL + "/", Secret: "stale"}
+	}
+	cases := []struct {
+		name       string
+		start      []fakewoo.Webhook
+		wantWrites int
+		wantAction string
+	}{
+		{"none", nil, 1, "create"},
+		{"one active", []fakewoo.Webhook{ours("active")}, 1, "refresh secret"},
+		{"one disabled", []fakewoo.Webhook{ours("disabled")}, 1, "re-activate"},
+		{"one paused", []fakewoo.Webhook{ours("paused")}, 1, "re-activate"},
+		{"two duplicates", []fakewoo.Webhook{ours("disabled"), ours("active")}, 2, "delete duplicate"},
+		{"three duplicates among others", []fakewoo.Webhook{other, ours("disabled"), updated, ours("paused"), ours("disabled")}, 3, "delete duplicate"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, fakewoo.Options{}, nil)
+			for _, w := range tc.start {
+				e.shop.AddWebhook(w)
+			}
+			rep, err := e.run(webhookOnly)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Webhook.Writes != tc.wantWrites || e.shop.Stats().WebhookWrites != tc.wantWrites ||
+				!strings.Contains(strings.Join(rep.Webhook.Actions, ";"), tc.wantAction) {
+				t.Errorf("writes %d (shop saw %d), actions %v; want %d writes with %q", rep.Webhook.Writes,
+					e.shop.Stats().WebhookWrites, rep.Webhook.Actions, tc.wantWrites, tc.wantAction)
+			}
+			check := func() {
+				t.Helper()
+				var mine []fakewoo.Webhook
+				for _, w := range e.shop.Webhooks() {
+					if w.Topic == "order.created" && strings.TrimRight(w.DeliveryURL, "/") == webhookURL {
+						mine = append(mine, w)
+					}
+				}
+				if len(mine) != 1 || mine[0].Status != "active" || mine[0].Secret != e.st.WebhookSecret || mine[0].APIVersion != "wp_api_v3" {
+					t.Fatalf("webhooks at our URL: %+v", mine)
+				}
+				if mine[0].ID != rep.Webhook.WebhookID {
+					t.Errorf("report names webhook %d, kept %d", rep.Webhook.WebhookID, mine[0].ID)
+				}
+				for _, w := range e.shop.Webhooks() {
+					if w.DeliveryURL == other.DeliveryURL && (w.Secret != "theirs" || w.Status != "active") {
+						t.Errorf("another integration's webhook was changed: %+v", w)
+					}
+					if w.Topic == "order.updated" && w.Secret != "x" {
+						t.Errorf("our URL's order.updated webhook was changed: %+v", w)
+					}
+				}
+			}
+			check()
+			before := e.shop.Stats().WebhookWrites
+			again, err := e.run(webhookOnly)
+			if err != nil {
+				t.Fatal(err)
+			}
+			check()
+			if n := e.shop.Stats().WebhookWrites - before; n != 1 || again.Webhook.Writes != 1 || !strings.HasPrefix(again.Webhook.Actions[0], "refresh secret") {
+				t.Errorf("second run: %d writes, actions %v; want only the secret refresh", n, again.Webhook.Actions)
+			}
+		})
+	}
+}
+
+// A rotated secret reaches the webhook on the next run.
+func TestWebhookSecretRotation(t *testing.T) {
+	e := newEnv(t, fakewoo.Options{}, nil)
+	if _, err := e.run(webhookOnly); err != nil {
+		t.Fatal(err)
+	}
+	e2 := newEnvSharing(t, e, map[string]string{"WEBHOOK_SECRET": "rotated-secret"})
+	if _, err := e2.run(webhookOnly); err != nil {
+		t.Fatal(err)
+	}
+	hooks := e.shop.Webhooks()
+	if len(hooks) != 1 || hooks[0].Secret != "rotated-secret" {
+		t.Errorf("webhooks %+v", hooks)
+	}
+}
