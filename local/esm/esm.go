@@ -121,12 +121,11 @@ func (p *Poller) Poll(ctx context.Context) (Result, error) {
 	// that was received is always finished, as Lambda finishes it.
 	base := context.WithoutCancel(ctx)
 	resp, err := p.invoke(base, ev)
-	res := Result{Received: len(ev.Records), Err: err}
-	keep := map[string]bool{}
+	var keep map[string]bool
 	if err == nil {
 		keep, err = failures(ev, resp)
-		res.Err = err
 	}
+	res := Result{Received: len(ev.Records), Err: err}
 	if err != nil {
 		p.log().LogAttrs(ctx, slog.LevelWarn, "batch failed; every record stays on the queue",
 			slog.Int("records", len(ev.Records)), slog.String("error", err.Error()))

@@ -168,6 +168,7 @@ type HandlerError struct {
 	Type    string `json:"errorType"`
 }
 
+// Error says which error the handler returned.
 func (e *HandlerError) Error() string { return "handler error " + e.Type + ": " + e.Message }
 
 // InvokeJSON invokes with in encoded as JSON and decodes the response into
