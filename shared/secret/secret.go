@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/aws/aws-secretsmanager-caching-go/v2/secretcache"
 )
 
@@ -54,16 +56,26 @@ const (
 // Manager reads a secret's current and previous versions through the
 // Secrets Manager caching client.
 type Manager struct {
-	cache *secretcache.Cache
-	id    string
+	cache  *secretcache.Cache
+	client secretcache.SecretsManagerAPIClient
+	id     string
 
 	lastRefresh atomic.Int64 // unix nanos
 
-	mu   sync.Mutex
-	last struct {
-		cur, prev string
-		values    [][]byte
+	mu sync.Mutex
+	// fresh holds values read directly by Refresh; they win over the cache
+	// until the cache has surely expired too.
+	fresh *versions
+	last  struct {
+		versions
+		values [][]byte
 	}
+}
+
+// versions are a secret's two live values.
+type versions struct {
+	cur, prev string
+	until     time.Time
 }
 
 // NewManager reads secret id (name or ARN) through client.
@@ -75,53 +87,95 @@ func NewManager(client secretcache.SecretsManagerAPIClient, id string) (*Manager
 	if err != nil {
 		return nil, fmt.Errorf("secret cache: %w", err)
 	}
-	return &Manager{cache: cache, id: id}, nil
+	return &Manager{cache: cache, client: client, id: id}, nil
 }
 
 // String returns the current value as a string, e.g. a JSON document.
 func (m *Manager) String(ctx context.Context) (string, error) {
-	v, err := m.cache.GetSecretStringWithStageWithContext(ctx, m.id, StageCurrent)
-	if err != nil {
-		return "", fmt.Errorf("read secret %s: %w", m.id, err)
-	}
-	return v, nil
+	v, err := m.read(ctx)
+	return v.cur, err
 }
 
-// Values returns AWSCURRENT and, when it exists, AWSPREVIOUS.
-func (m *Manager) Values(ctx context.Context) ([][]byte, error) {
-	cur, err := m.String(ctx)
+// read returns the live values: those Refresh read, while they are
+// recent, else the cache's.
+func (m *Manager) read(ctx context.Context) (versions, error) {
+	m.mu.Lock()
+	fresh := m.fresh
+	m.mu.Unlock()
+	if fresh != nil && time.Now().Before(fresh.until) {
+		return *fresh, nil
+	}
+	cur, err := m.cache.GetSecretStringWithStageWithContext(ctx, m.id, StageCurrent)
 	if err != nil {
-		return nil, err
+		return versions{}, fmt.Errorf("read secret %s: %w", m.id, err)
 	}
 	prev, err := m.cache.GetSecretStringWithStageWithContext(ctx, m.id, StagePrevious)
 	var notFound *secretcache.VersionNotFoundError
 	if err != nil && !errors.As(err, &notFound) {
-		return nil, fmt.Errorf("read secret %s (%s): %w", m.id, StagePrevious, err)
+		return versions{}, fmt.Errorf("read secret %s (%s): %w", m.id, StagePrevious, err)
+	}
+	return versions{cur: cur, prev: prev}, nil
+}
+
+// Values returns AWSCURRENT and, when it exists, AWSPREVIOUS.
+func (m *Manager) Values(ctx context.Context) ([][]byte, error) {
+	v, err := m.read(ctx)
+	if err != nil {
+		return nil, err
 	}
 	// The byte slices are reused until the values change, so the hot path
 	// does not copy the secret on every request.
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.last.values == nil || m.last.cur != cur || m.last.prev != prev {
-		m.last.cur, m.last.prev = cur, prev
-		m.last.values = [][]byte{[]byte(cur)}
-		if prev != "" && prev != cur {
-			m.last.values = append(m.last.values, []byte(prev))
+	if m.last.values == nil || m.last.cur != v.cur || m.last.prev != v.prev {
+		m.last.cur, m.last.prev = v.cur, v.prev
+		m.last.values = [][]byte{[]byte(v.cur)}
+		if v.prev != "" && v.prev != v.cur {
+			m.last.values = append(m.last.values, []byte(v.prev))
 		}
 	}
 	return m.last.values, nil
 }
 
-// Refresh re-reads the secret now unless it did so less than
-// MinRefreshInterval ago.
+// Refresh reads both versions from Secrets Manager now, unless it did so
+// less than MinRefreshInterval ago, and reports whether it read them. It
+// bypasses the caching client, whose own forced refresh sleeps 2.5 to 5
+// seconds: far too long for a webhook request waiting on the answer.
 func (m *Manager) Refresh(ctx context.Context) bool {
-	now := time.Now().UnixNano()
+	now := time.Now()
 	last := m.lastRefresh.Load()
-	if now-last < int64(MinRefreshInterval) || !m.lastRefresh.CompareAndSwap(last, now) {
+	if now.UnixNano()-last < int64(MinRefreshInterval) || !m.lastRefresh.CompareAndSwap(last, now.UnixNano()) {
 		return false
 	}
-	m.cache.RefreshNowWithContext(ctx, m.id)
+	cur, err := m.stage(ctx, StageCurrent)
+	if err != nil || cur == "" {
+		return false
+	}
+	prev, err := m.stage(ctx, StagePrevious)
+	if err != nil {
+		return false
+	}
+	m.mu.Lock()
+	m.fresh = &versions{cur: cur, prev: prev, until: now.Add(CacheTTL)}
+	m.mu.Unlock()
 	return true
+}
+
+// stage reads one version stage directly; a stage that does not exist
+// (AWSPREVIOUS before the first rotation) is "".
+func (m *Manager) stage(ctx context.Context, stage string) (string, error) {
+	out, err := m.client.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &m.id, VersionStage: &stage})
+	var notFound *types.ResourceNotFoundException
+	if errors.As(err, &notFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("read secret %s (%s): %w", m.id, stage, err)
+	}
+	if out.SecretString == nil {
+		return "", nil
+	}
+	return *out.SecretString, nil
 }
 
 // Open returns the Secrets Manager secret arn through client when arn is
