@@ -1,5 +1,162 @@
 package activation
 
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/logistos-sync/logistos-sync/local/fakewoo"
+	"github.com/logistos-sync/logistos-sync/shared/activate"
+	"github.com/logistos-sync/logistos-sync/shared/config"
+	"github.com/logistos-sync/logistos-sync/shared/logging"
+	"github.com/logistos-sync/logistos-sync/shared/metrics"
+)
+
+// childEnv makes the test binary run one backfill (benchChild) instead of
+// the tests: the benchmark measures that process's memory on its own,
+// apart from kumo and the stand-in shop.
 const childEnv = "LOGISTOS_BACKFILL_BENCH_CHILD"
 
-func benchChild() int { return 0 }
+// Benchmark conditions: a shop that takes pageLatency to build each page,
+// fetched benchConcurrency pages at a time.
+const (
+	pageLatency      = 50 * time.Millisecond
+	benchConcurrency = 4
+)
+
+// BenchmarkBackfill backfills shops of 10,000 and 100,000 orders from the
+// stand-in shop (50 ms per page, 4 pages at a time) into the embedded kumo
+// queue, with the backfill in a process of its own. It reports the
+// backfill's wall time against the bound set by the shop alone
+// (pages × 50 ms ÷ 4) and that process's peak RSS.
+func BenchmarkBackfill(b *testing.B) {
+	for _, n := range []int{10_000, 100_000} {
+		b.Run(fmt.Sprintf("orders=%d", n), func(b *testing.B) {
+			shop := fakewoo.Start(fakewoo.Options{Orders: n, Latency: pageLatency})
+			defer shop.Close()
+			pages := (n + activate.PerPage - 1) / activate.PerPage
+			bound := time.Duration(pages) * pageLatency / benchConcurrency
+			var wall, proc time.Duration
+			var rss int64
+			runs := 0
+			for b.Loop() {
+				st := fork(b)
+				vars := st.Env()
+				for k, v := range map[string]string{
+					childEnv: "1", "STORE_URL": shop.URL, "QUEUE_URL": st.QueueURL, "WEBHOOK_SECRET": "bench",
+					"WOO_CONSUMER_KEY": fakewoo.Key, "WOO_CONSUMER_SECRET": fakewoo.Secret, "WEBHOOK_URL": webhookURL,
+					"BACKFILL_CONCURRENCY": fmt.Sprint(benchConcurrency),
+				} {
+					vars[k] = v
+				}
+				rep, elapsed, peak, err := runChild(vars)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if rep.Backfill == nil || rep.Backfill.Outcome != activate.OutcomeComplete || rep.Backfill.OrdersEnqueued != int64(n) {
+					b.Fatalf("backfill: %+v", rep.Backfill)
+				}
+				wall += time.Duration(rep.Backfill.DurationMS) * time.Millisecond
+				proc += elapsed
+				rss = max(rss, peak)
+				runs++
+				b.StopTimer()
+				_, _ = st.SQS.PurgeQueue(context.Background(), &sqs.PurgeQueueInput{QueueUrl: &st.QueueURL})
+				b.StartTimer()
+			}
+			avg := wall / time.Duration(runs)
+			b.ReportMetric(avg.Seconds(), "s-backfill")
+			b.ReportMetric(bound.Seconds(), "s-bound")
+			b.ReportMetric(float64(avg)/float64(bound), "x-bound")
+			b.ReportMetric((proc / time.Duration(runs)).Seconds(), "s-process")
+			b.ReportMetric(float64(rss)/1024, "MB-peak-rss")
+		})
+	}
+}
+
+// childResult is what the child prints.
+type childResult struct {
+	Report     activate.Report `json:"report"`
+	PeakRSSKiB int64           `json:"peak_rss_kib"`
+}
+
+// runChild runs one backfill in a child process and returns its report,
+// its wall time and its peak resident set in KiB. The peak is the child's
+// own VmHWM: the rusage of a child is no good here, because Linux carries
+// the parent's high-water mark into it at exec (the child still shares the
+// parent's memory then), and the parent holds kumo's queues.
+func runChild(vars map[string]string) (activate.Report, time.Duration, int64, error) {
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+	for k, v := range vars {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	cmd.Stderr = io.Discard
+	start := time.Now()
+	out, err := cmd.Output()
+	elapsed := time.Since(start)
+	var res childResult
+	if err != nil {
+		return res.Report, 0, 0, fmt.Errorf("backfill process: %w: %s", err, out)
+	}
+	if err := json.Unmarshal(out, &res); err != nil {
+		return res.Report, 0, 0, fmt.Errorf("backfill report %q: %w", out, err)
+	}
+	return res.Report, elapsed, res.PeakRSSKiB, nil
+}
+
+// peakRSS reads this process's VmHWM from /proc, in KiB.
+func peakRSS() (int64, error) {
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			return strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+		}
+	}
+	return 0, fmt.Errorf("no VmHWM in /proc/self/status")
+}
+
+// benchChild is the child process: the activate function's wiring from its
+// environment, one backfill, the report on stdout.
+func benchChild() int {
+	ctx := context.Background()
+	cfg, err := config.LoadActivate(config.FromOS())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	aws, err := config.AWS(ctx)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	h, err := activate.New(cfg, aws, "", logging.New(os.Stderr, "info"), metrics.New(io.Discard, "bench"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	rep, err := h.Handle(ctx, activate.Event{Steps: []string{activate.StepBackfill}})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	hwm, err := peakRSS()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	_ = json.NewEncoder(os.Stdout).Encode(childResult{Report: rep, PeakRSSKiB: hwm})
+	return 0
+}

@@ -156,7 +156,7 @@ func tail(s string, n int) string {
 	return s
 }
 
-func fork(t *testing.T) *stack.Stack {
+func fork(t testing.TB) *stack.Stack {
 	t.Helper()
 	st, err := kumo.Fork(context.Background(), stack.Options{Suffix: "-act" + strconv.FormatInt(suffix.Add(1), 10)})
 	if err != nil {

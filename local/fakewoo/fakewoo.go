@@ -47,7 +47,8 @@ type Options struct {
 	Orders int
 	// Spacing between the creation times of the initial orders (1 minute).
 	Spacing time.Duration
-	// Latency is added to every orders listing: a shop's page build time.
+	// Latency is how long every orders listing takes (at least): a shop's
+	// page build time.
 	Latency time.Duration
 	// Now is the shop's clock (Date header, new orders); time.Now when nil.
 	Now func() time.Time

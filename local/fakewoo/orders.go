@@ -191,15 +191,9 @@ func (s *Shop) listOrders(w http.ResponseWriter, r *http.Request, _ string) {
 		writeJSON(w, http.StatusBadRequest, []byte(body))
 		return
 	}
+	start := time.Now()
 	if s.opts.OnList != nil {
 		s.opts.OnList(lq.page)
-	}
-	if s.opts.Latency > 0 {
-		select {
-		case <-time.After(s.opts.Latency):
-		case <-r.Context().Done():
-			return
-		}
 	}
 	ids, total, created, statuses := s.window(lq)
 	base := s.base(r)
@@ -224,6 +218,15 @@ func (s *Shop) listOrders(w http.ResponseWriter, r *http.Request, _ string) {
 	h.Set("Allow", "GET, POST")
 	if l := linkHeader(base, r.URL.Query(), lq.page, pages); l != "" {
 		h.Set("Link", l)
+	}
+	// The page takes Latency in all, building it included, as a shop's
+	// page build time would.
+	if wait := s.opts.Latency - time.Since(start); wait > 0 {
+		select {
+		case <-time.After(wait):
+		case <-r.Context().Done():
+			return
+		}
 	}
 	s.mu.Lock()
 	s.stats.ListRequests++

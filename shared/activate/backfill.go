@@ -122,6 +122,14 @@ func cutoffFrom(shopDate, now time.Time) time.Time {
 	return t.UTC().Truncate(time.Second).Add(time.Second)
 }
 
+// pagesOf is how many pages n orders fill; -1 when n is unknown.
+func pagesOf(n int) int {
+	if n < 0 {
+		return -1
+	}
+	return (n + PerPage - 1) / PerPage
+}
+
 // leaseUntil is how long this invocation may hold the lease.
 func (h *Handler) leaseUntil(ctx context.Context) time.Time {
 	if dl, ok := ctx.Deadline(); ok {
@@ -180,8 +188,9 @@ func (h *Handler) backfill(ctx context.Context, log *slog.Logger, shop *woo.Clie
 		if err != nil {
 			return fail(err)
 		}
+		// Its X-WP-Total (no cut-off yet) bounds the pages to plan for.
 		st = &backfillState{StoreURL: h.StoreURL, Statuses: h.statuses(), Cutoff: cutoffFrom(probe.Date, now),
-			StartedAt: now.UTC(), NextPage: 1, LastTotal: -1, Total: -1, TotalPages: -1}
+			StartedAt: now.UTC(), NextPage: 1, LastTotal: -1, Total: probe.Total, TotalPages: pagesOf(probe.Total)}
 		rep.StartedAt, rep.CompletedAt = &st.StartedAt, nil
 	}
 	rep.Cutoff = st.Cutoff
@@ -267,7 +276,7 @@ func (h *Handler) dryBackfill(ctx context.Context, shop *woo.Client, st *backfil
 		rep.Outcome, rep.Detail = OutcomeFailed, err.Error()
 		return rep, nil, err
 	}
-	pages := (pg.Total + woo.MaxPerPage - 1) / woo.MaxPerPage
+	pages := pagesOf(pg.Total)
 	rep.Outcome, rep.OrdersTotal, rep.PagesTotal = OutcomeWouldDo, pg.Total, pages
 	if fresh {
 		rep.Detail = fmt.Sprintf("would enqueue %d orders created before %s, in %d pages of %d", pg.Total, st.Cutoff.Format(time.RFC3339), pages, woo.MaxPerPage)

@@ -104,7 +104,7 @@ func (r *run) pages(ctx context.Context) (finished bool, err error) {
 	r.slots = make(chan struct{}, conc)
 	// Twice as many workers as fetch slots: half can enqueue a page while
 	// the others wait on the shop.
-	workers := 2 * conc
+	workers := 4 * conc
 	window := aheadPerSlot * conc
 
 	workCtx, cancel := context.WithCancel(ctx)
@@ -132,7 +132,9 @@ func (r *run) pages(ctx context.Context) (finished bool, err error) {
 	ticker := time.NewTicker(tick)
 	defer ticker.Stop()
 
-	next, planned, inflight := r.st.NextPage, r.st.NextPage, 0
+	// Plan with the pages last seen (the probe's, or the checkpoint's);
+	// every answer corrects the plan.
+	next, planned, inflight := r.st.NextPage, max(r.st.NextPage, r.st.TotalPages), 0
 	done := make(map[int]pageResult)
 	stopping := false
 	for {

@@ -59,7 +59,8 @@ func (q OrdersQuery) values() url.Values {
 
 // OrdersPage is one page of orders, each exactly as the shop encoded it.
 type OrdersPage struct {
-	// Orders are the page's elements, byte for byte as listed.
+	// Orders are the page's elements, byte for byte as listed: slices of
+	// the answer's body, which nothing modifies.
 	Orders []json.RawMessage
 	// IDs are the orders' ids, in the same order.
 	IDs []int64
@@ -84,7 +85,7 @@ func (c *Client) ListOrders(ctx context.Context, q OrdersQuery) (*OrdersPage, er
 	if d, err := http.ParseTime(resp.header.Get("Date")); err == nil {
 		p.Date = d
 	}
-	if err := json.Unmarshal(resp.body, &p.Orders); err != nil {
+	if p.Orders, err = splitArray(resp.body); err != nil {
 		return nil, &Error{Op: op, StatusCode: http.StatusOK, Err: fmt.Errorf("answer is not a JSON array of orders: %w", err), Hint: hintHTML}
 	}
 	p.IDs = make([]int64, len(p.Orders))

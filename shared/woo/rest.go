@@ -212,7 +212,7 @@ func (c *Client) once(ctx context.Context, op, method, target string, payload []
 		return nil, &Error{Op: op, Transient: true, Err: err, Hint: hintUnreachable}
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxResponseBytes+1))
+	data, err := readBody(resp)
 	if err != nil {
 		return nil, &Error{Op: op, StatusCode: resp.StatusCode, Transient: ctx.Err() == nil, Err: fmt.Errorf("read answer: %w", err), Hint: hintUnreachable}
 	}
@@ -223,6 +223,18 @@ func (c *Client) once(ctx context.Context, op, method, target string, payload []
 		return nil, e
 	}
 	return &response{body: data, header: resp.Header}, nil
+}
+
+// readBody reads at most MaxResponseBytes+1 of an answer, into one buffer
+// of the announced size when the shop announced one (a page of orders is
+// hundreds of KB: growing a buffer step by step copies it several times).
+func readBody(resp *http.Response) ([]byte, error) {
+	var buf bytes.Buffer
+	if n := resp.ContentLength; n > 0 && n <= MaxResponseBytes {
+		buf.Grow(int(n) + bytes.MinRead)
+	}
+	_, err := buf.ReadFrom(io.LimitReader(resp.Body, MaxResponseBytes+1))
+	return buf.Bytes(), err
 }
 
 func (c *Client) secure() bool { return strings.HasPrefix(c.StoreURL, "https:") }
