@@ -102,8 +102,9 @@ func durationOr(d, def time.Duration) time.Duration {
 func (r *run) pages(ctx context.Context) (finished bool, err error) {
 	conc := r.concurrency()
 	r.slots = make(chan struct{}, conc)
-	// Twice as many workers as fetch slots: half can enqueue a page while
-	// the others wait on the shop.
+	// Four times as many workers as fetch slots: while some wait on the
+	// shop, the others enqueue the pages already fetched (SQS takes about
+	// as long as the shop per page), so the fetch slots never idle.
 	workers := 4 * conc
 	window := aheadPerSlot * conc
 
