@@ -1,7 +1,11 @@
 package activation
 
 import (
+	"bytes"
 	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -79,5 +83,30 @@ func TestHandoffRefused(t *testing.T) {
 	e.logistos.SetRespond(fakelogistos.Always(fakelogistos.OK))
 	if rep, err := e.run(handoffOnly); err != nil || rep.Handoff.Outcome != activate.OutcomeDone {
 		t.Fatalf("retry run: %+v %v", rep.Handoff, err)
+	}
+}
+
+// The console test events in events/ are valid input: known fields, known
+// steps; the dry run is a dry run.
+func TestSampleEvents(t *testing.T) {
+	for name, wantDry := range map[string]bool{"activate.json": false, "activate-backfill.json": false, "activate-dry-run.json": true} {
+		b, err := os.ReadFile(filepath.Join("..", "..", "events", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.DisallowUnknownFields()
+		var ev activate.Event
+		if err := dec.Decode(&ev); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if len(ev.Steps) == 0 || ev.DryRun != wantDry || ev.Continuation || ev.RunID != "" {
+			t.Errorf("%s: %+v", name, ev)
+		}
+		for _, s := range ev.Steps {
+			if !slices.Contains(activate.AllSteps, s) {
+				t.Errorf("%s: unknown step %q", name, s)
+			}
+		}
 	}
 }
