@@ -371,3 +371,63 @@ func TestCheckpointStores(t *testing.T) {
 		})
 	}
 }
+
+// Continuations and the lease: a continuation whose run was taken over
+// stops (superseded); one retried by Lambda after its slice failed finds
+// the lease free and resumes.
+func TestContinuationLease(t *testing.T) {
+	const n = 3_000
+	e, _ := tableEnv(t, fakewoo.Options{Orders: n, Latency: 100 * time.Millisecond}, nil)
+	inv := &invokerQueue{}
+	e.h.Invoker = inv
+	slice := func(h *activate.Handler, ev activate.Event) (activate.Report, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 600*time.Millisecond)
+		defer cancel()
+		return h.Handle(ctx, ev)
+	}
+	// Run A: one slice, its continuation waits.
+	repA, err := slice(e.h, backfillOnly)
+	contA, ok := inv.pop()
+	if err != nil || repA.Backfill.Outcome != activate.OutcomeContinuing || !ok {
+		t.Fatalf("run A: %+v %v", repA.Backfill, err)
+	}
+	// Run B, started by hand while A's continuation is pending: refused,
+	// then, once A's lease has expired, it takes over.
+	e2 := newEnvSharing(t, e, nil)
+	e2.h.Invoker = inv
+	if rep, err := slice(e2.h, backfillOnly); err != nil || rep.Backfill.Outcome != activate.OutcomeAlreadyRunning {
+		t.Fatalf("run B during A's lease: %+v %v", rep.Backfill, err)
+	}
+	e2.h.Now = func() time.Time { return time.Now().Add(activate.ContinuationLease + time.Minute) }
+	repB, err := slice(e2.h, backfillOnly)
+	contB, ok := inv.pop()
+	if err != nil || repB.Backfill.Outcome != activate.OutcomeContinuing || !ok || repB.Backfill.PagesDone <= repA.Backfill.PagesDone {
+		t.Fatalf("run B after A's lease: %+v %v", repB.Backfill, err)
+	}
+	// A's late continuation: superseded, does nothing.
+	if rep, err := slice(e.h, contA); err != nil || rep.Backfill.Outcome != activate.OutcomeSuperseded {
+		t.Fatalf("A's continuation: %+v %v", rep.Backfill, err)
+	}
+	// B's continuation fails (SQS down), then Lambda retries it.
+	fq := &failingQueue{BatchSender: e2.h.Queue}
+	e2.h.Queue = fq
+	if _, err := slice(e2.h, contB); err == nil {
+		t.Fatal("the failing slice reported success")
+	}
+	fq.after.Store(1 << 40)
+	ev := contB
+	for i := 0; ; i++ {
+		rep, err := slice(e2.h, ev)
+		if err != nil {
+			t.Fatalf("retried continuation: %v", err)
+		}
+		if rep.Backfill.Outcome == activate.OutcomeComplete {
+			break
+		}
+		if rep.Backfill.Outcome != activate.OutcomeContinuing || i > 30 {
+			t.Fatalf("retried continuation: %+v", rep.Backfill)
+		}
+		ev, _ = inv.pop()
+	}
+	e.drain().atLeastOnce(t, n, nil)
+}

@@ -158,7 +158,9 @@ func (h *Handler) backfill(ctx context.Context, log *slog.Logger, shop *woo.Clie
 	if st != nil {
 		st.fill(rep)
 		switch {
-		case ev.Continuation && st.Owner != runID:
+		case ev.Continuation && st.Owner != "" && st.Owner != runID:
+			// (A continuation finding the lease free, released by a failed
+			// slice, resumes: that is Lambda retrying it after an error.)
 			rep.Outcome = OutcomeSuperseded
 			rep.Detail = "another run took over this backfill; this continuation stops"
 			return rep, nil, nil
