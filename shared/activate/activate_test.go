@@ -1,0 +1,181 @@
+package activate
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/logistos-sync/logistos-sync/shared/checkpoint"
+	"github.com/logistos-sync/logistos-sync/shared/queue"
+	"github.com/logistos-sync/logistos-sync/shared/woo"
+)
+
+// The thorough tests (a faithful stand-in WooCommerce, kumo's SQS, DynamoDB
+// and Lambda, the real binary) are in local/activation. These run the
+// concurrent engine under the race detector with the smallest stand-ins.
+
+// tinyShop lists orders 1..n as {"id":N} pages, with WooCommerce's headers.
+func tinyShop(t *testing.T, n int) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		page, _ := strconv.Atoi(r.URL.Query().Get("page"))
+		per, _ := strconv.Atoi(r.URL.Query().Get("per_page"))
+		page, per = max(page, 1), max(per, 1)
+		var b strings.Builder
+		b.WriteByte('[')
+		for id := (page-1)*per + 1; id <= min(page*per, n); id++ {
+			if b.Len() > 1 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, `{"id":%d,"billing":{"email":"x@example.com"}}`, id)
+		}
+		b.WriteByte(']')
+		w.Header().Set("X-WP-Total", strconv.Itoa(n))
+		w.Header().Set("X-WP-TotalPages", strconv.Itoa((n+per-1)/per))
+		w.Header().Set("Content-Type", "application/json; charset=UTF-8")
+		io.WriteString(w, b.String())
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// recorder is a BatchSender that counts order ids.
+type recorder struct {
+	mu  sync.Mutex
+	ids map[int64]int
+}
+
+func (r *recorder) SendBatch(_ context.Context, ms []*queue.Message) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, m := range ms {
+		id, err := woo.OrderID([]byte(m.Body))
+		if err != nil {
+			return err
+		}
+		if m.Origin != queue.OriginBackfill || m.Topic != queue.TopicBackfill {
+			return fmt.Errorf("attributes %+v", m)
+		}
+		r.ids[id]++
+	}
+	return nil
+}
+
+func handler(t *testing.T, n int) (*Handler, *recorder) {
+	t.Helper()
+	url := tinyShop(t, n)
+	shop, err := woo.NewClient(woo.NewHTTPClient(), url, woo.Key{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{ids: map[int64]int{}}
+	return &Handler{Shop: shop, Keys: StaticKey{}, Queue: rec, Checkpoints: &checkpoint.Memory{},
+		StoreURL: url, Concurrency: 4, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}, rec
+}
+
+func TestBackfillEngine(t *testing.T) {
+	const n = 2_550
+	h, rec := handler(t, n)
+	rep, err := h.Handle(context.Background(), Event{Steps: []string{"backfill"}})
+	if err != nil || rep.Backfill.Outcome != OutcomeComplete || rep.Backfill.OrdersEnqueued != n {
+		t.Fatalf("%+v %v", rep.Backfill, err)
+	}
+	for id := int64(1); id <= n; id++ {
+		if rec.ids[id] != 1 {
+			t.Fatalf("order %d sent %d times", id, rec.ids[id])
+		}
+	}
+}
+
+// A slice cut short by its deadline hands back a continuation; running the
+// continuations completes the backfill.
+func TestBackfillContinues(t *testing.T) {
+	const n = 40_000
+	h, rec := handler(t, n)
+	ev, slices := Event{Steps: []string{"backfill"}}, 0
+	for ; slices < 50; slices++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		rep, err := h.Handle(ctx, ev)
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Next == nil {
+			break
+		}
+		ev = *rep.Next
+	}
+	if slices < 1 {
+		t.Fatal("one slice did it all: the deadline was not exercised")
+	}
+	for id := int64(1); id <= n; id++ {
+		if rec.ids[id] == 0 {
+			t.Fatalf("order %d missing after %d slices", id, slices+1)
+		}
+	}
+}
+
+func TestBadEvents(t *testing.T) {
+	h, _ := handler(t, 1)
+	for _, ev := range []Event{
+		{Steps: []string{"backfil"}},
+		{Steps: []string{"backfill"}, Continuation: true},
+		{Steps: []string{"webhook"}, Continuation: true, RunID: "r"},
+	} {
+		if _, err := h.Handle(context.Background(), ev); err == nil || !strings.Contains(err.Error(), "bad event") {
+			t.Errorf("%+v: %v", ev, err)
+		}
+	}
+}
+
+func TestStepsRunInOrder(t *testing.T) {
+	got, err := normalize([]string{"Backfill", " handoff"})
+	if err != nil || strings.Join(got, ",") != "handoff,backfill" {
+		t.Errorf("%v %v", got, err)
+	}
+}
+
+func TestCutoff(t *testing.T) {
+	shop := time.Date(2026, 11, 28, 2, 9, 31, 0, time.UTC)
+	local := time.Date(2026, 11, 28, 2, 12, 0, 500, time.UTC)
+	if got := cutoffFrom(shop, local); !got.Equal(shop.Add(time.Second)) {
+		t.Errorf("shop clock: %v", got)
+	}
+	if got := cutoffFrom(time.Time{}, local); !got.Equal(time.Date(2026, 11, 28, 2, 12, 1, 0, time.UTC)) {
+		t.Errorf("no shop clock: %v", got)
+	}
+}
+
+func TestHandoffHash(t *testing.T) {
+	k := woo.Key{ConsumerKey: "ck_1", ConsumerSecret: "cs_1"}
+	base := handoffHash("https://s", k, "https://l")
+	for _, other := range []string{
+		handoffHash("https://t", k, "https://l"),
+		handoffHash("https://s", woo.Key{ConsumerKey: "ck_1", ConsumerSecret: "cs_2"}, "https://l"),
+		handoffHash("https://s", k, "https://m"),
+	} {
+		if other == base {
+			t.Error("different handoffs hash the same")
+		}
+	}
+	if strings.Contains(base, "cs_1") || handoffHash("https://s", k, "https://l") != base {
+		t.Error("hash not stable or leaks the secret")
+	}
+}
+
+func TestSameURL(t *testing.T) {
+	if !sameURL("https://API.example/woocommerce/webhook/", "https://api.example/woocommerce/webhook") {
+		t.Error("host case and trailing slash should not matter")
+	}
+	if sameURL("https://api.example/Woocommerce/webhook", "https://api.example/woocommerce/webhook") {
+		t.Error("the path is case-sensitive")
+	}
+}

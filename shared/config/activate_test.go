@@ -1,0 +1,49 @@
+package config
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/logistos-sync/logistos-sync/shared/logistos"
+)
+
+func TestLoadActivate(t *testing.T) {
+	base := func() map[string]string {
+		return map[string]string{
+			StoreURL: "https://shop.example/", QueueURL: "https://sqs/q", WebhookSecretARN: "arn:ws",
+			WooCredentialsSecretARN: "arn:woo", WebhookURL: "https://api.example/woocommerce/webhook",
+		}
+	}
+	c, err := LoadActivate(FromMap(base()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.StoreURL != "https://shop.example" || c.WooCredentials.ARN != "arn:woo" || c.CredentialsURL != logistos.DefaultCredentialsURL ||
+		c.BackfillConcurrency != DefaultBackfillConcurrency || strings.Join(c.BackfillStatuses, ",") != "any" || c.Checkpoint != "" {
+		t.Errorf("defaults: %+v", c)
+	}
+
+	literal := base()
+	delete(literal, WooCredentialsSecretARN)
+	literal[WooConsumerKey], literal[WooConsumerSecret] = "ck_1", "cs_1"
+	literal[BackfillStatus], literal[BackfillConcurrency], literal[BackfillCheckpoint] = "processing, completed", "8", "table"
+	if c, err := LoadActivate(FromMap(literal)); err != nil || c.ConsumerKey != "ck_1" || c.ConsumerSecret != "cs_1" ||
+		len(c.BackfillStatuses) != 2 || c.BackfillConcurrency != 8 || c.Checkpoint != "table" {
+		t.Errorf("literal key: %+v %v", c, err)
+	}
+
+	for name, change := range map[string]func(m map[string]string){
+		WooCredentialsSecretARN: func(m map[string]string) { m[WooConsumerKey] = "ck_1" }, // both ways set
+		WooConsumerSecret:       func(m map[string]string) { delete(m, WooCredentialsSecretARN); m[WooConsumerKey] = "ck_1" },
+		"STORE_URL":             func(m map[string]string) { m[StoreURL] = "http://shop.example" }, // credentials in clear
+		WebhookURL:              func(m map[string]string) { delete(m, WebhookURL) },
+		BackfillConcurrency:     func(m map[string]string) { m[BackfillConcurrency] = "64" },
+		LogistosCredentialsURL:  func(m map[string]string) { m[LogistosCredentialsURL] = "http://logistos.example/x" },
+	} {
+		m := base()
+		change(m)
+		if _, err := LoadActivate(FromMap(m)); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
