@@ -22,10 +22,12 @@ import (
 // and Lambda, the real binary) are in local/activation. These run the
 // concurrent engine under the race detector with the smallest stand-ins.
 
-// tinyShop lists orders 1..n as {"id":N} pages, with WooCommerce's headers.
-func tinyShop(t *testing.T, n int) string {
+// tinyShop lists orders 1..n as {"id":N} pages, with WooCommerce's
+// headers, taking latency per page.
+func tinyShop(t *testing.T, n int, latency time.Duration) string {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(latency)
 		page, _ := strconv.Atoi(r.URL.Query().Get("page"))
 		per, _ := strconv.Atoi(r.URL.Query().Get("per_page"))
 		page, per = max(page, 1), max(per, 1)
@@ -69,9 +71,9 @@ func (r *recorder) SendBatch(_ context.Context, ms []*queue.Message) error {
 	return nil
 }
 
-func handler(t *testing.T, n int) (*Handler, *recorder) {
+func handler(t *testing.T, n int, latency time.Duration) (*Handler, *recorder) {
 	t.Helper()
-	url := tinyShop(t, n)
+	url := tinyShop(t, n, latency)
 	shop, err := woo.NewClient(woo.NewHTTPClient(), url, woo.Key{})
 	if err != nil {
 		t.Fatal(err)
@@ -83,7 +85,7 @@ func handler(t *testing.T, n int) (*Handler, *recorder) {
 
 func TestBackfillEngine(t *testing.T) {
 	const n = 2_550
-	h, rec := handler(t, n)
+	h, rec := handler(t, n, 0)
 	rep, err := h.Handle(context.Background(), Event{Steps: []string{"backfill"}})
 	if err != nil || rep.Backfill.Outcome != OutcomeComplete || rep.Backfill.OrdersEnqueued != n {
 		t.Fatalf("%+v %v", rep.Backfill, err)
@@ -98,8 +100,10 @@ func TestBackfillEngine(t *testing.T) {
 // A slice cut short by its deadline hands back a continuation; running the
 // continuations completes the backfill.
 func TestBackfillContinues(t *testing.T) {
-	const n = 40_000
-	h, rec := handler(t, n)
+	// 100 pages of 20 ms, 4 at a time: 500 ms of work in 300 ms slices
+	// (200 ms of work each, the rest margins).
+	const n = 10_000
+	h, rec := handler(t, n, 20*time.Millisecond)
 	ev, slices := Event{Steps: []string{"backfill"}}, 0
 	for ; slices < 50; slices++ {
 		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
@@ -124,7 +128,7 @@ func TestBackfillContinues(t *testing.T) {
 }
 
 func TestBadEvents(t *testing.T) {
-	h, _ := handler(t, 1)
+	h, _ := handler(t, 1, 0)
 	for _, ev := range []Event{
 		{Steps: []string{"backfil"}},
 		{Steps: []string{"backfill"}, Continuation: true},
