@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -138,11 +139,18 @@ func TestBackfillListShift(t *testing.T) {
 		concurrency string
 		remove      func(s *fakewoo.Shop, page int)
 	}{
-		{"trash on an earlier page, one at a time", "1", func(s *fakewoo.Shop, page int) {
-			if page == 3 {
-				s.Trash(5) // page 1 was read: order 201 slides onto page 2
+		{"trash on an earlier page, one at a time", "1", func() func(s *fakewoo.Shop, page int) {
+			seen := map[int]bool{}
+			return func(s *fakewoo.Shop, page int) {
+				// Once pages 1 and 2 were read (one at a time), order 5
+				// leaves: order 201 slides onto page 2, already read.
+				if seen[1] && seen[2] && !seen[0] {
+					seen[0] = true
+					s.Trash(5)
+				}
+				seen[page] = true
 			}
-		}},
+		}()},
 		{"delete many while four pages run", "4", func(s *fakewoo.Shop, page int) {
 			if page%3 == 0 && page > 4 {
 				s.Delete(int64(page*100 - 350)) // on a page already read
@@ -171,7 +179,10 @@ func TestBackfillListShift(t *testing.T) {
 				}
 			}
 			var removed []int64
+			var mu sync.Mutex // the shop serves pages concurrently
 			e = newEnv(t, fakewoo.Options{Orders: 3_000, OnList: func(page int) {
+				mu.Lock()
+				defer mu.Unlock()
 				before := snapshot(e.shop, 3_000)
 				remove(e.shop, page)
 				removed = append(removed, diff(before, snapshot(e.shop, 3_000))...)
