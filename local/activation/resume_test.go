@@ -30,7 +30,7 @@ var tables atomic.Int64
 // sliceDeadline is the Lambda deadline the continuation tests give each
 // invocation: short, so a backfill needs several, long enough for a page
 // on a slow machine (or under the race detector).
-const sliceDeadline = 1200 * time.Millisecond
+const sliceDeadline = 2 * time.Second
 
 // tableEnv is an env whose checkpoint is a fresh DynamoDB table in kumo.
 func tableEnv(t *testing.T, o fakewoo.Options, vars map[string]string) (*env, string) {
@@ -72,7 +72,7 @@ func (q *invokerQueue) pop() (activate.Event, bool) {
 // A backfill longer than one invocation continues itself with the same
 // cut-off until it completes; every order arrives.
 func TestContinuationAcrossShortDeadlines(t *testing.T) {
-	const n = 6_000
+	const n = 10_000
 	e, _ := tableEnv(t, fakewoo.Options{Orders: n, Latency: 100 * time.Millisecond}, nil)
 	inv := &invokerQueue{}
 	e.h.Invoker = inv
@@ -122,7 +122,7 @@ func TestContinuationAcrossShortDeadlines(t *testing.T) {
 // behind an HTTP endpoint, as kumo's InvokeEndpoint calls it) invokes
 // itself asynchronously with the SDK until the backfill completes.
 func TestContinuationThroughLambdaInvoke(t *testing.T) {
-	const n = 6_000
+	const n = 10_000
 	e, _ := tableEnv(t, fakewoo.Options{Orders: n, Latency: 100 * time.Millisecond}, nil)
 	name := fmt.Sprintf("activate-cont-%d", tables.Add(1))
 	var invocations atomic.Int32
@@ -381,7 +381,7 @@ func TestCheckpointStores(t *testing.T) {
 // stops (superseded); one retried by Lambda after its slice failed finds
 // the lease free and resumes.
 func TestContinuationLease(t *testing.T) {
-	const n = 10_000
+	const n = 16_000
 	e, _ := tableEnv(t, fakewoo.Options{Orders: n, Latency: 100 * time.Millisecond}, nil)
 	inv := &invokerQueue{}
 	e.h.Invoker = inv
