@@ -13,7 +13,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -28,6 +27,7 @@ import (
 	"github.com/logistos-sync/logistos-sync/local/fakelogistos"
 	"github.com/logistos-sync/logistos-sync/local/fakewoo"
 	"github.com/logistos-sync/logistos-sync/local/stack"
+	"github.com/logistos-sync/logistos-sync/local/syncbuf"
 	"github.com/logistos-sync/logistos-sync/shared/activate"
 	"github.com/logistos-sync/logistos-sync/shared/checkpoint"
 	"github.com/logistos-sync/logistos-sync/shared/config"
@@ -67,32 +67,15 @@ type env struct {
 	st       *stack.Stack
 	logistos *fakelogistos.Server
 	h        *activate.Handler
-	logs     *syncBuffer
+	logs     *syncbuf.Buffer
 	base     map[string]string // the settings every handler of this env gets
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // newEnv wires a handler as functions/activate does (config.LoadActivate
 // and activate.New), with extra settings in vars.
 func newEnv(t *testing.T, o fakewoo.Options, vars map[string]string) *env {
 	t.Helper()
-	e := &env{t: t, shop: fakewoo.Start(o), logistos: &fakelogistos.Server{}, logs: &syncBuffer{}}
+	e := &env{t: t, shop: fakewoo.Start(o), logistos: &fakelogistos.Server{}, logs: &syncbuf.Buffer{}}
 	t.Cleanup(e.shop.Close)
 	lsrv := httptest.NewServer(e.logistos)
 	t.Cleanup(lsrv.Close)

@@ -7,10 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"time"
 
+	"github.com/logistos-sync/logistos-sync/shared/outbound"
 	"github.com/logistos-sync/logistos-sync/shared/version"
 )
 
@@ -41,19 +41,7 @@ type Client struct {
 // reported instead of followed (Go would turn a redirected POST into a GET
 // and lose the body).
 func NewHTTPClient() *http.Client {
-	return &http.Client{
-		Timeout: RequestTimeout,
-		Transport: &http.Transport{
-			Proxy:                 http.ProxyFromEnvironment,
-			DialContext:           (&net.Dialer{Timeout: DialTimeout, KeepAlive: 30 * time.Second}).DialContext,
-			TLSHandshakeTimeout:   DialTimeout,
-			ResponseHeaderTimeout: RequestTimeout,
-			MaxIdleConnsPerHost:   16,
-			IdleConnTimeout:       60 * time.Second,
-			ForceAttemptHTTP2:     true,
-		},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
+	return outbound.NewHTTPClient(outbound.Limits{Request: RequestTimeout, Dial: DialTimeout, IdlePerHost: 16})
 }
 
 // PostOrders sends a payload. The Idempotency-Key header lets Logistos drop

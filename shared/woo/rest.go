@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -16,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/logistos-sync/logistos-sync/shared/outbound"
 	"github.com/logistos-sync/logistos-sync/shared/version"
 )
 
@@ -42,6 +42,8 @@ const (
 	// MaxResponseBytes bounds what one answer may hold (a page of 100 large
 	// orders is a few MB).
 	MaxResponseBytes = 64 << 20
+	// maxIdlePerHost keeps a connection per worker of a backfill alive.
+	maxIdlePerHost = 32
 	// maxDetail bounds the part of a WooCommerce message kept in errors.
 	maxDetail = 200
 )
@@ -71,19 +73,7 @@ type Client struct {
 // instead of followed (a redirect to another host would drop the
 // credentials, and the shop owner should fix STORE_URL instead).
 func NewHTTPClient() *http.Client {
-	return &http.Client{
-		Timeout: RequestTimeout,
-		Transport: &http.Transport{
-			Proxy:                 http.ProxyFromEnvironment,
-			DialContext:           (&net.Dialer{Timeout: DialTimeout, KeepAlive: 30 * time.Second}).DialContext,
-			TLSHandshakeTimeout:   DialTimeout,
-			ResponseHeaderTimeout: RequestTimeout,
-			MaxIdleConnsPerHost:   32,
-			IdleConnTimeout:       60 * time.Second,
-			ForceAttemptHTTP2:     true,
-		},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
+	return outbound.NewHTTPClient(outbound.Limits{Request: RequestTimeout, Dial: DialTimeout, IdlePerHost: maxIdlePerHost})
 }
 
 // NewClient returns a client for the shop at storeURL. The key travels in
