@@ -1,7 +1,6 @@
 package webhook
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/base64"
@@ -23,6 +22,7 @@ import (
 	"github.com/logistos-sync/logistos-sync/shared/queue"
 	"github.com/logistos-sync/logistos-sync/shared/secret"
 	"github.com/logistos-sync/logistos-sync/shared/woo"
+	"github.com/logistos-sync/logistos-sync/shared/woo/wootest"
 )
 
 const (
@@ -88,22 +88,12 @@ func newHarness(src secret.Source) *harness {
 // capture reads a captured delivery as API Gateway would pass it.
 func capture(t testing.TB, name string) events.APIGatewayV2HTTPRequest {
 	t.Helper()
-	body, err := os.ReadFile(filepath.Join(fixtures, name+".body"))
+	c, err := wootest.ReadCapture(fixtures, name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, err := os.ReadFile(filepath.Join(fixtures, name+".headers.txt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req := events.APIGatewayV2HTTPRequest{Headers: map[string]string{}, Body: string(body)}
-	sc := bufio.NewScanner(bytes.NewReader(raw))
-	sc.Scan()
-	for sc.Scan() {
-		if k, v, ok := strings.Cut(sc.Text(), ": "); ok {
-			req.Headers[strings.ToLower(k)] = v
-		}
-	}
+	body := c.Body
+	req := events.APIGatewayV2HTTPRequest{Headers: c.Headers, Body: string(body)}
 	req.RequestContext.TimeEpoch = time.Date(2026, 11, 28, 2, 6, 17, 0, time.UTC).UnixMilli()
 	if !strings.HasPrefix(req.Headers["content-type"], "application/json") {
 		req.Body, req.IsBase64Encoded = base64.StdEncoding.EncodeToString(body), true

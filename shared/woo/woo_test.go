@@ -1,12 +1,13 @@
 package woo
 
 import (
-	"bufio"
 	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/logistos-sync/logistos-sync/shared/woo/wootest"
 )
 
 const fixtures = "../../testdata/woocommerce/real-wc-8.9.1"
@@ -14,45 +15,25 @@ const fixtures = "../../testdata/woocommerce/real-wc-8.9.1"
 // realSecret is the webhook secret of the shop the fixtures were captured from.
 const realSecret = "realwoo-webhook-secret"
 
-// delivery is a captured WooCommerce request: its headers, lower-cased as
-// API Gateway passes them, and its exact body bytes.
-type delivery struct {
-	headers map[string]string
-	body    []byte
-}
-
-func loadDelivery(t testing.TB, name string) delivery {
+func loadDelivery(t testing.TB, name string) wootest.Capture {
 	t.Helper()
-	body, err := os.ReadFile(filepath.Join(fixtures, name+".body"))
+	c, err := wootest.ReadCapture(fixtures, name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, err := os.ReadFile(filepath.Join(fixtures, name+".headers.txt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := map[string]string{}
-	sc := bufio.NewScanner(bytes.NewReader(raw))
-	sc.Scan() // request line
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), ": ")
-		if ok {
-			h[strings.ToLower(k)] = v
-		}
-	}
-	return delivery{headers: h, body: body}
+	return c
 }
 
 func TestVerifyRealDeliveries(t *testing.T) {
 	for _, name := range []string{"order-created-313", "order-created-314"} {
 		t.Run(name, func(t *testing.T) {
 			d := loadDelivery(t, name)
-			sig := d.headers[HeaderSignature]
-			if got := Sign(d.body, []byte(realSecret)); got != sig {
+			sig := d.Headers[HeaderSignature]
+			if got := Sign(d.Body, []byte(realSecret)); got != sig {
 				t.Fatalf("Sign = %s, captured signature %s", got, sig)
 			}
 			var v Verifier
-			if !v.Verify(d.body, sig, [][]byte{[]byte(realSecret)}) {
+			if !v.Verify(d.Body, sig, [][]byte{[]byte(realSecret)}) {
 				t.Fatal("captured delivery does not verify")
 			}
 		})
@@ -62,14 +43,14 @@ func TestVerifyRealDeliveries(t *testing.T) {
 func TestVerifyRejects(t *testing.T) {
 	d := loadDelivery(t, "order-created-313")
 	d314 := loadDelivery(t, "order-created-314")
-	sig := d.headers[HeaderSignature]
+	sig := d.Headers[HeaderSignature]
 	secret := [][]byte{[]byte(realSecret)}
 	// WooCommerce signs its own encoding: `\/` and `\uXXXX` must stay as sent.
-	unescaped := bytes.ReplaceAll(d.body, []byte(`\/`), []byte(`/`))
-	if bytes.Equal(unescaped, d.body) {
+	unescaped := bytes.ReplaceAll(d.Body, []byte(`\/`), []byte(`/`))
+	if bytes.Equal(unescaped, d.Body) {
 		t.Fatal("fixture has no escaped slash; the test would prove nothing")
 	}
-	flipped := bytes.Clone(d.body)
+	flipped := bytes.Clone(d.Body)
 	flipped[len(flipped)/2] ^= 1
 	cases := []struct {
 		name    string
@@ -77,18 +58,18 @@ func TestVerifyRejects(t *testing.T) {
 		sig     string
 		secrets [][]byte
 	}{
-		{"wrong secret", d.body, sig, [][]byte{[]byte("not-the-secret")}},
-		{"no secrets", d.body, sig, nil},
-		{"empty secret", d.body, sig, [][]byte{{}}},
-		{"missing signature", d.body, "", secret},
+		{"wrong secret", d.Body, sig, [][]byte{[]byte("not-the-secret")}},
+		{"no secrets", d.Body, sig, nil},
+		{"empty secret", d.Body, sig, [][]byte{{}}},
+		{"missing signature", d.Body, "", secret},
 		{"slashes unescaped", unescaped, sig, secret},
 		{"one bit flipped", flipped, sig, secret},
-		{"trailing newline", append(bytes.Clone(d.body), '\n'), sig, secret},
-		{"hex instead of base64", d.body, strings.Repeat("ab", 32), secret},
-		{"truncated signature", d.body, sig[:40], secret},
-		{"not base64", d.body, strings.Repeat("!", 44), secret},
+		{"trailing newline", append(bytes.Clone(d.Body), '\n'), sig, secret},
+		{"hex instead of base64", d.Body, strings.Repeat("ab", 32), secret},
+		{"truncated signature", d.Body, sig[:40], secret},
+		{"not base64", d.Body, strings.Repeat("!", 44), secret},
 		// 314's captured signature holds both '+' and '/'.
-		{"url-safe alphabet", d314.body, strings.NewReplacer("+", "-", "/", "_").Replace(d314.headers[HeaderSignature]), secret},
+		{"url-safe alphabet", d314.Body, strings.NewReplacer("+", "-", "/", "_").Replace(d314.Headers[HeaderSignature]), secret},
 	}
 	var v Verifier
 	for _, c := range cases {
@@ -199,7 +180,7 @@ func TestPeek(t *testing.T) {
 		kind Kind
 		id   int64
 	}{
-		{"real delivery", string(real.body), KindOrder, 313},
+		{"real delivery", string(real.Body), KindOrder, 313},
 		{"deleted order", `{"id":4821}`, KindOrder, 4821},
 		{"whitespace", " {\n \"id\" : 77 ,\"x\":1}", KindOrder, 77},
 		{"REST error", string(restError), KindError, 0},
