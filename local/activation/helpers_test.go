@@ -8,12 +8,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http/httptest"
 	"os"
 	"strconv"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -37,25 +35,11 @@ import (
 	"github.com/logistos-sync/logistos-sync/shared/woo"
 )
 
-// kumo is the one emulator of this test process (its state is global);
-// each test forks queues of its own.
-var (
-	kumo   *stack.Stack
-	suffix atomic.Int64
-)
-
 func TestMain(m *testing.M) {
 	if os.Getenv(childEnv) != "" {
 		os.Exit(benchChild())
 	}
-	var err error
-	if kumo, err = stack.Start(context.Background(), stack.Options{}); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	kumo.Close()
-	os.Exit(code)
+	os.Exit(stack.RunTests(m))
 }
 
 const webhookURL = "https://hooks.example/woocommerce/webhook"
@@ -141,11 +125,7 @@ func tail(s string, n int) string {
 
 func fork(t testing.TB) *stack.Stack {
 	t.Helper()
-	st, err := kumo.Fork(context.Background(), stack.Options{Suffix: "-act" + strconv.FormatInt(suffix.Add(1), 10)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return st
+	return stack.ForTest(t, stack.Options{})
 }
 
 // run invokes the handler with a generous timeout.
@@ -286,7 +266,7 @@ func first(ids []int64) []int64 { return ids[:min(len(ids), 8)] }
 // createTable makes a checkpoint table in kumo as the template does.
 func createTable(t testing.TB, name string) *dynamodb.Client {
 	t.Helper()
-	cfg := kumo.AWS.Copy()
+	cfg := stack.Shared.AWS.Copy()
 	cfg.Logger = smithylog.Nop{}
 	db := dynamodb.NewFromConfig(cfg)
 	_, err := db.CreateTable(context.Background(), &dynamodb.CreateTableInput{

@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"os"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -27,8 +26,6 @@ const buildTimeout = 4 * time.Minute
 var (
 	rie                        *lambdarie.RIE
 	webhookBoot, forwarderBoot string
-	kumo                       *stack.Stack
-	suffix                     atomic.Int64
 )
 
 func TestMain(m *testing.M) {
@@ -59,23 +56,13 @@ func run(m *testing.M) int {
 			return 1
 		}
 	}
-	if kumo, err = stack.Start(context.Background(), stack.Options{}); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer kumo.Close()
-	return m.Run()
+	return stack.RunTests(m)
 }
 
 // fork gives a test queues and a secret of its own on the shared kumo.
 func fork(t *testing.T, o stack.Options) *stack.Stack {
 	t.Helper()
-	o.Suffix = fmt.Sprintf("-e2e%d", suffix.Add(1))
-	st, err := kumo.Fork(context.Background(), o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return st
+	return stack.ForTest(t, o)
 }
 
 // start runs a bootstrap under the emulator with the stack's AWS settings

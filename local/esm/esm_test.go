@@ -22,31 +22,13 @@ import (
 	"github.com/logistos-sync/logistos-sync/local/stack"
 )
 
-var (
-	kumo   *stack.Stack
-	suffix atomic.Int64
-)
-
-func TestMain(m *testing.M) {
-	var err error
-	if kumo, err = stack.Start(context.Background(), stack.Options{}); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	kumo.Close()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(stack.RunTests(m)) }
 
 // newStack gives a test queues of its own whose messages come back one
 // second after a failure.
 func newStack(t *testing.T) *stack.Stack {
 	t.Helper()
-	s, err := kumo.Fork(context.Background(), stack.Options{VisibilityTimeout: 1, MaxReceiveCount: 100, Suffix: fmt.Sprintf("-esm%d", suffix.Add(1))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return stack.ForTest(t, stack.Options{VisibilityTimeout: 1, MaxReceiveCount: 100})
 }
 
 func send(t *testing.T, s *stack.Stack, bodies ...string) []string {

@@ -6,14 +6,12 @@ package integration
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -42,23 +40,7 @@ const (
 	stackSecret     = stack.DefaultWebhookSecret
 )
 
-var (
-	kumo   *stack.Stack
-	suffix atomic.Int64
-)
-
-// TestMain starts one kumo for the package: its state is per process and
-// its servers cannot start concurrently, so each test forks queues on it.
-func TestMain(m *testing.M) {
-	var err error
-	if kumo, err = stack.Start(context.Background(), stack.Options{}); err != nil {
-		fmt.Fprintln(os.Stderr, "start kumo:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	kumo.Close()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(stack.RunTests(m)) }
 
 // invocation is one forwarder invocation as the event source mapping made it.
 type invocation struct {
@@ -93,19 +75,14 @@ func newEnv(t *testing.T, o envOptions) *env {
 	if o.maxReceiveCount == 0 {
 		o.maxReceiveCount = 5
 	}
-	st, err := kumo.Fork(context.Background(), stack.Options{
-		VisibilityTimeout: 30, MaxReceiveCount: o.maxReceiveCount, WebhookSecret: o.secret,
-		Suffix: fmt.Sprintf("-it%d", suffix.Add(1)),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := stack.ForTest(t, stack.Options{VisibilityTimeout: 30, MaxReceiveCount: o.maxReceiveCount, WebhookSecret: o.secret})
 	e := &env{t: t, st: st, logs: &syncbuf.Buffer{}, logistos: &fakelogistos.Server{Respond: o.respond}}
 	lsrv := httptest.NewServer(e.logistos)
 	t.Cleanup(lsrv.Close)
 
 	log := logging.New(e.logs, "debug")
 	opts := pipeline.Options{StoreURL: storeURL, Topics: []string{"order.created"}, OrdersURL: lsrv.URL + fakelogistos.OrdersPath, Log: log, Metrics: e.logs}
+	var err error
 	if e.webhook, err = pipeline.Webhook(st, opts); err != nil {
 		t.Fatal(err)
 	}
