@@ -337,9 +337,10 @@ func TestConcurrentRunsOneLeases(t *testing.T) {
 
 // The DynamoDB store and the in-memory one keep the same promises.
 func TestCheckpointStores(t *testing.T) {
+	table := fmt.Sprintf("checkpoint-store-%d", tables.Add(1))
 	stores := map[string]checkpoint.Store{
 		"memory":   &checkpoint.Memory{},
-		"dynamodb": &checkpoint.DynamoDB{Client: createTable(t, "checkpoint-store-test"), Table: "checkpoint-store-test"},
+		"dynamodb": &checkpoint.DynamoDB{Client: createTable(t, table), Table: table},
 	}
 	for name, s := range stores {
 		t.Run(name, func(t *testing.T) {
