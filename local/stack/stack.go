@@ -20,6 +20,7 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/sivchari/kumo"
@@ -187,9 +188,17 @@ func (s *Stack) create(ctx context.Context, o Options) error {
 	}); err != nil {
 		return err
 	}
-	sec, err := s.Secrets.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
-		Name: aws.String(WebhookSecretName + o.Suffix), SecretString: aws.String(o.WebhookSecret),
-	})
+	name := aws.String(WebhookSecretName + o.Suffix)
+	sec, err := s.Secrets.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: name, SecretString: aws.String(o.WebhookSecret)})
+	var exists *smtypes.ResourceExistsException
+	if errors.As(err, &exists) {
+		// kumo's state outlives one server within a process (tests run
+		// with -count): give the existing secret the wanted value.
+		var put *secretsmanager.PutSecretValueOutput
+		if put, err = s.Secrets.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: name, SecretString: aws.String(o.WebhookSecret)}); err == nil {
+			sec = &secretsmanager.CreateSecretOutput{ARN: put.ARN}
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("create webhook secret: %w", err)
 	}
@@ -201,6 +210,14 @@ func (s *Stack) createQueue(ctx context.Context, name string, attrs map[string]s
 	out, err := s.SQS.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name), Attributes: attrs})
 	if err != nil {
 		return "", "", fmt.Errorf("create queue %s: %w", name, err)
+	}
+	// A queue left by an earlier stack of this process (kumo's state is per
+	// process) starts over: the wanted attributes, and empty.
+	if _, err := s.SQS.SetQueueAttributes(ctx, &sqs.SetQueueAttributesInput{QueueUrl: out.QueueUrl, Attributes: attrs}); err != nil {
+		return "", "", fmt.Errorf("set attributes of queue %s: %w", name, err)
+	}
+	if _, err := s.SQS.PurgeQueue(ctx, &sqs.PurgeQueueInput{QueueUrl: out.QueueUrl}); err != nil {
+		return "", "", fmt.Errorf("purge queue %s: %w", name, err)
 	}
 	return s.arnOf(ctx, aws.ToString(out.QueueUrl))
 }
