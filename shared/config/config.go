@@ -7,13 +7,14 @@ package config
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/logistos-sync/logistos-sync/shared/outbound"
 )
 
 // Env reads variables through Lookup and remembers what was wrong with them.
@@ -116,19 +117,10 @@ func CheckSecureURL(raw string) error {
 		return err
 	}
 	u, _ := url.Parse(raw)
-	if u.Scheme == "http" && !IsLoopback(u.Hostname()) {
+	if u.Scheme == "http" && !outbound.IsLoopback(u.Hostname()) {
 		return fmt.Errorf("%q must use https (plain http is accepted only for localhost)", raw)
 	}
 	return nil
-}
-
-// IsLoopback reports whether host names this machine.
-func IsLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // Int returns the variable as an integer in [min, max], or def when unset.

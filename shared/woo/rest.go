@@ -9,7 +9,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -84,7 +83,7 @@ func NewClient(hc *http.Client, storeURL string, key Key) (*Client, error) {
 	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
 		return nil, fmt.Errorf("store URL %q is not an absolute https URL", storeURL)
 	}
-	if u.Scheme == "http" && !loopback(u.Hostname()) {
+	if u.Scheme == "http" && !outbound.IsLoopback(u.Hostname()) {
 		return nil, fmt.Errorf("store URL %q must use https: the API key would travel in clear text", storeURL)
 	}
 	return &Client{HTTP: hc, StoreURL: strings.TrimRight(storeURL, "/"), Key: key}, nil
@@ -95,14 +94,6 @@ func (c *Client) WithKey(k Key) *Client {
 	cp := *c
 	cp.Key = k
 	return &cp
-}
-
-func loopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	a, err := netip.ParseAddr(host)
-	return err == nil && a.IsLoopback()
 }
 
 // response is a successful answer: its JSON body and headers.
