@@ -77,7 +77,7 @@ FUZZTIME ?= 30s
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzHandle -fuzztime $(FUZZTIME) ./shared/webhook
 	$(GO) test -run '^$$' -fuzz FuzzParseOrder -fuzztime $(FUZZTIME) ./shared/logistos
-	$(GO) test -run '^$$' -fuzz FuzzSplitArray -fuzztime $(FUZZTIME) ./shared/woo
+	$(GO) test -run '^$$' -fuzz FuzzSplitArray -fuzztime $(FUZZTIME) ./shared/wooapi
 
 clean:
 	rm -rf $(BIN) .aws-sam

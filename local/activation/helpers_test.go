@@ -32,7 +32,7 @@ import (
 	"github.com/logistos-sync/logistos-sync/shared/logging"
 	"github.com/logistos-sync/logistos-sync/shared/metrics"
 	"github.com/logistos-sync/logistos-sync/shared/queue"
-	"github.com/logistos-sync/logistos-sync/shared/woo"
+	"github.com/logistos-sync/logistos-sync/shared/wooapi"
 )
 
 func TestMain(m *testing.M) {
@@ -182,7 +182,7 @@ func (e *env) drain() queued {
 			seen[aws.ToString(m.MessageId)] = true
 			q.msgs++
 			body := []byte(aws.ToString(m.Body))
-			id, err := woo.OrderID(body)
+			id, err := wooapi.OrderID(body)
 			if err != nil {
 				e.t.Fatalf("message is not an order: %.200s", body)
 			}

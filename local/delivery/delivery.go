@@ -19,7 +19,7 @@ import (
 	"time"
 
 	"github.com/logistos-sync/logistos-sync/local/repo"
-	"github.com/logistos-sync/logistos-sync/shared/woo"
+	"github.com/logistos-sync/logistos-sync/shared/woohook"
 )
 
 // Fixture paths, relative to the repository root.
@@ -56,14 +56,14 @@ func (d Delivery) Header(body []byte, secret string) http.Header {
 		source = DefaultSource
 	}
 	if topic == "" {
-		topic = woo.TopicOrderCreated
+		topic = woohook.TopicOrderCreated
 	}
 	if id == 0 {
 		id = 1
 	}
 	sig := d.Signature
 	if sig == "" {
-		sig = woo.Sign(body, []byte(secret))
+		sig = woohook.Sign(body, []byte(secret))
 	}
 	resource, event, _ := strings.Cut(topic, ".")
 	h := http.Header{}

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/logistos-sync/logistos-sync/shared/woo"
+	"github.com/logistos-sync/logistos-sync/shared/woohook"
 )
 
 func TestCaptureVerifies(t *testing.T) {
@@ -16,7 +16,7 @@ func TestCaptureVerifies(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var v woo.Verifier
+		var v woohook.Verifier
 		if !v.Verify(c.Body, c.Header.Get("X-WC-Webhook-Signature"), [][]byte{[]byte(RealSecret)}) {
 			t.Errorf("%s: the captured signature does not verify", name)
 		}
@@ -35,7 +35,7 @@ func TestSignedDelivery(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var v woo.Verifier
+	var v woohook.Verifier
 	if !v.Verify(body, req.Header.Get("X-WC-Webhook-Signature"), [][]byte{[]byte("s3cret")}) {
 		t.Error("signature does not verify over the exact body")
 	}
@@ -52,7 +52,7 @@ func TestSignedDelivery(t *testing.T) {
 		t.Errorf("delivery id %q", req.Header.Get("X-WC-Webhook-Delivery-ID"))
 	}
 	cmd := Delivery{}.Curl("http://127.0.0.1:3000/woocommerce/webhook", path, body, "s3cret")
-	if !strings.Contains(cmd, "--data-binary @'"+path+"'") || !strings.Contains(cmd, woo.Sign(body, []byte("s3cret"))) {
+	if !strings.Contains(cmd, "--data-binary @'"+path+"'") || !strings.Contains(cmd, woohook.Sign(body, []byte("s3cret"))) {
 		t.Errorf("curl command:\n%s", cmd)
 	}
 }
@@ -70,7 +70,7 @@ func TestPing(t *testing.T) {
 		t.Fatal(err)
 	}
 	body, _ := io.ReadAll(req.Body)
-	if !woo.IsPing(req.Header.Get("X-WC-Webhook-Signature"), req.Header.Get("X-WC-Webhook-Topic"), body) {
+	if !woohook.IsPing(req.Header.Get("X-WC-Webhook-Signature"), req.Header.Get("X-WC-Webhook-Topic"), body) {
 		t.Errorf("not a ping: %q %v", body, req.Header)
 	}
 	c, err := ReadCapture("ping")

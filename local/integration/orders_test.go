@@ -22,7 +22,7 @@ import (
 	"github.com/logistos-sync/logistos-sync/local/fakelogistos"
 	"github.com/logistos-sync/logistos-sync/shared/forwarder"
 	"github.com/logistos-sync/logistos-sync/shared/queue"
-	"github.com/logistos-sync/logistos-sync/shared/woo"
+	"github.com/logistos-sync/logistos-sync/shared/woohook"
 )
 
 // sampleOrder returns the repository's sample order with another id, still
@@ -290,7 +290,7 @@ func TestLogsCarryNoPersonalData(t *testing.T) {
 			t.Fatalf("webhook answered %d %s", status, b)
 		}
 	}
-	if status, _ := e.send(delivery.Delivery{Signature: woo.Sign(goodBody, []byte("wrong"))}.NewRequest(context.Background(), e.url, goodBody, stackSecret)); status != 401 {
+	if status, _ := e.send(delivery.Delivery{Signature: woohook.Sign(goodBody, []byte("wrong"))}.NewRequest(context.Background(), e.url, goodBody, stackSecret)); status != 401 {
 		t.Fatalf("bad signature answered %d", status)
 	}
 	if status, _ := e.send(delivery.NewPing(context.Background(), e.url, 1)); status != 200 {
@@ -308,7 +308,7 @@ func TestLogsCarryNoPersonalData(t *testing.T) {
 		}
 	}
 	secrets := []string{
-		stackSecret, woo.Sign(goodBody, []byte(stackSecret)), woo.Sign(badBody, []byte(stackSecret)), woo.Sign(goodBody, []byte("wrong")),
+		stackSecret, woohook.Sign(goodBody, []byte(stackSecret)), woohook.Sign(badBody, []byte(stackSecret)), woohook.Sign(goodBody, []byte("wrong")),
 	}
 	personal := []string{
 		"प्रिया", `\u092a\u094d\u0930`, "Sharma", "priya.sharma", "example.in", "+91 98765 43210", "98765",

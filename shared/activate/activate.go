@@ -25,7 +25,7 @@ import (
 	"github.com/logistos-sync/logistos-sync/shared/metrics"
 	"github.com/logistos-sync/logistos-sync/shared/queue"
 	"github.com/logistos-sync/logistos-sync/shared/secret"
-	"github.com/logistos-sync/logistos-sync/shared/woo"
+	"github.com/logistos-sync/logistos-sync/shared/wooapi"
 )
 
 // Steps, in the order they always run: the webhook exists before the
@@ -87,32 +87,32 @@ type Report struct {
 type KeySource interface {
 	// Key returns the key; refresh asks for a fresh read, so that a key
 	// fixed after a failed run is used at once.
-	Key(ctx context.Context, refresh bool) (woo.Key, error)
+	Key(ctx context.Context, refresh bool) (wooapi.Key, error)
 }
 
 // StaticKey is a key given literally (local runs, tests).
-type StaticKey woo.Key
+type StaticKey wooapi.Key
 
 // Key returns k.
-func (k StaticKey) Key(context.Context, bool) (woo.Key, error) { return woo.Key(k), nil }
+func (k StaticKey) Key(context.Context, bool) (wooapi.Key, error) { return wooapi.Key(k), nil }
 
 // SecretKey reads the key from a secret holding
 // {"consumer_key":"ck_...","consumer_secret":"cs_..."}.
 type SecretKey struct{ Source secret.Source }
 
 // Key reads and parses the secret's current value.
-func (s SecretKey) Key(ctx context.Context, refresh bool) (woo.Key, error) {
+func (s SecretKey) Key(ctx context.Context, refresh bool) (wooapi.Key, error) {
 	if refresh {
 		s.Source.Refresh(ctx)
 	}
 	vals, err := s.Source.Values(ctx)
 	if err != nil {
-		return woo.Key{}, fmt.Errorf("read the WooCommerce credentials secret: %w", err)
+		return wooapi.Key{}, fmt.Errorf("read the WooCommerce credentials secret: %w", err)
 	}
-	var k woo.Key
+	var k wooapi.Key
 	if len(vals) == 0 || json.Unmarshal(vals[0], &k) != nil || k.ConsumerKey == "" || k.ConsumerSecret == "" {
 		// Never echo the value: it is a credential.
-		return woo.Key{}, errors.New(`the WooCommerce credentials secret must be JSON {"consumer_key":"ck_...","consumer_secret":"cs_..."}`)
+		return wooapi.Key{}, errors.New(`the WooCommerce credentials secret must be JSON {"consumer_key":"ck_...","consumer_secret":"cs_..."}`)
 	}
 	return k, nil
 }
@@ -130,7 +130,7 @@ type BatchSender interface {
 // Handler runs activation. Build it once per cold start; Handle may be
 // called many times (the Lambda RIE and local runs keep it warm).
 type Handler struct {
-	Shop          *woo.Client // the shop, without a key: Keys supplies it per invocation
+	Shop          *wooapi.Client // the shop, without a key: Keys supplies it per invocation
 	Keys          KeySource
 	Logistos      CredentialsPoster
 	Queue         BatchSender
@@ -141,7 +141,7 @@ type Handler struct {
 	StoreURL       string
 	WebhookURL     string
 	CredentialsURL string
-	Statuses       []string // backfill status filter; woo.StatusAny when empty
+	Statuses       []string // backfill status filter; wooapi.StatusAny when empty
 	Concurrency    int      // pages fetched at once; config.DefaultBackfillConcurrency when zero
 
 	// Timing of a backfill slice; the package defaults when zero.

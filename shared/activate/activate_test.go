@@ -15,7 +15,7 @@ import (
 
 	"github.com/logistos-sync/logistos-sync/shared/checkpoint"
 	"github.com/logistos-sync/logistos-sync/shared/queue"
-	"github.com/logistos-sync/logistos-sync/shared/woo"
+	"github.com/logistos-sync/logistos-sync/shared/wooapi"
 )
 
 // The thorough tests (a faithful stand-in WooCommerce, kumo's SQS, DynamoDB
@@ -59,7 +59,7 @@ func (r *recorder) SendBatch(_ context.Context, ms []*queue.Message) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, m := range ms {
-		id, err := woo.OrderID([]byte(m.Body))
+		id, err := wooapi.OrderID([]byte(m.Body))
 		if err != nil {
 			return err
 		}
@@ -74,7 +74,7 @@ func (r *recorder) SendBatch(_ context.Context, ms []*queue.Message) error {
 func handler(t *testing.T, n int, latency time.Duration) (*Handler, *recorder) {
 	t.Helper()
 	url := tinyShop(t, n, latency)
-	shop, err := woo.NewClient(woo.NewHTTPClient(), url, woo.Key{})
+	shop, err := wooapi.NewClient(wooapi.NewHTTPClient(), url, wooapi.Key{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,11 +159,11 @@ func TestCutoff(t *testing.T) {
 }
 
 func TestHandoffHash(t *testing.T) {
-	k := woo.Key{ConsumerKey: "ck_1", ConsumerSecret: "cs_1"}
+	k := wooapi.Key{ConsumerKey: "ck_1", ConsumerSecret: "cs_1"}
 	base := handoffHash("https://s", k, "https://l")
 	for _, other := range []string{
 		handoffHash("https://t", k, "https://l"),
-		handoffHash("https://s", woo.Key{ConsumerKey: "ck_1", ConsumerSecret: "cs_2"}, "https://l"),
+		handoffHash("https://s", wooapi.Key{ConsumerKey: "ck_1", ConsumerSecret: "cs_2"}, "https://l"),
 		handoffHash("https://s", k, "https://m"),
 	} {
 		if other == base {

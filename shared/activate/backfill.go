@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/logistos-sync/logistos-sync/shared/config"
-	"github.com/logistos-sync/logistos-sync/shared/woo"
+	"github.com/logistos-sync/logistos-sync/shared/wooapi"
 )
 
 // BackfillID is the checkpoint document of the backfill.
@@ -22,7 +22,7 @@ const (
 	// invocation's deadline, so the pages in flight (one request timeout
 	// plus their enqueue) can finish. Both margins shrink to a third and a
 	// sixth of the invocation's time when that is short.
-	DefaultDrainMargin = woo.RequestTimeout + 10*time.Second
+	DefaultDrainMargin = wooapi.RequestTimeout + 10*time.Second
 	// DefaultStopMargin: what is still in flight this close to the deadline
 	// is abandoned (re-read by the continuation), leaving time to write the
 	// checkpoint and invoke the continuation.
@@ -105,7 +105,7 @@ func (st *backfillState) fill(rep *BackfillReport) {
 
 func (h *Handler) statuses() []string {
 	if len(h.Statuses) == 0 {
-		return []string{woo.StatusAny}
+		return []string{wooapi.StatusAny}
 	}
 	return h.Statuses
 }
@@ -141,7 +141,7 @@ func (h *Handler) leaseUntil(ctx context.Context) time.Time {
 // backfill runs (or resumes) the backfill until it completes or the
 // invocation nears its deadline; then it returns the continuation event
 // (already invoked when h.Invoker is set).
-func (h *Handler) backfill(ctx context.Context, log *slog.Logger, shop *woo.Client, ev Event, runID string) (*BackfillReport, *Event, error) {
+func (h *Handler) backfill(ctx context.Context, log *slog.Logger, shop *wooapi.Client, ev Event, runID string) (*BackfillReport, *Event, error) {
 	start := h.now()
 	rep := &BackfillReport{Statuses: h.statuses()}
 	defer func() { rep.DurationMS = ms(h.now().Sub(start)) }()
@@ -186,7 +186,7 @@ func (h *Handler) backfill(ctx context.Context, log *slog.Logger, shop *woo.Clie
 	fresh := st == nil
 	if fresh {
 		// One order is enough to read the shop's clock (Date header).
-		probe, err := shop.ListOrders(ctx, woo.OrdersQuery{PerPage: 1, Status: h.statuses()})
+		probe, err := shop.ListOrders(ctx, wooapi.OrdersQuery{PerPage: 1, Status: h.statuses()})
 		if err != nil {
 			return fail(err)
 		}
@@ -272,8 +272,8 @@ func (h *Handler) loadBackfill(ctx context.Context, log *slog.Logger) (*backfill
 }
 
 // dryBackfill reports what a run would do, reading only.
-func (h *Handler) dryBackfill(ctx context.Context, shop *woo.Client, st *backfillState, fresh bool, rep *BackfillReport) (*BackfillReport, *Event, error) {
-	pg, err := shop.ListOrders(ctx, woo.OrdersQuery{PerPage: 1, Status: st.Statuses, Before: st.Cutoff})
+func (h *Handler) dryBackfill(ctx context.Context, shop *wooapi.Client, st *backfillState, fresh bool, rep *BackfillReport) (*BackfillReport, *Event, error) {
+	pg, err := shop.ListOrders(ctx, wooapi.OrdersQuery{PerPage: 1, Status: st.Statuses, Before: st.Cutoff})
 	if err != nil {
 		rep.Outcome, rep.Detail = OutcomeFailed, err.Error()
 		return rep, nil, err
@@ -281,7 +281,7 @@ func (h *Handler) dryBackfill(ctx context.Context, shop *woo.Client, st *backfil
 	pages := pagesOf(pg.Total)
 	rep.Outcome, rep.OrdersTotal, rep.PagesTotal = OutcomeWouldDo, pg.Total, pages
 	if fresh {
-		rep.Detail = fmt.Sprintf("would enqueue %d orders created before %s, in %d pages of %d", pg.Total, st.Cutoff.Format(time.RFC3339), pages, woo.MaxPerPage)
+		rep.Detail = fmt.Sprintf("would enqueue %d orders created before %s, in %d pages of %d", pg.Total, st.Cutoff.Format(time.RFC3339), pages, wooapi.MaxPerPage)
 	} else {
 		rep.Detail = fmt.Sprintf("would resume at page %d of %d (%d orders enqueued so far)", st.NextPage, pages, st.Enqueued)
 	}

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/logistos-sync/logistos-sync/shared/logistos"
-	"github.com/logistos-sync/logistos-sync/shared/woo"
+	"github.com/logistos-sync/logistos-sync/shared/wooapi"
 )
 
 // HandoffID is the checkpoint document that remembers a handoff.
@@ -43,7 +43,7 @@ type handoffState struct {
 // handoffHash identifies a handoff: the same shop, key, secret and
 // destination hash the same. The secret enters only as its own SHA-256, so
 // the stored hash cannot be used to test guesses of it cheaply.
-func handoffHash(storeURL string, k woo.Key, credentialsURL string) string {
+func handoffHash(storeURL string, k wooapi.Key, credentialsURL string) string {
 	s := sha256.Sum256([]byte(k.ConsumerSecret))
 	h := sha256.Sum256([]byte(storeURL + "\x00" + k.ConsumerKey + "\x00" + hex.EncodeToString(s[:]) + "\x00" + credentialsURL))
 	return hex.EncodeToString(h[:])
@@ -51,7 +51,7 @@ func handoffHash(storeURL string, k woo.Key, credentialsURL string) string {
 
 // handoff checks the key against the shop, then posts it to Logistos,
 // unless this exact handoff was made before (and ev.Force is not set).
-func (h *Handler) handoff(ctx context.Context, log *slog.Logger, shop *woo.Client, ev Event) (*HandoffReport, error) {
+func (h *Handler) handoff(ctx context.Context, log *slog.Logger, shop *wooapi.Client, ev Event) (*HandoffReport, error) {
 	start := h.now()
 	rep := &HandoffReport{CredentialsURL: h.CredentialsURL}
 	defer func() { rep.DurationMS = ms(h.now().Sub(start)) }()

@@ -14,7 +14,7 @@ import (
 	"github.com/logistos-sync/logistos-sync/shared/config"
 	"github.com/logistos-sync/logistos-sync/shared/metrics"
 	"github.com/logistos-sync/logistos-sync/shared/queue"
-	"github.com/logistos-sync/logistos-sync/shared/woo"
+	"github.com/logistos-sync/logistos-sync/shared/wooapi"
 )
 
 // Paging of the backfill.
@@ -40,7 +40,7 @@ import (
 // two reads of one pair of pages, both within seconds.
 const (
 	// PerPage is the page size: WooCommerce's maximum.
-	PerPage = woo.MaxPerPage
+	PerPage = wooapi.MaxPerPage
 	// aheadPerSlot bounds how far past the first unrecorded page work may
 	// run, per fetch slot: what a crash can make us send twice.
 	aheadPerSlot = 4
@@ -69,7 +69,7 @@ func (p *pageResult) isLast() bool {
 // run is one invocation's share of a backfill.
 type run struct {
 	h       *Handler
-	shop    *woo.Client
+	shop    *wooapi.Client
 	st      *backfillState
 	version int64
 	log     *slog.Logger
@@ -158,7 +158,7 @@ func (r *run) pages(ctx context.Context) (finished bool, err error) {
 				// A page cut off by the stop margin (workCtx ended, ctx did
 				// not), or whose retry would outlive it, is not an error:
 				// the continuation reads it again.
-				cutOff := (workCtx.Err() != nil && ctx.Err() == nil) || errors.Is(res.err, woo.ErrNoTimeToRetry)
+				cutOff := (workCtx.Err() != nil && ctx.Err() == nil) || errors.Is(res.err, wooapi.ErrNoTimeToRetry)
 				if err == nil && !cutOff {
 					err = res.err
 				}
@@ -221,19 +221,19 @@ func (r *run) page(ctx context.Context, p int) pageResult {
 	return res
 }
 
-func (r *run) fetch(ctx context.Context, p int) (*woo.OrdersPage, error) {
+func (r *run) fetch(ctx context.Context, p int) (*wooapi.OrdersPage, error) {
 	select {
 	case r.slots <- struct{}{}:
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
 	defer func() { <-r.slots }()
-	return r.shop.ListOrders(ctx, woo.OrdersQuery{Page: p, PerPage: PerPage, Status: r.st.Statuses,
+	return r.shop.ListOrders(ctx, wooapi.OrdersQuery{Page: p, PerPage: PerPage, Status: r.st.Statuses,
 		Before: r.st.Cutoff, OrderBy: "id", Order: "asc"})
 }
 
 // enqueue sends the orders of pg (those in keep, or all when keep is nil).
-func (r *run) enqueue(ctx context.Context, pg *woo.OrdersPage, keep ...int) error {
+func (r *run) enqueue(ctx context.Context, pg *wooapi.OrdersPage, keep ...int) error {
 	idx := keep
 	if idx == nil {
 		idx = make([]int, len(pg.Orders))

@@ -8,7 +8,9 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/logistos-sync/logistos-sync/shared/woo"
+	"github.com/logistos-sync/logistos-sync/shared/wooapi"
+
+	"github.com/logistos-sync/logistos-sync/shared/woohook"
 )
 
 // WebhookName is the name given to the webhook this project creates.
@@ -39,7 +41,7 @@ type WebhookReport struct {
 // the only write a run makes once the webhook is in shape. That write also
 // picks up a rotated secret. Webhooks created here go through /wc/v3, which
 // makes WooCommerce deliver the v3 order JSON (api_version wp_api_v3).
-func (h *Handler) webhook(ctx context.Context, log *slog.Logger, shop *woo.Client, ev Event) (*WebhookReport, error) {
+func (h *Handler) webhook(ctx context.Context, log *slog.Logger, shop *wooapi.Client, ev Event) (*WebhookReport, error) {
 	start := h.now()
 	rep := &WebhookReport{DeliveryURL: h.WebhookURL, Actions: []string{}}
 	defer func() { rep.DurationMS = ms(h.now().Sub(start)) }()
@@ -57,10 +59,10 @@ func (h *Handler) webhook(ctx context.Context, log *slog.Logger, shop *woo.Clien
 	if err != nil {
 		return fail(err)
 	}
-	var ours []woo.Webhook
+	var ours []wooapi.Webhook
 	for _, w := range hooks {
 		switch {
-		case w.Topic != woo.TopicOrderCreated:
+		case w.Topic != woohook.TopicOrderCreated:
 		case sameURL(w.DeliveryURL, h.WebhookURL):
 			ours = append(ours, w)
 		default:
@@ -68,9 +70,9 @@ func (h *Handler) webhook(ctx context.Context, log *slog.Logger, shop *woo.Clien
 		}
 	}
 	// Keep an active one if there is one, else the oldest.
-	slices.SortStableFunc(ours, func(a, b woo.Webhook) int {
-		if (a.Status == woo.WebhookActive) != (b.Status == woo.WebhookActive) {
-			if a.Status == woo.WebhookActive {
+	slices.SortStableFunc(ours, func(a, b wooapi.Webhook) int {
+		if (a.Status == wooapi.WebhookActive) != (b.Status == wooapi.WebhookActive) {
+			if a.Status == wooapi.WebhookActive {
 				return -1
 			}
 			return 1
@@ -85,18 +87,18 @@ func (h *Handler) webhook(ctx context.Context, log *slog.Logger, shop *woo.Clien
 	var writes []write
 	if len(ours) == 0 {
 		writes = append(writes, write{"create", func() error {
-			w, err := shop.CreateWebhook(ctx, woo.WebhookChange{Name: WebhookName, Status: woo.WebhookActive,
-				Topic: woo.TopicOrderCreated, DeliveryURL: h.WebhookURL, Secret: secret})
+			w, err := shop.CreateWebhook(ctx, wooapi.WebhookChange{Name: WebhookName, Status: wooapi.WebhookActive,
+				Topic: woohook.TopicOrderCreated, DeliveryURL: h.WebhookURL, Secret: secret})
 			rep.WebhookID = w.ID
 			return err
 		}})
 	} else {
 		keep := ours[0]
 		rep.WebhookID = keep.ID
-		change := woo.WebhookChange{Secret: secret}
+		change := wooapi.WebhookChange{Secret: secret}
 		action := fmt.Sprintf("refresh secret of #%d", keep.ID)
-		if keep.Status != woo.WebhookActive {
-			change.Status = woo.WebhookActive
+		if keep.Status != wooapi.WebhookActive {
+			change.Status = wooapi.WebhookActive
 			action = fmt.Sprintf("re-activate #%d (was %s) and refresh its secret", keep.ID, keep.Status)
 		}
 		writes = append(writes, write{action, func() error {

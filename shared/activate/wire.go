@@ -16,7 +16,7 @@ import (
 	"github.com/logistos-sync/logistos-sync/shared/metrics"
 	"github.com/logistos-sync/logistos-sync/shared/queue"
 	"github.com/logistos-sync/logistos-sync/shared/secret"
-	"github.com/logistos-sync/logistos-sync/shared/woo"
+	"github.com/logistos-sync/logistos-sync/shared/wooapi"
 )
 
 // New builds a Handler from the configuration with real clients, once per
@@ -37,7 +37,7 @@ func New(cfg config.Activate, awsCfg aws.Config, functionName string, log *slog.
 		}
 		keys = SecretKey{Source: src}
 	}
-	shop, err := woo.NewClient(woo.NewHTTPClient(), cfg.StoreURL, woo.Key{})
+	shop, err := wooapi.NewClient(wooapi.NewHTTPClient(), cfg.StoreURL, wooapi.Key{})
 	if err != nil {
 		return nil, err
 	}

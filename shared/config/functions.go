@@ -2,7 +2,8 @@ package config
 
 import (
 	"github.com/logistos-sync/logistos-sync/shared/logistos"
-	"github.com/logistos-sync/logistos-sync/shared/woo"
+	"github.com/logistos-sync/logistos-sync/shared/wooapi"
+	"github.com/logistos-sync/logistos-sync/shared/woohook"
 )
 
 // Variable names: part of the interface, set by template.yaml.
@@ -58,7 +59,7 @@ func LoadWebhook(e *Env) (Webhook, error) {
 		StoreURL: e.URL(StoreURL, "", true),
 		QueueURL: e.Required(QueueURL),
 		Secret:   e.secret(WebhookSecretARN, WebhookSecret),
-		Topics:   e.List(ForwardTopics, woo.TopicOrderCreated),
+		Topics:   e.List(ForwardTopics, woohook.TopicOrderCreated),
 		LogLevel: e.String(LogLevel, "info"),
 	}
 	return c, e.Err()
@@ -79,7 +80,7 @@ func LoadForwarder(e *Env) (Forwarder, error) {
 		StoreURL:  e.URL(StoreURL, "", true),
 		DLQURL:    e.Required(DLQURL),
 		OrdersURL: e.SecureURL(LogistosOrdersURL, logistos.DefaultOrdersURL, true),
-		Topics:    e.List(ForwardTopics, woo.TopicOrderCreated),
+		Topics:    e.List(ForwardTopics, woohook.TopicOrderCreated),
 		LogLevel:  e.String(LogLevel, "info"),
 	}
 	return c, e.Err()
@@ -124,7 +125,7 @@ func LoadActivate(e *Env) (Activate, error) {
 		CredentialsURL:      e.SecureURL(LogistosCredentialsURL, logistos.DefaultCredentialsURL, true),
 		Checkpoint:          e.String(BackfillCheckpoint, ""),
 		BackfillConcurrency: e.Int(BackfillConcurrency, DefaultBackfillConcurrency, 1, MaxBackfillConcurrency),
-		BackfillStatuses:    e.List(BackfillStatus, woo.StatusAny),
+		BackfillStatuses:    e.List(BackfillStatus, wooapi.StatusAny),
 		LogLevel:            e.String(LogLevel, "info"),
 	}
 	arn, key, sec := e.get(WooCredentialsSecretARN), e.get(WooConsumerKey), e.get(WooConsumerSecret)

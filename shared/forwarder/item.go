@@ -12,7 +12,7 @@ import (
 
 	"github.com/logistos-sync/logistos-sync/shared/logistos"
 	"github.com/logistos-sync/logistos-sync/shared/queue"
-	"github.com/logistos-sync/logistos-sync/shared/woo"
+	"github.com/logistos-sync/logistos-sync/shared/woohook"
 )
 
 // outcome is how a record ends.
@@ -64,7 +64,7 @@ func (h *Handler) decode(rec *events.SQSMessage) *item {
 	case it.origin == queue.OriginBackfill:
 		it.event = queue.TopicBackfill
 	case topic == "":
-		it.event = woo.TopicOrderCreated
+		it.event = woohook.TopicOrderCreated
 	default:
 		it.event = topic
 	}

@@ -14,7 +14,7 @@ import (
 	"github.com/logistos-sync/logistos-sync/shared/metrics"
 	"github.com/logistos-sync/logistos-sync/shared/queue"
 	"github.com/logistos-sync/logistos-sync/shared/secret"
-	"github.com/logistos-sync/logistos-sync/shared/woo"
+	"github.com/logistos-sync/logistos-sync/shared/woohook"
 )
 
 // nopSQS stands in for the SQS client: the benchmark measures our CPU, not the network.
@@ -67,8 +67,8 @@ func BenchmarkHandle(b *testing.B) {
 	}
 	req := events.APIGatewayV2HTTPRequest{
 		Headers: map[string]string{
-			woo.HeaderSignature: woo.Sign(body, []byte(realSecret)), woo.HeaderTopic: "order.created",
-			woo.HeaderSource: "https://shop.example.in/", woo.HeaderWebhookID: "3", woo.HeaderDeliveryID: "f7bb2b08fb1ad30520bc1b464e404ba8",
+			woohook.HeaderSignature: woohook.Sign(body, []byte(realSecret)), woohook.HeaderTopic: "order.created",
+			woohook.HeaderSource: "https://shop.example.in/", woohook.HeaderWebhookID: "3", woohook.HeaderDeliveryID: "f7bb2b08fb1ad30520bc1b464e404ba8",
 			"content-type": "application/json",
 		},
 		Body: string(body),

@@ -11,7 +11,7 @@ import (
 
 	"github.com/logistos-sync/logistos-sync/shared/metrics"
 	"github.com/logistos-sync/logistos-sync/shared/secret"
-	"github.com/logistos-sync/logistos-sync/shared/woo"
+	"github.com/logistos-sync/logistos-sync/shared/woohook"
 )
 
 // FuzzHandle feeds the handler arbitrary requests. Whatever arrives, it
@@ -23,7 +23,7 @@ func FuzzHandle(f *testing.F) {
 		if err != nil {
 			f.Fatal(err)
 		}
-		f.Add(body, woo.Sign(body, []byte(realSecret)), "order.created", false)
+		f.Add(body, woohook.Sign(body, []byte(realSecret)), "order.created", false)
 		f.Add(body, "", "", true)
 	}
 	f.Add([]byte(`{"id":1}`), "bad", "order.created", false)
@@ -36,7 +36,7 @@ func FuzzHandle(f *testing.F) {
 			Secrets: secret.Literal(realSecret), Queue: q, Topics: map[string]bool{"order.created": true},
 			StoreURL: "https://shop.example", Log: quiet, Metrics: metrics.New(discard{}, "fuzz"),
 		}
-		req := events.APIGatewayV2HTTPRequest{Headers: map[string]string{woo.HeaderSignature: sig, woo.HeaderTopic: topic}, Body: string(body)}
+		req := events.APIGatewayV2HTTPRequest{Headers: map[string]string{woohook.HeaderSignature: sig, woohook.HeaderTopic: topic}, Body: string(body)}
 		if asBase64 {
 			req.Body, req.IsBase64Encoded = base64.StdEncoding.EncodeToString(body), true
 		}
@@ -50,7 +50,7 @@ func FuzzHandle(f *testing.F) {
 			t.Fatalf("status %d", resp.StatusCode)
 		}
 		if len(q.msgs) > 0 {
-			var v woo.Verifier
+			var v woohook.Verifier
 			if !v.Verify(body, sig, [][]byte{[]byte(realSecret)}) {
 				t.Fatal("enqueued a body whose signature does not verify")
 			}

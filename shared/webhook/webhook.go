@@ -20,7 +20,7 @@ import (
 	"github.com/logistos-sync/logistos-sync/shared/metrics"
 	"github.com/logistos-sync/logistos-sync/shared/queue"
 	"github.com/logistos-sync/logistos-sync/shared/secret"
-	"github.com/logistos-sync/logistos-sync/shared/woo"
+	"github.com/logistos-sync/logistos-sync/shared/woohook"
 )
 
 const (
@@ -47,7 +47,7 @@ type Handler struct {
 	Log      *slog.Logger
 	Metrics  *metrics.Emitter
 
-	verifier woo.Verifier
+	verifier woohook.Verifier
 }
 
 // Response bodies: fixed, so nothing about a request is echoed back.
@@ -84,11 +84,11 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 		}
 		raw = string(b)
 	}
-	sig := header(req.Headers, woo.HeaderSignature)
-	topic := header(req.Headers, woo.HeaderTopic)
+	sig := header(req.Headers, woohook.HeaderSignature)
+	topic := header(req.Headers, woohook.HeaderTopic)
 	body := readOnlyBytes(raw)
 
-	if woo.IsPing(sig, topic, body) {
+	if woohook.IsPing(sig, topic, body) {
 		h.Log.LogAttrs(ctx, slog.LevelInfo, "webhook ping", slog.String("outcome", "ping"), slog.Int("status", 200))
 		return respond(200, bodyPing), nil
 	}
@@ -116,12 +116,12 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 			return h.reject(ctx, 401, metrics.SignatureRejected, "signature does not match the webhook secret", bodyBadSig, len(body)), nil
 		}
 	}
-	kind, id := woo.Peek(body)
-	if !h.Topics[topic] || kind == woo.KindError {
+	kind, id := woohook.Peek(body)
+	if !h.Topics[topic] || kind == woohook.KindError {
 		// Authentic but nothing to forward. 200, because WooCommerce counts
 		// any other answer toward disabling the webhook.
 		reason := "topic not forwarded"
-		if kind == woo.KindError {
+		if kind == woohook.KindError {
 			reason = "body is a WooCommerce REST error, not an order (check the webhook user's permissions)"
 		}
 		h.Log.LogAttrs(ctx, slog.LevelWarn, "webhook dropped", slog.String("reason", reason),
@@ -133,10 +133,10 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	msg := queue.Message{
 		Body:       raw,
 		Topic:      topic,
-		Source:     h.source(header(req.Headers, woo.HeaderSource)),
+		Source:     h.source(header(req.Headers, woohook.HeaderSource)),
 		Origin:     queue.OriginWebhook,
-		WebhookID:  header(req.Headers, woo.HeaderWebhookID),
-		DeliveryID: header(req.Headers, woo.HeaderDeliveryID),
+		WebhookID:  header(req.Headers, woohook.HeaderWebhookID),
+		DeliveryID: header(req.Headers, woohook.HeaderDeliveryID),
 		ReceivedAt: receivedAt(req, start),
 	}
 	sendCtx, cancel := context.WithTimeout(ctx, EnqueueTimeout)

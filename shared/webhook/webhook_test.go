@@ -21,8 +21,8 @@ import (
 	"github.com/logistos-sync/logistos-sync/shared/metrics"
 	"github.com/logistos-sync/logistos-sync/shared/queue"
 	"github.com/logistos-sync/logistos-sync/shared/secret"
-	"github.com/logistos-sync/logistos-sync/shared/woo"
-	"github.com/logistos-sync/logistos-sync/shared/woo/wootest"
+	"github.com/logistos-sync/logistos-sync/shared/woohook"
+	"github.com/logistos-sync/logistos-sync/shared/woohook/woohooktest"
 )
 
 const (
@@ -88,7 +88,7 @@ func newHarness(src secret.Source) *harness {
 // capture reads a captured delivery as API Gateway would pass it.
 func capture(t testing.TB, name string) events.APIGatewayV2HTTPRequest {
 	t.Helper()
-	c, err := wootest.ReadCapture(fixtures, name)
+	c, err := woohooktest.ReadCapture(fixtures, name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,8 +152,8 @@ func TestStatusCodes(t *testing.T) {
 	signed := func(body string, topic string) events.APIGatewayV2HTTPRequest {
 		return with(func(r *events.APIGatewayV2HTTPRequest) {
 			r.Body = body
-			r.Headers[woo.HeaderTopic] = topic
-			r.Headers[woo.HeaderSignature] = woo.Sign([]byte(body), []byte(realSecret))
+			r.Headers[woohook.HeaderTopic] = topic
+			r.Headers[woohook.HeaderSignature] = woohook.Sign([]byte(body), []byte(realSecret))
 		})
 	}
 	restError, _ := os.ReadFile(filepath.Join(fixtures, "error-401-unknown-key.json"))
@@ -169,14 +169,14 @@ func TestStatusCodes(t *testing.T) {
 	}{
 		{"real delivery", real, nil, 200, 1, metrics.OrdersEnqueued},
 		{"captured ping", capture(t, "ping"), nil, 200, 0, ""},
-		{"missing signature", with(func(r *events.APIGatewayV2HTTPRequest) { delete(r.Headers, woo.HeaderSignature) }), nil, 401, 0, metrics.SignatureMissing},
+		{"missing signature", with(func(r *events.APIGatewayV2HTTPRequest) { delete(r.Headers, woohook.HeaderSignature) }), nil, 401, 0, metrics.SignatureMissing},
 		{"wrong signature", with(func(r *events.APIGatewayV2HTTPRequest) {
-			r.Headers[woo.HeaderSignature] = woo.Sign([]byte(r.Body), []byte("x"))
+			r.Headers[woohook.HeaderSignature] = woohook.Sign([]byte(r.Body), []byte("x"))
 		}), nil, 401, 0, metrics.SignatureRejected},
 		{"body altered", with(func(r *events.APIGatewayV2HTTPRequest) { r.Body = strings.Replace(r.Body, "33.99", "3.99", 1) }), nil, 401, 0, metrics.SignatureRejected},
 		{"unsigned order", with(func(r *events.APIGatewayV2HTTPRequest) {
-			delete(r.Headers, woo.HeaderSignature)
-			delete(r.Headers, woo.HeaderTopic)
+			delete(r.Headers, woohook.HeaderSignature)
+			delete(r.Headers, woohook.HeaderTopic)
 		}), nil, 401, 0, metrics.SignatureMissing},
 		{"ping with a signature header", with(func(r *events.APIGatewayV2HTTPRequest) { r.Body = "webhook_id=1" }), nil, 401, 0, metrics.SignatureRejected},
 		{"too large", signed(huge, "order.created"), nil, 413, 0, metrics.BodyTooLarge},
@@ -247,8 +247,8 @@ func TestRotationPickedUpOnMismatch(t *testing.T) {
 	}
 	// A bad signature never triggers more than the source allows; a missing one none at all.
 	req := capture(t, "order-created-313")
-	delete(req.Headers, woo.HeaderSignature)
-	delete(req.Headers, woo.HeaderTopic)
+	delete(req.Headers, woohook.HeaderSignature)
+	delete(req.Headers, woohook.HeaderTopic)
 	hs.do(t, req)
 	if src.refreshes != 1 {
 		t.Fatal("a request without a signature refreshed the secret")
@@ -266,13 +266,13 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 	hs := newHarness(secret.Literal(realSecret))
 	good := capture(t, "order-created-313")
 	bad := capture(t, "order-created-314")
-	bad.Headers[woo.HeaderSignature] = woo.Sign([]byte(bad.Body), []byte("wrong"))
+	bad.Headers[woohook.HeaderSignature] = woohook.Sign([]byte(bad.Body), []byte("wrong"))
 	hs.do(t, good)
 	hs.do(t, bad)
 	hs.h.Queue.(*fakeQueue).err = errors.New("down")
 	hs.do(t, good)
 	out := hs.logs.String() + hs.emf.String()
-	for _, s := range []string{realSecret, good.Headers[woo.HeaderSignature], bad.Headers[woo.HeaderSignature],
+	for _, s := range []string{realSecret, good.Headers[woohook.HeaderSignature], bad.Headers[woohook.HeaderSignature],
 		"Ada", "Lovelace", "ada1001@example.com", "555-0100", "Loopback Road", "latency@example.com", "Probe"} {
 		if strings.Contains(out, s) {
 			t.Errorf("logs contain %q", s)

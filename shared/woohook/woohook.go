@@ -1,7 +1,8 @@
-// Package woo speaks WooCommerce: it verifies signed webhook deliveries,
-// recognises the unsigned ping, and reads the little the webhook needs from
-// an order without parsing it.
-package woo
+// Package woohook is WooCommerce's webhook delivery protocol: the headers a
+// delivery carries, its HMAC signature, the unsigned ping sent when a webhook
+// is saved, and a peek at the little the webhook function needs from an
+// order without parsing it. The shop's REST API client is package wooapi.
+package woohook
 
 // Webhook delivery headers, lower-cased as API Gateway HTTP APIs deliver them.
 const (

@@ -1,4 +1,4 @@
-package woo
+package wooapi
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/logistos-sync/logistos-sync/shared/woohook"
 )
 
 // MaxPerPage is the largest page WooCommerce serves.
@@ -109,7 +111,7 @@ func (c *Client) CheckKey(ctx context.Context) error {
 // OrderID returns an order's id, reading only the first key when it is
 // "id" (as WooCommerce writes it) and decoding otherwise.
 func OrderID(order []byte) (int64, error) {
-	if kind, id := Peek(order); kind == KindOrder {
+	if kind, id := woohook.Peek(order); kind == woohook.KindOrder {
 		return id, nil
 	}
 	var o struct {

@@ -1,4 +1,4 @@
-package woo
+package woohook
 
 import "bytes"
 

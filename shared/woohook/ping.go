@@ -1,4 +1,4 @@
-package woo
+package woohook
 
 // IsPing reports whether a request is WooCommerce's ping: sent when a webhook
 // is created or its URL changes, form-encoded "webhook_id=<n>", with no

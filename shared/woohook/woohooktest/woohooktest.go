@@ -1,6 +1,6 @@
 // Package wootest reads the WooCommerce deliveries captured from a real
 // shop (testdata/woocommerce/real-wc-8.9.1), for tests.
-package wootest
+package woohooktest
 
 import (
 	"bufio"

@@ -1,4 +1,4 @@
-package woo
+package wooapi
 
 import (
 	"encoding/json"

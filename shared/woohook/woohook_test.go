@@ -1,4 +1,4 @@
-package woo
+package woohook
 
 import (
 	"bytes"
@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/logistos-sync/logistos-sync/shared/woo/wootest"
+	"github.com/logistos-sync/logistos-sync/shared/woohook/woohooktest"
 )
 
 const fixtures = "../../testdata/woocommerce/real-wc-8.9.1"
@@ -15,9 +15,9 @@ const fixtures = "../../testdata/woocommerce/real-wc-8.9.1"
 // realSecret is the webhook secret of the shop the fixtures were captured from.
 const realSecret = "realwoo-webhook-secret"
 
-func loadDelivery(t testing.TB, name string) wootest.Capture {
+func loadDelivery(t testing.TB, name string) woohooktest.Capture {
 	t.Helper()
-	c, err := wootest.ReadCapture(fixtures, name)
+	c, err := woohooktest.ReadCapture(fixtures, name)
 	if err != nil {
 		t.Fatal(err)
 	}
