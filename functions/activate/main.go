@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"log/slog"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -16,19 +17,25 @@ import (
 )
 
 func main() {
-	env := config.FromOS()
-	log := logging.New(os.Stdout, env.String(config.LogLevel, "info"))
-	cfg, err := config.LoadActivate(env)
-	if err != nil {
-		logging.Exit(log, "activate cannot start", err)
+	cfg, err := config.LoadActivate(config.FromOS())
+	log := logging.New(os.Stdout, cfg.LogLevel)
+	if err == nil {
+		err = run(cfg, log)
 	}
+	logging.Exit(log, "activate cannot start", err)
+}
+
+// run builds the handler once per cold start and serves invocations; it
+// returns only when the function cannot start.
+func run(cfg config.Activate, log *slog.Logger) error {
 	aws, err := config.AWS(context.Background())
 	if err != nil {
-		logging.Exit(log, "activate cannot start", err)
+		return err
 	}
-	h, err := activate.New(cfg, aws, os.Getenv("AWS_LAMBDA_FUNCTION_NAME"), log, metrics.New(os.Stdout, ""))
+	h, err := activate.New(cfg, aws, log, metrics.New(os.Stdout, cfg.Function))
 	if err != nil {
-		logging.Exit(log, "activate cannot start", err)
+		return err
 	}
 	lambda.Start(h.Handle)
+	return nil
 }

@@ -4,36 +4,33 @@ package main
 
 import (
 	"context"
+	"log/slog"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/logistos-sync/logistos-sync/shared/config"
 	"github.com/logistos-sync/logistos-sync/shared/forwarder"
 	"github.com/logistos-sync/logistos-sync/shared/logging"
-	"github.com/logistos-sync/logistos-sync/shared/logistos"
 	"github.com/logistos-sync/logistos-sync/shared/metrics"
 )
 
 func main() {
-	env := config.FromOS()
-	log := logging.New(os.Stdout, env.String(config.LogLevel, "info"))
-	cfg, err := config.LoadForwarder(env)
-	if err != nil {
-		logging.Exit(log, "forwarder cannot start", err)
+	cfg, err := config.LoadForwarder(config.FromOS())
+	log := logging.New(os.Stdout, cfg.LogLevel)
+	if err == nil {
+		err = run(cfg, log)
 	}
+	logging.Exit(log, "forwarder cannot start", err)
+}
+
+// run builds the handler once per cold start and serves invocations; it
+// returns only when the function cannot start.
+func run(cfg config.Forwarder, log *slog.Logger) error {
 	aws, err := config.AWS(context.Background())
 	if err != nil {
-		logging.Exit(log, "forwarder cannot start", err)
+		return err
 	}
-	h := &forwarder.Handler{
-		Logistos: &logistos.Client{HTTP: logistos.NewHTTPClient(), OrdersURL: cfg.OrdersURL},
-		Queues:   &forwarder.Queues{Client: sqs.NewFromConfig(aws), DLQURL: cfg.DLQURL},
-		StoreURL: logistos.StoreURL(cfg.StoreURL),
-		Topics:   config.Set(cfg.Topics),
-		Log:      log,
-		Metrics:  metrics.New(os.Stdout, ""),
-	}
-	lambda.Start(h.Handle)
+	lambda.Start(forwarder.New(cfg, aws, log, metrics.New(os.Stdout, cfg.Function)).Handle)
+	return nil
 }

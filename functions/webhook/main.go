@@ -4,43 +4,37 @@ package main
 
 import (
 	"context"
+	"log/slog"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/logistos-sync/logistos-sync/shared/config"
 	"github.com/logistos-sync/logistos-sync/shared/logging"
 	"github.com/logistos-sync/logistos-sync/shared/metrics"
-	"github.com/logistos-sync/logistos-sync/shared/queue"
-	"github.com/logistos-sync/logistos-sync/shared/secret"
 	"github.com/logistos-sync/logistos-sync/shared/webhook"
 )
 
 func main() {
-	env := config.FromOS()
-	log := logging.New(os.Stdout, env.String(config.LogLevel, "info"))
-	cfg, err := config.LoadWebhook(env)
-	if err != nil {
-		logging.Exit(log, "webhook cannot start", err)
+	cfg, err := config.LoadWebhook(config.FromOS())
+	log := logging.New(os.Stdout, cfg.LogLevel)
+	if err == nil {
+		err = run(cfg, log)
 	}
-	ctx := context.Background()
-	aws, err := config.AWS(ctx)
+	logging.Exit(log, "webhook cannot start", err)
+}
+
+// run builds the handler once per cold start and serves invocations; it
+// returns only when the function cannot start.
+func run(cfg config.Webhook, log *slog.Logger) error {
+	aws, err := config.AWS(context.Background())
 	if err != nil {
-		logging.Exit(log, "webhook cannot start", err)
+		return err
 	}
-	secrets, err := secret.Open(secretsmanager.NewFromConfig(aws), cfg.Secret.ARN, cfg.Secret.Literal)
+	h, err := webhook.New(cfg, aws, log, metrics.New(os.Stdout, cfg.Function))
 	if err != nil {
-		logging.Exit(log, "webhook cannot start", err)
-	}
-	h := &webhook.Handler{
-		Secrets:  secrets,
-		Queue:    &queue.Sender{Client: sqs.NewFromConfig(aws), QueueURL: cfg.QueueURL},
-		Topics:   config.Set(cfg.Topics),
-		StoreURL: cfg.StoreURL,
-		Log:      log,
-		Metrics:  metrics.New(os.Stdout, ""),
+		return err
 	}
 	lambda.Start(h.Handle)
+	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/logistos-sync/logistos-sync/shared/checkpoint"
+	"github.com/logistos-sync/logistos-sync/shared/logistos"
 	"github.com/logistos-sync/logistos-sync/shared/queue"
 	"github.com/logistos-sync/logistos-sync/shared/wooapi"
 )
@@ -63,7 +64,7 @@ func (r *recorder) SendBatch(_ context.Context, ms []*queue.Message) error {
 		if err != nil {
 			return err
 		}
-		if m.Origin != queue.OriginBackfill || m.Topic != queue.TopicBackfill {
+		if m.Origin != queue.OriginBackfill || m.Topic != logistos.EventBackfill {
 			return fmt.Errorf("attributes %+v", m)
 		}
 		r.ids[id]++

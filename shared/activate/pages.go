@@ -12,6 +12,7 @@ import (
 
 	"github.com/logistos-sync/logistos-sync/shared/checkpoint"
 	"github.com/logistos-sync/logistos-sync/shared/config"
+	"github.com/logistos-sync/logistos-sync/shared/logistos"
 	"github.com/logistos-sync/logistos-sync/shared/metrics"
 	"github.com/logistos-sync/logistos-sync/shared/queue"
 	"github.com/logistos-sync/logistos-sync/shared/wooapi"
@@ -248,7 +249,7 @@ func (r *run) enqueue(ctx context.Context, pg *wooapi.OrdersPage, keep ...int) e
 	msgs := make([]queue.Message, len(idx))
 	ptrs := make([]*queue.Message, len(idx))
 	for j, i := range idx {
-		msgs[j] = queue.Message{Body: string(pg.Orders[i]), Topic: queue.TopicBackfill, Source: r.h.StoreURL,
+		msgs[j] = queue.Message{Body: string(pg.Orders[i]), Topic: logistos.EventBackfill, Source: r.h.StoreURL,
 			Origin: queue.OriginBackfill, ReceivedAt: now}
 		ptrs[j] = &msgs[j]
 	}

@@ -20,10 +20,11 @@ import (
 )
 
 // New builds a Handler from the configuration with real clients, once per
-// cold start. functionName is the function to invoke to continue a
-// backfill (AWS_LAMBDA_FUNCTION_NAME); empty leaves Invoker nil, for local
-// runners that loop on Report.Next themselves.
-func New(cfg config.Activate, awsCfg aws.Config, functionName string, log *slog.Logger, m *metrics.Emitter) (*Handler, error) {
+// cold start. It is the one place activate is wired: functions/activate, the
+// local runner and the tests all build it here. A backfill continues by
+// invoking cfg.Function; without one (local runs) Invoker stays nil and the
+// runner loops on Report.Next itself.
+func New(cfg config.Activate, awsCfg aws.Config, log *slog.Logger, m *metrics.Emitter) (*Handler, error) {
 	sm := secretsmanager.NewFromConfig(awsCfg)
 	webhookSecret, err := secret.Open(sm, cfg.WebhookSecret.ARN, cfg.WebhookSecret.Literal)
 	if err != nil {
@@ -60,8 +61,8 @@ func New(cfg config.Activate, awsCfg aws.Config, functionName string, log *slog.
 		Log:            log,
 		Metrics:        m,
 	}
-	if functionName != "" {
-		h.Invoker = &LambdaInvoker{Client: lambda.NewFromConfig(awsCfg), FunctionName: functionName}
+	if cfg.Function != "" {
+		h.Invoker = &LambdaInvoker{Client: lambda.NewFromConfig(awsCfg), FunctionName: cfg.Function}
 	}
 	return h, nil
 }

@@ -3,8 +3,6 @@ package config
 import (
 	"strings"
 	"testing"
-
-	"github.com/logistos-sync/logistos-sync/shared/logistos"
 )
 
 func TestLoadActivate(t *testing.T) {
@@ -18,7 +16,7 @@ func TestLoadActivate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.StoreURL != "https://shop.example" || c.WooCredentials.ARN != "arn:woo" || c.CredentialsURL != logistos.DefaultCredentialsURL ||
+	if c.StoreURL != "https://shop.example" || c.WooCredentials.ARN != "arn:woo" || c.CredentialsURL != DefaultLogistosCredentialsURL ||
 		c.BackfillConcurrency != DefaultBackfillConcurrency || strings.Join(c.BackfillStatuses, ",") != "any" || c.Checkpoint != "" {
 		t.Errorf("defaults: %+v", c)
 	}

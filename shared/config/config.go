@@ -1,4 +1,7 @@
-// Package config reads the functions' settings from the environment.
+// Package config reads the functions' settings from the environment: the
+// variable names, their defaults and what a valid value is. It is the only
+// package that reads the environment, and it imports nothing of this
+// project, so that every binary can use it without linking anything else.
 //
 // Every problem is collected, so that a function that cannot start says at
 // once everything that is wrong, in one log line that names each variable.
@@ -7,14 +10,13 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/logistos-sync/logistos-sync/shared/outbound"
 )
 
 // Env reads variables through Lookup and remembers what was wrong with them.
@@ -117,10 +119,21 @@ func CheckSecureURL(raw string) error {
 		return err
 	}
 	u, _ := url.Parse(raw)
-	if u.Scheme == "http" && !outbound.IsLoopback(u.Hostname()) {
+	if u.Scheme == "http" && !IsLoopback(u.Hostname()) {
 		return fmt.Errorf("%q must use https (plain http is accepted only for localhost)", raw)
 	}
 	return nil
+}
+
+// IsLoopback reports whether host names this machine: the one place plain
+// http is accepted for requests carrying orders or credentials (local runs
+// against stand-ins).
+func IsLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // Int returns the variable as an integer in [min, max], or def when unset.

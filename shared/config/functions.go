@@ -1,11 +1,5 @@
 package config
 
-import (
-	"github.com/logistos-sync/logistos-sync/shared/logistos"
-	"github.com/logistos-sync/logistos-sync/shared/wooapi"
-	"github.com/logistos-sync/logistos-sync/shared/woohook"
-)
-
 // Variable names: part of the interface, set by template.yaml.
 const (
 	StoreURL                = "STORE_URL"
@@ -24,6 +18,21 @@ const (
 	BackfillConcurrency     = "BACKFILL_CONCURRENCY"
 	BackfillStatus          = "BACKFILL_STATUS"
 	LogLevel                = "LOG_LEVEL"
+	// FunctionName is set by Lambda itself: the deployed function's name,
+	// which names its metrics and lets activate invoke itself.
+	FunctionName = "AWS_LAMBDA_FUNCTION_NAME"
+)
+
+// Defaults of the variables above, as DESIGN.md's configuration table
+// gives them.
+const (
+	DefaultLogistosOrdersURL      = "https://admin.logistos.in/integration/woo_commerce_orders"
+	DefaultLogistosCredentialsURL = "https://admin.logistos.in/integration/integrate_woo_commerce"
+	// DefaultForwardTopics is the webhook topic registered and forwarded.
+	DefaultForwardTopics = "order.created"
+	// DefaultBackfillStatus is WooCommerce's "every status but trash".
+	DefaultBackfillStatus = "any"
+	DefaultLogLevel       = "info"
 )
 
 // Secret is where a secret comes from: a Secrets Manager ARN in AWS, or
@@ -50,6 +59,8 @@ type Webhook struct {
 	QueueURL string
 	Secret   Secret
 	Topics   []string
+	// Function is the name of the deployed function ("" in local runs).
+	Function string
 	LogLevel string
 }
 
@@ -59,8 +70,9 @@ func LoadWebhook(e *Env) (Webhook, error) {
 		StoreURL: e.URL(StoreURL, "", true),
 		QueueURL: e.Required(QueueURL),
 		Secret:   e.secret(WebhookSecretARN, WebhookSecret),
-		Topics:   e.List(ForwardTopics, woohook.TopicOrderCreated),
-		LogLevel: e.String(LogLevel, "info"),
+		Topics:   e.List(ForwardTopics, DefaultForwardTopics),
+		Function: e.String(FunctionName, ""),
+		LogLevel: e.String(LogLevel, DefaultLogLevel),
 	}
 	return c, e.Err()
 }
@@ -71,6 +83,7 @@ type Forwarder struct {
 	DLQURL    string
 	OrdersURL string
 	Topics    []string
+	Function  string // the deployed function's name ("" in local runs)
 	LogLevel  string
 }
 
@@ -79,9 +92,10 @@ func LoadForwarder(e *Env) (Forwarder, error) {
 	c := Forwarder{
 		StoreURL:  e.URL(StoreURL, "", true),
 		DLQURL:    e.Required(DLQURL),
-		OrdersURL: e.SecureURL(LogistosOrdersURL, logistos.DefaultOrdersURL, true),
-		Topics:    e.List(ForwardTopics, woohook.TopicOrderCreated),
-		LogLevel:  e.String(LogLevel, "info"),
+		OrdersURL: e.SecureURL(LogistosOrdersURL, DefaultLogistosOrdersURL, true),
+		Topics:    e.List(ForwardTopics, DefaultForwardTopics),
+		Function:  e.String(FunctionName, ""),
+		LogLevel:  e.String(LogLevel, DefaultLogLevel),
 	}
 	return c, e.Err()
 }
@@ -110,7 +124,11 @@ type Activate struct {
 	Checkpoint          string // DynamoDB table; empty keeps the checkpoint in memory
 	BackfillConcurrency int
 	BackfillStatuses    []string
-	LogLevel            string
+	// Function is the deployed function's name, which continues a long
+	// backfill by invoking itself; "" in local runs, whose runner loops on
+	// the report's next event instead.
+	Function string
+	LogLevel string
 }
 
 // LoadActivate reads the activate function's configuration. STORE_URL,
@@ -122,11 +140,12 @@ func LoadActivate(e *Env) (Activate, error) {
 		QueueURL:            e.Required(QueueURL),
 		WebhookSecret:       e.secret(WebhookSecretARN, WebhookSecret),
 		WebhookURL:          e.SecureURL(WebhookURL, "", true),
-		CredentialsURL:      e.SecureURL(LogistosCredentialsURL, logistos.DefaultCredentialsURL, true),
+		CredentialsURL:      e.SecureURL(LogistosCredentialsURL, DefaultLogistosCredentialsURL, true),
 		Checkpoint:          e.String(BackfillCheckpoint, ""),
 		BackfillConcurrency: e.Int(BackfillConcurrency, DefaultBackfillConcurrency, 1, MaxBackfillConcurrency),
-		BackfillStatuses:    e.List(BackfillStatus, wooapi.StatusAny),
-		LogLevel:            e.String(LogLevel, "info"),
+		BackfillStatuses:    e.List(BackfillStatus, DefaultBackfillStatus),
+		Function:            e.String(FunctionName, ""),
+		LogLevel:            e.String(LogLevel, DefaultLogLevel),
 	}
 	arn, key, sec := e.get(WooCredentialsSecretARN), e.get(WooConsumerKey), e.get(WooConsumerSecret)
 	switch {

@@ -12,7 +12,6 @@ import (
 
 	"github.com/logistos-sync/logistos-sync/shared/logistos"
 	"github.com/logistos-sync/logistos-sync/shared/queue"
-	"github.com/logistos-sync/logistos-sync/shared/woohook"
 )
 
 // outcome is how a record ends.
@@ -60,11 +59,14 @@ func (h *Handler) decode(rec *events.SQSMessage) *item {
 	it.receives, _ = strconv.Atoi(rec.Attributes["ApproximateReceiveCount"])
 	it.origin = it.attrs[queue.AttrOrigin]
 	topic := it.attrs[queue.AttrTopic]
+	// The event by origin (DESIGN.md): a webhook's or reconcile's topic,
+	// order.backfill for the backfill; a message without a topic was queued
+	// for the one topic forwarded by default.
 	switch {
 	case it.origin == queue.OriginBackfill:
-		it.event = queue.TopicBackfill
+		it.event = logistos.EventBackfill
 	case topic == "":
-		it.event = woohook.TopicOrderCreated
+		it.event = logistos.EventOrderCreated
 	default:
 		it.event = topic
 	}
@@ -143,7 +145,7 @@ func (h *Handler) settle(ctx context.Context, it *item) {
 		h.Queues.Backoff(ctx, h.Log, it.rec, deadlineRetryDelay)
 	case outcomePermanent:
 		level = slog.LevelError
-		if err := h.Queues.DeadLetter(ctx, it.rec, it.err); err != nil {
+		if err := h.Queues.DeadLetter(ctx, it.rec, it.attrs, it.err); err != nil {
 			// Not in the DLQ, so it must stay on the queue: report it, and
 			// SQS's own redrive takes it to the DLQ after maxReceiveCount.
 			it.retry = true

@@ -13,18 +13,9 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/logistos-sync/logistos-sync/shared/logistos"
 	"github.com/logistos-sync/logistos-sync/shared/queue"
-)
-
-// DLQ attributes added to a dead-lettered message, beside its own (SQS
-// allows 10 attributes; a webhook message has at most 7).
-const (
-	AttrFailureClass  = queue.AttrFailurePrefix + "class"
-	AttrFailureReason = queue.AttrFailurePrefix + "reason"
-	AttrFailureDetail = queue.AttrFailurePrefix + "detail"
 )
 
 // Backoff schedule for transient failures: the nth receive waits
@@ -68,33 +59,15 @@ type Queues struct {
 	urls sync.Map // event source ARN → queue URL
 }
 
-// DeadLetter sends a record to the DLQ as it was queued (body and
-// attributes untouched, so it can be redriven as is), with the reason.
-func (q *Queues) DeadLetter(ctx context.Context, rec *events.SQSMessage, reason error) error {
-	attrs := make(map[string]types.MessageAttributeValue, len(rec.MessageAttributes)+3)
-	for k, v := range rec.MessageAttributes {
-		if v.StringValue != nil && !strings.HasPrefix(k, queue.AttrFailurePrefix) {
-			attrs[k] = types.MessageAttributeValue{DataType: aws.String("String"), StringValue: v.StringValue}
-		}
-	}
-	class, detail := "permanent", ""
+// DeadLetter sends a record to the DLQ as it was queued, with the reason
+// (queue.DeadLetter's format). attrs are the record's String attributes.
+func (q *Queues) DeadLetter(ctx context.Context, rec *events.SQSMessage, attrs map[string]string, reason error) error {
+	f := queue.Failure{Class: queue.FailurePermanent, Reason: reason.Error()}
 	var le *logistos.Error
 	if errors.As(reason, &le) {
-		detail = le.Detail
+		f.Detail = le.Detail
 	}
-	put := func(k, v string) {
-		if v = strings.ToValidUTF8(v, "?"); v != "" {
-			if len(v) > 1024 {
-				v = v[:1024]
-			}
-			attrs[k] = types.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(v)}
-		}
-	}
-	put(AttrFailureClass, class)
-	put(AttrFailureReason, reason.Error())
-	put(AttrFailureDetail, detail)
-	_, err := q.Client.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: &q.DLQURL, MessageBody: &rec.Body, MessageAttributes: attrs})
-	if err != nil {
+	if _, err := q.Client.SendMessage(ctx, queue.DeadLetter(q.DLQURL, rec.Body, attrs, f)); err != nil {
 		return fmt.Errorf("send to DLQ: %w", err)
 	}
 	return nil

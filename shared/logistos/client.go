@@ -14,12 +14,6 @@ import (
 	"github.com/logistos-sync/logistos-sync/shared/version"
 )
 
-// Default Logistos endpoints.
-const (
-	DefaultOrdersURL      = "https://admin.logistos.in/integration/woo_commerce_orders"
-	DefaultCredentialsURL = "https://admin.logistos.in/integration/integrate_woo_commerce"
-)
-
 // Timeouts of one POST to Logistos. A POST that takes longer is abandoned and
 // retried later through SQS, rather than holding a batch hostage.
 const (

@@ -27,7 +27,9 @@ const (
 	SignatureRejected = "SignatureRejected" // answered 401: signed, but not with our secret
 	SignatureMissing  = "SignatureMissing"  // answered 401: unsigned (scanners, hand-made requests)
 	BodyTooLarge      = "BodyTooLarge"      // answered 413
-	EnqueueFailed     = "EnqueueFailed"     // answered 503
+	BodyMalformed     = "BodyMalformed"     // answered 400: flagged base64 but not
+	EnqueueFailed     = "EnqueueFailed"     // answered 503: SQS did not take the order
+	SecretUnavailable = "SecretUnavailable" // answered 503: the webhook secret could not be read
 	// forwarder
 	OrdersForwarded       = "OrdersForwarded"
 	OrdersFailedTransient = "OrdersFailedTransient" // left for SQS to redeliver
@@ -55,13 +57,11 @@ type Emitter struct {
 }
 
 // New returns an emitter writing to w (os.Stdout when nil) for the named
-// function (AWS_LAMBDA_FUNCTION_NAME when empty).
+// function: config's Function, the deployed function's name; "local" when
+// empty (local runs and tests).
 func New(w io.Writer, function string) *Emitter {
 	if w == nil {
 		w = os.Stdout
-	}
-	if function == "" {
-		function = os.Getenv("AWS_LAMBDA_FUNCTION_NAME")
 	}
 	if function == "" {
 		function = "local"

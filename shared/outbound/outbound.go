@@ -45,14 +45,3 @@ func NewHTTPClient(l Limits) *http.Client {
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 }
-
-// IsLoopback reports whether host names this machine: the one place plain
-// http is accepted for requests carrying orders or credentials (local runs
-// against stand-ins).
-func IsLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}

@@ -31,10 +31,6 @@ const (
 	OriginBackfill = "backfill"
 )
 
-// TopicBackfill is the topic of orders listed by the backfill rather than
-// delivered by a webhook; it is also the Logistos event name for them.
-const TopicBackfill = "order.backfill"
-
 // EncodingGzip marks a body that is gzip-compressed, then base64-encoded.
 const EncodingGzip = "gzip"
 

@@ -54,11 +54,6 @@ const (
 	copyVisibility = 60
 )
 
-// AttrFailurePrefix starts the names of the attributes the forwarder adds
-// when it dead-letters a message (failure-class, failure-reason, ...). A
-// copying redrive drops them, so a redriven order looks as first queued.
-const AttrFailurePrefix = "failure-"
-
 // RedriveProgress is how far a redrive has come.
 type RedriveProgress struct {
 	Method string // MethodMoveTask or MethodCopy

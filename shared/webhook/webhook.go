@@ -11,6 +11,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"log/slog"
+	"net/http"
 	"strings"
 	"time"
 	"unsafe"
@@ -50,113 +51,196 @@ type Handler struct {
 	verifier woohook.Verifier
 }
 
-// Response bodies: fixed, so nothing about a request is echoed back.
+// An outcome is one way a delivery ends: the answer WooCommerce gets, the
+// metric that counts it and the log line that says why. WooCommerce never
+// retries and disables a webhook after a few non-2xx answers, so anything
+// authentic is answered 200 unless the order could not be kept (503; reconcile
+// recovers it) or can never fit (413). Bodies are fixed, so nothing about a
+// request is echoed back.
+type outcome struct {
+	name   string // "outcome" in the log line
+	status int
+	metric string
+	// order marks outcomes of an authentic order delivery, which also
+	// count toward OrdersReceived.
+	order  bool
+	level  slog.Level
+	msg    string // the log message
+	reason string // why, when it is not the plain path
+	body   string
+}
+
+// Answer bodies.
 const (
 	bodyQueued    = `{"status":"queued"}`
 	bodyPing      = `{"status":"ok"}`
 	bodyIgnored   = `{"status":"ignored"}`
+	bodyBadBody   = `{"error":"body is not valid base64"}`
 	bodyBadSig    = `{"error":"invalid or missing X-WC-Webhook-Signature"}`
 	bodyTooLarge  = `{"error":"body too large"}`
-	bodyBadBody   = `{"error":"body is not valid base64"}`
-	bodyQueueDown = `{"error":"could not queue the order; retry later"}`
 	bodyNoSecret  = `{"error":"webhook secret unavailable; retry later"}`
+	bodyQueueDown = `{"error":"could not queue the order; retry later"}`
+)
+
+// The webhook's outcomes: the plain path, what is answered 200 but dropped,
+// the rejections, and the two failures on our side.
+var (
+	outQueued = outcome{name: "enqueued", status: http.StatusOK, body: bodyQueued,
+		metric: metrics.OrdersEnqueued, order: true, level: slog.LevelInfo, msg: "order enqueued"}
+	outPing = outcome{name: "ping", status: http.StatusOK, body: bodyPing,
+		level: slog.LevelInfo, msg: "webhook ping"}
+
+	outTopicDropped = outcome{name: "dropped", status: http.StatusOK, body: bodyIgnored,
+		metric: metrics.OrdersDropped, order: true, level: slog.LevelWarn, msg: "webhook dropped",
+		reason: "topic not forwarded"}
+	outRESTError = outcome{name: "dropped", status: http.StatusOK, body: bodyIgnored,
+		metric: metrics.OrdersDropped, order: true, level: slog.LevelWarn, msg: "webhook dropped",
+		reason: "body is a WooCommerce REST error, not an order (check the webhook user's permissions)"}
+
+	outBadBase64 = outcome{name: "rejected", status: http.StatusBadRequest, body: bodyBadBody,
+		metric: metrics.BodyMalformed, level: slog.LevelWarn, msg: "webhook rejected",
+		reason: "body is not valid base64"}
+	outUnsigned = outcome{name: "rejected", status: http.StatusUnauthorized, body: bodyBadSig,
+		metric: metrics.SignatureMissing, level: slog.LevelWarn, msg: "webhook rejected",
+		reason: "missing X-WC-Webhook-Signature"}
+	outBadSignature = outcome{name: "rejected", status: http.StatusUnauthorized, body: bodyBadSig,
+		metric: metrics.SignatureRejected, level: slog.LevelWarn, msg: "webhook rejected",
+		reason: "signature does not match the webhook secret"}
+	outTooLarge = outcome{name: "rejected", status: http.StatusRequestEntityTooLarge, body: bodyTooLarge,
+		metric: metrics.BodyTooLarge, level: slog.LevelWarn, msg: "webhook rejected",
+		reason: "body too large"}
+	outTooLargeQueue = outcome{name: "rejected", status: http.StatusRequestEntityTooLarge, body: bodyTooLarge,
+		metric: metrics.BodyTooLarge, order: true, level: slog.LevelWarn, msg: "webhook rejected",
+		reason: "order too large for one SQS message even gzip-compressed"}
+
+	outNoSecret = outcome{name: "secret_unavailable", status: http.StatusServiceUnavailable, body: bodyNoSecret,
+		metric: metrics.SecretUnavailable, level: slog.LevelError, msg: "webhook secret unavailable",
+		reason: "the webhook secret could not be read, so nothing can be verified"}
+	outEnqueueFailed = outcome{name: "enqueue_failed", status: http.StatusServiceUnavailable, body: bodyQueueDown,
+		metric: metrics.EnqueueFailed, order: true, level: slog.LevelError, msg: "webhook enqueue failed",
+		reason: "the orders queue did not accept the order"}
 )
 
 var jsonHeaders = map[string]string{"content-type": "application/json"}
 
-func respond(status int, body string) events.APIGatewayV2HTTPResponse {
-	return events.APIGatewayV2HTTPResponse{StatusCode: status, Headers: jsonHeaders, Body: body}
-}
-
 // Handle answers one delivery. It never returns an error: every outcome is an
 // HTTP status, since a Lambda error would reach WooCommerce as a 500.
 func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	start := time.Now()
+	d := delivery{start: time.Now(), size: len(req.Body)}
+	return h.end(ctx, &d, h.handle(ctx, req, &d)), nil
+}
+
+// delivery is what the log line of a delivery's outcome tells.
+type delivery struct {
+	start   time.Time
+	size    int
+	topic   string
+	orderID int64
+	err     error
+}
+
+func (h *Handler) handle(ctx context.Context, req events.APIGatewayV2HTTPRequest, d *delivery) outcome {
 	raw := req.Body
 	if req.IsBase64Encoded {
 		if base64.StdEncoding.DecodedLen(len(raw)) > MaxBodyBytes {
-			return h.reject(ctx, 413, metrics.BodyTooLarge, "body too large", bodyTooLarge, len(raw)), nil
+			return outTooLarge
 		}
 		b, err := base64.StdEncoding.DecodeString(raw)
 		if err != nil {
-			h.Log.LogAttrs(ctx, slog.LevelWarn, "webhook rejected", slog.String("reason", "body is not valid base64"), slog.Int("status", 400))
-			return respond(400, bodyBadBody), nil
+			return outBadBase64
 		}
 		raw = string(b)
 	}
 	sig := header(req.Headers, woohook.HeaderSignature)
-	topic := header(req.Headers, woohook.HeaderTopic)
+	d.topic = header(req.Headers, woohook.HeaderTopic)
 	body := readOnlyBytes(raw)
+	d.size = len(body)
 
-	if woohook.IsPing(sig, topic, body) {
-		h.Log.LogAttrs(ctx, slog.LevelInfo, "webhook ping", slog.String("outcome", "ping"), slog.Int("status", 200))
-		return respond(200, bodyPing), nil
+	if woohook.IsPing(sig, d.topic, body) {
+		return outPing
 	}
 	if len(body) > MaxBodyBytes {
-		return h.reject(ctx, 413, metrics.BodyTooLarge, "body too large", bodyTooLarge, len(body)), nil
+		return outTooLarge
 	}
-
 	secrets, err := h.Secrets.Values(ctx)
 	if err != nil {
-		// Without the secret nothing can be verified; a 503 is honest, and the
-		// order is recovered by a later backfill run.
-		h.Log.LogAttrs(ctx, slog.LevelError, "webhook secret unavailable", slog.String("error", err.Error()), slog.Int("status", 503))
-		h.Metrics.Count(metrics.EnqueueFailed, 1)
-		return respond(503, bodyNoSecret), nil
+		d.err = err
+		return outNoSecret
 	}
 	if !h.verifier.Verify(body, sig, secrets) {
-		// Maybe the secret was rotated after this container cached it.
 		if sig == "" {
-			return h.reject(ctx, 401, metrics.SignatureMissing, "missing X-WC-Webhook-Signature", bodyBadSig, len(body)), nil
+			return outUnsigned
 		}
+		// Maybe the secret was rotated after this container cached it.
 		if !h.Secrets.Refresh(ctx) {
-			return h.reject(ctx, 401, metrics.SignatureRejected, "signature does not match the webhook secret", bodyBadSig, len(body)), nil
+			return outBadSignature
 		}
 		if secrets, err = h.Secrets.Values(ctx); err != nil || !h.verifier.Verify(body, sig, secrets) {
-			return h.reject(ctx, 401, metrics.SignatureRejected, "signature does not match the webhook secret", bodyBadSig, len(body)), nil
+			return outBadSignature
 		}
 	}
-	kind, id := woohook.Peek(body)
-	if !h.Topics[topic] || kind == woohook.KindError {
-		// Authentic but nothing to forward. 200, because WooCommerce counts
-		// any other answer toward disabling the webhook.
-		reason := "topic not forwarded"
-		if kind == woohook.KindError {
-			reason = "body is a WooCommerce REST error, not an order (check the webhook user's permissions)"
-		}
-		h.Log.LogAttrs(ctx, slog.LevelWarn, "webhook dropped", slog.String("reason", reason),
-			slog.String("topic", topic), slog.Int64("order_id", id), slog.String("outcome", "dropped"), slog.Int("status", 200))
-		h.Metrics.Emit(metrics.One(metrics.OrdersReceived), metrics.One(metrics.OrdersDropped))
-		return respond(200, bodyIgnored), nil
+	var kind woohook.Kind
+	kind, d.orderID = woohook.Peek(body)
+	switch {
+	case kind == woohook.KindError:
+		return outRESTError
+	case !h.Topics[d.topic]:
+		return outTopicDropped
 	}
 
 	msg := queue.Message{
 		Body:       raw,
-		Topic:      topic,
+		Topic:      d.topic,
 		Source:     h.source(header(req.Headers, woohook.HeaderSource)),
 		Origin:     queue.OriginWebhook,
 		WebhookID:  header(req.Headers, woohook.HeaderWebhookID),
 		DeliveryID: header(req.Headers, woohook.HeaderDeliveryID),
-		ReceivedAt: receivedAt(req, start),
+		ReceivedAt: receivedAt(req, d.start),
 	}
 	sendCtx, cancel := context.WithTimeout(ctx, EnqueueTimeout)
 	defer cancel()
 	if _, err := h.Queue.Send(sendCtx, msg); err != nil {
 		if errors.Is(err, queue.ErrTooLarge) {
-			h.Metrics.Count(metrics.OrdersReceived, 1)
-			return h.reject(ctx, 413, metrics.BodyTooLarge, err.Error(), bodyTooLarge, len(body)), nil
+			return outTooLargeQueue
 		}
-		h.Log.LogAttrs(ctx, slog.LevelError, "webhook enqueue failed", slog.String("error", err.Error()),
-			slog.Int64("order_id", id), slog.String("topic", topic), slog.String("outcome", "enqueue_failed"), slog.Int("status", 503))
-		h.Metrics.Emit(metrics.One(metrics.OrdersReceived), metrics.One(metrics.EnqueueFailed))
-		return respond(503, bodyQueueDown), nil
+		d.err = err
+		return outEnqueueFailed
 	}
-	h.Metrics.Emit(metrics.One(metrics.OrdersReceived), metrics.One(metrics.OrdersEnqueued))
-	// Five attributes at most: slog stores them in the record without allocating.
-	h.Log.LogAttrs(ctx, slog.LevelInfo, "order enqueued", slog.Int64("order_id", id), slog.String("topic", topic),
-		slog.String("origin", queue.OriginWebhook), slog.String("outcome", "enqueued"),
-		slog.Float64("latency_ms", float64(time.Since(start).Microseconds())/1000))
-	return respond(200, bodyQueued), nil
+	return outQueued
+}
+
+// end counts, logs and answers an outcome. The log line holds ids, sizes,
+// statuses and errors only: never the body, a header value or the secret.
+func (h *Handler) end(ctx context.Context, d *delivery, o outcome) events.APIGatewayV2HTTPResponse {
+	switch {
+	case o.order && o.metric != "":
+		h.Metrics.Emit(metrics.One(metrics.OrdersReceived), metrics.One(o.metric))
+	case o.metric != "":
+		h.Metrics.Count(o.metric, 1)
+	}
+	if o == outQueued {
+		// Five attributes at most: slog keeps them in the record without
+		// allocating, on the path every order takes.
+		h.Log.LogAttrs(ctx, o.level, o.msg, slog.Int64("order_id", d.orderID), slog.String("topic", d.topic),
+			slog.String("origin", queue.OriginWebhook), slog.String("outcome", o.name),
+			slog.Float64("latency_ms", float64(time.Since(d.start).Microseconds())/1000))
+	} else if h.Log.Enabled(ctx, o.level) {
+		attrs := []slog.Attr{slog.String("outcome", o.name), slog.Int("status", o.status), slog.Int("bytes", d.size)}
+		if d.orderID != 0 {
+			attrs = append(attrs, slog.Int64("order_id", d.orderID))
+		}
+		if d.topic != "" {
+			attrs = append(attrs, slog.String("topic", d.topic))
+		}
+		if o.reason != "" {
+			attrs = append(attrs, slog.String("reason", o.reason))
+		}
+		if d.err != nil {
+			attrs = append(attrs, slog.String("error", d.err.Error()))
+		}
+		h.Log.LogAttrs(ctx, o.level, o.msg, attrs...)
+	}
+	return events.APIGatewayV2HTTPResponse{StatusCode: o.status, Headers: jsonHeaders, Body: o.body}
 }
 
 // header returns the named header. API Gateway lower-cases names, so that
@@ -178,12 +262,6 @@ func header(h map[string]string, lower string) string {
 // only reads it and keeps nothing.
 func readOnlyBytes(s string) []byte {
 	return unsafe.Slice(unsafe.StringData(s), len(s))
-}
-
-func (h *Handler) reject(ctx context.Context, status int, metric, reason, body string, size int) events.APIGatewayV2HTTPResponse {
-	h.Log.LogAttrs(ctx, slog.LevelWarn, "webhook rejected", slog.String("reason", reason), slog.Int("status", status), slog.Int("bytes", size))
-	h.Metrics.Count(metric, 1)
-	return respond(status, body)
 }
 
 func (h *Handler) source(header string) string {

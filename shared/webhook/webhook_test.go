@@ -157,6 +157,10 @@ func TestStatusCodes(t *testing.T) {
 		})
 	}
 	restError, _ := os.ReadFile(filepath.Join(fixtures, "error-401-unknown-key.json"))
+	ping := capture(t, "ping")
+	if !ping.IsBase64Encoded {
+		t.Fatal("the form-encoded ping should arrive base64-encoded, as API Gateway passes it")
+	}
 	huge := `{"id":9,"x":"` + strings.Repeat("a", MaxBodyBytes) + `"}`
 
 	cases := []struct {
@@ -168,7 +172,7 @@ func TestStatusCodes(t *testing.T) {
 		metric   string
 	}{
 		{"real delivery", real, nil, 200, 1, metrics.OrdersEnqueued},
-		{"captured ping", capture(t, "ping"), nil, 200, 0, ""},
+		{"captured ping, base64-encoded", ping, nil, 200, 0, ""},
 		{"missing signature", with(func(r *events.APIGatewayV2HTTPRequest) { delete(r.Headers, woohook.HeaderSignature) }), nil, 401, 0, metrics.SignatureMissing},
 		{"wrong signature", with(func(r *events.APIGatewayV2HTTPRequest) {
 			r.Headers[woohook.HeaderSignature] = woohook.Sign([]byte(r.Body), []byte("x"))
@@ -185,7 +189,7 @@ func TestStatusCodes(t *testing.T) {
 		{"unrecognised body is kept", signed(`{"status":"processing","id":5}`, "order.created"), nil, 200, 1, metrics.OrdersEnqueued},
 		{"SQS down", real, errors.New("connection refused"), 503, 0, metrics.EnqueueFailed},
 		{"queue says too large", real, queue.ErrTooLarge, 413, 0, metrics.BodyTooLarge},
-		{"bad base64", with(func(r *events.APIGatewayV2HTTPRequest) { r.Body, r.IsBase64Encoded = "%%%", true }), nil, 400, 0, ""},
+		{"bad base64", with(func(r *events.APIGatewayV2HTTPRequest) { r.Body, r.IsBase64Encoded = "%%%", true }), nil, 400, 0, metrics.BodyMalformed},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -224,17 +228,6 @@ func TestHeaderCaseInsensitive(t *testing.T) {
 	}
 }
 
-func TestPingArrivesBase64(t *testing.T) {
-	hs := newHarness(secret.Literal(realSecret))
-	req := capture(t, "ping")
-	if !req.IsBase64Encoded {
-		t.Fatal("form-encoded ping should arrive base64-encoded")
-	}
-	if resp := hs.do(t, req); resp.StatusCode != 200 || len(hs.q.msgs) != 0 {
-		t.Fatalf("status %d, %d enqueued", resp.StatusCode, len(hs.q.msgs))
-	}
-}
-
 func TestRotationPickedUpOnMismatch(t *testing.T) {
 	// The container cached the old secret; WooCommerce already signs with the new one.
 	src := &rotatingSecret{cached: [][]byte{[]byte("old")}, fresh: [][]byte{[]byte(realSecret), []byte("old")}}
@@ -259,6 +252,13 @@ func TestSecretUnavailable(t *testing.T) {
 	hs := newHarness(&rotatingSecret{err: errors.New("AccessDenied")})
 	if resp := hs.do(t, capture(t, "order-created-313")); resp.StatusCode != 503 {
 		t.Fatalf("status %d, want 503", resp.StatusCode)
+	}
+	// Its own metric: the queue is fine, the secret is not.
+	if emf := hs.emf.String(); !strings.Contains(emf, `"`+metrics.SecretUnavailable+`":1`) || strings.Contains(emf, metrics.EnqueueFailed) {
+		t.Errorf("metrics %s, want %s only", emf, metrics.SecretUnavailable)
+	}
+	if len(hs.q.msgs) != 0 {
+		t.Errorf("%d enqueued without a verified signature", len(hs.q.msgs))
 	}
 }
 
