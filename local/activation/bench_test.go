@@ -142,7 +142,7 @@ func benchChild() int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	h, err := activate.New(cfg, aws, "", logging.New(os.Stderr, "info"), metrics.New(io.Discard, "bench"))
+	h, err := activate.New(cfg, aws, logging.New(os.Stderr, "info"), metrics.New(io.Discard, "bench"))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

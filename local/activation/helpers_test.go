@@ -30,6 +30,7 @@ import (
 	"github.com/logistos-sync/logistos-sync/shared/checkpoint"
 	"github.com/logistos-sync/logistos-sync/shared/config"
 	"github.com/logistos-sync/logistos-sync/shared/logging"
+	"github.com/logistos-sync/logistos-sync/shared/logistos"
 	"github.com/logistos-sync/logistos-sync/shared/metrics"
 	"github.com/logistos-sync/logistos-sync/shared/queue"
 	"github.com/logistos-sync/logistos-sync/shared/wooapi"
@@ -111,7 +112,7 @@ func (e *env) build(vars map[string]string) {
 	log := logging.New(e.logs, "info")
 	aws := e.st.AWS.Copy()
 	aws.Logger = smithylog.Nop{} // kumo's DynamoDB answers lack the CRC32 the SDK checks: a warning per call
-	if e.h, err = activate.New(cfg, aws, "", log, metrics.New(io.Discard, "test")); err != nil {
+	if e.h, err = activate.New(cfg, aws, log, metrics.New(io.Discard, "test")); err != nil {
 		e.t.Fatal(err)
 	}
 }
@@ -188,7 +189,7 @@ func (e *env) drain() queued {
 			}
 			q.count[id]++
 			attr := func(k string) string { return aws.ToString(m.MessageAttributes[k].StringValue) }
-			if attr(queue.AttrTopic) != queue.TopicBackfill || attr(queue.AttrOrigin) != queue.OriginBackfill ||
+			if attr(queue.AttrTopic) != logistos.EventBackfill || attr(queue.AttrOrigin) != queue.OriginBackfill ||
 				attr(queue.AttrSource) != e.shop.URL || attr(queue.AttrReceivedAt) == "" {
 				e.t.Fatalf("order %d: attributes %v", id, attrs(m))
 			}

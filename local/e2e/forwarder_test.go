@@ -17,7 +17,6 @@ import (
 	"github.com/logistos-sync/logistos-sync/local/esm"
 	"github.com/logistos-sync/logistos-sync/local/fakelogistos"
 	"github.com/logistos-sync/logistos-sync/local/stack"
-	"github.com/logistos-sync/logistos-sync/shared/forwarder"
 	"github.com/logistos-sync/logistos-sync/shared/queue"
 )
 
@@ -87,7 +86,7 @@ func TestForwarderBinary(t *testing.T) {
 		t.Errorf("payload %s", sent.Body)
 	}
 	dead := peekDLQ(t, st)
-	if dead == nil || !strings.Contains(dead[forwarder.AttrFailureReason], "422") {
+	if dead == nil || !strings.Contains(dead[queue.AttrFailureReason], "422") {
 		t.Errorf("DLQ message attributes %v", dead)
 	}
 	for _, want := range []string{`"outcome":"forwarded"`, `"outcome":"permanent_failure"`, `"outcome":"transient_failure"`} {

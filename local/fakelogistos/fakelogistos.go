@@ -17,7 +17,7 @@ import (
 	"time"
 )
 
-// The paths of the real Logistos URLs (see logistos.DefaultOrdersURL).
+// The paths of the real Logistos URLs (see config.DefaultLogistosOrdersURL).
 const (
 	OrdersPath      = "/integration/woo_commerce_orders"
 	CredentialsPath = "/integration/integrate_woo_commerce"

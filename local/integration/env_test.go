@@ -25,6 +25,7 @@ import (
 	"github.com/logistos-sync/logistos-sync/local/pipeline"
 	"github.com/logistos-sync/logistos-sync/local/stack"
 	"github.com/logistos-sync/logistos-sync/local/syncbuf"
+	"github.com/logistos-sync/logistos-sync/shared/config"
 	"github.com/logistos-sync/logistos-sync/shared/forwarder"
 	"github.com/logistos-sync/logistos-sync/shared/logging"
 	"github.com/logistos-sync/logistos-sync/shared/webhook"
@@ -81,12 +82,13 @@ func newEnv(t *testing.T, o envOptions) *env {
 	t.Cleanup(lsrv.Close)
 
 	log := logging.New(e.logs, "debug")
-	opts := pipeline.Options{StoreURL: storeURL, Topics: []string{"order.created"}, OrdersURL: lsrv.URL + fakelogistos.OrdersPath, Log: log, Metrics: e.logs}
-	var err error
-	if e.webhook, err = pipeline.Webhook(st, opts); err != nil {
+	fns, err := pipeline.New(st, map[string]string{
+		config.StoreURL: storeURL, config.ForwardTopics: "order.created", config.LogistosOrdersURL: lsrv.URL + fakelogistos.OrdersPath,
+	}, log, e.logs)
+	if err != nil {
 		t.Fatal(err)
 	}
-	e.forwarder = pipeline.Forwarder(st, opts)
+	e.webhook, e.forwarder = fns.Webhook, fns.Forwarder
 	e.forwarder.Backoff = func(int) time.Duration { return testBackoff }
 	e.forwarder.PostTimeout = testPostTimeout
 	e.poller = pipeline.Poller(st, e.forwarder, log)

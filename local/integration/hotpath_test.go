@@ -13,7 +13,6 @@ import (
 
 	"github.com/logistos-sync/logistos-sync/local/delivery"
 	"github.com/logistos-sync/logistos-sync/local/fakelogistos"
-	"github.com/logistos-sync/logistos-sync/shared/forwarder"
 	"github.com/logistos-sync/logistos-sync/shared/queue"
 	"github.com/logistos-sync/logistos-sync/shared/version"
 )
@@ -197,11 +196,11 @@ func TestPermanentFailureGoesToDLQ(t *testing.T) {
 			if *m.Body != string(body) {
 				t.Error("dead-lettered body differs from the delivery")
 			}
-			if attr(m, forwarder.AttrFailureClass) != "permanent" || !strings.Contains(attr(m, forwarder.AttrFailureReason), fmt.Sprint(fault.Status)) {
-				t.Errorf("failure attributes %q / %q", attr(m, forwarder.AttrFailureClass), attr(m, forwarder.AttrFailureReason))
+			if attr(m, queue.AttrFailureClass) != "permanent" || !strings.Contains(attr(m, queue.AttrFailureReason), fmt.Sprint(fault.Status)) {
+				t.Errorf("failure attributes %q / %q", attr(m, queue.AttrFailureClass), attr(m, queue.AttrFailureReason))
 			}
-			if attr(m, forwarder.AttrFailureDetail) != fault.Body {
-				t.Errorf("failure-detail %q, want Logistos's answer %q", attr(m, forwarder.AttrFailureDetail), fault.Body)
+			if attr(m, queue.AttrFailureDetail) != fault.Body {
+				t.Errorf("failure-detail %q, want Logistos's answer %q", attr(m, queue.AttrFailureDetail), fault.Body)
 			}
 			if attr(m, queue.AttrTopic) != "order.created" || attr(m, queue.AttrOrigin) != "webhook" || attr(m, queue.AttrWebhookID) != "9" || attr(m, queue.AttrReceivedAt) == "" {
 				t.Errorf("original attributes lost: %v", m.MessageAttributes)
@@ -236,7 +235,7 @@ func TestExhaustedRetriesReachDLQ(t *testing.T) {
 	if len(dead) != 1 || *dead[0].Body != string(body) || attr(dead[0], queue.AttrTopic) != "order.created" {
 		t.Fatalf("DLQ content %+v", dead)
 	}
-	if attr(dead[0], forwarder.AttrFailureClass) != "" {
+	if attr(dead[0], queue.AttrFailureClass) != "" {
 		t.Error("SQS's redrive does not add failure attributes; the forwarder must not have dead-lettered it itself")
 	}
 }
@@ -257,7 +256,7 @@ func TestUnreadableMessageGoesToDLQ(t *testing.T) {
 	if len(dead) != 1 || *dead[0].Body != "this is not json" {
 		t.Fatalf("DLQ content %+v", dead)
 	}
-	if reason := attr(dead[0], forwarder.AttrFailureReason); !strings.Contains(reason, "not a WooCommerce order") {
+	if reason := attr(dead[0], queue.AttrFailureReason); !strings.Contains(reason, "not a WooCommerce order") {
 		t.Errorf("failure-reason %q", reason)
 	}
 	if n := len(e.logistos.Requests()); n != 0 {

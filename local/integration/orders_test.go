@@ -20,7 +20,7 @@ import (
 
 	"github.com/logistos-sync/logistos-sync/local/delivery"
 	"github.com/logistos-sync/logistos-sync/local/fakelogistos"
-	"github.com/logistos-sync/logistos-sync/shared/forwarder"
+	"github.com/logistos-sync/logistos-sync/shared/logistos"
 	"github.com/logistos-sync/logistos-sync/shared/queue"
 	"github.com/logistos-sync/logistos-sync/shared/woohook"
 )
@@ -83,7 +83,7 @@ func TestOneBadOrderInABatch(t *testing.T) {
 					}
 					continue
 				}
-				backfill = append(backfill, &queue.Message{Body: string(body), Topic: queue.TopicBackfill, Source: storeURL, Origin: queue.OriginBackfill, ReceivedAt: time.Now()})
+				backfill = append(backfill, &queue.Message{Body: string(body), Topic: logistos.EventBackfill, Source: storeURL, Origin: queue.OriginBackfill, ReceivedAt: time.Now()})
 			}
 			if err := (&queue.Sender{Client: e.st.SQS, QueueURL: e.st.QueueURL}).SendBatch(context.Background(), backfill); err != nil {
 				t.Fatal(err)
@@ -112,7 +112,7 @@ func TestOneBadOrderInABatch(t *testing.T) {
 			grouped := false
 			for _, r := range e.logistos.Requests() {
 				p := decodePayload(t, r.Body)
-				if p.Event == queue.TopicBackfill && len(p.Orders) == 5 {
+				if p.Event == logistos.EventBackfill && len(p.Orders) == 5 {
 					grouped = true
 				}
 			}
@@ -120,7 +120,7 @@ func TestOneBadOrderInABatch(t *testing.T) {
 				t.Error("the five backfill orders were never sent as one payload")
 			}
 			dead := e.drain(e.st.DLQURL)
-			if len(dead) != 1 || !strings.HasPrefix(*dead[0].Body, fmt.Sprintf(`{"id":%d,`, tc.bad)) || attr(dead[0], forwarder.AttrFailureClass) != "permanent" {
+			if len(dead) != 1 || !strings.HasPrefix(*dead[0].Body, fmt.Sprintf(`{"id":%d,`, tc.bad)) || attr(dead[0], queue.AttrFailureClass) != "permanent" {
 				t.Fatalf("DLQ content: %d messages", len(dead))
 			}
 		})

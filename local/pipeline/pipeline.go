@@ -1,7 +1,8 @@
 // Package pipeline assembles the hot path for a local run or a test: the
-// real webhook and forwarder handlers, built as functions/webhook and
-// functions/forwarder build them, wired to a local stack instead of AWS, with
-// the webhook served over HTTP as API Gateway would and the forwarder fed by
+// real webhook and forwarder handlers, built by webhook.New and forwarder.New
+// from their configuration exactly as functions/webhook and
+// functions/forwarder build them, but with the local stack in place of AWS;
+// the webhook served over HTTP as API Gateway would, and the forwarder fed by
 // an emulated SQS event source mapping.
 package pipeline
 
@@ -19,10 +20,7 @@ import (
 	"github.com/logistos-sync/logistos-sync/local/stack"
 	"github.com/logistos-sync/logistos-sync/shared/config"
 	"github.com/logistos-sync/logistos-sync/shared/forwarder"
-	"github.com/logistos-sync/logistos-sync/shared/logistos"
 	"github.com/logistos-sync/logistos-sync/shared/metrics"
-	"github.com/logistos-sync/logistos-sync/shared/queue"
-	"github.com/logistos-sync/logistos-sync/shared/secret"
 	"github.com/logistos-sync/logistos-sync/shared/webhook"
 )
 
@@ -35,44 +33,47 @@ const (
 	readHeaderTimeout = 10 * time.Second
 )
 
-// Options are what differs between a local run and a test.
-type Options struct {
-	StoreURL  string   // STORE_URL
-	Topics    []string // FORWARD_TOPICS
-	OrdersURL string   // LOGISTOS_ORDERS_URL
-	// Log receives both handlers' logs; Metrics their EMF lines (discarded
-	// when nil).
-	Log     *slog.Logger
-	Metrics io.Writer
+// Functions are the two hot-path handlers and the configuration each was
+// built from.
+type Functions struct {
+	Webhook         *webhook.Handler
+	Forwarder       *forwarder.Handler
+	WebhookConfig   config.Webhook
+	ForwarderConfig config.Forwarder
 }
 
-// Webhook builds the webhook handler on st: the secret is read through
-// Secrets Manager (the path a deployment takes), messages go to st's queue.
-func Webhook(st *stack.Stack, o Options) (*webhook.Handler, error) {
-	secrets, err := secret.Open(st.Secrets, st.WebhookSecretARN, "")
-	if err != nil {
-		return nil, fmt.Errorf("webhook secret: %w", err)
+// New builds both functions on st. vars are the settings a deployment's
+// template would give them (STORE_URL, FORWARD_TOPICS, LOGISTOS_ORDERS_URL,
+// LOG_LEVEL); the stack supplies the rest: the queue URLs and the webhook
+// secret's ARN, read through Secrets Manager as in AWS. log receives both
+// handlers' logs, metrics their EMF lines (discarded when nil).
+func New(st *stack.Stack, vars map[string]string, log *slog.Logger, metricsOut io.Writer) (*Functions, error) {
+	env := map[string]string{
+		config.QueueURL:         st.QueueURL,
+		config.DLQURL:           st.DLQURL,
+		config.WebhookSecretARN: st.WebhookSecretARN,
 	}
-	return &webhook.Handler{
-		Secrets:  secrets,
-		Queue:    &queue.Sender{Client: st.SQS, QueueURL: st.QueueURL},
-		Topics:   config.Set(o.Topics),
-		StoreURL: o.StoreURL,
-		Log:      o.log().With("function", "webhook"),
-		Metrics:  metrics.New(o.metrics(), "webhook"),
-	}, nil
-}
-
-// Forwarder builds the forwarder handler on st, posting to o.OrdersURL.
-func Forwarder(st *stack.Stack, o Options) *forwarder.Handler {
-	return &forwarder.Handler{
-		Logistos: &logistos.Client{HTTP: logistos.NewHTTPClient(), OrdersURL: o.OrdersURL},
-		Queues:   &forwarder.Queues{Client: st.SQS, DLQURL: st.DLQURL},
-		StoreURL: logistos.StoreURL(o.StoreURL),
-		Topics:   config.Set(o.Topics),
-		Log:      o.log().With("function", "forwarder"),
-		Metrics:  metrics.New(o.metrics(), "forwarder"),
+	for k, v := range vars {
+		if k != config.WebhookSecret { // its value is in the stack's Secrets Manager
+			env[k] = v
+		}
 	}
+	if metricsOut == nil {
+		metricsOut = io.Discard
+	}
+	var f Functions
+	var err error
+	if f.WebhookConfig, err = config.LoadWebhook(config.FromMap(env)); err != nil {
+		return nil, err
+	}
+	if f.ForwarderConfig, err = config.LoadForwarder(config.FromMap(env)); err != nil {
+		return nil, err
+	}
+	if f.Webhook, err = webhook.New(f.WebhookConfig, st.AWS, log.With("function", "webhook"), metrics.New(metricsOut, "webhook")); err != nil {
+		return nil, err
+	}
+	f.Forwarder = forwarder.New(f.ForwarderConfig, st.AWS, log.With("function", "forwarder"), metrics.New(metricsOut, "forwarder"))
+	return &f, nil
 }
 
 // Serve returns the webhook's HTTP API: POST WebhookPath, 404/405 otherwise.
@@ -91,20 +92,6 @@ func Poller(st *stack.Stack, h *forwarder.Handler, log *slog.Logger) *esm.Poller
 		FunctionTimeout: ForwarderTimeout,
 		Log:             log,
 	}
-}
-
-func (o Options) log() *slog.Logger {
-	if o.Log != nil {
-		return o.Log
-	}
-	return slog.New(slog.DiscardHandler)
-}
-
-func (o Options) metrics() io.Writer {
-	if o.Metrics != nil {
-		return o.Metrics
-	}
-	return io.Discard
 }
 
 // Run serves the webhook on ln and polls the queue until ctx ends, then

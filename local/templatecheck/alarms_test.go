@@ -10,7 +10,8 @@ import (
 // emitted are the metrics the code writes, by the function that writes them.
 var emitted = map[string][]string{
 	"WebhookFunction": {metrics.OrdersReceived, metrics.OrdersEnqueued, metrics.OrdersDropped,
-		metrics.SignatureRejected, metrics.BodyTooLarge, metrics.EnqueueFailed},
+		metrics.SignatureRejected, metrics.SignatureMissing, metrics.BodyTooLarge, metrics.BodyMalformed,
+		metrics.EnqueueFailed, metrics.SecretUnavailable},
 	"ForwarderFunction": {metrics.OrdersForwarded, metrics.OrdersFailedTransient, metrics.OrdersFailedPermanent, metrics.ForwardLatency},
 	"ActivateFunction":  {metrics.OrdersBackfilled},
 }

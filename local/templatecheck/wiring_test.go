@@ -224,7 +224,7 @@ func TestSecrets(t *testing.T) {
 
 func TestLogistosURLsDefaultToTheRealEndpoints(t *testing.T) {
 	tpl := load(t)
-	for p, want := range map[string]string{"LogistosOrdersUrl": logistos.DefaultOrdersURL, "LogistosCredentialsUrl": logistos.DefaultCredentialsURL} {
+	for p, want := range map[string]string{"LogistosOrdersUrl": config.DefaultLogistosOrdersURL, "LogistosCredentialsUrl": config.DefaultLogistosCredentialsURL} {
 		if got := Get(tpl.Parameters, p, "Default"); got != want {
 			t.Errorf("parameter %s defaults to %v, want %s", p, got, want)
 		}

@@ -160,7 +160,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, out, er
 	if tty {
 		logOut, level = errOut, "warn"
 	}
-	h, err := activate.New(cfg, st.AWS, "", logging.New(logOut, level), metrics.New(io.Discard, "activate-local"))
+	h, err := activate.New(cfg, st.AWS, logging.New(logOut, level), metrics.New(io.Discard, "activate-local"))
 	if err != nil {
 		return err
 	}

@@ -80,72 +80,40 @@ func run(ctx context.Context, log *slog.Logger, out io.Writer) error {
 	}
 	defer st.Close()
 
-	cfg, err := load(st, capture)
-	if err != nil {
-		return err
-	}
 	metricsOut := io.Discard
-	if logging.ParseLevel(cfg.LogLevel) == slog.LevelDebug {
+	if logging.ParseLevel(os.Getenv(config.LogLevel)) == slog.LevelDebug {
 		metricsOut = os.Stderr
 	}
-	opts := pipeline.Options{StoreURL: cfg.StoreURL, Topics: cfg.Topics, OrdersURL: cfg.OrdersURL, Log: log, Metrics: metricsOut}
-	wh, err := pipeline.Webhook(st, opts)
+	fns, err := pipeline.New(st, settings(capture), log, metricsOut)
 	if err != nil {
 		return err
 	}
-	fwd := pipeline.Forwarder(st, opts)
+	cfg := fns.ForwarderConfig
 
 	url := "http://" + ln.Addr().String() + pipeline.WebhookPath
 	if err := banner(out, url, st, capture, cfg.OrdersURL, secretValue); err != nil {
 		return err
 	}
 	log.Info("local pipeline ready", "webhook", url, "aws_endpoint", st.Endpoint, "logistos", cfg.OrdersURL)
-	err = pipeline.Run(ctx, ln, pipeline.Serve(wh, log), pipeline.Poller(st, fwd, log), log)
+	err = pipeline.Run(ctx, ln, pipeline.Serve(fns.Webhook, log), pipeline.Poller(st, fns.Forwarder, log), log)
 	log.Info("local pipeline stopped")
 	return err
 }
 
-// settings is the union of what the two functions read.
-type settings struct {
-	StoreURL, OrdersURL, LogLevel string
-	Topics                        []string
-}
-
-// load reads the functions' configuration through shared/config, with the
-// stack supplying what a deployment's template would (queue URLs, the
-// secret's ARN) and the capture standing in for an unset Logistos URL.
-func load(st *stack.Stack, capture *fakelogistos.Server) (settings, error) {
-	env := &config.Env{Lookup: func(name string) (string, bool) {
-		switch name {
-		case config.QueueURL:
-			return st.QueueURL, true
-		case config.DLQURL:
-			return st.DLQURL, true
-		case config.WebhookSecretARN:
-			return st.WebhookSecretARN, true
-		case config.WebhookSecret:
-			return "", false // its value is in the stack's Secrets Manager
-		case config.StoreURL:
-			if v, ok := os.LookupEnv(name); ok && v != "" {
-				return v, true
-			}
-			return defaultStore, true
-		case config.LogistosOrdersURL:
-			if capture != nil {
-				return capture.OrdersURL(), true
-			}
+// settings are the functions' variables as this shell sets them, with a
+// local shop by default and the capture standing in for an unset Logistos
+// URL.
+func settings(capture *fakelogistos.Server) map[string]string {
+	vars := map[string]string{config.StoreURL: defaultStore}
+	for _, name := range []string{config.StoreURL, config.ForwardTopics, config.LogistosOrdersURL, config.LogLevel} {
+		if v := os.Getenv(name); v != "" {
+			vars[name] = v
 		}
-		return os.LookupEnv(name)
-	}}
-	w, werr := config.LoadWebhook(env)
-	f, ferr := config.LoadForwarder(env)
-	if werr != nil {
-		return settings{}, werr
 	}
-	if ferr != nil {
-		return settings{}, ferr
+	if capture != nil {
+		vars[config.LogistosOrdersURL] = capture.OrdersURL()
 	}
-	return settings{StoreURL: w.StoreURL, OrdersURL: f.OrdersURL, LogLevel: w.LogLevel, Topics: w.Topics}, nil
+	return vars
 }
 
 // banner tells the user where everything is and how to send an order.
