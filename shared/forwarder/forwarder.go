@@ -4,8 +4,9 @@
 // Each record ends in exactly one of three ways: forwarded (acknowledged),
 // failed transiently (reported as a batch item failure, so SQS delivers it
 // again later, and to the DLQ after maxReceiveCount), or failed permanently
-// (sent to the DLQ at once with the reason, then acknowledged). Nothing is
-// retried forever and nothing is dropped silently.
+// or skipped (a topic no longer forwarded): sent to the DLQ at once with the
+// reason, then acknowledged. Nothing is retried forever and nothing is
+// dropped silently.
 package forwarder
 
 import (
@@ -98,6 +99,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 		metrics.Metric{Name: metrics.OrdersForwarded, Unit: metrics.Count, Value: float64(counts[outcomeForwarded])},
 		metrics.Metric{Name: metrics.OrdersFailedTransient, Unit: metrics.Count, Value: float64(counts[outcomeTransient])},
 		metrics.Metric{Name: metrics.OrdersFailedPermanent, Unit: metrics.Count, Value: float64(counts[outcomePermanent])},
+		metrics.Metric{Name: metrics.OrdersSkipped, Unit: metrics.Count, Value: float64(counts[outcomeSkipped])},
 	)
 	return resp, nil
 }

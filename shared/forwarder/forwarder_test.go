@@ -392,8 +392,16 @@ func TestTopicsAndEvents(t *testing.T) {
 	bare := record(2, "", "")
 	bare.MessageAttributes = nil
 	resp, _ := hs.h.Handle(context.Background(), events.SQSEvent{Records: []events.SQSMessage{updated, bare, record(3, queue.OriginBackfill, "")}})
-	if len(resp.BatchItemFailures) != 0 || len(hs.sqs.dlq) != 0 {
-		t.Fatal("skipped topic must be acknowledged, not failed")
+	if len(resp.BatchItemFailures) != 0 {
+		t.Fatal("a skipped topic must be acknowledged, not retried")
+	}
+	// Skipped is not dropped: the DLQ keeps it, with the reason.
+	if len(hs.sqs.dlq) != 1 || *hs.sqs.dlq[0].MessageBody != updated.Body ||
+		!strings.Contains(aws.ToString(hs.sqs.dlq[0].MessageAttributes[queue.AttrFailureReason].StringValue), `topic "order.updated" is not forwarded`) {
+		t.Fatalf("dead-lettered %d, want the order.updated record with its reason", len(hs.sqs.dlq))
+	}
+	if !strings.Contains(hs.emf.String(), `"`+metrics.OrdersSkipped+`":1`) {
+		t.Errorf("no %s metric: %s", metrics.OrdersSkipped, hs.emf)
 	}
 	got := map[string]string{}
 	for _, p := range hs.lg.payloads {

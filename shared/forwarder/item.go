@@ -23,7 +23,7 @@ const (
 	outcomeTransient         // SQS delivers it again after a backoff
 	outcomePermanent         // to the DLQ now
 	outcomeDeadline          // not attempted: no time left in this invocation
-	outcomeSkipped           // a webhook topic this deployment does not forward
+	outcomeSkipped           // a topic this deployment does not forward: to the DLQ now
 )
 
 func (o outcome) String() string {
@@ -81,7 +81,9 @@ func (h *Handler) decode(rec *events.SQSMessage) *item {
 	}
 	it.orderID = it.order.ID.Text()
 	if it.origin != queue.OriginBackfill && !h.Topics[it.event] {
-		it.outcome = outcomeSkipped
+		// FORWARD_TOPICS changed after it was queued: kept in the DLQ, where
+		// a redrive forwards it once the topic is forwarded again.
+		it.outcome, it.err = outcomeSkipped, fmt.Errorf("topic %q is not forwarded by this deployment (FORWARD_TOPICS)", it.event)
 	}
 	return it
 }
@@ -129,8 +131,6 @@ func (h *Handler) settle(ctx context.Context, it *item) {
 	level := slog.LevelInfo
 	switch it.outcome {
 	case outcomeForwarded:
-	case outcomeSkipped:
-		level = slog.LevelWarn
 	case outcomeTransient:
 		level = slog.LevelWarn
 		it.retry = true
@@ -143,7 +143,7 @@ func (h *Handler) settle(ctx context.Context, it *item) {
 		level = slog.LevelWarn
 		it.retry = true
 		h.Queues.Backoff(ctx, h.Log, it.rec, deadlineRetryDelay)
-	case outcomePermanent:
+	case outcomePermanent, outcomeSkipped:
 		level = slog.LevelError
 		if err := h.Queues.DeadLetter(ctx, it.rec, it.attrs, it.err); err != nil {
 			// Not in the DLQ, so it must stay on the queue: report it, and

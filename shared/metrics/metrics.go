@@ -34,6 +34,7 @@ const (
 	OrdersForwarded       = "OrdersForwarded"
 	OrdersFailedTransient = "OrdersFailedTransient" // left for SQS to redeliver
 	OrdersFailedPermanent = "OrdersFailedPermanent" // sent to the DLQ
+	OrdersSkipped         = "OrdersSkipped"         // a topic no longer forwarded: sent to the DLQ
 	ForwardLatency        = "ForwardLatency"        // milliseconds per Logistos POST
 	// activate
 	OrdersBackfilled = "OrdersBackfilled"
