@@ -28,6 +28,12 @@ const FailurePermanent = "permanent"
 // MaxFailureValueBytes bounds each failure attribute's value.
 const MaxFailureValueBytes = 1024
 
+// FailureRoom is what the failure attributes can add to a message at most
+// (each one's name, data type and value). Encode keeps it free, so that a
+// message sized to the queue's limit can still be dead-lettered with its
+// reason.
+const FailureRoom = 3*(len(AttrFailurePrefix)+len("String")+MaxFailureValueBytes) + len("class") + len("reason") + len("detail")
+
 // Failure is why a message was dead-lettered.
 type Failure struct {
 	Class  string // FailurePermanent

@@ -113,11 +113,13 @@ func (m *Message) attributeSize(encoding string) int {
 }
 
 // Encode returns the body SQS should carry for m and its content encoding.
-// The body goes as is when it fits in limit bytes with its attributes and
+// The body goes as is when it fits in limit bytes with its attributes, and
+// room for the failure attributes a dead-lettering adds (FailureRoom), and
 // holds only characters SQS accepts; otherwise it is gzip-compressed and
 // base64-encoded (encoding "gzip"). Orders that still do not fit return
 // ErrTooLarge.
 func Encode(m *Message, limit int) (body, encoding string, err error) {
+	limit -= FailureRoom
 	if len(m.Body)+m.attributeSize("") <= limit && sqsSafe(m.Body) {
 		return m.Body, "", nil
 	}
@@ -134,7 +136,7 @@ func Encode(m *Message, limit int) (body, encoding string, err error) {
 		return "", "", fmt.Errorf("base64 body: %w", err)
 	}
 	if buf.Len()+m.attributeSize(EncodingGzip) > limit {
-		return "", "", fmt.Errorf("%w: %d bytes, %d compressed, limit %d", ErrTooLarge, len(m.Body), buf.Len(), limit)
+		return "", "", fmt.Errorf("%w: %d bytes, %d compressed, limit %d", ErrTooLarge, len(m.Body), buf.Len(), limit+FailureRoom)
 	}
 	return buf.String(), EncodingGzip, nil
 }

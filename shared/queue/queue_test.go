@@ -65,8 +65,8 @@ func TestEncode(t *testing.T) {
 func TestEncodeCountsAttributes(t *testing.T) {
 	// A body that fits alone but not with its attributes must be compressed.
 	m := &Message{Topic: "order.created", Source: "https://shop.example/", Origin: OriginWebhook, ReceivedAt: time.Now()}
-	limit := 4096
-	m.Body = strings.Repeat("a", limit-m.attributeSize("")+1)
+	limit := 8192
+	m.Body = strings.Repeat("a", limit-FailureRoom-m.attributeSize("")+1)
 	if _, enc, err := Encode(m, limit); err != nil || enc != EncodingGzip {
 		t.Fatalf("enc %q, err %v; want gzip", enc, err)
 	}
@@ -253,5 +253,32 @@ func TestSendBatchGzipsLargeEntries(t *testing.T) {
 	back, err := Decode(*e.MessageBody, EncodingGzip)
 	if err != nil || !bytes.Equal(back, []byte(m.Body)) {
 		t.Fatal("large entry does not round-trip")
+	}
+}
+
+// TestDeadLetterFitsAMessageAtTheLimit: the largest body Encode lets through,
+// with every attribute an order message can have, still fits in the queue's
+// limit once it gains the longest failure attributes.
+func TestDeadLetterFitsAMessageAtTheLimit(t *testing.T) {
+	m := &Message{Topic: "order.created", Source: "https://shop.example/", Origin: OriginWebhook,
+		WebhookID: "12", DeliveryID: "0123456789abcdef0123456789abcdef", ReceivedAt: time.Now()}
+	m.Body = strings.Repeat("a", MaxMessageBytes-FailureRoom-m.attributeSize(""))
+	body, enc, err := Encode(m, MaxMessageBytes)
+	if err != nil || enc != "" {
+		t.Fatalf("enc %q, err %v; want the body as is, at the limit", enc, err)
+	}
+	long := strings.Repeat("é", MaxFailureValueBytes) // truncated, in bytes
+	in := DeadLetter("dlq", body, map[string]string{AttrTopic: m.Topic, AttrSource: m.Source, AttrOrigin: m.Origin,
+		AttrWebhookID: m.WebhookID, AttrDeliveryID: m.DeliveryID, AttrReceivedAt: m.receivedAt()},
+		Failure{Class: FailurePermanent + strings.Repeat("x", 2*MaxFailureValueBytes), Reason: long, Detail: long})
+	size := len(*in.MessageBody)
+	for k, v := range in.MessageAttributes {
+		size += len(k) + len(*v.DataType) + len(*v.StringValue)
+	}
+	if size > MaxMessageBytes {
+		t.Fatalf("dead-lettered message is %d bytes, over the %d limit", size, MaxMessageBytes)
+	}
+	if n := len(*in.MessageAttributes[AttrFailureReason].StringValue); n > MaxFailureValueBytes {
+		t.Errorf("failure-reason is %d bytes, want at most %d", n, MaxFailureValueBytes)
 	}
 }
