@@ -108,11 +108,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 	return nil
 }
 
+// permissions are what a redrive calls: the move task's own actions, and
+// the ones SQS requires of its caller (and the copy fallback uses).
+const permissions = "sqs:GetQueueAttributes on both queues, sqs:StartMessageMoveTask, sqs:ListMessageMoveTasks, " +
+	"sqs:ReceiveMessage and sqs:DeleteMessage on the dead-letter queue, and sqs:SendMessage on the orders queue"
+
 // hint says what to check when the queues could not be worked on.
 func (t target) hint() string {
 	if t.Local {
 		return "(is `make run` running? It serves the local stack at " + t.Endpoint + ")"
 	}
-	return "(check that your AWS credentials are for account " + t.Account + " and allow sqs:GetQueueAttributes, " +
-		"sqs:StartMessageMoveTask and sqs:ListMessageMoveTasks on both queues)"
+	return "(check that your AWS credentials are for account " + t.Account + " and allow " + permissions + ")"
 }

@@ -190,6 +190,11 @@ func (t *target) awsConfig(ctx context.Context) (aws.Config, error) {
 	if err != nil {
 		return aws.Config{}, fmt.Errorf("%w (set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, for account %s)", err, t.Account)
 	}
+	// Credentials are fetched now so that their absence is reported as
+	// such, not as the failure of the first request.
+	if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
+		return aws.Config{}, fmt.Errorf("no AWS credentials for account %s: run aws configure or aws sso login, or set AWS_PROFILE: %w", t.Account, err)
+	}
 	if t.Region != "" {
 		cfg.Region = t.Region
 	}
