@@ -9,6 +9,8 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -s -w -X github.com/logistos-sync/logistos-sync/shared/version.Version=$(VERSION)
 GOBUILD    = CGO_ENABLED=0 GOOS=linux GOARCH=$(GOARCH) $(GO) build -tags lambda.norpc -trimpath -ldflags='$(LDFLAGS)'
 BIN       ?= bin
+# ARGS are flags for the command a target runs: make redrive ARGS="-queue-url ... -dlq-url ..."
+ARGS      ?=
 
 .PHONY: build build-WebhookFunction build-ForwarderFunction build-ActivateFunction \
         test test-unit test-local lint lint-template run demo activate redrive bench fuzz clean
@@ -63,9 +65,10 @@ demo:
 activate:
 	cd local && $(GO) run ./cmd/activate
 
-## redrive: move DLQ messages back to the orders queue (AWS, or the local stack)
+## redrive: move DLQ messages back to the orders queue, of a stack in AWS or the local one:
+##   make redrive ARGS="-queue-url <OrdersQueueUrl> -dlq-url <DeadLetterQueueUrl>"
 redrive:
-	cd local && $(GO) run ./cmd/redrive
+	$(GO) run ./cmd/redrive $(ARGS)
 
 ## bench: benchmarks; figures go in README's Performance section
 bench:

@@ -25,6 +25,7 @@ import (
 	"github.com/logistos-sync/logistos-sync/local/fakelogistos"
 	"github.com/logistos-sync/logistos-sync/local/fakewoo"
 	"github.com/logistos-sync/logistos-sync/local/stack"
+	"github.com/logistos-sync/logistos-sync/local/stacktest"
 	"github.com/logistos-sync/logistos-sync/local/syncbuf"
 	"github.com/logistos-sync/logistos-sync/shared/activate"
 	"github.com/logistos-sync/logistos-sync/shared/checkpoint"
@@ -40,7 +41,7 @@ func TestMain(m *testing.M) {
 	if os.Getenv(childEnv) != "" {
 		os.Exit(benchChild())
 	}
-	os.Exit(stack.RunTests(m))
+	os.Exit(stacktest.RunTests(m))
 }
 
 const webhookURL = "https://hooks.example/woocommerce/webhook"
@@ -126,7 +127,7 @@ func tail(s string, n int) string {
 
 func fork(t testing.TB) *stack.Stack {
 	t.Helper()
-	return stack.ForTest(t, stack.Options{})
+	return stacktest.ForTest(t, stack.Options{})
 }
 
 // run invokes the handler with a generous timeout.
@@ -267,7 +268,7 @@ func first(ids []int64) []int64 { return ids[:min(len(ids), 8)] }
 // createTable makes a checkpoint table in kumo as the template does.
 func createTable(t testing.TB, name string) *dynamodb.Client {
 	t.Helper()
-	cfg := stack.Shared.AWS.Copy()
+	cfg := stacktest.Shared.AWS.Copy()
 	cfg.Logger = smithylog.Nop{}
 	db := dynamodb.NewFromConfig(cfg)
 	_, err := db.CreateTable(context.Background(), &dynamodb.CreateTableInput{

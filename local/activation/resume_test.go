@@ -20,7 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 
 	"github.com/logistos-sync/logistos-sync/local/fakewoo"
-	"github.com/logistos-sync/logistos-sync/local/stack"
+	"github.com/logistos-sync/logistos-sync/local/stacktest"
 	"github.com/logistos-sync/logistos-sync/shared/activate"
 	"github.com/logistos-sync/logistos-sync/shared/checkpoint"
 	"github.com/logistos-sync/logistos-sync/shared/queue"
@@ -149,7 +149,7 @@ func TestContinuationThroughLambdaInvoke(t *testing.T) {
 	}))
 	defer fn.Close()
 	registerFunction(t, name, fn.URL)
-	client := lambda.NewFromConfig(stack.Shared.AWS)
+	client := lambda.NewFromConfig(stacktest.Shared.AWS)
 	e.h.Invoker = &activate.LambdaInvoker{Client: client, FunctionName: name}
 
 	out, err := client.Invoke(context.Background(), &lambda.InvokeInput{FunctionName: &name, Payload: []byte(`{"steps":["backfill"]}`)})
@@ -186,14 +186,14 @@ func registerFunction(t *testing.T, name, endpoint string) {
 		"Handler": "bootstrap", "Timeout": 900, "Code": map[string]string{"ZipFile": ""}, "InvokeEndpoint": endpoint,
 	})
 	// Signed like the SDK's requests: kumo routes by the signature's service.
-	req, _ := http.NewRequest(http.MethodPost, stack.Shared.Endpoint+"/2015-03-31/functions", bytes.NewReader(body))
+	req, _ := http.NewRequest(http.MethodPost, stacktest.Shared.Endpoint+"/2015-03-31/functions", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
-	creds, err := stack.Shared.AWS.Credentials.Retrieve(context.Background())
+	creds, err := stacktest.Shared.AWS.Credentials.Retrieve(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
 	sum := sha256.Sum256(body)
-	if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, hex.EncodeToString(sum[:]), "lambda", stack.Shared.AWS.Region, time.Now()); err != nil {
+	if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, hex.EncodeToString(sum[:]), "lambda", stacktest.Shared.AWS.Region, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	resp, err := http.DefaultClient.Do(req)

@@ -18,7 +18,7 @@ import (
 	"github.com/logistos-sync/logistos-sync/local/fakelogistos"
 	"github.com/logistos-sync/logistos-sync/local/fakewoo"
 	"github.com/logistos-sync/logistos-sync/local/lambdarie"
-	"github.com/logistos-sync/logistos-sync/local/stack"
+	"github.com/logistos-sync/logistos-sync/local/stacktest"
 	"github.com/logistos-sync/logistos-sync/shared/activate"
 	"github.com/logistos-sync/logistos-sync/shared/checkpoint"
 )
@@ -81,7 +81,7 @@ func TestActivateBinaryUnderRIE(t *testing.T) {
 	}()
 	registerFunction(t, name, fn.URL)
 
-	client := lambda.NewFromConfig(stack.Shared.AWS)
+	client := lambda.NewFromConfig(stacktest.Shared.AWS)
 	payload, _ := json.Marshal(activate.Event{})
 	out, err := client.Invoke(ctx, &lambda.InvokeInput{FunctionName: &name, Payload: payload})
 	if err != nil || out.FunctionError != nil {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/logistos-sync/logistos-sync/local/lambdarie"
 	"github.com/logistos-sync/logistos-sync/local/stack"
+	"github.com/logistos-sync/logistos-sync/local/stacktest"
 )
 
 // buildTimeout covers building both functions and the emulator on a cold
@@ -56,13 +57,13 @@ func run(m *testing.M) int {
 			return 1
 		}
 	}
-	return stack.RunTests(m)
+	return stacktest.RunTests(m)
 }
 
 // fork gives a test queues and a secret of its own on the shared kumo.
 func fork(t *testing.T, o stack.Options) *stack.Stack {
 	t.Helper()
-	return stack.ForTest(t, o)
+	return stacktest.ForTest(t, o)
 }
 
 // start runs a bootstrap under the emulator with the stack's AWS settings

@@ -20,15 +20,16 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/logistos-sync/logistos-sync/local/stack"
+	"github.com/logistos-sync/logistos-sync/local/stacktest"
 )
 
-func TestMain(m *testing.M) { os.Exit(stack.RunTests(m)) }
+func TestMain(m *testing.M) { os.Exit(stacktest.RunTests(m)) }
 
 // newStack gives a test queues of its own whose messages come back one
 // second after a failure.
 func newStack(t *testing.T) *stack.Stack {
 	t.Helper()
-	return stack.ForTest(t, stack.Options{VisibilityTimeout: 1, MaxReceiveCount: 100})
+	return stacktest.ForTest(t, stack.Options{VisibilityTimeout: 1, MaxReceiveCount: 100})
 }
 
 func send(t *testing.T, s *stack.Stack, bodies ...string) []string {

@@ -24,6 +24,7 @@ import (
 	"github.com/logistos-sync/logistos-sync/local/fakelogistos"
 	"github.com/logistos-sync/logistos-sync/local/pipeline"
 	"github.com/logistos-sync/logistos-sync/local/stack"
+	"github.com/logistos-sync/logistos-sync/local/stacktest"
 	"github.com/logistos-sync/logistos-sync/local/syncbuf"
 	"github.com/logistos-sync/logistos-sync/shared/config"
 	"github.com/logistos-sync/logistos-sync/shared/forwarder"
@@ -41,7 +42,7 @@ const (
 	stackSecret     = stack.DefaultWebhookSecret
 )
 
-func TestMain(m *testing.M) { os.Exit(stack.RunTests(m)) }
+func TestMain(m *testing.M) { os.Exit(stacktest.RunTests(m)) }
 
 // invocation is one forwarder invocation as the event source mapping made it.
 type invocation struct {
@@ -76,7 +77,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 	if o.maxReceiveCount == 0 {
 		o.maxReceiveCount = 5
 	}
-	st := stack.ForTest(t, stack.Options{VisibilityTimeout: 30, MaxReceiveCount: o.maxReceiveCount, WebhookSecret: o.secret})
+	st := stacktest.ForTest(t, stack.Options{VisibilityTimeout: 30, MaxReceiveCount: o.maxReceiveCount, WebhookSecret: o.secret})
 	e := &env{t: t, st: st, logs: &syncbuf.Buffer{}, logistos: &fakelogistos.Server{Respond: o.respond}}
 	lsrv := httptest.NewServer(e.logistos)
 	t.Cleanup(lsrv.Close)

@@ -24,6 +24,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/sivchari/kumo"
+
+	"github.com/logistos-sync/logistos-sync/shared/config"
 )
 
 // Names of what the stack creates.
@@ -31,7 +33,9 @@ const (
 	QueueName         = "logistos-sync-orders"
 	DLQName           = "logistos-sync-orders-dlq"
 	WebhookSecretName = "logistos-sync/webhook-secret"
-	Region            = "us-east-1"
+	// Region is the local stack's; defined in shared/config so that
+	// operator commands can target the local stack without this package.
+	Region = config.LocalRegion
 	// DefaultWebhookSecret is the local webhook secret when none is given.
 	DefaultWebhookSecret = "local-webhook-secret"
 	// DefaultPort is where `make run` exposes the emulator, so that other
@@ -145,7 +149,7 @@ func Dial(ctx context.Context, endpoint string) (*Stack, error) {
 }
 
 // Credentials are the emulator's fixed, fake credentials.
-var Credentials = credentials.NewStaticCredentialsProvider("local", "local", "")
+var Credentials = credentials.NewStaticCredentialsProvider(config.LocalAccessKeyID, config.LocalSecretAccessKey, "")
 
 func (s *Stack) connect(ctx context.Context) error {
 	cfg, err := awsconfig.LoadDefaultConfig(ctx,
@@ -244,14 +248,32 @@ func (s *Stack) arnOf(ctx context.Context, queueURL string) (string, string, err
 	return queueURL, arn, nil
 }
 
+// ReachableURL returns queueURL on the host and port of s.Endpoint. kumo
+// names every queue http://localhost:4566/<account>/<name> whatever port it
+// serves on, and finds a queue by the URL's path; this form also reaches it
+// for a client that takes its endpoint from the URL (cmd/redrive), when the
+// stack is on another port (AWS_PORT, tests).
+func (s *Stack) ReachableURL(queueURL string) string {
+	u, err := url.Parse(queueURL)
+	if err != nil {
+		return queueURL
+	}
+	e, err := url.Parse(s.Endpoint)
+	if err != nil {
+		return queueURL
+	}
+	u.Scheme, u.Host = e.Scheme, e.Host
+	return u.String()
+}
+
 // Env is what a function process needs to use this stack through the SDK's
 // standard variables: endpoint, region and fake credentials.
 func (s *Stack) Env() map[string]string {
 	return map[string]string{
 		"AWS_ENDPOINT_URL":      s.Endpoint,
 		"AWS_REGION":            Region,
-		"AWS_ACCESS_KEY_ID":     "local",
-		"AWS_SECRET_ACCESS_KEY": "local",
+		"AWS_ACCESS_KEY_ID":     config.LocalAccessKeyID,
+		"AWS_SECRET_ACCESS_KEY": config.LocalSecretAccessKey,
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 )
 
 // AWSRequestTimeout bounds one AWS API call attempt; the SDK's retryer
@@ -25,4 +26,27 @@ func AWS(ctx context.Context) (aws.Config, error) {
 		return aws.Config{}, fmt.Errorf("load AWS configuration: %w", err)
 	}
 	return cfg, nil
+}
+
+// The local stack (`make run`'s embedded emulator) as the SDK sees it: its
+// region and the fixed, fake credentials it accepts. They are defined here
+// rather than in local/stack so that operator commands in this module can
+// target the local stack without linking the emulator.
+const (
+	LocalRegion          = "us-east-1"
+	LocalAccessKeyID     = "local"
+	LocalSecretAccessKey = "local"
+)
+
+// LocalAWS is the SDK configuration for the local stack at endpoint: the
+// local region and fake credentials, and nothing read from the environment
+// or an AWS profile, so that it works on a machine with no AWS setup (and
+// cannot pick up real credentials by accident).
+func LocalAWS(endpoint string) aws.Config {
+	return aws.Config{
+		Region:       LocalRegion,
+		Credentials:  credentials.NewStaticCredentialsProvider(LocalAccessKeyID, LocalSecretAccessKey, ""),
+		BaseEndpoint: aws.String(endpoint),
+		HTTPClient:   awshttp.NewBuildableClient().WithTimeout(AWSRequestTimeout),
+	}
 }

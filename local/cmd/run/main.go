@@ -116,7 +116,10 @@ func settings(capture *fakelogistos.Server) map[string]string {
 	return vars
 }
 
-// banner tells the user where everything is and how to send an order.
+// banner tells the user where everything is, how to send an order and how
+// to redrive the DLQ. The redrive command's queue URLs are on the port the
+// emulator is exposed on (kumo's own always say 4566), so that it works
+// with any AWS_PORT.
 func banner(out io.Writer, url string, st *stack.Stack, capture *fakelogistos.Server, ordersURL, secretValue string) error {
 	body, path, err := delivery.ReadFixture(delivery.SampleOrder)
 	if err != nil {
@@ -135,6 +138,7 @@ logistos-sync is running locally
                AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION=%s \
                  aws --endpoint-url %s sqs get-queue-attributes --attribute-names All --queue-url %s
   Secret       Secrets Manager %s (value from WEBHOOK_SECRET, default %q)
+  Redrive      make redrive ARGS="-queue-url %s -dlq-url %s"
 
 Send a correctly signed sample order (or run `+"`make demo`"+` in another terminal):
 
@@ -144,6 +148,7 @@ The ping: curl -sS -d webhook_id=1 %s
 Ctrl-C stops everything.
 
 `, url, logistosLine, st.Endpoint, stack.QueueName, stack.DLQName, stack.Region, st.Endpoint, st.QueueURL,
-		stack.WebhookSecretName, stack.DefaultWebhookSecret, delivery.Delivery{}.Curl(url, path, body, secretValue), url)
+		stack.WebhookSecretName, stack.DefaultWebhookSecret, st.ReachableURL(st.QueueURL), st.ReachableURL(st.DLQURL),
+		delivery.Delivery{}.Curl(url, path, body, secretValue), url)
 	return err
 }

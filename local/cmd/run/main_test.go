@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/logistos-sync/logistos-sync/local/stack"
 	"github.com/logistos-sync/logistos-sync/local/syncbuf"
 )
 
@@ -42,13 +43,15 @@ var (
 	curlURL    = regexp.MustCompile(`curl -sS -w '[^']*' '([^']+)'`)
 	curlHeader = regexp.MustCompile(`-H '([^:]+): ([^']*)'`)
 	curlData   = regexp.MustCompile(`--data-binary @'([^']+)'`)
+	redriveCmd = regexp.MustCompile(`make redrive ARGS="-queue-url (\S+) -dlq-url (\S+)"`)
 )
 
 // The runner starts, its banner's curl command delivers an order that
 // reaches the printed Logistos capture, and cancelling stops it cleanly.
 func TestRunBannerCurlReachesLogistos(t *testing.T) {
 	t.Setenv(envPort, freePort(t))
-	t.Setenv(envAWSPort, freePort(t))
+	awsPort := freePort(t)
+	t.Setenv(envAWSPort, awsPort)
 	t.Setenv("LOGISTOS_ORDERS_URL", "")
 	t.Setenv("WEBHOOK_SECRET", "")
 	out := &syncbuf.Buffer{}
@@ -59,8 +62,16 @@ func TestRunBannerCurlReachesLogistos(t *testing.T) {
 	go func() { done <- run(ctx, slog.New(slog.NewJSONHandler(logs, nil)), out) }()
 	waitFor(t, out, "Ctrl-C stops everything.")
 
-	// Send what the banner's curl command sends.
 	banner := out.String()
+	// The redrive command names the queues on the port the emulator is
+	// exposed on, not kumo's fixed 4566.
+	redrive := redriveCmd.FindStringSubmatch(banner)
+	local := "http://127.0.0.1:" + awsPort + "/000000000000/"
+	if redrive == nil || redrive[1] != local+stack.QueueName || redrive[2] != local+stack.DLQName {
+		t.Errorf("banner's redrive command %q, want the queues at %s:\n%s", redrive, local, banner)
+	}
+
+	// Send what the banner's curl command sends.
 	url := curlURL.FindStringSubmatch(banner)
 	data := curlData.FindStringSubmatch(banner)
 	if url == nil || data == nil {

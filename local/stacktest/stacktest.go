@@ -1,4 +1,7 @@
-package stack
+// Package stacktest shares one local stack among the tests of a package.
+// It imports testing, so it is kept apart from package stack, which `make
+// run` links.
+package stacktest
 
 import (
 	"context"
@@ -6,10 +9,12 @@ import (
 	"os"
 	"sync/atomic"
 	"testing"
+
+	"github.com/logistos-sync/logistos-sync/local/stack"
 )
 
 // Shared is the one emulator of a test process, started by RunTests.
-var Shared *Stack
+var Shared *stack.Stack
 
 var forks atomic.Int64
 
@@ -19,7 +24,7 @@ var forks atomic.Int64
 // of their own with ForTest.
 func RunTests(m *testing.M) int {
 	var err error
-	if Shared, err = Start(context.Background(), Options{}); err != nil {
+	if Shared, err = stack.Start(context.Background(), stack.Options{}); err != nil {
 		fmt.Fprintln(os.Stderr, "start kumo:", err)
 		return 1
 	}
@@ -29,7 +34,7 @@ func RunTests(m *testing.M) int {
 
 // ForTest gives a test queues and a webhook secret of its own on Shared,
 // shaped by o; the names' suffix is chosen here.
-func ForTest(t testing.TB, o Options) *Stack {
+func ForTest(t testing.TB, o stack.Options) *stack.Stack {
 	t.Helper()
 	o.Suffix = fmt.Sprintf("-t%d", forks.Add(1))
 	s, err := Shared.Fork(context.Background(), o)
