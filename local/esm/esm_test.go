@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/logistos-sync/logistos-sync/internal/testwait"
 	"github.com/logistos-sync/logistos-sync/local/stack"
 )
 
@@ -112,6 +113,10 @@ func TestRecordShape(t *testing.T) {
 }
 
 func TestBatchOutcomes(t *testing.T) {
+	// The timed-out handler is stuck until the test ends, so that it is
+	// still running at the function timeout however slow the machine.
+	stuck := make(chan struct{})
+	t.Cleanup(func() { close(stuck) })
 	cases := []struct {
 		name     string
 		handler  func(ev events.SQSEvent) (events.SQSEventResponse, error)
@@ -132,7 +137,7 @@ func TestBatchOutcomes(t *testing.T) {
 			return events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{{}}}, nil
 		}, 3},
 		{"timeout", func(events.SQSEvent) (events.SQSEventResponse, error) {
-			time.Sleep(3 * time.Second) // past the 2 s function timeout
+			<-stuck
 			return events.SQSEventResponse{}, nil
 		}, 3},
 	}
@@ -150,22 +155,37 @@ func TestBatchOutcomes(t *testing.T) {
 			if len(res.Kept) != tc.wantKept || res.Deleted != 3-tc.wantKept {
 				t.Fatalf("kept %d, deleted %d; want %d kept", len(res.Kept), res.Deleted, tc.wantKept)
 			}
-			if _, f := depth(t, s); f != tc.wantKept {
-				t.Errorf("%d in flight, want %d", f, tc.wantKept)
+			// The queue holds exactly what was kept (in flight, or visible
+			// again once the visibility timeout ended): what was deleted
+			// cannot come back.
+			if v, f := depth(t, s); v+f != tc.wantKept {
+				t.Errorf("queue holds %d visible, %d in flight; want %d in all", v, f, tc.wantKept)
 			}
-			// What was kept comes back after the visibility timeout.
-			time.Sleep(1100 * time.Millisecond)
-			var again int
-			res, err = poller(s, func(_ context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+			// What was kept comes back after the visibility timeout, once.
+			var redelivered, again int
+			second := poller(s, func(_ context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 				for _, r := range ev.Records {
 					if r.Attributes["ApproximateReceiveCount"] == "2" {
 						again++
 					}
 				}
 				return events.SQSEventResponse{}, nil
-			}).Poll(context.Background())
-			if err != nil || again != tc.wantKept || res.Received != tc.wantKept {
-				t.Errorf("redelivered %d (receive count 2: %d), want %d; %v", res.Received, again, tc.wantKept, err)
+			})
+			testwait.Eventually(t, 30*time.Second, func() error {
+				res, err := second.Poll(context.Background())
+				if err != nil {
+					return err
+				}
+				if redelivered += res.Received; redelivered < tc.wantKept {
+					return fmt.Errorf("%d of %d kept messages redelivered", redelivered, tc.wantKept)
+				}
+				return nil
+			})
+			if again != tc.wantKept || redelivered != tc.wantKept {
+				t.Errorf("redelivered %d (receive count 2: %d), want %d", redelivered, again, tc.wantKept)
+			}
+			if v, f := depth(t, s); v+f != 0 {
+				t.Errorf("queue holds %d visible, %d in flight after the redelivery; want it empty", v, f)
 			}
 		})
 	}
@@ -195,11 +215,11 @@ func TestRunFinishesBatchOnCancel(t *testing.T) {
 	s := newStack(t)
 	send(t, s, `{"id":1}`)
 	ctx, cancel := context.WithCancel(context.Background())
-	started := make(chan struct{})
+	started, cancelled := make(chan struct{}), make(chan struct{})
 	var finished atomic.Bool
 	p := poller(s, func(hctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 		close(started)
-		time.Sleep(300 * time.Millisecond) // still working when Run is cancelled
+		<-cancelled // still working when Run is cancelled
 		if hctx.Err() != nil {
 			return events.SQSEventResponse{}, hctx.Err()
 		}
@@ -210,6 +230,7 @@ func TestRunFinishesBatchOnCancel(t *testing.T) {
 	go func() { done <- p.Run(ctx) }()
 	<-started
 	cancel()
+	close(cancelled)
 	select {
 	case err := <-done:
 		if err != nil {
