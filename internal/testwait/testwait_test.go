@@ -3,6 +3,9 @@ package testwait
 import (
 	"errors"
 	"fmt"
+	"os/exec"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -62,5 +65,23 @@ func TestEventuallyFailsOnlyOnACheckAtTheTimeout(t *testing.T) {
 	})
 	if r.fatal == "" || last.Sub(start) < timeout {
 		t.Errorf("failure %q from a check %s after the start; want one from a check at %s or later", r.fatal, last.Sub(start), timeout)
+	}
+}
+
+// No Lambda function links this package (nor, through it, testing).
+func TestNoFunctionImportsIt(t *testing.T) {
+	cmd := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}}", "./functions/...")
+	cmd.Dir = "../.." // the module root
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	self := reflect.TypeFor[recorder]().PkgPath()
+	deps := strings.Fields(string(out))
+	if len(deps) == 0 {
+		t.Fatal("go list named no packages")
+	}
+	if slices.Contains(deps, self) {
+		t.Errorf("a function under functions/ imports %s", self)
 	}
 }
