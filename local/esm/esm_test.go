@@ -21,6 +21,7 @@ import (
 
 	"github.com/logistos-sync/logistos-sync/internal/testwait"
 	"github.com/logistos-sync/logistos-sync/local/stack"
+	"github.com/logistos-sync/logistos-sync/local/syncbuf"
 )
 
 func TestMain(m *testing.M) { os.Exit(stack.RunTests(m)) }
@@ -253,9 +254,26 @@ func TestRunSurvivesReceiveErrors(t *testing.T) {
 		return events.SQSEventResponse{}, nil
 	})
 	p.QueueURL = s.QueueURL + "-missing"
-	ctx, cancel := context.WithTimeout(context.Background(), 1200*time.Millisecond)
+	logs := &syncbuf.Buffer{}
+	p.Log = slog.New(slog.NewTextHandler(logs, nil))
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	if err := p.Run(ctx); err != nil {
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	// Run keeps polling after a failed receive: a second one fails too.
+	testwait.Eventually(t, 30*time.Second, func() error {
+		if n := strings.Count(logs.String(), "sqs receive failed"); n < 2 {
+			select {
+			case err := <-done:
+				t.Fatalf("Run returned %v after %d failed receives", err, n)
+			default:
+			}
+			return fmt.Errorf("%d failed receives logged, want 2", n)
+		}
+		return nil
+	})
+	cancel()
+	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
 	if _, err := p.Poll(context.Background()); err == nil {
