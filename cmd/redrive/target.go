@@ -10,7 +10,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/logistos-sync/logistos-sync/shared/config"
-	"github.com/logistos-sync/logistos-sync/shared/outbound"
 )
 
 // The SDK's standard variables for a custom endpoint: when either is set,
@@ -51,7 +50,7 @@ func parseQueueURL(raw string) (queueRef, error) {
 		return queueRef{}, fmt.Errorf("%q is not an SQS queue URL: want https://sqs.<region>.amazonaws.com/<12-digit account>/<queue name>", raw)
 	}
 	q := queueRef{URL: raw, Account: parts[0]}
-	if outbound.IsLoopback(u.Hostname()) {
+	if config.IsLoopback(u.Hostname()) {
 		q.Local = u.Scheme + "://" + u.Host
 	} else {
 		q.Region = regionOf(u.Hostname())

@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http/httptest"
 	"os"
@@ -22,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	smithylog "github.com/aws/smithy-go/logging"
 
+	"github.com/logistos-sync/logistos-sync/internal/testwait"
 	"github.com/logistos-sync/logistos-sync/local/fakelogistos"
 	"github.com/logistos-sync/logistos-sync/local/fakewoo"
 	"github.com/logistos-sync/logistos-sync/local/stack"
@@ -151,64 +153,81 @@ type queued struct {
 // when they do.
 func (e *env) drain() queued {
 	e.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	q := queued{count: map[int64]int{}}
-	seen := map[string]bool{}
-	checked := 0
-	for {
-		out, err := e.st.SQS.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
-			QueueUrl: &e.st.QueueURL, MaxNumberOfMessages: 10, VisibilityTimeout: 2,
-			MessageAttributeNames: []string{"All"},
-		})
+	d := drainer{e: e, q: queued{count: map[int64]int{}}, seen: map[string]bool{}}
+	// Done when the queue is empty with nothing in flight: the messages of
+	// a lost receive are in flight until their visibility timeout ends.
+	testwait.Eventually(e.t, 5*time.Minute, func() error {
+		for d.receive() {
+		}
+		v, inflight, err := e.st.Depth(context.Background(), e.st.QueueURL)
 		if err != nil {
 			e.t.Fatal(err)
 		}
-		if len(out.Messages) == 0 {
-			v, inflight, err := e.st.Depth(ctx, e.st.QueueURL)
-			if err != nil {
-				e.t.Fatal(err)
-			}
-			if v == 0 && inflight == 0 {
-				return q
-			}
-			time.Sleep(200 * time.Millisecond) // lost receives come back
+		if v != 0 || inflight != 0 {
+			return fmt.Errorf("after %d messages the queue holds %d visible, %d in flight; want it empty", d.q.msgs, v, inflight)
+		}
+		return nil
+	})
+	return d.q
+}
+
+// drainer is the state of one drain.
+type drainer struct {
+	e       *env
+	q       queued
+	seen    map[string]bool // SQS message ids counted
+	checked int             // bodies compared with the shop's
+}
+
+// receive takes one batch off the queue, checks and counts it, and
+// reports whether there was one.
+func (d *drainer) receive() bool {
+	e := d.e
+	e.t.Helper()
+	out, err := e.st.SQS.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{
+		QueueUrl: &e.st.QueueURL, MaxNumberOfMessages: 10, VisibilityTimeout: 2,
+		MessageAttributeNames: []string{"All"},
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if len(out.Messages) == 0 {
+		return false
+	}
+	var del []types.DeleteMessageBatchRequestEntry
+	for i, m := range out.Messages {
+		del = append(del, types.DeleteMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: m.ReceiptHandle})
+		if d.seen[aws.ToString(m.MessageId)] {
 			continue
 		}
-		var del []types.DeleteMessageBatchRequestEntry
-		for i, m := range out.Messages {
-			del = append(del, types.DeleteMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: m.ReceiptHandle})
-			if seen[aws.ToString(m.MessageId)] {
-				continue
-			}
-			seen[aws.ToString(m.MessageId)] = true
-			q.msgs++
-			body := []byte(aws.ToString(m.Body))
-			id, err := wooapi.OrderID(body)
-			if err != nil {
-				e.t.Fatalf("message is not an order: %.200s", body)
-			}
-			q.count[id]++
-			attr := func(k string) string { return aws.ToString(m.MessageAttributes[k].StringValue) }
-			if attr(queue.AttrTopic) != logistos.EventBackfill || attr(queue.AttrOrigin) != queue.OriginBackfill ||
-				attr(queue.AttrSource) != e.shop.URL || attr(queue.AttrReceivedAt) == "" {
-				e.t.Fatalf("order %d: attributes %v", id, attrs(m))
-			}
-			// Byte for byte what the shop listed (a sample: it costs).
-			if checked < 50 || id%997 == 0 {
-				checked++
-				want, ok := e.shop.OrderJSON(e.shop.URL, id)
-				var listed struct{ Status string }
-				_ = json.Unmarshal(body, &listed)
-				if ok && listed.Status == e.shop.Status(id) && !bytes.Equal(body, want) {
-					e.t.Fatalf("order %d body differs from the listed bytes:\n got %.200s\nwant %.200s", id, body, want)
-				}
-			}
+		d.seen[aws.ToString(m.MessageId)] = true
+		d.q.msgs++
+		body := []byte(aws.ToString(m.Body))
+		id, err := wooapi.OrderID(body)
+		if err != nil {
+			e.t.Fatalf("message is not an order: %.200s", body)
 		}
-		if _, err := e.st.SQS.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: &e.st.QueueURL, Entries: del}); err != nil {
-			e.t.Fatal(err)
+		d.q.count[id]++
+		attr := func(k string) string { return aws.ToString(m.MessageAttributes[k].StringValue) }
+		if attr(queue.AttrTopic) != logistos.EventBackfill || attr(queue.AttrOrigin) != queue.OriginBackfill ||
+			attr(queue.AttrSource) != e.shop.URL || attr(queue.AttrReceivedAt) == "" {
+			e.t.Fatalf("order %d: attributes %v", id, attrs(m))
+		}
+		// Byte for byte what the shop listed (a sample: it costs).
+		if d.checked < 50 || id%997 == 0 {
+			d.checked++
+			want, ok := e.shop.OrderJSON(e.shop.URL, id)
+			var listed struct{ Status string }
+			_ = json.Unmarshal(body, &listed)
+			if ok && listed.Status == e.shop.Status(id) && !bytes.Equal(body, want) {
+				e.t.Fatalf("order %d body differs from the listed bytes:\n got %.200s\nwant %.200s", id, body, want)
+			}
 		}
 	}
+	if _, err := e.st.SQS.DeleteMessageBatch(context.Background(), &sqs.DeleteMessageBatchInput{QueueUrl: &e.st.QueueURL, Entries: del}); err != nil {
+		e.t.Fatal(err)
+	}
+	return true
 }
 
 func attrs(m types.Message) map[string]string {

@@ -19,6 +19,7 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 
+	"github.com/logistos-sync/logistos-sync/internal/testwait"
 	"github.com/logistos-sync/logistos-sync/local/fakewoo"
 	"github.com/logistos-sync/logistos-sync/local/stacktest"
 	"github.com/logistos-sync/logistos-sync/shared/activate"
@@ -70,6 +71,40 @@ func (q *invokerQueue) pop() (activate.Event, bool) {
 	return ev, true
 }
 
+// slice invokes h with ev under a Lambda deadline of sliceDeadline.
+func slice(h *activate.Handler, ev activate.Event) (activate.Report, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), sliceDeadline)
+	defer cancel()
+	return h.Handle(ctx, ev)
+}
+
+// continueToEnd runs ev on h, then each continuation h hands inv, until a
+// slice completes the backfill, and returns every slice's report. Each
+// slice that does not complete must hand over a continuation of its run.
+func (e *env) continueToEnd(h *activate.Handler, inv *invokerQueue, ev activate.Event) []activate.Report {
+	e.t.Helper()
+	var reps []activate.Report
+	// Slices run until one completes, however many a slow machine needs;
+	// the timeout only ends a backfill that never would.
+	testwait.Eventually(e.t, 5*time.Minute, func() error {
+		rep, err := slice(h, ev)
+		reps = append(reps, rep)
+		if err != nil {
+			e.t.Fatalf("invocation %d: %v", len(reps), err)
+		}
+		if rep.Backfill.Outcome == activate.OutcomeComplete {
+			return nil
+		}
+		next, ok := inv.pop()
+		if rep.Backfill.Outcome != activate.OutcomeContinuing || !ok || rep.Next == nil || next.RunID != rep.RunID || !next.Continuation {
+			e.t.Fatalf("invocation %d: outcome %s, continuation %+v (report next %+v)", len(reps), rep.Backfill.Outcome, next, rep.Next)
+		}
+		ev = next
+		return fmt.Errorf("invocation %d continues after %d pages", len(reps), rep.Backfill.PagesDone)
+	})
+	return reps
+}
+
 // A backfill longer than one invocation continues itself with the same
 // cut-off until it completes; every order arrives.
 func TestContinuationAcrossShortDeadlines(t *testing.T) {
@@ -78,29 +113,11 @@ func TestContinuationAcrossShortDeadlines(t *testing.T) {
 	inv := &invokerQueue{}
 	e.h.Invoker = inv
 	e.h.CheckpointEvery = 100 * time.Millisecond
-	ev := backfillOnly
+	reps := e.continueToEnd(e.h, inv, backfillOnly)
+	invocations := len(reps)
 	var cutoffs []time.Time
-	invocations := 0
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), sliceDeadline)
-		rep, err := e.h.Handle(ctx, ev)
-		cancel()
-		invocations++
-		if err != nil {
-			t.Fatalf("invocation %d: %v", invocations, err)
-		}
+	for _, rep := range reps {
 		cutoffs = append(cutoffs, rep.Backfill.Cutoff)
-		if rep.Backfill.Outcome == activate.OutcomeComplete {
-			break
-		}
-		next, ok := inv.pop()
-		if rep.Backfill.Outcome != activate.OutcomeContinuing || !ok || rep.Next == nil || next.RunID != rep.RunID || !next.Continuation {
-			t.Fatalf("invocation %d: outcome %s, continuation %+v (report next %+v)", invocations, rep.Backfill.Outcome, next, rep.Next)
-		}
-		if invocations > 40 {
-			t.Fatal("no end in sight")
-		}
-		ev = next
 	}
 	if invocations < 2 {
 		t.Fatalf("%d invocations: the deadline did not cut the run short", invocations)
@@ -161,16 +178,16 @@ func TestContinuationThroughLambdaInvoke(t *testing.T) {
 	if first.Backfill == nil || first.Backfill.Outcome != activate.OutcomeContinuing {
 		t.Fatalf("first invocation: %s", out.Payload)
 	}
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		if r := lastReport.Load(); r != nil && r.Backfill != nil && r.Backfill.Outcome == activate.OutcomeComplete {
-			break
+	testwait.Eventually(t, 2*time.Minute, func() error {
+		r := lastReport.Load()
+		if r == nil || r.Backfill == nil {
+			return fmt.Errorf("no backfill report after %d invocations", invocations.Load())
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not complete after %d invocations", invocations.Load())
+		if r.Backfill.Outcome != activate.OutcomeComplete {
+			return fmt.Errorf("backfill %s after %d invocations, want %s", r.Backfill.Outcome, invocations.Load(), activate.OutcomeComplete)
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return nil
+	})
 	if invocations.Load() < 2 {
 		t.Errorf("%d invocations", invocations.Load())
 	}
@@ -387,11 +404,6 @@ func TestContinuationLease(t *testing.T) {
 	e, _ := tableEnv(t, fakewoo.Options{Orders: n, Latency: 100 * time.Millisecond}, nil)
 	inv := &invokerQueue{}
 	e.h.Invoker = inv
-	slice := func(h *activate.Handler, ev activate.Event) (activate.Report, error) {
-		ctx, cancel := context.WithTimeout(context.Background(), sliceDeadline)
-		defer cancel()
-		return h.Handle(ctx, ev)
-	}
 	// Run A: one slice, its continuation waits.
 	repA, err := slice(e.h, backfillOnly)
 	contA, ok := inv.pop()
@@ -422,19 +434,6 @@ func TestContinuationLease(t *testing.T) {
 		t.Fatal("the failing slice reported success")
 	}
 	fq.after.Store(1 << 40)
-	ev := contB
-	for i := 0; ; i++ {
-		rep, err := slice(e2.h, ev)
-		if err != nil {
-			t.Fatalf("retried continuation: %v", err)
-		}
-		if rep.Backfill.Outcome == activate.OutcomeComplete {
-			break
-		}
-		if rep.Backfill.Outcome != activate.OutcomeContinuing || i > 30 {
-			t.Fatalf("retried continuation: %+v", rep.Backfill)
-		}
-		ev, _ = inv.pop()
-	}
+	e.continueToEnd(e2.h, inv, contB) // Lambda's retry of the failed slice
 	e.drain().atLeastOnce(t, n, nil)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/logistos-sync/logistos-sync/internal/testwait"
 	"github.com/logistos-sync/logistos-sync/local/fakelogistos"
 	"github.com/logistos-sync/logistos-sync/local/fakewoo"
 	"github.com/logistos-sync/logistos-sync/local/lambdarie"
@@ -99,22 +100,20 @@ func TestActivateBinaryUnderRIE(t *testing.T) {
 	// The continuations run by themselves; watch the checkpoint.
 	store := &checkpoint.DynamoDB{Client: db, Table: table}
 	var state map[string]any
-	for {
-		doc, _, err := store.Get(ctx, activate.BackfillID)
+	deadline, _ := ctx.Deadline()
+	testwait.Eventually(t, time.Until(deadline), func() error {
+		// Not ctx: the check at the deadline must read, not fail on ctx.
+		doc, _, err := store.Get(context.Background(), activate.BackfillID)
 		if err != nil {
 			t.Fatal(err)
 		}
 		state = nil
 		_ = json.Unmarshal(doc, &state)
-		if state["completed_at"] != nil {
-			break
+		if state["completed_at"] == nil {
+			return fmt.Errorf("backfill not complete: checkpoint %v", state)
 		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("backfill not complete: %v", state)
-		case <-time.After(250 * time.Millisecond):
-		}
-	}
+		return nil
+	})
 	if inv := state["invocations"].(float64); inv < 2 {
 		t.Errorf("%v invocations: the backfill did not continue itself", inv)
 	}

@@ -89,11 +89,7 @@ func TestForwarderBinary(t *testing.T) {
 	if dead == nil || !strings.Contains(dead[queue.AttrFailureReason], "422") {
 		t.Errorf("DLQ message attributes %v", dead)
 	}
-	for _, want := range []string{`"outcome":"forwarded"`, `"outcome":"permanent_failure"`, `"outcome":"transient_failure"`} {
-		if !strings.Contains(fn.Output(), want) {
-			t.Errorf("function output lacks %s", want)
-		}
-	}
+	waitOutput(t, fn, `"outcome":"forwarded"`, `"outcome":"permanent_failure"`, `"outcome":"transient_failure"`)
 }
 
 // peekDLQ returns the string attributes of the DLQ's one message.

@@ -11,10 +11,12 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/logistos-sync/logistos-sync/internal/testwait"
 	"github.com/logistos-sync/logistos-sync/local/lambdarie"
 	"github.com/logistos-sync/logistos-sync/local/stack"
 	"github.com/logistos-sync/logistos-sync/local/stacktest"
@@ -58,6 +60,29 @@ func run(m *testing.M) int {
 		}
 	}
 	return stacktest.RunTests(m)
+}
+
+// waitOutput waits until fn's output holds every one of wants and returns
+// it. The emulator's output reaches the test through a pipe, copied
+// asynchronously: a line the function wrote before it answered may still
+// be on its way when the answer arrives.
+func waitOutput(t *testing.T, fn *lambdarie.Function, wants ...string) string {
+	t.Helper()
+	var out string
+	testwait.Eventually(t, invokeWait, func() error {
+		out = fn.Output()
+		var missing []string
+		for _, w := range wants {
+			if !strings.Contains(out, w) {
+				missing = append(missing, w)
+			}
+		}
+		if len(missing) > 0 {
+			return fmt.Errorf("function output lacks %s", strings.Join(missing, ", "))
+		}
+		return nil
+	})
+	return out
 }
 
 // fork gives a test queues and a secret of its own on the shared kumo.

@@ -18,7 +18,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/logistos-sync/logistos-sync/local/stack"
-	"github.com/logistos-sync/logistos-sync/shared/forwarder"
 	"github.com/logistos-sync/logistos-sync/shared/queue"
 )
 
@@ -159,9 +158,9 @@ func str(v string) types.MessageAttributeValue {
 func deadLetter(t *testing.T, st *stack.Stack, body string, attrs map[string]types.MessageAttributeValue) {
 	t.Helper()
 	all := map[string]types.MessageAttributeValue{
-		forwarder.AttrFailureClass:  str("permanent"),
-		forwarder.AttrFailureReason: str("logistos: 422 Unprocessable Entity"),
-		forwarder.AttrFailureDetail: str(`{"error":"bad pincode"}`),
+		queue.AttrFailureClass:  str("permanent"),
+		queue.AttrFailureReason: str("logistos: 422 Unprocessable Entity"),
+		queue.AttrFailureDetail: str(`{"error":"bad pincode"}`),
 	}
 	for k, v := range attrs {
 		all[k] = v

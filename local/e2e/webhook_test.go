@@ -5,6 +5,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/logistos-sync/logistos-sync/internal/testwait"
 	"github.com/logistos-sync/logistos-sync/local/apigw"
 	"github.com/logistos-sync/logistos-sync/local/delivery"
 	"github.com/logistos-sync/logistos-sync/local/stack"
@@ -107,12 +109,7 @@ func TestWebhookBinary(t *testing.T) {
 		}
 	}
 	// The function's own JSON log lines and EMF metrics reach its stdout.
-	logs := fn.Output()
-	for _, want := range []string{`"msg":"order enqueued"`, `"order_id":313`, `"msg":"webhook ping"`, `"msg":"webhook rejected"`, `"OrdersEnqueued":1`} {
-		if !strings.Contains(logs, want) {
-			t.Errorf("function output lacks %s", want)
-		}
-	}
+	logs := waitOutput(t, fn, `"msg":"order enqueued"`, `"order_id":313`, `"msg":"webhook ping"`, `"msg":"webhook rejected"`, `"OrdersEnqueued":1`)
 	if strings.Contains(logs, "Ada") || strings.Contains(logs, "ada1001@example.com") {
 		t.Error("function output carries personal data")
 	}
@@ -138,7 +135,7 @@ func TestConfigErrorAtInit(t *testing.T) {
 				t.Fatal("the invocation succeeded without " + tc.missing)
 			}
 			var lines []map[string]any
-			for _, l := range strings.Split(fn.Output(), "\n") {
+			for _, l := range strings.Split(waitOutput(t, fn, tc.missing+": is required"), "\n") {
 				var rec map[string]any
 				if strings.Contains(l, tc.missing) && json.Unmarshal([]byte(l), &rec) == nil {
 					lines = append(lines, rec)
@@ -191,9 +188,14 @@ func TestCloseKillsTheFunction(t *testing.T) {
 		t.Fatalf("%d processes name the bootstrap; want the emulator and the function", n)
 	}
 	fn.Close()
-	if n := processesRunning(t, webhookBoot); n != 0 {
-		t.Errorf("%d processes still run after Close", n)
-	}
+	// Close waits for the emulator; the function, killed with it, ends
+	// as the kernel gets to it.
+	testwait.Eventually(t, invokeWait, func() error {
+		if n := processesRunning(t, webhookBoot); n != 0 {
+			return fmt.Errorf("%d processes still run after Close", n)
+		}
+		return nil
+	})
 }
 
 func mustPing(t *testing.T, ctx context.Context) *http.Request {

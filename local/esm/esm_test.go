@@ -19,8 +19,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/logistos-sync/logistos-sync/internal/testwait"
 	"github.com/logistos-sync/logistos-sync/local/stack"
 	"github.com/logistos-sync/logistos-sync/local/stacktest"
+	"github.com/logistos-sync/logistos-sync/local/syncbuf"
 )
 
 func TestMain(m *testing.M) { os.Exit(stacktest.RunTests(m)) }
@@ -113,6 +115,10 @@ func TestRecordShape(t *testing.T) {
 }
 
 func TestBatchOutcomes(t *testing.T) {
+	// The timed-out handler is stuck until the test ends, so that it is
+	// still running at the function timeout however slow the machine.
+	stuck := make(chan struct{})
+	t.Cleanup(func() { close(stuck) })
 	cases := []struct {
 		name     string
 		handler  func(ev events.SQSEvent) (events.SQSEventResponse, error)
@@ -133,7 +139,7 @@ func TestBatchOutcomes(t *testing.T) {
 			return events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{{}}}, nil
 		}, 3},
 		{"timeout", func(events.SQSEvent) (events.SQSEventResponse, error) {
-			time.Sleep(3 * time.Second) // past the 2 s function timeout
+			<-stuck
 			return events.SQSEventResponse{}, nil
 		}, 3},
 	}
@@ -151,22 +157,37 @@ func TestBatchOutcomes(t *testing.T) {
 			if len(res.Kept) != tc.wantKept || res.Deleted != 3-tc.wantKept {
 				t.Fatalf("kept %d, deleted %d; want %d kept", len(res.Kept), res.Deleted, tc.wantKept)
 			}
-			if _, f := depth(t, s); f != tc.wantKept {
-				t.Errorf("%d in flight, want %d", f, tc.wantKept)
+			// The queue holds exactly what was kept (in flight, or visible
+			// again once the visibility timeout ended): what was deleted
+			// cannot come back.
+			if v, f := depth(t, s); v+f != tc.wantKept {
+				t.Errorf("queue holds %d visible, %d in flight; want %d in all", v, f, tc.wantKept)
 			}
-			// What was kept comes back after the visibility timeout.
-			time.Sleep(1100 * time.Millisecond)
-			var again int
-			res, err = poller(s, func(_ context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+			// What was kept comes back after the visibility timeout, once.
+			var redelivered, again int
+			second := poller(s, func(_ context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 				for _, r := range ev.Records {
 					if r.Attributes["ApproximateReceiveCount"] == "2" {
 						again++
 					}
 				}
 				return events.SQSEventResponse{}, nil
-			}).Poll(context.Background())
-			if err != nil || again != tc.wantKept || res.Received != tc.wantKept {
-				t.Errorf("redelivered %d (receive count 2: %d), want %d; %v", res.Received, again, tc.wantKept, err)
+			})
+			testwait.Eventually(t, 30*time.Second, func() error {
+				res, err := second.Poll(context.Background())
+				if err != nil {
+					return err
+				}
+				if redelivered += res.Received; redelivered < tc.wantKept {
+					return fmt.Errorf("%d of %d kept messages redelivered", redelivered, tc.wantKept)
+				}
+				return nil
+			})
+			if again != tc.wantKept || redelivered != tc.wantKept {
+				t.Errorf("redelivered %d (receive count 2: %d), want %d", redelivered, again, tc.wantKept)
+			}
+			if v, f := depth(t, s); v+f != 0 {
+				t.Errorf("queue holds %d visible, %d in flight after the redelivery; want it empty", v, f)
 			}
 		})
 	}
@@ -196,11 +217,11 @@ func TestRunFinishesBatchOnCancel(t *testing.T) {
 	s := newStack(t)
 	send(t, s, `{"id":1}`)
 	ctx, cancel := context.WithCancel(context.Background())
-	started := make(chan struct{})
+	started, cancelled := make(chan struct{}), make(chan struct{})
 	var finished atomic.Bool
 	p := poller(s, func(hctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 		close(started)
-		time.Sleep(300 * time.Millisecond) // still working when Run is cancelled
+		<-cancelled // still working when Run is cancelled
 		if hctx.Err() != nil {
 			return events.SQSEventResponse{}, hctx.Err()
 		}
@@ -211,6 +232,7 @@ func TestRunFinishesBatchOnCancel(t *testing.T) {
 	go func() { done <- p.Run(ctx) }()
 	<-started
 	cancel()
+	close(cancelled)
 	select {
 	case err := <-done:
 		if err != nil {
@@ -233,9 +255,26 @@ func TestRunSurvivesReceiveErrors(t *testing.T) {
 		return events.SQSEventResponse{}, nil
 	})
 	p.QueueURL = s.QueueURL + "-missing"
-	ctx, cancel := context.WithTimeout(context.Background(), 1200*time.Millisecond)
+	logs := &syncbuf.Buffer{}
+	p.Log = slog.New(slog.NewTextHandler(logs, nil))
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	if err := p.Run(ctx); err != nil {
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	// Run keeps polling after a failed receive: a second one fails too.
+	testwait.Eventually(t, 30*time.Second, func() error {
+		if n := strings.Count(logs.String(), "sqs receive failed"); n < 2 {
+			select {
+			case err := <-done:
+				t.Fatalf("Run returned %v after %d failed receives", err, n)
+			default:
+			}
+			return fmt.Errorf("%d failed receives logged, want 2", n)
+		}
+		return nil
+	})
+	cancel()
+	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
 	if _, err := p.Poll(context.Background()); err == nil {

@@ -50,7 +50,13 @@ func TestFaultsAsTheClientSeesThem(t *testing.T) {
 			srv := httptest.NewServer(f)
 			defer srv.Close()
 			c := &logistos.Client{HTTP: logistos.NewHTTPClient(), OrdersURL: srv.URL + OrdersPath}
-			ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+			// A generous deadline, but for a slow answer, which must
+			// outlast it: the client times out, not the machine.
+			timeout := time.Minute
+			if tc.resp.Delay > 0 {
+				timeout = tc.resp.Delay / 4
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), timeout)
 			defer cancel()
 			p := payload(t)
 			err := c.PostOrders(ctx, p)
@@ -64,7 +70,8 @@ func TestFaultsAsTheClientSeesThem(t *testing.T) {
 			if tc.wantStatus >= 300 && (!errors.As(err, &le) || le.StatusCode != tc.wantStatus) {
 				t.Errorf("error %v does not carry status %d", err, tc.wantStatus)
 			}
-			waitCtx, cancelWait := context.WithTimeout(context.Background(), 3*time.Second)
+			// The slow answer is recorded once its delay is over.
+			waitCtx, cancelWait := context.WithTimeout(context.Background(), time.Minute)
 			defer cancelWait()
 			if err := f.Wait(waitCtx, func(rs []Request) bool { return len(rs) >= 1 }); err != nil {
 				t.Fatal(err)

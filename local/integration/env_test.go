@@ -6,6 +6,7 @@ package integration
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -20,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/logistos-sync/logistos-sync/internal/testwait"
 	"github.com/logistos-sync/logistos-sync/local/esm"
 	"github.com/logistos-sync/logistos-sync/local/fakelogistos"
 	"github.com/logistos-sync/logistos-sync/local/pipeline"
@@ -37,9 +39,15 @@ const (
 	testBackoff     = time.Second
 	testPostTimeout = 700 * time.Millisecond
 	testFuncTimeout = 10 * time.Second
-	waitLong        = 20 * time.Second
-	storeURL        = "http://127.0.0.1:8088"
-	stackSecret     = stack.DefaultWebhookSecret
+	// visibilityTimeout is the orders queue's: a message the forwarder
+	// failed comes back sooner only if its backoff shortened it.
+	visibilityTimeout = 30 * time.Second
+	// waitLong bounds every wait for a condition. Longer than the
+	// visibility timeout, so that a test that waits for a retry fails on
+	// what it asserts, not on the wait, however slow the machine.
+	waitLong    = time.Minute
+	storeURL    = "http://127.0.0.1:8088"
+	stackSecret = stack.DefaultWebhookSecret
 )
 
 func TestMain(m *testing.M) { os.Exit(stacktest.RunTests(m)) }
@@ -77,7 +85,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 	if o.maxReceiveCount == 0 {
 		o.maxReceiveCount = 5
 	}
-	st := stacktest.ForTest(t, stack.Options{VisibilityTimeout: 30, MaxReceiveCount: o.maxReceiveCount, WebhookSecret: o.secret})
+	st := stacktest.ForTest(t, stack.Options{VisibilityTimeout: int(visibilityTimeout / time.Second), MaxReceiveCount: o.maxReceiveCount, WebhookSecret: o.secret})
 	e := &env{t: t, st: st, logs: &syncbuf.Buffer{}, logistos: &fakelogistos.Server{Respond: o.respond}}
 	lsrv := httptest.NewServer(e.logistos)
 	t.Cleanup(lsrv.Close)
@@ -157,16 +165,16 @@ func (e *env) depth(url string) (int, int) {
 	return v, f
 }
 
-// waitFor polls cond until it holds or waitLong passes.
-func (e *env) waitFor(what string, cond func() bool) {
+// waitDepth waits until the queue at url (name says which, for the
+// failure message) holds visible messages and inflight in flight.
+func (e *env) waitDepth(name, url string, visible, inflight int) {
 	e.t.Helper()
-	deadline := time.Now().Add(waitLong)
-	for !cond() {
-		if time.Now().After(deadline) {
-			e.t.Fatalf("timed out waiting for %s", what)
+	testwait.Eventually(e.t, waitLong, func() error {
+		if v, f := e.depth(url); v != visible || f != inflight {
+			return fmt.Errorf("the %s holds %d messages visible and %d in flight, want %d and %d", name, v, f, visible, inflight)
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // waitDelivered waits until Logistos has accepted n orders requests.
@@ -184,7 +192,7 @@ func (e *env) waitDelivered(n int) []fakelogistos.Request {
 // acknowledged, none waiting for a retry.
 func (e *env) waitSettled() {
 	e.t.Helper()
-	e.waitFor("the orders queue to empty", func() bool { v, f := e.depth(e.st.QueueURL); return v+f == 0 })
+	e.waitDepth("orders queue", e.st.QueueURL, 0, 0)
 }
 
 // drain receives every message on a queue (deleting them) within a short wait.

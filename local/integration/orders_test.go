@@ -89,7 +89,7 @@ func TestOneBadOrderInABatch(t *testing.T) {
 				t.Fatal(err)
 			}
 			e.start()
-			e.waitFor("the DLQ to receive the bad order", func() bool { v, _ := e.depth(e.st.DLQURL); return v == 1 })
+			e.waitDepth("DLQ", e.st.DLQURL, 1, 0)
 			e.waitSettled()
 
 			if inv := e.recorded(); len(inv[0].ev.Records) != 10 {
@@ -298,7 +298,7 @@ func TestLogsCarryNoPersonalData(t *testing.T) {
 	}
 	e.start()
 	e.waitDelivered(1)
-	e.waitFor("the DLQ to receive the rejected order", func() bool { v, _ := e.depth(e.st.DLQURL); return v == 1 })
+	e.waitDepth("DLQ", e.st.DLQURL, 1, 0)
 	e.waitSettled()
 
 	logs := e.logs.String()

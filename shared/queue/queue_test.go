@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -218,25 +219,60 @@ func TestSendBatchSplits(t *testing.T) {
 	}
 }
 
+// recordedDelays is a Sender.RetryDelay that waits not at all and keeps
+// the production delay each retry would have waited.
+type recordedDelays []time.Duration
+
+func (r *recordedDelays) delay(retry int) time.Duration {
+	*r = append(*r, batchRetryDelay(retry))
+	return 0
+}
+
 func TestSendBatchRetriesFailedEntries(t *testing.T) {
 	ms := []*Message{{Body: `{"id":1}`}, {Body: `{"id":2}`}, {Body: `{"id":3}`}}
 	f := &fakeSQS{fail: func(call int, body string) bool { return call == 0 && body == `{"id":2}` }}
-	if err := (&Sender{Client: f, QueueURL: "q"}).SendBatch(context.Background(), ms); err != nil {
+	var once recordedDelays
+	if err := (&Sender{Client: f, QueueURL: "q", RetryDelay: once.delay}).SendBatch(context.Background(), ms); err != nil {
 		t.Fatal(err)
 	}
 	if len(f.batches) != 2 || len(f.batches[1]) != 1 || *f.batches[1][0].MessageBody != `{"id":2}` {
 		t.Fatalf("want a second call with only the failed entry, got %d calls", len(f.batches))
 	}
+	if !slices.Equal(once, []time.Duration{100 * time.Millisecond}) {
+		t.Errorf("one retry waited %v, want [100ms]", once)
+	}
 
 	always := &fakeSQS{fail: func(int, string) bool { return true }}
-	err := (&Sender{Client: always, QueueURL: "q"}).SendBatch(context.Background(), ms[:1])
+	var all recordedDelays
+	err := (&Sender{Client: always, QueueURL: "q", RetryDelay: all.delay}).SendBatch(context.Background(), ms[:1])
 	if err == nil || len(always.batches) != batchRetries+1 {
 		t.Fatalf("err %v after %d calls; want an error after %d", err, len(always.batches), batchRetries+1)
+	}
+	// Exponential: SQS throttling eases within the 1.5 s the four retries wait.
+	want := []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond, 800 * time.Millisecond}
+	if !slices.Equal(all, want) {
+		t.Errorf("retries waited %v, want %v", all, want)
 	}
 
 	down := &fakeSQS{err: errors.New("connection refused")}
 	if err := (&Sender{Client: down, QueueURL: "q"}).SendBatch(context.Background(), ms); err == nil {
 		t.Fatal("no error when SQS is down")
+	}
+}
+
+// A context ended during the wait before a retry ends SendBatch with the
+// context's error, without the retry.
+func TestSendBatchStopsWaitingWithContext(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	f := &fakeSQS{fail: func(int, string) bool { return true }}
+	s := &Sender{Client: f, QueueURL: "q", RetryDelay: func(int) time.Duration {
+		cancel() // the function times out while SendBatch waits
+		return time.Hour
+	}}
+	err := s.SendBatch(ctx, []*Message{{Body: `{"id":1}`}})
+	if !errors.Is(err, context.Canceled) || len(f.batches) != 1 {
+		t.Fatalf("err %v after %d calls; want the context's error after 1", err, len(f.batches))
 	}
 }
 

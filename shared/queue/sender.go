@@ -25,6 +25,11 @@ type Sender struct {
 	QueueURL string
 	// Limit is the queue's maximum message size; MaxMessageBytes when zero.
 	Limit int
+	// RetryDelay is how long SendBatch waits before resending the entries
+	// SQS failed on its side, given the retry's number (1 to 4). Nil means
+	// the production schedule: 100 ms doubling. Tests set it so that they
+	// check the schedule without sleeping through it.
+	RetryDelay func(retry int) time.Duration
 }
 
 func (s *Sender) limit() int {
@@ -79,6 +84,20 @@ func (s *Sender) Send(ctx context.Context, m Message) (string, error) {
 // individually (throttling, internal errors) before it gives up.
 const batchRetries = 4
 
+// batchRetryDelay is the production wait before SendBatch's retry number
+// retry (1-based): 100 ms doubling, so the four retries wait 1.5 s in all,
+// long enough for SQS throttling to ease and short next to a Lambda timeout.
+func batchRetryDelay(retry int) time.Duration {
+	return 100 * time.Millisecond << (retry - 1)
+}
+
+func (s *Sender) retryDelay(retry int) time.Duration {
+	if s.RetryDelay != nil {
+		return s.RetryDelay(retry)
+	}
+	return batchRetryDelay(retry)
+}
+
 // SendBatch enqueues messages with SendMessageBatch, in as few calls as the
 // entry-count and byte limits allow. Entries that SQS fails on its side are
 // resent with backoff; an error means some message was not enqueued (and
@@ -126,7 +145,6 @@ func (s *Sender) SendBatch(ctx context.Context, ms []*Message) error {
 }
 
 func (s *Sender) sendEntries(ctx context.Context, entries []types.SendMessageBatchRequestEntry) error {
-	delay := 100 * time.Millisecond
 	for attempt := 0; ; attempt++ {
 		out, err := s.Client.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: &s.QueueURL, Entries: entries})
 		if err != nil {
@@ -155,8 +173,7 @@ func (s *Sender) sendEntries(ctx context.Context, entries []types.SendMessageBat
 		select {
 		case <-ctx.Done():
 			return errors.Join(fmt.Errorf("sqs failed %d messages", len(entries)), ctx.Err())
-		case <-time.After(delay):
+		case <-time.After(s.retryDelay(attempt + 1)):
 		}
-		delay *= 2
 	}
 }

@@ -36,6 +36,17 @@ func shop(t *testing.T, handler http.HandlerFunc) *Client {
 	return c
 }
 
+// recordWaits makes c retry at once and returns the waits the production
+// backoff (RetryDelay) would have slept, in order.
+func recordWaits(c *Client) *[]time.Duration {
+	waits := new([]time.Duration)
+	c.RetryDelay = func(attempt int, retryAfter time.Duration) time.Duration {
+		*waits = append(*waits, RetryDelay(attempt, retryAfter))
+		return 0
+	}
+	return waits
+}
+
 func TestListOrdersKeepsBytesAndReadsHeaders(t *testing.T) {
 	page := readFixture(t, "orders-page.json")
 	var got *http.Request
@@ -110,8 +121,18 @@ func TestRetries(t *testing.T) {
 			}
 			w.Write([]byte("[]"))
 		})
+		waits := recordWaits(c)
 		if _, err := c.ListOrders(context.Background(), OrdersQuery{}); err != nil || n.Load() != 3 {
 			t.Fatalf("err %v after %d calls", err, n.Load())
+		}
+		// Exponential with jitter: half to all of 500 ms, then of 1 s.
+		for i, w := range *waits {
+			if d := RetryBaseDelay << i; w < d/2 || w > d {
+				t.Errorf("wait %d of %v: want %v to %v", i+1, *waits, d/2, d)
+			}
+		}
+		if len(*waits) != 2 {
+			t.Errorf("waits %v, want one before each of the 2 retries", *waits)
 		}
 	})
 	t.Run("429 honours Retry-After", func(t *testing.T) {
@@ -141,7 +162,9 @@ func TestRetries(t *testing.T) {
 			w.Header().Set("Retry-After", "30")
 			w.WriteHeader(503)
 		})
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		// Time for the first call however slow the machine, not for
+		// the 30 s the shop asks to wait.
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
 		_, err := c.ListOrders(ctx, OrdersQuery{})
 		if !errors.Is(err, ErrNoTimeToRetry) || !IsTransient(err) || n.Load() != 1 {
@@ -227,11 +250,7 @@ func TestMaintenancePageAfterRetries(t *testing.T) {
 		w.WriteHeader(503)
 		w.Write([]byte(`<html><head><title>Maintenance</title></head><body>Briefly unavailable for scheduled maintenance.</body></html>`))
 	})
-	var waits []time.Duration
-	c.RetryDelay = func(attempt int, retryAfter time.Duration) time.Duration {
-		waits = append(waits, RetryDelay(attempt, retryAfter))
-		return time.Millisecond
-	}
+	waits := recordWaits(c)
 	err := c.CheckKey(context.Background())
 	var we *Error
 	if !errors.As(err, &we) || we.Attempts != MaxAttempts || !errors.Is(err, ErrNotJSON) || we.Message != "Maintenance" || int(n.Load()) != MaxAttempts {
@@ -241,9 +260,9 @@ func TestMaintenancePageAfterRetries(t *testing.T) {
 		t.Errorf("hint missing: %v", err)
 	}
 	// The backoff grows between attempts and stays under its cap.
-	for i, w := range waits {
-		if w > RetryMaxDelay || (i > 0 && w < waits[i-1]/2) {
-			t.Errorf("waits %v", waits)
+	for i, w := range *waits {
+		if w > RetryMaxDelay || (i > 0 && w < (*waits)[i-1]/2) {
+			t.Errorf("waits %v", *waits)
 		}
 	}
 }

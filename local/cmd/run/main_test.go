@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/logistos-sync/logistos-sync/internal/testwait"
 	"github.com/logistos-sync/logistos-sync/local/stack"
 	"github.com/logistos-sync/logistos-sync/local/syncbuf"
 )
@@ -28,15 +30,15 @@ func freePort(t *testing.T) string {
 	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 }
 
+// waitFor waits until the runner's output shows what.
 func waitFor(t *testing.T, out *syncbuf.Buffer, what string) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !strings.Contains(out.String(), what) {
-		if time.Now().After(deadline) {
-			t.Fatalf("output never showed %q:\n%s", what, out.String())
+	testwait.Eventually(t, 20*time.Second, func() error {
+		if s := out.String(); !strings.Contains(s, what) {
+			return fmt.Errorf("output does not show %q:\n%s", what, s)
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 var (
