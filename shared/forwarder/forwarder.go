@@ -86,9 +86,11 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 
 	var resp events.SQSEventResponse
 	counts := map[outcome]int{}
+	dropped := 0
 	for _, it := range items {
 		h.settle(ctx, it)
 		counts[it.outcome]++
+		dropped += it.order.Dropped
 		if it.retry {
 			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: it.rec.MessageId})
 		}
@@ -100,6 +102,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 		metrics.Metric{Name: metrics.OrdersFailedTransient, Unit: metrics.Count, Value: float64(counts[outcomeTransient])},
 		metrics.Metric{Name: metrics.OrdersFailedPermanent, Unit: metrics.Count, Value: float64(counts[outcomePermanent])},
 		metrics.Metric{Name: metrics.OrdersSkipped, Unit: metrics.Count, Value: float64(counts[outcomeSkipped])},
+		metrics.Metric{Name: metrics.ValuesDropped, Unit: metrics.Count, Value: float64(dropped)},
 	)
 	return resp, nil
 }

@@ -464,3 +464,22 @@ func TestLogsHoldNoOrderData(t *testing.T) {
 		}
 	}
 }
+
+func TestValuesDroppedCountedNotSent(t *testing.T) {
+	hs := newHarness()
+	body := `{"id":5,"status":"processing","customer_note":{"card":"4111 1111 1111 1111"},"ID":6}`
+	hs.h.Handle(context.Background(), events.SQSEvent{Records: []events.SQSMessage{record(5, queue.OriginWebhook, body)}})
+	if len(hs.lg.payloads) != 1 {
+		t.Fatalf("%d payloads, want the order forwarded without the value", len(hs.lg.payloads))
+	}
+	out, _ := hs.lg.payloads[0].Marshal()
+	if strings.Contains(string(out), "4111") || strings.Contains(string(out), `"ID"`) {
+		t.Fatalf("payload carries what the allow-list drops: %s", out)
+	}
+	if !strings.Contains(hs.emf.String(), `"`+metrics.ValuesDropped+`":1`) || !strings.Contains(hs.logs.String(), `"values_dropped":1`) {
+		t.Errorf("dropped value not counted: metrics %s logs %s", hs.emf, hs.logs)
+	}
+	if strings.Contains(hs.logs.String(), "4111") {
+		t.Error("logs hold the dropped value")
+	}
+}

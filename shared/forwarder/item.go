@@ -158,6 +158,11 @@ func (h *Handler) settle(ctx context.Context, it *item) {
 		slog.String("outcome", it.outcome.String()), slog.String("message_id", it.rec.MessageId),
 		slog.Int("receive_count", it.receives), slog.Float64("latency_ms", float64(it.latency.Microseconds())/1000),
 	}
+	if it.order.Dropped > 0 {
+		// An object or array where the allow-list keeps a scalar: a plugin's
+		// doing, worth knowing, never worth sending.
+		attrs = append(attrs, slog.Int("values_dropped", it.order.Dropped))
+	}
 	var le *logistos.Error
 	if errors.As(it.err, &le) && le.StatusCode != 0 {
 		attrs = append(attrs, slog.Int("status", le.StatusCode))

@@ -136,7 +136,9 @@ func TestParseOrderLenient(t *testing.T) {
 			`{"id":1,"billing":{"email":null},"line_items":[{"id":2,"name":"x","price":"9.90"}]}`},
 		{"number where a string was", `{"id":1,"total":1849,"status":"processing"}`, `{"id":1,"status":"processing","total":1849}`},
 		{"string where a number was", `{"id":1,"customer_id":"57"}`, `{"id":1,"customer_id":"57"}`},
-		{"object where a scalar was", `{"id":1,"customer_note":{"text":"hi"}}`, `{"id":1,"customer_note":{"text":"hi"}}`},
+		{"object where a scalar was is dropped", `{"id":1,"customer_note":{"card":"4111 1111 1111 1111"},"total":[1]}`, `{"id":1}`},
+		{"keys match exactly", `{"id":1,"ID":99,"Total":"5.00","billing":{"EMAIL":"x@example.com","city":"Pune"}}`, `{"id":1,"billing":{"city":"Pune"}}`},
+		{"an unknown key may repeat", `{"id":1,"meta_data":[],"meta_data":[{"key":"k"}]}`, `{"id":1}`},
 		{"nulls stay null", `{"id":1,"date_paid_gmt":null,"shipping":null}`, `{"id":1,"date_paid_gmt":null}`},
 		{"big money keeps digits", `{"id":1,"total":"99999999999999999999.99","line_items":[{"price":12345678901234567890.123}]}`,
 			`{"id":1,"total":"99999999999999999999.99","line_items":[{"price":12345678901234567890.123}]}`},
@@ -166,7 +168,9 @@ func TestParseOrderRejects(t *testing.T) {
 	for _, body := range []string{
 		``, `not json`, `[]`, `{"id":1`, `{}`, `{"id":"12"}`, `{"id":-4}`, `{"id":1.5}`, `{"id":null}`,
 		`{"code":"woocommerce_rest_cannot_view","message":"Sorry","data":{"status":403}}`,
-		`{"id":1,"billing":"Pune"}`, `{"id":1,"line_items":{"id":2}}`,
+		`{"id":1,"billing":"Pune"}`, `{"id":1,"line_items":{"id":2}}`, `{"id":1,"line_items":[7]}`,
+		`{"id":1,"id":2}`, `{"id":1,"total":"1.00","total":"900.00"}`, `{"id":1,"billing":{"city":"A","city":"B"}}`,
+		`{"id":1,"line_items":[{"id":2,"sku":"a","sku":"b"}]}`, `{"id":1,"id":2}`,
 	} {
 		if _, err := ParseOrder([]byte(body)); err == nil {
 			t.Errorf("ParseOrder(%q) succeeded", body)
@@ -196,5 +200,15 @@ func TestIdempotencyKey(t *testing.T) {
 	swapped := Payload{StoreURL: "http://127.0.0.1:8088", Orders: []Order{later, o}}
 	if batch.IdempotencyKey() == want || batch.IdempotencyKey() == swapped.IdempotencyKey() {
 		t.Fatal("batch key must depend on every order and their order")
+	}
+}
+
+func TestParseOrderCountsDroppedValues(t *testing.T) {
+	o, err := ParseOrder([]byte(`{"id":1,"customer_note":{"card":"4111"},"billing":{"city":["Pune"]},"line_items":[{"sku":{}},{"name":[]}],"meta_data":{"x":1}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Dropped != 4 {
+		t.Fatalf("Dropped = %d, want 4 (customer_note, billing.city, two line item values; meta_data is not on the list)", o.Dropped)
 	}
 }

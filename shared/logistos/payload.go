@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 )
 
@@ -66,6 +67,10 @@ type Order struct {
 	ShippingLines []ShippingLine `json:"shipping_lines,omitzero"`
 	TaxLines      []TaxLine      `json:"tax_lines,omitzero"`
 	CouponLines   []CouponLine   `json:"coupon_lines,omitzero"`
+
+	// Dropped counts values dropped because an object or array stood where
+	// the allow-list keeps a scalar.
+	Dropped int `json:"-"`
 }
 
 // Billing is the order's billing address and contact.
@@ -153,15 +158,26 @@ type CouponLine struct {
 var ErrNotAnOrder = errors.New("not a WooCommerce order")
 
 // ParseOrder reads the allow-listed fields of one WooCommerce order JSON.
-// Unknown fields are ignored; each allowed scalar keeps its bytes.
+// Unknown fields are ignored; each allowed scalar keeps its bytes. Keys match
+// exactly; an allowed key given twice makes the body ErrNotAnOrder (which of
+// the two is the order's?); objects and arrays where a scalar belongs are
+// dropped and counted in Dropped.
 func ParseOrder(body []byte) (Order, error) {
+	if !validJSON(body) {
+		return Order{}, fmt.Errorf("%w: not valid JSON", ErrNotAnOrder)
+	}
 	var o Order
-	if err := json.Unmarshal(body, &o); err != nil {
-		return Order{}, fmt.Errorf("%w: %v", ErrNotAnOrder, err)
+	d := decoder{}
+	if err := d.object(body, reflect.ValueOf(&o).Elem(), nil); err != nil {
+		if !errors.Is(err, ErrNotAnOrder) {
+			err = fmt.Errorf("%w: %v", ErrNotAnOrder, err)
+		}
+		return Order{}, err
 	}
 	if !isInteger(o.ID) {
 		return Order{}, fmt.Errorf("%w: no numeric \"id\"", ErrNotAnOrder)
 	}
+	o.Dropped = d.dropped
 	return o, nil
 }
 

@@ -35,6 +35,7 @@ const (
 	OrdersFailedTransient = "OrdersFailedTransient" // left for SQS to redeliver
 	OrdersFailedPermanent = "OrdersFailedPermanent" // sent to the DLQ
 	OrdersSkipped         = "OrdersSkipped"         // a topic no longer forwarded: sent to the DLQ
+	ValuesDropped         = "ValuesDropped"         // objects or arrays where the allow-list keeps a scalar
 	ForwardLatency        = "ForwardLatency"        // milliseconds per Logistos POST
 	// activate
 	OrdersBackfilled = "OrdersBackfilled"
