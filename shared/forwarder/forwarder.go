@@ -22,13 +22,11 @@ import (
 )
 
 const (
-	// DefaultConcurrency is how many POSTs one invocation has in flight:
-	// enough to clear a batch of 10 quickly, few enough not to look like a
-	// flood to Logistos. The event source's MaximumConcurrency bounds the
-	// number of invocations.
-	DefaultConcurrency = 4
-	// DefaultBackfillBatch is how many backfilled orders share one POST.
-	DefaultBackfillBatch = 10
+	// DefaultConcurrency is how many POSTs one invocation has in flight: a
+	// whole SQS batch (10), so that a batch costs one Logistos latency. The
+	// event source's MaximumConcurrency bounds the invocations, so Logistos
+	// sees at most MaximumConcurrency × DefaultConcurrency requests at once.
+	DefaultConcurrency = 10
 	// deadlineMargin is kept free at the end of an invocation for reporting
 	// and DLQ calls; no POST starts unless a whole one fits before it.
 	deadlineMargin = 2 * time.Second
@@ -48,9 +46,6 @@ type Handler struct {
 	Topics   map[string]bool // webhook topics forwarded
 	// Concurrency bounds POSTs in flight; DefaultConcurrency when zero.
 	Concurrency int
-	// BackfillBatch is how many backfilled orders go in one payload;
-	// DefaultBackfillBatch when zero.
-	BackfillBatch int
 	// PostTimeout is how long one POST may take; logistos.RequestTimeout when zero.
 	PostTimeout time.Duration
 	// Backoff maps a record's receive count to how long it waits before SQS
@@ -66,7 +61,6 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 	for i := range ev.Records {
 		items[i] = h.decode(&ev.Records[i])
 	}
-	groups := h.group(items)
 
 	limit := h.Concurrency
 	if limit <= 0 {
@@ -74,12 +68,15 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 	}
 	sem := make(chan struct{}, limit)
 	var wg sync.WaitGroup
-	for _, g := range groups {
+	for _, it := range items {
+		if it.outcome != outcomePending {
+			continue
+		}
 		sem <- struct{}{}
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			h.send(ctx, g)
+			h.send(ctx, it)
 		}()
 	}
 	wg.Wait()
@@ -107,33 +104,17 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 	return resp, nil
 }
 
-// send posts one group, unless the invocation is too close to its deadline
-// for a POST to finish; a permanent failure of a multi-order group is retried
-// order by order so that one bad order does not take the others to the DLQ.
-func (h *Handler) send(ctx context.Context, g []*item) {
+// send posts one order, unless the invocation is too close to its deadline
+// for a POST to finish. Each order has a POST of its own: its
+// Idempotency-Key is then its own (shop, id, date modified), the same
+// however SQS groups it on a retry or a redrive, so Logistos can drop a
+// duplicate.
+func (h *Handler) send(ctx context.Context, it *item) {
 	if !h.timeLeft(ctx) {
-		for _, it := range g {
-			it.outcome, it.err = outcomeDeadline, errDeadline
-		}
+		it.outcome, it.err = outcomeDeadline, errDeadline
 		return
 	}
-	err := h.post(ctx, g)
-	if err != nil && !logistos.IsTransient(err) && len(g) > 1 {
-		for _, it := range g {
-			h.send(ctx, []*item{it})
-		}
-		return
-	}
-	for _, it := range g {
-		it.setResult(err)
-	}
-}
-
-func (h *Handler) post(ctx context.Context, g []*item) error {
-	p := &logistos.Payload{Source: logistos.Source, StoreURL: h.StoreURL, Event: g[0].event, Orders: make([]logistos.Order, len(g))}
-	for i, it := range g {
-		p.Orders[i] = it.order
-	}
+	p := &logistos.Payload{Source: logistos.Source, StoreURL: h.StoreURL, Event: it.event, Orders: []logistos.Order{it.order}}
 	timeout := h.PostTimeout
 	if timeout <= 0 {
 		timeout = logistos.RequestTimeout
@@ -142,12 +123,9 @@ func (h *Handler) post(ctx context.Context, g []*item) error {
 	defer cancel()
 	start := time.Now()
 	err := h.Logistos.PostOrders(pctx, p)
-	took := time.Since(start)
-	for _, it := range g {
-		it.latency = took
-	}
-	h.Metrics.Duration(metrics.ForwardLatency, took)
-	return err
+	it.latency = time.Since(start)
+	h.Metrics.Duration(metrics.ForwardLatency, it.latency)
+	it.setResult(err)
 }
 
 // timeLeft reports whether a whole POST fits before the Lambda deadline.

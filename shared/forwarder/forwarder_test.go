@@ -36,6 +36,8 @@ type fakeLogistos struct {
 	gate int32
 	// hold, when set, runs inside each POST before it answers.
 	hold func()
+	// delay is how long each POST takes (a slow Logistos).
+	delay time.Duration
 }
 
 func (f *fakeLogistos) PostOrders(ctx context.Context, p *logistos.Payload) error {
@@ -52,6 +54,13 @@ func (f *fakeLogistos) PostOrders(ctx context.Context, p *logistos.Payload) erro
 	}
 	if f.hold != nil {
 		f.hold()
+	}
+	if f.delay > 0 {
+		select {
+		case <-time.After(f.delay):
+		case <-ctx.Done():
+			return &logistos.Error{Op: "post orders", Transient: true, Err: ctx.Err()}
+		}
 	}
 	f.mu.Lock()
 	f.payloads = append(f.payloads, p)
@@ -302,8 +311,8 @@ func TestOneBadOrderInABatchOfTen(t *testing.T) {
 		for _, o := range p.Orders {
 			delivered[o.ID.Text()]++
 		}
-		if p.Event == logistos.EventBackfill && len(p.Orders) > DefaultBackfillBatch {
-			t.Errorf("backfill payload of %d orders", len(p.Orders))
+		if len(p.Orders) != 1 {
+			t.Errorf("payload of %d orders, want one each", len(p.Orders))
 		}
 	}
 	for i := range 10 {
@@ -314,19 +323,30 @@ func TestOneBadOrderInABatchOfTen(t *testing.T) {
 	}
 }
 
-func TestBackfillGroupedWebhookAlone(t *testing.T) {
-	hs := newHarness()
-	recs := []events.SQSMessage{record(1, queue.OriginWebhook, "")}
-	for i := range 9 {
-		recs = append(recs, record(10+i, queue.OriginBackfill, ""))
+// TestKeysStablePerOrder: an order retried in another batch, with other
+// companions, reaches Logistos with the same Idempotency-Key, so Logistos
+// can drop the duplicate.
+func TestKeysStablePerOrder(t *testing.T) {
+	keys := func(recs ...events.SQSMessage) map[string]string {
+		hs := newHarness()
+		hs.h.Handle(context.Background(), events.SQSEvent{Records: recs})
+		out := map[string]string{}
+		for _, p := range hs.lg.payloads {
+			if len(p.Orders) != 1 {
+				t.Fatalf("payload of %d orders, want one each", len(p.Orders))
+			}
+			out[p.Orders[0].ID.Text()] = p.IdempotencyKey()
+		}
+		return out
 	}
-	hs.h.Handle(context.Background(), events.SQSEvent{Records: recs})
-	events := map[string]int{}
-	for _, p := range hs.lg.payloads {
-		events[fmt.Sprintf("%s/%d", p.Event, len(p.Orders))]++
+	first := keys(record(7, queue.OriginBackfill, ""), record(8, queue.OriginBackfill, ""), record(9, queue.OriginBackfill, ""))
+	retry := keys(record(11, queue.OriginBackfill, ""), record(7, queue.OriginBackfill, ""))
+	alone := keys(record(7, queue.OriginBackfill, ""))
+	if first["7"] == "" || first["7"] != retry["7"] || first["7"] != alone["7"] {
+		t.Fatalf("order 7's key changed with its batch: %q, %q, %q", first["7"], retry["7"], alone["7"])
 	}
-	if events["order.created/1"] != 1 || events["order.backfill/9"] != 1 || len(hs.lg.payloads) != 2 {
-		t.Fatalf("payloads %v", events)
+	if first["7"] == first["8"] {
+		t.Fatal("two orders share a key")
 	}
 }
 

@@ -88,33 +88,6 @@ func (h *Handler) decode(rec *events.SQSMessage) *item {
 	return it
 }
 
-// group puts each ready webhook order in a payload of its own and backfilled
-// orders in payloads of up to BackfillBatch.
-func (h *Handler) group(items []*item) [][]*item {
-	size := h.BackfillBatch
-	if size <= 0 {
-		size = DefaultBackfillBatch
-	}
-	var groups [][]*item
-	var backfill []*item
-	for _, it := range items {
-		switch {
-		case it.outcome != outcomePending:
-		case it.origin == queue.OriginBackfill:
-			backfill = append(backfill, it)
-			if len(backfill) == size {
-				groups, backfill = append(groups, backfill), nil
-			}
-		default:
-			groups = append(groups, []*item{it})
-		}
-	}
-	if len(backfill) > 0 {
-		groups = append(groups, backfill)
-	}
-	return groups
-}
-
 func (it *item) setResult(err error) {
 	switch {
 	case err == nil:

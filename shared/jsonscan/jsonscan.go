@@ -110,7 +110,7 @@ func Elements(b []byte, i int, fn func(n int, elem []byte) error) (int, error) {
 
 // Members calls fn with each member of the object b, in order: its key,
 // unescaped, and its value's bytes. key is only valid during the call.
-func Members(b []byte, fn func(key string, value []byte) error) error {
+func Members(b []byte, fn func(key, value []byte) error) error {
 	i := SkipSpace(b, 0)
 	if i >= len(b) || b[i] != '{' {
 		return errors.New("not a JSON object")
@@ -158,20 +158,20 @@ func Members(b []byte, fn func(key string, value []byte) error) error {
 	}
 }
 
-// unquote returns a quoted key's text. Keys almost never hold escapes, and
-// the common case costs no allocation (the string does not escape fn).
-func unquote(q []byte) (string, error) {
+// unquote returns a quoted key's text: a slice of q, without a copy, unless
+// the key holds escapes (keys almost never do).
+func unquote(q []byte) ([]byte, error) {
 	inner := q[1 : len(q)-1]
 	for _, c := range inner {
 		if c == '\\' {
 			var s string
 			if err := json.Unmarshal(q, &s); err != nil {
-				return "", fmt.Errorf("bad key %s: %w", q, err)
+				return nil, fmt.Errorf("bad key %s: %w", q, err)
 			}
-			return s, nil
+			return []byte(s), nil
 		}
 	}
-	return string(inner), nil
+	return inner, nil
 }
 
 // trailing reports data after a complete value.

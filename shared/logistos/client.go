@@ -42,6 +42,9 @@ func NewHTTPClient() *http.Client {
 // a payload it already has, and tells Go's transport the POST may be retried
 // on a kept-alive connection that the server closed. Errors are *Error.
 func (c *Client) PostOrders(ctx context.Context, p *Payload) error {
+	if len(p.Orders) != 1 {
+		return &Error{Op: "post orders", Err: fmt.Errorf("a payload carries one order, not %d (its Idempotency-Key is the order's)", len(p.Orders))}
+	}
 	body, err := p.Marshal()
 	if err != nil {
 		return &Error{Op: "encode payload", Err: err}

@@ -163,3 +163,21 @@ func TestPostCredentials(t *testing.T) {
 		t.Fatalf("credentials payload %v", got)
 	}
 }
+
+func TestPostOrdersOneOrderPerPayload(t *testing.T) {
+	var calls int
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { calls++ }))
+	defer srv.Close()
+	c := &Client{HTTP: srv.Client(), OrdersURL: srv.URL}
+	a, _ := ParseOrder([]byte(`{"id":1}`))
+	b, _ := ParseOrder([]byte(`{"id":2}`))
+	for _, orders := range [][]Order{nil, {a, b}} {
+		err := c.PostOrders(context.Background(), &Payload{StoreURL: "https://shop.example", Orders: orders})
+		if err == nil || IsTransient(err) {
+			t.Errorf("%d orders: err %v, want a permanent error", len(orders), err)
+		}
+	}
+	if calls != 0 {
+		t.Fatalf("%d requests sent for payloads that cannot carry one key", calls)
+	}
+}

@@ -1,7 +1,7 @@
 package logistos
 
 import (
-	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"strings"
@@ -38,47 +38,40 @@ func fieldsOf(t reflect.Type) fields {
 
 var valueType = reflect.TypeFor[Value]()
 
-// decoder fills allow-listed structs from JSON known to be valid.
+var (
+	errTwice     = errors.New("appears twice")
+	errNotObject = errors.New("is not an object")
+	errNotArray  = errors.New("is not an array")
+)
+
+// decoder fills allow-listed structs from JSON known to be valid. Errors
+// name the place as they unwind ("line_items: [2]: sku: appears twice"), so
+// that the path costs nothing unless something is wrong.
 type decoder struct {
 	dropped int // values dropped for not being scalars
 }
 
-// where is a value's place in the order, spelled out only for an error
-// message, so that the common path builds no strings.
-type where struct {
-	up    *where
-	key   string
-	index int // for an array element: its index; -1 otherwise
-}
-
-func (w *where) String() string {
-	if w == nil {
-		return "order"
-	}
-	if w.index >= 0 {
-		return fmt.Sprintf("%s[%d]", w.up, w.index)
-	}
-	return w.up.String() + "." + w.key
-}
-
-// object fills the struct v points into from the JSON object b.
-func (d *decoder) object(b []byte, v reflect.Value, path *where) error {
+// object fills the struct v from the JSON object b.
+func (d *decoder) object(b []byte, v reflect.Value) error {
 	fs := fieldsOf(v.Type())
 	var seen uint64 // one bit per field: no allow-listed struct has 64
-	return jsonscan.Members(b, func(key string, val []byte) error {
-		i, ok := fs[key]
+	return jsonscan.Members(b, func(key, val []byte) error {
+		i, ok := fs[string(key)]
 		if !ok {
 			return nil
 		}
 		if seen&(1<<i) != 0 {
-			return fmt.Errorf("%w: key %q appears twice in %s", ErrNotAnOrder, key, path)
+			return fmt.Errorf("%s: %w", key, errTwice)
 		}
 		seen |= 1 << i
-		return d.field(val, v.Field(i), &where{up: path, key: key, index: -1})
+		if err := d.field(val, v.Field(i)); err != nil {
+			return fmt.Errorf("%s: %w", key, err)
+		}
+		return nil
 	})
 }
 
-func (d *decoder) field(val []byte, f reflect.Value, path *where) error {
+func (d *decoder) field(val []byte, f reflect.Value) error {
 	switch {
 	case f.Type() == valueType:
 		if val[0] == '{' || val[0] == '[' {
@@ -87,37 +80,36 @@ func (d *decoder) field(val []byte, f reflect.Value, path *where) error {
 		}
 		var s Value
 		if err := s.UnmarshalJSON(val); err != nil {
-			return fmt.Errorf("%w: %s: %v", ErrNotAnOrder, path, err)
+			return err
 		}
 		f.SetBytes(s)
 	case string(val) == "null":
 	case f.Kind() == reflect.Pointer:
 		if val[0] != '{' {
-			return fmt.Errorf("%w: %s is not an object", ErrNotAnOrder, path)
+			return errNotObject
 		}
 		p := reflect.New(f.Type().Elem())
-		if err := d.object(val, p.Elem(), path); err != nil {
+		if err := d.object(val, p.Elem()); err != nil {
 			return err
 		}
 		f.Set(p)
 	case f.Kind() == reflect.Slice:
 		if val[0] != '[' {
-			return fmt.Errorf("%w: %s is not an array", ErrNotAnOrder, path)
+			return errNotArray
 		}
-		elem := f.Type().Elem()
 		f.Set(reflect.MakeSlice(f.Type(), 0, 0)) // [] stays [], as WooCommerce sent it
+		zero := reflect.Zero(f.Type().Elem())
 		_, err := jsonscan.Elements(val, 0, func(n int, e []byte) error {
 			if e[0] != '{' {
-				return fmt.Errorf("%w: %s[%d] is not an object", ErrNotAnOrder, path, n)
+				return fmt.Errorf("[%d]: %w", n, errNotObject)
 			}
-			f.Set(reflect.Append(f, reflect.Zero(elem)))
-			return d.object(e, f.Index(n), &where{up: path, index: n})
+			f.Set(reflect.Append(f, zero))
+			if err := d.object(e, f.Index(n)); err != nil {
+				return fmt.Errorf("[%d]: %w", n, err)
+			}
+			return nil
 		})
 		return err
 	}
 	return nil
 }
-
-// validJSON is json.Valid, named for why it runs first: the walk above
-// checks structure only.
-func validJSON(b []byte) bool { return json.Valid(b) }

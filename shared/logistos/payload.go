@@ -163,16 +163,14 @@ var ErrNotAnOrder = errors.New("not a WooCommerce order")
 // the two is the order's?); objects and arrays where a scalar belongs are
 // dropped and counted in Dropped.
 func ParseOrder(body []byte) (Order, error) {
-	if !validJSON(body) {
+	// The walk checks structure only; the rest of JSON's grammar first.
+	if !json.Valid(body) {
 		return Order{}, fmt.Errorf("%w: not valid JSON", ErrNotAnOrder)
 	}
 	var o Order
 	d := decoder{}
-	if err := d.object(body, reflect.ValueOf(&o).Elem(), nil); err != nil {
-		if !errors.Is(err, ErrNotAnOrder) {
-			err = fmt.Errorf("%w: %v", ErrNotAnOrder, err)
-		}
-		return Order{}, err
+	if err := d.object(body, reflect.ValueOf(&o).Elem()); err != nil {
+		return Order{}, fmt.Errorf("%w: %v", ErrNotAnOrder, err)
 	}
 	if !isInteger(o.ID) {
 		return Order{}, fmt.Errorf("%w: no numeric \"id\"", ErrNotAnOrder)
@@ -201,18 +199,11 @@ func (o *Order) IdempotencyKey(storeURL string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// IdempotencyKey identifies a payload: the key of its one order, or for a
-// batch the hex SHA-256 of its orders' keys joined by newlines.
+// IdempotencyKey identifies a payload by its one order. A payload carries
+// one order: a key over several would change whenever SQS grouped the
+// order with others on a retry, and Logistos could not drop the duplicate.
 func (p *Payload) IdempotencyKey() string {
-	if len(p.Orders) == 1 {
-		return p.Orders[0].IdempotencyKey(p.StoreURL)
-	}
-	keys := make([]string, len(p.Orders))
-	for i := range p.Orders {
-		keys[i] = p.Orders[i].IdempotencyKey(p.StoreURL)
-	}
-	sum := sha256.Sum256([]byte(strings.Join(keys, "\n")))
-	return hex.EncodeToString(sum[:])
+	return p.Orders[0].IdempotencyKey(p.StoreURL)
 }
 
 // Marshal encodes the payload without HTML escaping, so '&' in a product
