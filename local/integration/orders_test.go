@@ -109,15 +109,20 @@ func TestOneBadOrderInABatch(t *testing.T) {
 			if !slices.Equal(delivered, want) {
 				t.Errorf("Logistos accepted orders %v, want each of %v once", delivered, want)
 			}
-			grouped := false
+			// One order per POST, keyed by that order alone, so a retry in
+			// another batch would carry the same Idempotency-Key.
 			for _, r := range e.logistos.Requests() {
 				p := decodePayload(t, r.Body)
-				if p.Event == logistos.EventBackfill && len(p.Orders) == 5 {
-					grouped = true
+				if len(p.Orders) != 1 {
+					t.Fatalf("a payload of %d orders", len(p.Orders))
 				}
-			}
-			if !grouped {
-				t.Error("the five backfill orders were never sent as one payload")
+				o, err := logistos.ParseOrder(p.Orders[0])
+				if err != nil {
+					t.Fatal(err)
+				}
+				if want := o.IdempotencyKey(storeURL); r.Header.Get("Idempotency-Key") != want {
+					t.Errorf("order %s: Idempotency-Key %q, want its own key %q", o.ID.Text(), r.Header.Get("Idempotency-Key"), want)
+				}
 			}
 			dead := e.drain(e.st.DLQURL)
 			if len(dead) != 1 || !strings.HasPrefix(*dead[0].Body, fmt.Sprintf(`{"id":%d,`, tc.bad)) || attr(dead[0], queue.AttrFailureClass) != "permanent" {
