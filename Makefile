@@ -12,8 +12,15 @@ BIN       ?= bin
 # ARGS are flags for the command a target runs: make redrive ARGS="-queue-url ... -dlq-url ..."
 ARGS      ?=
 
+# Lint tools, installed from the module proxy at pinned versions into
+# $(TOOLS) by `make tools` (again only when missing, another version, or built
+# by another Go).
+TOOLS               := $(abspath $(BIN))/tools
+STATICCHECK_VERSION := v0.8.2
+STATICCHECK         := $(TOOLS)/staticcheck
+
 .PHONY: build build-WebhookFunction build-ForwarderFunction build-ActivateFunction \
-        test test-unit test-local lint lint-template run demo activate redrive bench fuzz clean
+        test test-unit test-local lint lint-template tools run demo activate redrive bench fuzz clean
 
 ## build: the three Lambda binaries into bin/<name>/bootstrap
 build:
@@ -37,13 +44,26 @@ test-unit:
 	$(GO) test -race -count=1 ./...
 
 test-local:
-	cd local && $(GO) test -count=1 -timeout 20m ./...
+	cd local && $(GO) test -race -count=1 -timeout 20m ./...
 
-## lint: formatting, vet, and cfn-lint on the template
-lint: lint-template
+## lint: gofmt, go.mod/go.sum tidy, go vet and staticcheck in both modules, cfn-lint on the template
+lint: lint-template tools
 	@out=$$(gofmt -l . ); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run 'go mod tidy' in the repository root"; exit 1; }
+	@cd local && $(GO) mod tidy -diff || { echo "local/go.mod/go.sum are not tidy: run 'go mod tidy' in local/"; exit 1; }
 	$(GO) vet ./...
 	cd local && $(GO) vet ./...
+	$(STATICCHECK) ./...
+	cd local && $(STATICCHECK) ./...
+
+## tools: install staticcheck $(STATICCHECK_VERSION) into $(TOOLS)
+tools:
+	@want="$$($(GO) env GOVERSION) $(STATICCHECK_VERSION)"; \
+	have="$$($(GO) version -m '$(STATICCHECK)' 2>/dev/null | awk 'NR == 1 { v = $$2 } $$1 == "mod" && $$2 == "honnef.co/go/tools" { m = $$3 } END { print v " " m }')"; \
+	if [ "$$have" != "$$want" ]; then \
+		echo "GOBIN=$(TOOLS) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)"; \
+		GOBIN='$(TOOLS)' $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION); \
+	fi
 
 lint-template:
 	@if command -v cfn-lint >/dev/null 2>&1; then cfn-lint template.yaml && echo "cfn-lint: template.yaml clean"; \

@@ -1,6 +1,6 @@
 module github.com/logistos-sync/logistos-sync
 
-go 1.26
+go 1.26.6
 
 require (
 	github.com/aws/aws-lambda-go v1.55.1

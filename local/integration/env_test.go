@@ -8,7 +8,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -222,6 +221,3 @@ func (e *env) drain(url string) []types.Message {
 func attr(m types.Message, name string) string {
 	return aws.ToString(m.MessageAttributes[name].StringValue)
 }
-
-// discard is a logger for code under test whose output does not matter.
-var discard = slog.New(slog.DiscardHandler)

@@ -82,17 +82,10 @@ func goBuild(ctx context.Context, dir string, env []string, args ...string) erro
 	return nil
 }
 
-// goTool is the go command that runs this test, else the one on PATH.
+// goTool is the go command that runs this test: `go test` puts its own
+// GOROOT/bin first on the test binary's PATH, so it is the go found there.
 func goTool() string {
-	if p := filepath.Join(runtime.GOROOT(), "bin", "go"); fileExists(p) {
-		return p
-	}
 	return "go"
-}
-
-func fileExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
 }
 
 // ErrExited means the emulator stopped before it served.

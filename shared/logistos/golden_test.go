@@ -15,8 +15,9 @@ var update = flag.Bool("update", false, "rewrite the golden payloads (review the
 const woo = "../../testdata/woocommerce"
 
 // TestTransformGolden pins the exact payload for each fixture. The golden
-// files were reviewed by hand against DESIGN.md's allow-list; -update
-// rewrites them, and the diff is what a reviewer must read.
+// files were reviewed by hand against the allow-list (the Order type in
+// payload.go); -update rewrites them, and the diff is what a reviewer must
+// read.
 func TestTransformGolden(t *testing.T) {
 	cases := []struct {
 		fixture, golden, store, event string
