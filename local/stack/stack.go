@@ -23,6 +23,7 @@ import (
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	smithylog "github.com/aws/smithy-go/logging"
 	"github.com/sivchari/kumo"
 
 	"github.com/logistos-sync/logistos-sync/shared/config"
@@ -84,11 +85,15 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(o.Port))
 		if err != nil {
 			s.Close()
-			return nil, fmt.Errorf("expose the AWS emulator on port %d (is another `make run` running?): %w", o.Port, err)
+			return nil, fmt.Errorf("expose the AWS emulator on 127.0.0.1:%d: %w (another `make run` running? choose another port with "+
+				"AWS_PORT, e.g. AWS_PORT=4567 make run, and give make activate the same: AWS_ENDPOINT_URL=http://127.0.0.1:4567)", o.Port, err)
 		}
 		target, _ := url.Parse(srv.URL)
 		rp := httputil.NewSingleHostReverseProxy(target)
 		rp.ErrorHandler = quietProxyError
+		// Its own connections to kumo, apart from http.DefaultTransport's,
+		// which anything else in the process may close.
+		rp.Transport = http.DefaultTransport.(*http.Transport).Clone()
 		proxy := &http.Server{Handler: rp, ReadHeaderTimeout: 10 * time.Second}
 		go proxy.Serve(ln)
 		s.Endpoint = "http://" + ln.Addr().String()
@@ -153,6 +158,10 @@ var Credentials = credentials.NewStaticCredentialsProvider(config.LocalAccessKey
 
 func (s *Stack) connect(ctx context.Context) error {
 	cfg, err := awsconfig.LoadDefaultConfig(ctx,
+		// kumo's answers lack the CRC32 checksum the SDK verifies (DynamoDB),
+		// which makes the SDK log a warning per call; only the local
+		// stack's clients drop the SDK's own log lines.
+		awsconfig.WithLogger(smithylog.Nop{}),
 		awsconfig.WithRegion(Region),
 		awsconfig.WithCredentialsProvider(Credentials),
 		awsconfig.WithBaseEndpoint(s.Endpoint),
