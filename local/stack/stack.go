@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log"
 	"net"
 	"net/http"
@@ -124,12 +125,19 @@ func (s *Stack) Fork(ctx context.Context, o Options) (*Stack, error) {
 }
 
 // quietProxyError answers 502 like the proxy's default, without logging a
-// line for each client that gave up (every long poll cut short at shutdown).
+// line for each client that went away: every long poll cut short at
+// shutdown, and a request whose body stopped half-way because its client
+// was stopped (make activate interrupted with Ctrl-C).
 func quietProxyError(w http.ResponseWriter, r *http.Request, err error) {
-	if !errors.Is(err, context.Canceled) {
+	if !clientGone(r, err) {
 		log.Printf("aws emulator proxy: %s %s: %v", r.Method, r.URL.Path, err)
 	}
 	w.WriteHeader(http.StatusBadGateway)
+}
+
+// clientGone reports whether a proxy error comes from the client's side.
+func clientGone(r *http.Request, err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, io.ErrUnexpectedEOF) || r.Context().Err() != nil
 }
 
 // Dial connects to the stack of a running `make run` at endpoint.
