@@ -28,6 +28,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -150,7 +151,7 @@ func parse(args []string, getenv func(string) string, out io.Writer) (options, e
 	fs.BoolVar(&o.dryRun, "dry-run", getenv(envDryRun) == "1" || getenv(envDryRun) == "true", "report what would happen, write nothing; env "+envDryRun+"=1")
 	fs.BoolVar(&o.force, "force", false, "hand the credentials to Logistos again even if already done")
 	fs.BoolVar(&o.restart, "restart", false, "backfill from the start even if a backfill completed or is part-way")
-	fs.StringVar(&o.endpoint, "aws-endpoint", firstOf(getenv("AWS_ENDPOINT_URL"), defaultEndpoint), "the local stack of `make run`; env AWS_ENDPOINT_URL")
+	fs.StringVar(&o.endpoint, "aws-endpoint", firstOf(getenv("AWS_ENDPOINT_URL"), defaultEndpoint), "the AWS endpoint of make run's local stack; env AWS_ENDPOINT_URL")
 	fs.IntVar(&o.fakeShop, "fake-shop", 0, "start a stand-in WooCommerce with this many orders in this process, instead of STORE_URL")
 	fs.IntVar(&o.fakeShopPort, "fake-shop-port", shopPort, "the stand-in shop's port on 127.0.0.1; keep it the same for a re-run to resume (0 = any free port); env "+envFakeShopPort)
 	fs.DurationVar(&o.fakeLatency, "fake-latency", 50*time.Millisecond, "how long the stand-in shop takes per page of orders")
@@ -230,15 +231,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, out, er
 
 	// On a terminal the progress bar owns stdout and only warnings are
 	// logged (to stderr); otherwise the JSON log lines are the output.
-	logOut, level := out, cfg.LogLevel
+	bar := &progressBar{w: out}
+	log := logging.New(out, cfg.LogLevel)
 	if tty {
-		logOut, level = errOut, "warn"
+		// Warnings on their own line below the bar; the report is printed
+		// as indented JSON, not logged as well.
+		log = slog.New(skipMsg{logging.New(lineBreaker{bar, errOut}, "warn").Handler(), reportMsg})
 	}
-	h, err := activate.New(cfg, st.AWS, logging.New(logOut, level), metrics.New(io.Discard, "activate-local"))
+	h, err := activate.New(cfg, st.AWS, log, metrics.New(io.Discard, "activate-local"))
 	if err != nil {
 		return err
 	}
-	bar := &progressBar{w: out}
 	if tty {
 		h.Progress = bar.update
 	} else {
@@ -266,6 +269,40 @@ func run(ctx context.Context, args []string, getenv func(string) string, out, er
 		}
 		ev = *rep.Next // a local run never hits a Lambda deadline, but loop as Lambda would
 	}
+}
+
+// reportMsg is the log line that carries the whole report.
+const reportMsg = "activation report"
+
+// skipMsg drops the records with one message.
+type skipMsg struct {
+	slog.Handler
+	msg string
+}
+
+func (h skipMsg) Handle(ctx context.Context, r slog.Record) error {
+	if r.Message == h.msg {
+		return nil
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h skipMsg) WithAttrs(as []slog.Attr) slog.Handler {
+	return skipMsg{h.Handler.WithAttrs(as), h.msg}
+}
+func (h skipMsg) WithGroup(name string) slog.Handler {
+	return skipMsg{h.Handler.WithGroup(name), h.msg}
+}
+
+// lineBreaker ends the progress bar's line before a log line is written.
+type lineBreaker struct {
+	bar *progressBar
+	w   io.Writer
+}
+
+func (l lineBreaker) Write(p []byte) (int, error) {
+	l.bar.done()
+	return l.w.Write(p)
 }
 
 // interrupted says where an interrupted run stopped and whether running the

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -275,5 +276,31 @@ func TestProgressLine(t *testing.T) {
 	bar.done()
 	if n := strings.Count(buf.String(), "\r"); n != 2 || !strings.HasSuffix(buf.String(), "\n") {
 		t.Errorf("%d redraws: %q", n, buf.String())
+	}
+}
+
+// On a terminal, warnings start on a line of their own below the progress
+// bar, and the report (printed as indented JSON) is not logged as well.
+func TestTerminalLog(t *testing.T) {
+	var out, errOut bytes.Buffer
+	bar := &progressBar{w: &out}
+	log := slog.New(skipMsg{slog.NewJSONHandler(lineBreaker{bar, &errOut}, nil), reportMsg}).With("run_id", "r1")
+	for _, tc := range []struct {
+		msg  string
+		kept bool
+	}{
+		{reportMsg, false},
+		{"backfill checkpoint is for another shop or status filter; starting over", true},
+	} {
+		out.Reset()
+		errOut.Reset()
+		bar.update(activate.Progress{PagesDone: 1, PagesTotal: 2, Final: true})
+		log.Warn(tc.msg)
+		if got := strings.Contains(errOut.String(), tc.msg); got != tc.kept {
+			t.Errorf("%q logged: %v, want %v", tc.msg, got, tc.kept)
+		}
+		if tc.kept && !strings.HasSuffix(out.String(), "\n") {
+			t.Errorf("the bar's line was not ended before the log line: %q", out.String())
+		}
 	}
 }

@@ -104,7 +104,8 @@ func run(ctx context.Context, log *slog.Logger, out io.Writer) error {
 	// The listener first, so a busy port fails before anything starts.
 	ln, err := net.Listen("tcp", net.JoinHostPort(loopback, strconv.Itoa(port)))
 	if err != nil {
-		return fmt.Errorf("listen for the webhook (is another `make run` running? set %s): %w", envPort, err)
+		return fmt.Errorf("listen for the webhook on port %d: %w (another `make run` running? choose another port with %s, e.g. %s=%d make run, "+
+			"and give make demo and make activate WEBHOOK_URL=http://127.0.0.1:%d%s)", port, err, envPort, envPort, port+1, port+1, pipeline.WebhookPath)
 	}
 	defer ln.Close()
 
