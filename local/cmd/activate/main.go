@@ -308,16 +308,17 @@ func (l lineBreaker) Write(p []byte) (int, error) {
 // interrupted says where an interrupted run stopped and whether running the
 // same command again resumes it.
 func interrupted(rep activate.Report, table string) error {
-	where := ""
+	where, from := "", ""
 	if b := rep.Backfill; b != nil && b.PagesTotal > 0 {
-		where = fmt.Sprintf(" at page %d of %d (%d orders on the queue)", b.PagesDone, b.PagesTotal, b.OrdersEnqueued)
+		where = fmt.Sprintf(" after page %d of %d (%d orders on the queue)", b.PagesDone, b.PagesTotal, b.OrdersEnqueued)
+		from = fmt.Sprintf(" from page %d", b.PagesDone+1)
 	}
 	if table == "" {
 		return fmt.Errorf("interrupted%s; without %s the progress lived in this process only, so a new run starts over: "+
 			"set %s=local-checkpoints to make an interrupted run resumable", where, config.BackfillCheckpoint, config.BackfillCheckpoint)
 	}
 	return fmt.Errorf("interrupted%s; the checkpoint is in the local stack's table %s: run the same command again "+
-		"(same shop, same `make run`) to resume", where, table)
+		"(same shop, same `make run`) to resume%s", where, table, from)
 }
 
 // startFakeShop serves a stand-in WooCommerce with n orders on

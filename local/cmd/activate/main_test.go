@@ -135,9 +135,11 @@ func TestCommand(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer first.Process.Kill()
+		// 20 pages on the queue: pages are enqueued out of order, but at
+		// most 16 at once, so the first ones are done and checkpointed.
 		testwait.Eventually(t, 60*time.Second, func() error {
-			if v, _, _ := st.Depth(ctx, st.QueueURL); v == 0 {
-				return errors.New("no order on the queue yet")
+			if v, _, _ := st.Depth(ctx, st.QueueURL); v < 2000 {
+				return fmt.Errorf("%d orders on the queue, waiting for 2000", v)
 			}
 			return nil
 		})
@@ -150,8 +152,7 @@ func TestCommand(t *testing.T) {
 			t.Fatalf("interrupted run: %v, want exit status 1\n%s", err, firstErr.String())
 		}
 		msg := firstErr.String()
-		t.Logf("first run: %s", msg)
-		if !strings.Contains(msg, "interrupted at page ") || !strings.Contains(msg, "run the same command again") ||
+		if !strings.Contains(msg, "interrupted after page ") || !strings.Contains(msg, "run the same command again") ||
 			strings.Count(msg, "again") != 1 {
 			t.Errorf("interrupted run says %q: want where it stopped and, once, how to resume", msg)
 		}
@@ -301,6 +302,24 @@ func TestTerminalLog(t *testing.T) {
 		}
 		if tc.kept && !strings.HasSuffix(out.String(), "\n") {
 			t.Errorf("the bar's line was not ended before the log line: %q", out.String())
+		}
+	}
+}
+
+// What an interrupted run says, with and without a checkpoint table.
+func TestInterruptedMessage(t *testing.T) {
+	rep := activate.Report{Backfill: &activate.BackfillReport{PagesDone: 25, PagesTotal: 200, OrdersEnqueued: 2500}}
+	for _, tc := range []struct {
+		table string
+		rep   activate.Report
+		want  string
+	}{
+		{"local-checkpoints", rep, "interrupted after page 25 of 200 (2500 orders on the queue); the checkpoint is in the local stack's table local-checkpoints: run the same command again (same shop, same `make run`) to resume from page 26"},
+		{"", rep, "interrupted after page 25 of 200 (2500 orders on the queue); without BACKFILL_CHECKPOINT the progress lived in this process only, so a new run starts over: set BACKFILL_CHECKPOINT=local-checkpoints to make an interrupted run resumable"},
+		{"local-checkpoints", activate.Report{}, "interrupted; the checkpoint is in the local stack's table local-checkpoints: run the same command again (same shop, same `make run`) to resume"},
+	} {
+		if got := interrupted(tc.rep, tc.table).Error(); got != tc.want {
+			t.Errorf("table %q:\n got %s\nwant %s", tc.table, got, tc.want)
 		}
 	}
 }
