@@ -148,7 +148,7 @@ func Dial(ctx context.Context, endpoint string) (*Stack, error) {
 	}
 	var err error
 	if s.QueueURL, s.QueueARN, err = s.lookup(ctx, QueueName); err != nil {
-		return nil, fmt.Errorf("no local stack at %s (start it with `make run`): %w", endpoint, err)
+		return nil, fmt.Errorf("no local stack at %s: %w", endpoint, err)
 	}
 	if s.DLQURL, s.DLQARN, err = s.lookup(ctx, DLQName); err != nil {
 		return nil, err

@@ -189,7 +189,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, out, er
 	st, err := stack.Dial(dctx, o.endpoint)
 	cancel()
 	if err != nil {
-		return fmt.Errorf("%w (start `make run` in another terminal first)", err)
+		return fmt.Errorf("%w (start `make run` in another terminal first; if it runs with AWS_PORT=N, set AWS_ENDPOINT_URL=http://127.0.0.1:N here)", err)
 	}
 
 	vars := map[string]string{}
