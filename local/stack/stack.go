@@ -4,6 +4,7 @@
 package stack
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -92,6 +93,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		target, _ := url.Parse(srv.URL)
 		rp := httputil.NewSingleHostReverseProxy(target)
 		rp.ErrorHandler = quietProxyError
+		rp.ErrorLog = log.New(quietWriter{log.Writer()}, "", log.LstdFlags)
 		// Its own connections to kumo, apart from http.DefaultTransport's,
 		// which anything else in the process may close.
 		rp.Transport = http.DefaultTransport.(*http.Transport).Clone()
@@ -133,6 +135,18 @@ func quietProxyError(w http.ResponseWriter, r *http.Request, err error) {
 		log.Printf("aws emulator proxy: %s %s: %v", r.Method, r.URL.Path, err)
 	}
 	w.WriteHeader(http.StatusBadGateway)
+}
+
+// quietWriter drops the proxy's log lines about a body copy cut short
+// because the client went away: the proxy then closes its connection to
+// kumo itself ("use of closed network connection").
+type quietWriter struct{ w io.Writer }
+
+func (q quietWriter) Write(p []byte) (int, error) {
+	if bytes.Contains(p, []byte("use of closed network connection")) || bytes.Contains(p, []byte("context canceled")) {
+		return len(p), nil
+	}
+	return q.w.Write(p)
 }
 
 // clientGone reports whether a proxy error comes from the client's side.

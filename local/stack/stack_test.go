@@ -43,3 +43,23 @@ func TestQuietProxyError(t *testing.T) {
 		})
 	}
 }
+
+// The proxy's own log keeps what matters and drops the copies cut short by
+// a client that went away.
+func TestQuietWriter(t *testing.T) {
+	for _, tc := range []struct {
+		line string
+		kept bool
+	}{
+		{"httputil: ReverseProxy read error during body copy: read tcp 127.0.0.1:50480->127.0.0.1:36983: use of closed network connection", false},
+		{"httputil: ReverseProxy read error during body copy: context canceled", false},
+		{"http: proxy error: dial tcp 127.0.0.1:36983: connect: connection refused", true},
+	} {
+		var out bytes.Buffer
+		l := log.New(quietWriter{&out}, "", 0)
+		l.Print(tc.line)
+		if (out.Len() > 0) != tc.kept {
+			t.Errorf("%q: kept %v, want %v", tc.line, out.Len() > 0, tc.kept)
+		}
+	}
+}
