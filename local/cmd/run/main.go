@@ -76,14 +76,14 @@ func main() {
 // the exit code and true when the command should exit without running.
 func parseArgs(args []string, out, errOut io.Writer) (int, bool) {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(errOut)
-	fs.Usage = func() { fmt.Fprint(fs.Output(), usage) }
+	fs.SetOutput(io.Discard) // the messages are written below, once
 	err := fs.Parse(args)
 	switch {
 	case errors.Is(err, flag.ErrHelp):
 		fmt.Fprint(out, usage)
 		return 0, true
 	case err != nil:
+		fmt.Fprintf(errOut, "run: %v\n\n%s", err, usage)
 		return 2, true
 	case fs.NArg() > 0:
 		fmt.Fprintf(errOut, "run: unexpected arguments %q\n\n%s", fs.Args(), usage)
