@@ -288,9 +288,7 @@ func (s *Server) CredentialsURL() string { return s.url + CredentialsPath }
 // Close stops a started server, ending requests in flight.
 func (s *Server) Close() error {
 	s.printMu.Lock()
-	if s.burst.flush != nil {
-		s.burst.flush.Stop()
-	}
+	s.endBurst() // the last counts of a burst still arriving
 	s.printMu.Unlock()
 	if s.srv == nil {
 		return nil

@@ -220,6 +220,16 @@ func TestPrintSummarisesBursts(t *testing.T) {
 			}
 			now = tc.flushAt
 			f.FlushSummary()
+			if tc.name == "still arriving: not over" {
+				if strings.Contains(out.String(), "burst over") {
+					t.Fatalf("a burst still arriving was ended:\n%s", out.String())
+				}
+				f.Close() // stopping ends it, with its counts
+				if !strings.Contains(out.String(), "burst over: 20 orders counted") {
+					t.Errorf("Close did not print the burst's counts:\n%s", out.String())
+				}
+				return
+			}
 			s := out.String()
 			if n := strings.Count(s, "── Logistos received POST"); n != tc.full {
 				t.Errorf("%d payloads printed in full, want %d:\n%s", n, tc.full, s)
