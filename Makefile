@@ -77,13 +77,14 @@ run:
 	$(GO) -C local build -ldflags='-X github.com/logistos-sync/logistos-sync/shared/version.Version=$(VERSION)' -o $(abspath $(BIN))/local-run ./cmd/run
 	exec $(abspath $(BIN))/local-run
 
-## demo: send a correctly signed sample order to the local webhook
+## demo: send a correctly signed sample order to the local webhook: make demo ARGS=-bad-signature
 demo:
-	cd local && $(GO) run ./cmd/demo
+	cd local && $(GO) run ./cmd/demo $(ARGS)
 
-## activate: run activation against STORE_URL with the local stack of `make run`
+## activate: run activation against STORE_URL with the local stack of `make run`;
+##   try it with a stand-in shop: make activate ARGS="-fake-shop 500 -dry-run"
 activate:
-	cd local && $(GO) run ./cmd/activate
+	cd local && $(GO) run ./cmd/activate $(ARGS)
 
 ## redrive: move DLQ messages back to the orders queue, of a stack in AWS or the local one:
 ##   make redrive ARGS="-queue-url <OrdersQueueUrl> -dlq-url <DeadLetterQueueUrl>"

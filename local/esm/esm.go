@@ -10,8 +10,11 @@ package esm
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"syscall"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -79,9 +82,19 @@ type Result struct {
 // Run polls until ctx is cancelled. A batch in flight when ctx is cancelled
 // is finished and settled before Run returns, so stopping loses nothing.
 func (p *Poller) Run(ctx context.Context) error {
+	failed := 0 // receives failed in a row
 	for ctx.Err() == nil {
 		r, err := p.Poll(ctx)
 		if err != nil && ctx.Err() == nil {
+			failed++
+			// A receive whose answer was cut short (the emulator's proxy
+			// drops a connection now and then when another of its clients
+			// goes away) is retried at once, quietly: only a failure that
+			// repeats says something about the queue.
+			if failed == 1 && cutShort(err) {
+				p.log().LogAttrs(ctx, slog.LevelDebug, "sqs receive cut short; retrying", slog.String("queue", p.QueueURL), slog.String("error", err.Error()))
+				continue
+			}
 			p.log().LogAttrs(ctx, slog.LevelWarn, "sqs receive failed", slog.String("queue", p.QueueURL), slog.String("error", err.Error()))
 			select {
 			case <-ctx.Done():
@@ -89,6 +102,7 @@ func (p *Poller) Run(ctx context.Context) error {
 			}
 			continue
 		}
+		failed = 0
 		if r.Received == 0 && p.wait() == 0 {
 			select {
 			case <-ctx.Done():
@@ -97,6 +111,12 @@ func (p *Poller) Run(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// cutShort reports whether a receive failed because its connection ended
+// early, rather than because SQS refused it.
+func cutShort(err error) bool {
+	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)
 }
 
 // Poll receives one batch, invokes the handler with it and deletes the

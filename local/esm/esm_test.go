@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/logistos-sync/logistos-sync/internal/testwait"
 	"github.com/logistos-sync/logistos-sync/local/stack"
@@ -279,5 +281,64 @@ func TestRunSurvivesReceiveErrors(t *testing.T) {
 	}
 	if _, err := p.Poll(context.Background()); err == nil {
 		t.Error("Poll of a missing queue: no error")
+	}
+}
+
+// flakyReceiver fails receives as told, then cancels the run.
+type flakyReceiver struct {
+	errs   []error // the answer to each receive, in turn; nil = empty
+	calls  int
+	cancel context.CancelFunc
+}
+
+func (f *flakyReceiver) ReceiveMessage(context.Context, *sqs.ReceiveMessageInput, ...func(*sqs.Options)) (*sqs.ReceiveMessageOutput, error) {
+	f.calls++
+	if f.calls >= len(f.errs) {
+		f.cancel()
+	}
+	if f.calls > len(f.errs) {
+		return &sqs.ReceiveMessageOutput{}, nil
+	}
+	if err := f.errs[f.calls-1]; err != nil {
+		return nil, err
+	}
+	return &sqs.ReceiveMessageOutput{}, nil
+}
+
+func (f *flakyReceiver) DeleteMessageBatch(context.Context, *sqs.DeleteMessageBatchInput, ...func(*sqs.Options)) (*sqs.DeleteMessageBatchOutput, error) {
+	return &sqs.DeleteMessageBatchOutput{}, nil
+}
+
+// A receive cut short once (a client of the emulator went away) is
+// retried without a warning; a failure that repeats, or a refusal, warns.
+func TestRunRetriesACutShortReceiveQuietly(t *testing.T) {
+	eof := &smithy.OperationError{ServiceID: "SQS", OperationName: "ReceiveMessage",
+		Err: &smithy.DeserializationError{Err: io.ErrUnexpectedEOF}}
+	refused := errors.New("AWS.SimpleQueueService.NonExistentQueue")
+	for _, tc := range []struct {
+		name  string
+		errs  []error
+		warns int
+	}{
+		{"cut short once", []error{eof, nil}, 0},
+		{"cut short between good receives", []error{nil, eof, nil, eof, nil}, 0},
+		{"cut short twice in a row", []error{eof, eof, nil}, 1},
+		{"refused", []error{refused, nil}, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			logs := &syncbuf.Buffer{}
+			f := &flakyReceiver{errs: tc.errs, cancel: cancel}
+			p := &Poller{Client: f, QueueURL: "q", Wait: time.Second, Handler: func(context.Context, events.SQSEvent) (events.SQSEventResponse, error) {
+				return events.SQSEventResponse{}, nil
+			}, Log: slog.New(slog.NewTextHandler(logs, nil))}
+			if err := p.Run(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if n := strings.Count(logs.String(), "sqs receive failed"); n != tc.warns || f.calls != len(tc.errs) {
+				t.Errorf("%d receives, %d warnings, want %d, %d:\n%s", f.calls, n, len(tc.errs), tc.warns, logs.String())
+			}
+		})
 	}
 }

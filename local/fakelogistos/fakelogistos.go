@@ -90,14 +90,19 @@ func Always(resp Response) Responder { return func(*Request) Response { return r
 type Server struct {
 	// Respond decides answers; nil answers OK.
 	Respond Responder
-	// Print, when set, receives each request's payload pretty-printed.
+	// Print, when set, receives each accepted payload pretty-printed: the
+	// first FullPayloads of a burst, then counts and rates every
+	// SummaryEvery until the burst ends (see summary.go).
 	Print io.Writer
+	// Now is the printout's clock; time.Now when nil (tests set it).
+	Now func() time.Time
 
 	mu      sync.Mutex
 	arrived int
 	reqs    []*Request
 	notify  chan struct{}
 	printMu sync.Mutex
+	burst   burst
 	srv     *http.Server
 	url     string
 }
@@ -236,8 +241,15 @@ func (s *Server) Wait(ctx context.Context, cond func([]Request) bool) error {
 	}
 }
 
-// print writes one accepted payload for a human.
+// print writes one accepted payload for a human, or counts it in a burst.
 func (s *Server) print(r *Request) {
+	s.printMu.Lock()
+	defer s.printMu.Unlock()
+	s.printBurst(r, func() { s.printFull(r) })
+}
+
+// printFull writes the payload pretty-printed.
+func (s *Server) printFull(r *Request) {
 	var pretty bytes.Buffer
 	if json.Indent(&pretty, r.Body, "", "  ") != nil {
 		pretty.Reset()
@@ -249,8 +261,6 @@ func (s *Server) print(r *Request) {
 		fmt.Fprintf(&b, "   Idempotency-Key: %s\n", k)
 	}
 	fmt.Fprintf(&b, "   User-Agent: %s\n%s\n", r.Header.Get("User-Agent"), pretty.String())
-	s.printMu.Lock()
-	defer s.printMu.Unlock()
 	_, _ = io.WriteString(s.Print, b.String())
 }
 
@@ -277,6 +287,9 @@ func (s *Server) CredentialsURL() string { return s.url + CredentialsPath }
 
 // Close stops a started server, ending requests in flight.
 func (s *Server) Close() error {
+	s.printMu.Lock()
+	s.endBurst() // the last counts of a burst still arriving
+	s.printMu.Unlock()
 	if s.srv == nil {
 		return nil
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -159,5 +160,88 @@ func TestPrint(t *testing.T) {
 		if !strings.Contains(s, want) {
 			t.Errorf("printout lacks %q:\n%s", want, s)
 		}
+	}
+}
+
+// A backfill's payloads are counted, not printed, after the first few of a
+// burst; a payload after a quiet spell is printed in full again.
+func TestPrintSummarisesBursts(t *testing.T) {
+	backfill := func(first int) string {
+		var orders []string
+		for id := first; id < first+10; id++ {
+			orders = append(orders, fmt.Sprintf(`{"id":%d,"total":"10.00"}`, id))
+		}
+		return `{"source":"woocommerce","event":"order.backfill","orders":[` + strings.Join(orders, ",") + `]}`
+	}
+	created := `{"source":"woocommerce","event":"order.created","orders":[{"id":9001,"total":"1849.00"}]}`
+	type post struct {
+		at   time.Duration // on the test's clock
+		body string
+	}
+	burst := func(n int, start, every time.Duration) []post {
+		var ps []post
+		for i := range n {
+			ps = append(ps, post{start + time.Duration(i)*every, backfill(10 * i)})
+		}
+		return ps
+	}
+	for _, tc := range []struct {
+		name      string
+		posts     []post
+		flushAt   time.Duration
+		full      int      // payloads printed in full
+		summaries int      // count lines
+		want      []string // in the output
+	}{
+		{"a few orders by hand", []post{{0, created}, {5 * time.Second, created}}, 10 * time.Second, 2, 0, []string{`"id": 9001`}},
+		{"a burst", burst(25, 0, 100*time.Millisecond), 5 * time.Second, FullPayloads, 2, []string{
+			"more payloads are arriving: from now on counted every 2s, not printed",
+			"── Logistos received 21 POSTs, 210 orders (order.backfill 210), 6 KB, 105 orders/s; 210 orders in this burst so far",
+			"── Logistos received 1 POSTs, 10 orders (order.backfill 10)",
+			"burst over: 220 orders counted in 2.1s, not printed (the first 3 payloads were)",
+		}},
+		{"an order by hand after a burst", append(burst(5, 0, 100*time.Millisecond), post{10 * time.Second, created}), 20 * time.Second, FullPayloads + 1, 1, []string{
+			"burst over: 20 orders counted", `"id": 9001`,
+		}},
+		{"still arriving: not over", burst(5, 0, 100*time.Millisecond), 1 * time.Second, FullPayloads, 0, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out bytes.Buffer
+			var now time.Duration
+			start := time.Date(2026, 11, 29, 0, 0, 0, 0, time.UTC)
+			f := &Server{Print: &out, Now: func() time.Time { return start.Add(now) }}
+			for _, p := range tc.posts {
+				now = p.at
+				rec := httptest.NewRecorder()
+				f.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, OrdersPath, strings.NewReader(p.body)))
+				if rec.Code != http.StatusOK {
+					t.Fatalf("answered %d", rec.Code)
+				}
+			}
+			now = tc.flushAt
+			f.FlushSummary()
+			if tc.name == "still arriving: not over" {
+				if strings.Contains(out.String(), "burst over") {
+					t.Fatalf("a burst still arriving was ended:\n%s", out.String())
+				}
+				f.Close() // stopping ends it, with its counts
+				if !strings.Contains(out.String(), "burst over: 20 orders counted") {
+					t.Errorf("Close did not print the burst's counts:\n%s", out.String())
+				}
+				return
+			}
+			s := out.String()
+			if n := strings.Count(s, "── Logistos received POST"); n != tc.full {
+				t.Errorf("%d payloads printed in full, want %d:\n%s", n, tc.full, s)
+			}
+			if n := strings.Count(s, "── Logistos received ") - strings.Count(s, "── Logistos received POST"); n != tc.summaries {
+				t.Errorf("%d count lines, want %d:\n%s", n, tc.summaries, s)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(s, w) {
+					t.Errorf("output lacks %q:\n%s", w, s)
+				}
+			}
+		})
 	}
 }

@@ -4,10 +4,12 @@
 package stack
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log"
 	"net"
 	"net/http"
@@ -23,6 +25,7 @@ import (
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	smithylog "github.com/aws/smithy-go/logging"
 	"github.com/sivchari/kumo"
 
 	"github.com/logistos-sync/logistos-sync/shared/config"
@@ -84,11 +87,16 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(o.Port))
 		if err != nil {
 			s.Close()
-			return nil, fmt.Errorf("expose the AWS emulator on port %d (is another `make run` running?): %w", o.Port, err)
+			return nil, fmt.Errorf("expose the AWS emulator on 127.0.0.1:%d: %w (another `make run` running? choose another port with "+
+				"AWS_PORT, e.g. AWS_PORT=4567 make run, and give make activate the same: AWS_ENDPOINT_URL=http://127.0.0.1:4567)", o.Port, err)
 		}
 		target, _ := url.Parse(srv.URL)
 		rp := httputil.NewSingleHostReverseProxy(target)
 		rp.ErrorHandler = quietProxyError
+		rp.ErrorLog = log.New(quietWriter{log.Writer()}, "", log.LstdFlags)
+		// Its own connections to kumo, apart from http.DefaultTransport's,
+		// which anything else in the process may close.
+		rp.Transport = http.DefaultTransport.(*http.Transport).Clone()
 		proxy := &http.Server{Handler: rp, ReadHeaderTimeout: 10 * time.Second}
 		go proxy.Serve(ln)
 		s.Endpoint = "http://" + ln.Addr().String()
@@ -119,12 +127,31 @@ func (s *Stack) Fork(ctx context.Context, o Options) (*Stack, error) {
 }
 
 // quietProxyError answers 502 like the proxy's default, without logging a
-// line for each client that gave up (every long poll cut short at shutdown).
+// line for each client that went away: every long poll cut short at
+// shutdown, and a request whose body stopped half-way because its client
+// was stopped (make activate interrupted with Ctrl-C).
 func quietProxyError(w http.ResponseWriter, r *http.Request, err error) {
-	if !errors.Is(err, context.Canceled) {
+	if !clientGone(r, err) {
 		log.Printf("aws emulator proxy: %s %s: %v", r.Method, r.URL.Path, err)
 	}
 	w.WriteHeader(http.StatusBadGateway)
+}
+
+// quietWriter drops the proxy's log lines about a body copy cut short
+// because the client went away: the proxy then closes its connection to
+// kumo itself ("use of closed network connection").
+type quietWriter struct{ w io.Writer }
+
+func (q quietWriter) Write(p []byte) (int, error) {
+	if bytes.Contains(p, []byte("use of closed network connection")) || bytes.Contains(p, []byte("context canceled")) {
+		return len(p), nil
+	}
+	return q.w.Write(p)
+}
+
+// clientGone reports whether a proxy error comes from the client's side.
+func clientGone(r *http.Request, err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, io.ErrUnexpectedEOF) || r.Context().Err() != nil
 }
 
 // Dial connects to the stack of a running `make run` at endpoint.
@@ -135,7 +162,7 @@ func Dial(ctx context.Context, endpoint string) (*Stack, error) {
 	}
 	var err error
 	if s.QueueURL, s.QueueARN, err = s.lookup(ctx, QueueName); err != nil {
-		return nil, fmt.Errorf("no local stack at %s (start it with `make run`): %w", endpoint, err)
+		return nil, fmt.Errorf("no local stack at %s: %w", endpoint, err)
 	}
 	if s.DLQURL, s.DLQARN, err = s.lookup(ctx, DLQName); err != nil {
 		return nil, err
@@ -153,6 +180,10 @@ var Credentials = credentials.NewStaticCredentialsProvider(config.LocalAccessKey
 
 func (s *Stack) connect(ctx context.Context) error {
 	cfg, err := awsconfig.LoadDefaultConfig(ctx,
+		// kumo's answers lack the CRC32 checksum the SDK verifies (DynamoDB),
+		// which makes the SDK log a warning per call; only the local
+		// stack's clients drop the SDK's own log lines.
+		awsconfig.WithLogger(smithylog.Nop{}),
 		awsconfig.WithRegion(Region),
 		awsconfig.WithCredentialsProvider(Credentials),
 		awsconfig.WithBaseEndpoint(s.Endpoint),

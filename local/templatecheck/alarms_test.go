@@ -1,9 +1,13 @@
 package templatecheck
 
 import (
+	"encoding/json"
+	"regexp"
 	"slices"
+	"strings"
 	"testing"
 
+	"github.com/logistos-sync/logistos-sync/shared/activate"
 	"github.com/logistos-sync/logistos-sync/shared/metrics"
 )
 
@@ -137,5 +141,59 @@ func TestRequiredAlarms(t *testing.T) {
 	}
 	if max, ok := Int(tpl.Parameters, hours, "MaxValue"); !ok || max > 168 {
 		t.Errorf("parameter %s allows %v hours; CloudWatch evaluates at most 7 days", hours, Get(tpl.Parameters, hours, "MaxValue"))
+	}
+}
+
+var (
+	// eventInText is an activate event quoted in an alarm's description.
+	eventInText = regexp.MustCompile(`\{"steps":[^}]*\}`)
+	// outputInText is a stack output a description refers to.
+	outputInText = regexp.MustCompile(`stack outputs? (\w+)|<(\w+)>`)
+)
+
+// TestAlarmDescriptionsNameAWorkingStep reads what arrives in the alarm
+// e-mail: every activate event it quotes is one the function accepts, every
+// stack output it names exists, make redrive is given its queues, and an
+// alarm for lost webhook deliveries restarts the backfill (a completed
+// backfill run again without "restart" only reports that it is complete).
+func TestAlarmDescriptionsNameAWorkingStep(t *testing.T) {
+	tpl := load(t)
+	lostDeliveries := map[string]bool{"NoWebhookAlarm": true, "WebhookSignatureAlarm": true, "Webhook5xxAlarm": true}
+	for id, a := range tpl.OfType("AWS::CloudWatch::Alarm") {
+		d, _ := Get(a, "Properties", "AlarmDescription").(string)
+		if d == "" || len(d) > 1024 {
+			t.Errorf("%s: description of %d characters, want 1 to 1024 (CloudWatch's limit)", id, len(d))
+			continue
+		}
+		restarts := false
+		for _, js := range eventInText.FindAllString(d, -1) {
+			var ev activate.Event
+			dec := json.NewDecoder(strings.NewReader(js))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&ev); err != nil {
+				t.Errorf("%s quotes the event %s, which activate cannot read: %v", id, js, err)
+				continue
+			}
+			for _, s := range ev.Steps {
+				if !slices.Contains([]string{activate.StepHandoff, activate.StepWebhook, activate.StepBackfill}, s) {
+					t.Errorf("%s quotes the event %s: no step %q", id, js, s)
+				}
+			}
+			if slices.Contains(ev.Steps, activate.StepBackfill) && ev.Restart {
+				restarts = true
+			}
+		}
+		if lostDeliveries[id] && !restarts {
+			t.Errorf("%s: orders missed by the webhook come back only with {\"steps\":[\"backfill\"],\"restart\":true}; the description says:\n%s", id, d)
+		}
+		for _, m := range outputInText.FindAllStringSubmatch(d, -1) {
+			name := m[1] + m[2]
+			if Get(tpl.Outputs, name) == nil {
+				t.Errorf("%s names the stack output %s, which the template does not have", id, name)
+			}
+		}
+		if strings.Contains(d, "make redrive") && !strings.Contains(d, `make redrive ARGS="-queue-url <OrdersQueueUrl> -dlq-url <DeadLetterQueueUrl>"`) {
+			t.Errorf("%s: make redrive needs its queues: %s", id, d)
+		}
 	}
 }

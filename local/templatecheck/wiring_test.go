@@ -382,6 +382,10 @@ func TestOutputs(t *testing.T) {
 		"WebhookUrl": "", "ActivateFunctionName": "ActivateFunction",
 		"OrdersQueueUrl": "OrdersQueue", "OrdersQueueArn": "OrdersQueue",
 		"DeadLetterQueueUrl": "DeadLetterQueue", "DeadLetterQueueArn": "DeadLetterQueue",
+		// The runbook and the alarm e-mails send the operator to these.
+		"WebhookFunctionName": "WebhookFunction", "ForwarderFunctionName": "ForwarderFunction",
+		"WebhookLogGroupName": "WebhookLogGroup", "ForwarderLogGroupName": "ForwarderLogGroup", "ActivateLogGroupName": "ActivateLogGroup",
+		"AlarmTopicArn": "AlarmTopic",
 	}
 	for name, id := range want {
 		v := Get(tpl.Outputs, name, "Value")

@@ -11,9 +11,14 @@
 // table in the local DynamoDB (created when missing), which makes an
 // interrupted run resumable; unset, progress lives in this process only.
 //
+// The stand-in shop listens on a fixed port (-fake-shop-port, env
+// FAKE_SHOP_PORT, default 8088: the shop make run assumes) and its orders
+// and clock are the same on every run, so that a re-run is the same shop
+// and resumes from the checkpoint.
+//
 //	make activate                                   # STORE_URL etc. from the environment
-//	cd local && go run ./cmd/activate -fake-shop 20000 -steps backfill
-//	cd local && go run ./cmd/activate -dry-run
+//	make activate ARGS="-fake-shop 20000 -steps backfill"
+//	make activate ARGS="-fake-shop 500 -dry-run"
 package main
 
 import (
@@ -23,9 +28,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
+	"net"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -52,12 +61,34 @@ const (
 	dialTimeout = 5 * time.Second
 	// plainProgressEvery is how often progress is logged without a terminal.
 	plainProgressEvery = 5 * time.Second
+	// defaultFakeShopPort is where the stand-in shop listens: the shop
+	// address make run assumes (its default STORE_URL), and the same on
+	// every run, which is what lets a re-run find its checkpoint.
+	defaultFakeShopPort = 8088
+	// envFakeShopPort overrides it.
+	envFakeShopPort = "FAKE_SHOP_PORT"
+	// envSteps and envDryRun are the flags' environment forms.
+	envSteps  = "ACTIVATE_STEPS"
+	envDryRun = "DRY_RUN"
+	// tryIt is how to try the command without a shop.
+	tryIt = `make activate ARGS="-fake-shop 500"`
 )
+
+// fakeShopClock is the stand-in shop's clock at the start of every run:
+// fixed, so that its orders have the same creation times on every run and
+// the cut-off a first run saved in the checkpoint still holds for them.
+var fakeShopClock = time.Date(2026, time.January, 1, 0, 0, 0, 0, time.UTC)
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr, isTerminal(os.Stdout)); err != nil {
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr, isTerminal(os.Stdout))
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		// -h: the usage is printed; asking for it is not a failure.
+	case errors.Is(err, errUsage):
+		os.Exit(2)
+	case err != nil:
 		fmt.Fprintln(os.Stderr, "activate:", err)
 		os.Exit(1)
 	}
@@ -76,25 +107,62 @@ type options struct {
 	force, restart bool
 	endpoint       string
 	fakeShop       int
+	fakeShopPort   int
 	fakeLatency    time.Duration
 }
+
+// errUsage is a command line the flag package refused (it has said why).
+var errUsage = errors.New("bad command line")
+
+const usageHeader = `Usage: make activate ARGS="[flags]"   (or: cd local && go run ./cmd/activate [flags])
+
+Runs activation (handoff, webhook, backfill) on this machine, with the local
+stack of a running ` + "`make run`" + ` as AWS. The shop is STORE_URL with
+WOO_CONSUMER_KEY and WOO_CONSUMER_SECRET, or a stand-in with -fake-shop N:
+
+  make activate ARGS="-fake-shop 500"            # try it: a stand-in shop with 500 orders
+  make activate ARGS="-fake-shop 500 -dry-run"   # what it would do, writing nothing
+
+Environment: STORE_URL, WOO_CONSUMER_KEY, WOO_CONSUMER_SECRET, WEBHOOK_URL,
+LOGISTOS_CREDENTIALS_URL, BACKFILL_CHECKPOINT (set it, e.g. to
+local-checkpoints, to make an interrupted run resumable), BACKFILL_CONCURRENCY,
+BACKFILL_STATUS, LOG_LEVEL, and the flags' variables named below.
+
+Flags:
+`
 
 func parse(args []string, getenv func(string) string, out io.Writer) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("activate", flag.ContinueOnError)
 	fs.SetOutput(out)
-	fs.StringVar(&o.steps, "steps", getenv("ACTIVATE_STEPS"), "comma list of steps: handoff,webhook,backfill (default all); env ACTIVATE_STEPS")
-	fs.BoolVar(&o.dryRun, "dry-run", getenv("DRY_RUN") == "1" || getenv("DRY_RUN") == "true", "report what would happen, write nothing; env DRY_RUN=1")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), usageHeader)
+		fs.PrintDefaults()
+	}
+	shopPort := defaultFakeShopPort
+	if v := getenv(envFakeShopPort); v != "" {
+		p, err := strconv.Atoi(v)
+		if err != nil || p < 0 || p > 65535 {
+			return o, fmt.Errorf("%s=%q: want a port number (0 = any free port)", envFakeShopPort, v)
+		}
+		shopPort = p
+	}
+	fs.StringVar(&o.steps, "steps", getenv(envSteps), "comma list of steps: handoff,webhook,backfill (default all); env "+envSteps)
+	fs.BoolVar(&o.dryRun, "dry-run", getenv(envDryRun) == "1" || getenv(envDryRun) == "true", "report what would happen, write nothing; env "+envDryRun+"=1")
 	fs.BoolVar(&o.force, "force", false, "hand the credentials to Logistos again even if already done")
 	fs.BoolVar(&o.restart, "restart", false, "backfill from the start even if a backfill completed or is part-way")
-	fs.StringVar(&o.endpoint, "aws-endpoint", firstOf(getenv("AWS_ENDPOINT_URL"), defaultEndpoint), "the local stack of `make run`; env AWS_ENDPOINT_URL")
+	fs.StringVar(&o.endpoint, "aws-endpoint", firstOf(getenv("AWS_ENDPOINT_URL"), defaultEndpoint), "the AWS endpoint of make run's local stack; env AWS_ENDPOINT_URL")
 	fs.IntVar(&o.fakeShop, "fake-shop", 0, "start a stand-in WooCommerce with this many orders in this process, instead of STORE_URL")
+	fs.IntVar(&o.fakeShopPort, "fake-shop-port", shopPort, "the stand-in shop's port on 127.0.0.1; keep it the same for a re-run to resume (0 = any free port); env "+envFakeShopPort)
 	fs.DurationVar(&o.fakeLatency, "fake-latency", 50*time.Millisecond, "how long the stand-in shop takes per page of orders")
 	if err := fs.Parse(args); err != nil {
-		return o, err
+		if errors.Is(err, flag.ErrHelp) {
+			return o, err
+		}
+		return o, errUsage
 	}
 	if fs.NArg() > 0 {
-		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
+		return o, fmt.Errorf("unexpected arguments %q (flags go in ARGS: make activate ARGS=\"-fake-shop 500 -dry-run\")", fs.Args())
 	}
 	return o, nil
 }
@@ -113,11 +181,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, out, er
 	if err != nil {
 		return err
 	}
+	if o.fakeShop == 0 && getenv(config.StoreURL) == "" {
+		return fmt.Errorf("no shop to activate: set %s, %s and %s to a shop and its REST API key, or try it with a stand-in shop: %s",
+			config.StoreURL, config.WooConsumerKey, config.WooConsumerSecret, tryIt)
+	}
 	dctx, cancel := context.WithTimeout(ctx, dialTimeout)
 	st, err := stack.Dial(dctx, o.endpoint)
 	cancel()
 	if err != nil {
-		return fmt.Errorf("%w (start `make run` in another terminal first)", err)
+		return fmt.Errorf("%w (start `make run` in another terminal first; if it runs with AWS_PORT=N, set AWS_ENDPOINT_URL=http://127.0.0.1:N here)", err)
 	}
 
 	vars := map[string]string{}
@@ -132,10 +204,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, out, er
 		vars[config.WebhookURL] = defaultWebhookURL
 	}
 	if o.fakeShop > 0 {
-		shop := fakewoo.Start(fakewoo.Options{Orders: o.fakeShop, Latency: o.fakeLatency})
-		defer shop.Close()
-		vars[config.StoreURL], vars[config.WooConsumerKey], vars[config.WooConsumerSecret] = shop.URL, fakewoo.Key, fakewoo.Secret
-		fmt.Fprintf(out, "stand-in WooCommerce with %d orders at %s\n", o.fakeShop, shop.URL)
+		url, stopShop, err := startFakeShop(o.fakeShop, o.fakeShopPort, o.fakeLatency)
+		if err != nil {
+			return err
+		}
+		defer stopShop()
+		vars[config.StoreURL], vars[config.WooConsumerKey], vars[config.WooConsumerSecret] = url, fakewoo.Key, fakewoo.Secret
+		fmt.Fprintf(out, "stand-in WooCommerce with %d orders at %s\n", o.fakeShop, url)
 	}
 	if vars[config.LogistosCredentialsURL] == "" {
 		capture := &fakelogistos.Server{}
@@ -156,15 +231,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, out, er
 
 	// On a terminal the progress bar owns stdout and only warnings are
 	// logged (to stderr); otherwise the JSON log lines are the output.
-	logOut, level := out, cfg.LogLevel
+	bar := &progressBar{w: out}
+	log := logging.New(out, cfg.LogLevel)
 	if tty {
-		logOut, level = errOut, "warn"
+		// Warnings on their own line below the bar; the report is printed
+		// as indented JSON, not logged as well.
+		log = slog.New(skipMsg{logging.New(lineBreaker{bar, errOut}, "warn").Handler(), reportMsg})
 	}
-	h, err := activate.New(cfg, st.AWS, logging.New(logOut, level), metrics.New(io.Discard, "activate-local"))
+	h, err := activate.New(cfg, st.AWS, log, metrics.New(io.Discard, "activate-local"))
 	if err != nil {
 		return err
 	}
-	bar := &progressBar{w: out}
 	if tty {
 		h.Progress = bar.update
 	} else {
@@ -183,7 +260,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, out, er
 		}
 		if err != nil {
 			if errors.Is(ctx.Err(), context.Canceled) {
-				return fmt.Errorf("interrupted: %w (with BACKFILL_CHECKPOINT set, run again to resume)", err)
+				return interrupted(rep, vars[config.BackfillCheckpoint])
 			}
 			return err
 		}
@@ -192,6 +269,74 @@ func run(ctx context.Context, args []string, getenv func(string) string, out, er
 		}
 		ev = *rep.Next // a local run never hits a Lambda deadline, but loop as Lambda would
 	}
+}
+
+// reportMsg is the log line that carries the whole report.
+const reportMsg = "activation report"
+
+// skipMsg drops the records with one message.
+type skipMsg struct {
+	slog.Handler
+	msg string
+}
+
+func (h skipMsg) Handle(ctx context.Context, r slog.Record) error {
+	if r.Message == h.msg {
+		return nil
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h skipMsg) WithAttrs(as []slog.Attr) slog.Handler {
+	return skipMsg{h.Handler.WithAttrs(as), h.msg}
+}
+func (h skipMsg) WithGroup(name string) slog.Handler {
+	return skipMsg{h.Handler.WithGroup(name), h.msg}
+}
+
+// lineBreaker ends the progress bar's line before a log line is written.
+type lineBreaker struct {
+	bar *progressBar
+	w   io.Writer
+}
+
+func (l lineBreaker) Write(p []byte) (int, error) {
+	l.bar.done()
+	return l.w.Write(p)
+}
+
+// interrupted says where an interrupted run stopped and whether running the
+// same command again resumes it.
+func interrupted(rep activate.Report, table string) error {
+	where, from := "", ""
+	if b := rep.Backfill; b != nil && b.PagesTotal > 0 {
+		where = fmt.Sprintf(" after page %d of %d (%d orders on the queue)", b.PagesDone, b.PagesTotal, b.OrdersEnqueued)
+		from = fmt.Sprintf(" from page %d", b.PagesDone+1)
+	}
+	if table == "" {
+		return fmt.Errorf("interrupted%s; without %s the progress lived in this process only, so a new run starts over: "+
+			"set %s=local-checkpoints to make an interrupted run resumable", where, config.BackfillCheckpoint, config.BackfillCheckpoint)
+	}
+	return fmt.Errorf("interrupted%s; the checkpoint is in the local stack's table %s: run the same command again "+
+		"(same shop, same `make run`) to resume%s", where, table, from)
+}
+
+// startFakeShop serves a stand-in WooCommerce with n orders on
+// 127.0.0.1:port (any free port when 0) and returns its URL. The shop's
+// clock starts at fakeShopClock, so that two runs serve the same orders.
+func startFakeShop(n, port int, latency time.Duration) (string, func(), error) {
+	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	if err != nil {
+		return "", nil, fmt.Errorf("start the stand-in shop on port %d: %w (another `make activate` running? choose another port with "+
+			"-fake-shop-port N or %s=N, and keep it for a re-run to resume)", port, err, envFakeShopPort)
+	}
+	started := time.Now()
+	shop := fakewoo.New(fakewoo.Options{Orders: n, Latency: latency,
+		Now: func() time.Time { return fakeShopClock.Add(time.Since(started)) }})
+	shop.URL = "http://" + ln.Addr().String()
+	srv := &http.Server{Handler: shop, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	return shop.URL, func() { _ = srv.Close() }, nil
 }
 
 // ensureTable creates the checkpoint table in the local DynamoDB as the

@@ -39,6 +39,11 @@ func main() {
 	secret := flag.String("secret", env.String(config.WebhookSecret, stack.DefaultWebhookSecret), "webhook secret (env WEBHOOK_SECRET)")
 	order := flag.String("order", "", "order JSON file to send (default the repository's "+delivery.SampleOrder+")")
 	bad := flag.Bool("bad-signature", false, "also send the order with a wrong signature (expects 401)")
+	flag.Usage = func() {
+		fmt.Fprint(flag.CommandLine.Output(), "Usage: make demo ARGS=\"[flags]\"   (or: go -C local run ./cmd/demo [flags])\n\n"+
+			"Sends a signed sample order and the ping to the webhook of a running `make run`.\n\nFlags:\n")
+		flag.PrintDefaults()
+	}
 	flag.Parse()
 	if err := config.CheckURL(*url); err != nil {
 		fmt.Fprintln(os.Stderr, "demo: -url:", err)

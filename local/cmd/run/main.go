@@ -12,6 +12,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -40,13 +42,54 @@ const (
 	exitMessage  = "make run cannot start"
 )
 
+const usage = `Usage: make run   (or: go -C local run ./cmd/run)
+
+Runs the whole pipeline on this machine: the webhook on 127.0.0.1:$PORT, the
+orders queue and its DLQ in an embedded AWS emulator on 127.0.0.1:$AWS_PORT,
+the forwarder, and a Logistos stand-in that prints what it receives.
+Ctrl-C stops everything.
+
+It takes no flags; settings are environment variables:
+  PORT                 the webhook's port (3000)
+  AWS_PORT             the AWS emulator's port (4566); make activate then needs
+                       AWS_ENDPOINT_URL=http://127.0.0.1:$AWS_PORT
+  STORE_URL            the shop the payloads name (http://127.0.0.1:8088)
+  WEBHOOK_SECRET       the webhook secret (local-webhook-secret)
+  FORWARD_TOPICS       topics forwarded (order.created)
+  LOGISTOS_ORDERS_URL  send payloads there instead of printing them
+  LOG_LEVEL            info; debug also prints the metric lines
+`
+
 func main() {
+	if code, done := parseArgs(os.Args[1:], os.Stdout, os.Stderr); done {
+		os.Exit(code)
+	}
 	log := logging.New(os.Stderr, os.Getenv(config.LogLevel))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, log, os.Stdout); err != nil {
 		logging.Exit(log, exitMessage, err)
 	}
+}
+
+// parseArgs handles the command line, which only asks for help: it returns
+// the exit code and true when the command should exit without running.
+func parseArgs(args []string, out, errOut io.Writer) (int, bool) {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // the messages are written below, once
+	err := fs.Parse(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fmt.Fprint(out, usage)
+		return 0, true
+	case err != nil:
+		fmt.Fprintf(errOut, "run: %v\n\n%s", err, usage)
+		return 2, true
+	case fs.NArg() > 0:
+		fmt.Fprintf(errOut, "run: unexpected arguments %q\n\n%s", fs.Args(), usage)
+		return 2, true
+	}
+	return 0, false
 }
 
 func run(ctx context.Context, log *slog.Logger, out io.Writer) error {
@@ -61,7 +104,8 @@ func run(ctx context.Context, log *slog.Logger, out io.Writer) error {
 	// The listener first, so a busy port fails before anything starts.
 	ln, err := net.Listen("tcp", net.JoinHostPort(loopback, strconv.Itoa(port)))
 	if err != nil {
-		return fmt.Errorf("listen for the webhook (is another `make run` running? set %s): %w", envPort, err)
+		return fmt.Errorf("listen for the webhook on port %d: %w (another `make run` running? choose another port with %s, e.g. %s=%d make run, "+
+			"and give make demo and make activate WEBHOOK_URL=http://127.0.0.1:%d%s)", port, err, envPort, envPort, port+1, port+1, pipeline.WebhookPath)
 	}
 	defer ln.Close()
 

@@ -115,3 +115,27 @@ func TestRunBannerCurlReachesLogistos(t *testing.T) {
 		t.Error("no log line for the stop")
 	}
 }
+
+// -h prints the settings and is not a failure; anything else on the
+// command line is refused with the usage.
+func TestArgs(t *testing.T) {
+	for _, tc := range []struct {
+		args     []string
+		code     int
+		done     bool
+		wantOut  string
+		wantErrs string
+	}{
+		{nil, 0, false, "", ""},
+		{[]string{"-h"}, 0, true, "AWS_PORT", ""},
+		{[]string{"--help"}, 0, true, "AWS_PORT", ""},
+		{[]string{"-port", "3001"}, 2, true, "", "flag provided but not defined"},
+		{[]string{"extra"}, 2, true, "", "unexpected arguments"},
+	} {
+		var out, errOut bytes.Buffer
+		code, done := parseArgs(tc.args, &out, &errOut)
+		if code != tc.code || done != tc.done || !strings.Contains(out.String(), tc.wantOut) || !strings.Contains(errOut.String(), tc.wantErrs) {
+			t.Errorf("%q: exit %d (done %v), want %d (%v); stdout %q, stderr %q", tc.args, code, done, tc.code, tc.done, out.String(), errOut.String())
+		}
+	}
+}
