@@ -31,8 +31,8 @@ var tables atomic.Int64
 
 // sliceDeadline is the Lambda deadline the continuation tests give each
 // invocation: short, so a backfill needs several, long enough for a page
-// on a slow machine (or under the race detector).
-const sliceDeadline = 2 * time.Second
+// on a slow machine (and longer under the race detector).
+const sliceDeadline = 2 * time.Second * raceSlowdown
 
 // tableEnv is an env whose checkpoint is a fresh DynamoDB table in kumo.
 func tableEnv(t *testing.T, o fakewoo.Options, vars map[string]string) (*env, string) {
