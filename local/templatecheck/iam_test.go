@@ -147,7 +147,7 @@ func TestIAMLeastPrivilege(t *testing.T) {
 		"ActivateFunction": {
 			"sqs:SendMessage": {"OrdersQueue"},
 			secret[0]:         {"WebhookSecret", "WooCredentialsSecret"}, secret[1]: {"WebhookSecret", "WooCredentialsSecret"},
-			"dynamodb:GetItem": {"BackfillCheckpointTable"}, "dynamodb:PutItem": {"BackfillCheckpointTable"},
+			"dynamodb:GetItem": {"StateTable"}, "dynamodb:PutItem": {"StateTable"},
 			"lambda:InvokeFunction": {"arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:" + activateName},
 			logs[0]:                 {"ActivateLogGroup"}, logs[1]: {"ActivateLogGroup"},
 		},

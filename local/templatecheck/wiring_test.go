@@ -354,14 +354,14 @@ func TestActivate(t *testing.T) {
 	if !ok {
 		t.Fatalf("activate FunctionName is %v, want an explicit !Sub name so its role can name it", Get(fn, "Properties", "FunctionName"))
 	}
-	if got := refOf(t, env(tpl, fn)[config.BackfillCheckpoint], "BACKFILL_CHECKPOINT"); got != "BackfillCheckpointTable" {
-		t.Errorf("BACKFILL_CHECKPOINT = !Ref %s", got)
+	if got := refOf(t, env(tpl, fn)[config.StateTable], "STATE_TABLE"); got != "StateTable" {
+		t.Errorf("STATE_TABLE = !Ref %s", got)
 	}
-	table := resource(t, tpl, "BackfillCheckpointTable", "AWS::DynamoDB::Table")
+	table := resource(t, tpl, "StateTable", "AWS::DynamoDB::Table")
 	if Get(table, "Properties", "BillingMode") != "PAY_PER_REQUEST" ||
 		Get(List(table, "Properties", "KeySchema")[0], "AttributeName") != "id" ||
 		Get(List(table, "Properties", "AttributeDefinitions")[0], "AttributeType") != "S" {
-		t.Errorf("checkpoint table %v, want PAY_PER_REQUEST keyed by id (S)", Get(table, "Properties"))
+		t.Errorf("state table %v, want PAY_PER_REQUEST keyed by id (S)", Get(table, "Properties"))
 	}
 	// WEBHOOK_URL is the same URL the stack outputs and WooCommerce will call.
 	webhookURL, _ := Sub(env(tpl, fn)[config.WebhookURL])

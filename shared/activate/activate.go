@@ -20,11 +20,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/logistos-sync/logistos-sync/shared/checkpoint"
 	"github.com/logistos-sync/logistos-sync/shared/logistos"
 	"github.com/logistos-sync/logistos-sync/shared/metrics"
 	"github.com/logistos-sync/logistos-sync/shared/queue"
 	"github.com/logistos-sync/logistos-sync/shared/secret"
+	"github.com/logistos-sync/logistos-sync/shared/state"
 	"github.com/logistos-sync/logistos-sync/shared/wooapi"
 )
 
@@ -134,7 +134,7 @@ type Handler struct {
 	Keys          KeySource
 	Logistos      CredentialsPoster
 	Queue         BatchSender
-	Checkpoints   checkpoint.Store
+	State         state.Store
 	Invoker       Invoker       // nil: Report.Next is left for the caller to run
 	WebhookSecret secret.Source // the secret WooCommerce signs deliveries with
 

@@ -14,9 +14,9 @@ import (
 	"time"
 
 	"github.com/logistos-sync/logistos-sync/internal/testwait"
-	"github.com/logistos-sync/logistos-sync/shared/checkpoint"
 	"github.com/logistos-sync/logistos-sync/shared/logistos"
 	"github.com/logistos-sync/logistos-sync/shared/queue"
+	"github.com/logistos-sync/logistos-sync/shared/state"
 	"github.com/logistos-sync/logistos-sync/shared/wooapi"
 )
 
@@ -88,7 +88,7 @@ func handler(t *testing.T, n int, latency time.Duration) (*Handler, *recorder) {
 		t.Fatal(err)
 	}
 	rec := &recorder{ids: map[int64]int{}}
-	return &Handler{Shop: shop, Keys: StaticKey{}, Queue: rec, Checkpoints: &checkpoint.Memory{},
+	return &Handler{Shop: shop, Keys: StaticKey{}, Queue: rec, State: &state.Memory{},
 		StoreURL: url, Concurrency: 4, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}, rec
 }
 

@@ -10,12 +10,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/logistos-sync/logistos-sync/shared/checkpoint"
 	"github.com/logistos-sync/logistos-sync/shared/config"
 	"github.com/logistos-sync/logistos-sync/shared/logistos"
 	"github.com/logistos-sync/logistos-sync/shared/metrics"
 	"github.com/logistos-sync/logistos-sync/shared/queue"
 	"github.com/logistos-sync/logistos-sync/shared/secret"
+	"github.com/logistos-sync/logistos-sync/shared/state"
 	"github.com/logistos-sync/logistos-sync/shared/wooapi"
 )
 
@@ -42,16 +42,16 @@ func New(cfg config.Activate, awsCfg aws.Config, log *slog.Logger, m *metrics.Em
 	if err != nil {
 		return nil, err
 	}
-	var store checkpoint.Store = &checkpoint.Memory{}
-	if cfg.Checkpoint != "" {
-		store = &checkpoint.DynamoDB{Client: dynamodb.NewFromConfig(awsCfg), Table: cfg.Checkpoint}
+	var store state.Store = &state.Memory{}
+	if cfg.StateTable != "" {
+		store = &state.DynamoDB{Client: dynamodb.NewFromConfig(awsCfg), Table: cfg.StateTable}
 	}
 	h := &Handler{
 		Shop:           shop,
 		Keys:           keys,
 		Logistos:       &logistos.Client{HTTP: logistos.NewHTTPClient(), CredentialsURL: cfg.CredentialsURL},
 		Queue:          &queue.Sender{Client: sqs.NewFromConfig(awsCfg), QueueURL: cfg.QueueURL},
-		Checkpoints:    store,
+		State:          store,
 		WebhookSecret:  webhookSecret,
 		StoreURL:       logistos.StoreURL(cfg.StoreURL),
 		WebhookURL:     cfg.WebhookURL,

@@ -14,7 +14,9 @@ const (
 	LogistosOrdersURL       = "LOGISTOS_ORDERS_URL"
 	LogistosCredentialsURL  = "LOGISTOS_CREDENTIALS_URL"
 	ForwardTopics           = "FORWARD_TOPICS"
-	BackfillCheckpoint      = "BACKFILL_CHECKPOINT"
+	StateTable              = "STATE_TABLE"
+	LedgerTable             = "LEDGER_TABLE"
+	ReconcileGrace          = "RECONCILE_GRACE"
 	BackfillConcurrency     = "BACKFILL_CONCURRENCY"
 	BackfillStatus          = "BACKFILL_STATUS"
 	LogLevel                = "LOG_LEVEL"
@@ -121,7 +123,8 @@ type Activate struct {
 	ConsumerSecret      string
 	WebhookURL          string
 	CredentialsURL      string
-	Checkpoint          string // DynamoDB table; empty keeps the checkpoint in memory
+	StateTable          string // DynamoDB table of state documents; empty keeps them in memory
+	LedgerTable         string // DynamoDB ledger of orders queued; empty keeps it in memory
 	BackfillConcurrency int
 	BackfillStatuses    []string
 	// Function is the deployed function's name, which continues a long
@@ -141,7 +144,7 @@ func LoadActivate(e *Env) (Activate, error) {
 		WebhookSecret:       e.secret(WebhookSecretARN, WebhookSecret),
 		WebhookURL:          e.SecureURL(WebhookURL, "", true),
 		CredentialsURL:      e.SecureURL(LogistosCredentialsURL, DefaultLogistosCredentialsURL, true),
-		Checkpoint:          e.String(BackfillCheckpoint, ""),
+		StateTable:          e.String(StateTable, ""),
 		BackfillConcurrency: e.Int(BackfillConcurrency, DefaultBackfillConcurrency, 1, MaxBackfillConcurrency),
 		BackfillStatuses:    e.List(BackfillStatus, DefaultBackfillStatus),
 		Function:            e.String(FunctionName, ""),

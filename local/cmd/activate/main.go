@@ -7,7 +7,7 @@
 // stand-in WooCommerce started in this process with -fake-shop N. Logistos
 // is LOGISTOS_CREDENTIALS_URL, or by default a local stand-in that only
 // says what it received (nothing real is contacted unless configured).
-// WEBHOOK_URL defaults to make run's webhook. BACKFILL_CHECKPOINT names a
+// WEBHOOK_URL defaults to make run's webhook. STATE_TABLE names a
 // table in the local DynamoDB (created when missing), which makes an
 // interrupted run resumable; unset, progress lives in this process only.
 //
@@ -122,7 +122,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, out, er
 
 	vars := map[string]string{}
 	for _, name := range []string{config.StoreURL, config.WooConsumerKey, config.WooConsumerSecret, config.WebhookURL,
-		config.LogistosCredentialsURL, config.BackfillCheckpoint, config.BackfillConcurrency, config.BackfillStatus, config.LogLevel} {
+		config.LogistosCredentialsURL, config.StateTable, config.BackfillConcurrency, config.BackfillStatus, config.LogLevel} {
 		if v := getenv(name); v != "" {
 			vars[name] = v
 		}
@@ -144,7 +144,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, out, er
 		defer reportCaptured(out, capture)
 		vars[config.LogistosCredentialsURL] = srv.URL + fakelogistos.CredentialsPath
 	}
-	if table := vars[config.BackfillCheckpoint]; table != "" {
+	if table := vars[config.StateTable]; table != "" {
 		if err := ensureTable(ctx, dynamodb.NewFromConfig(st.AWS), table); err != nil {
 			return err
 		}
@@ -183,7 +183,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, out, er
 		}
 		if err != nil {
 			if errors.Is(ctx.Err(), context.Canceled) {
-				return fmt.Errorf("interrupted: %w (with BACKFILL_CHECKPOINT set, run again to resume)", err)
+				return fmt.Errorf("interrupted: %w (with STATE_TABLE set, run again to resume)", err)
 			}
 			return err
 		}

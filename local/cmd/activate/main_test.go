@@ -30,7 +30,7 @@ func TestCommand(t *testing.T) {
 
 	t.Run("plain output with a fake shop", func(t *testing.T) {
 		var out, errOut bytes.Buffer
-		getenv := env(map[string]string{"BACKFILL_CHECKPOINT": "local-checkpoints"})
+		getenv := env(map[string]string{"STATE_TABLE": "local-state"})
 		err := run(context.Background(), []string{"-aws-endpoint", st.Endpoint, "-fake-shop", "1200", "-fake-latency", "5ms"}, getenv, &out, &errOut, false)
 		if err != nil {
 			t.Fatalf("%v\n%s", err, out.String())
