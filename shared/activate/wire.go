@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/logistos-sync/logistos-sync/shared/config"
+	"github.com/logistos-sync/logistos-sync/shared/ledger"
 	"github.com/logistos-sync/logistos-sync/shared/logistos"
 	"github.com/logistos-sync/logistos-sync/shared/metrics"
 	"github.com/logistos-sync/logistos-sync/shared/queue"
@@ -42,15 +43,18 @@ func New(cfg config.Activate, awsCfg aws.Config, log *slog.Logger, m *metrics.Em
 	if err != nil {
 		return nil, err
 	}
-	var store state.Store = &state.Memory{}
-	if cfg.StateTable != "" {
-		store = &state.DynamoDB{Client: dynamodb.NewFromConfig(awsCfg), Table: cfg.StateTable}
-	}
+	db := dynamodb.NewFromConfig(awsCfg)
+	store := state.Open(db, cfg.StateTable)
 	h := &Handler{
-		Shop:           shop,
-		Keys:           keys,
-		Logistos:       &logistos.Client{HTTP: logistos.NewHTTPClient(), CredentialsURL: cfg.CredentialsURL},
-		Queue:          &queue.Sender{Client: sqs.NewFromConfig(awsCfg), QueueURL: cfg.QueueURL},
+		Shop:     shop,
+		Keys:     keys,
+		Logistos: &logistos.Client{HTTP: logistos.NewHTTPClient(), CredentialsURL: cfg.CredentialsURL},
+		// What the backfill queued is recorded in the ledger after SQS took
+		// it, so reconcile does not queue it again.
+		Queue: &ledger.RecordingSender{
+			Sender:   &queue.Sender{Client: sqs.NewFromConfig(awsCfg), QueueURL: cfg.QueueURL},
+			Recorder: &ledger.Recorder{Store: ledger.Open(db, cfg.LedgerTable), Log: log, Metrics: m},
+		},
 		State:          store,
 		WebhookSecret:  webhookSecret,
 		StoreURL:       logistos.StoreURL(cfg.StoreURL),

@@ -61,6 +61,9 @@ type Webhook struct {
 	QueueURL string
 	Secret   Secret
 	Topics   []string
+	// LedgerTable is the DynamoDB ledger of orders queued; empty keeps it
+	// in memory (local runs).
+	LedgerTable string
 	// Function is the name of the deployed function ("" in local runs).
 	Function string
 	LogLevel string
@@ -76,6 +79,7 @@ func LoadWebhook(e *Env) (Webhook, error) {
 		Function: e.String(FunctionName, ""),
 		LogLevel: e.String(LogLevel, DefaultLogLevel),
 	}
+	c.LedgerTable = e.String(LedgerTable, "")
 	return c, e.Err()
 }
 
@@ -145,6 +149,7 @@ func LoadActivate(e *Env) (Activate, error) {
 		WebhookURL:          e.SecureURL(WebhookURL, "", true),
 		CredentialsURL:      e.SecureURL(LogistosCredentialsURL, DefaultLogistosCredentialsURL, true),
 		StateTable:          e.String(StateTable, ""),
+		LedgerTable:         e.String(LedgerTable, ""),
 		BackfillConcurrency: e.Int(BackfillConcurrency, DefaultBackfillConcurrency, 1, MaxBackfillConcurrency),
 		BackfillStatuses:    e.List(BackfillStatus, DefaultBackfillStatus),
 		Function:            e.String(FunctionName, ""),

@@ -37,6 +37,15 @@ type DynamoDB struct {
 	Now func() time.Time
 }
 
+// Open returns the store in table, or one in memory when table is empty
+// (local runs).
+func Open(client DynamoDBAPI, table string) Store {
+	if table == "" {
+		return &Memory{}
+	}
+	return &DynamoDB{Client: client, Table: table}
+}
+
 // Get reads the document with a strongly consistent read, so that a run
 // resuming right after another sees its last write.
 func (d *DynamoDB) Get(ctx context.Context, id string) ([]byte, int64, error) {
