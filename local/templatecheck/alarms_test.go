@@ -2,6 +2,7 @@ package templatecheck
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/logistos-sync/logistos-sync/shared/metrics"
@@ -11,9 +12,10 @@ import (
 var emitted = map[string][]string{
 	"WebhookFunction": {metrics.OrdersReceived, metrics.OrdersEnqueued, metrics.OrdersDropped,
 		metrics.SignatureRejected, metrics.SignatureMissing, metrics.BodyTooLarge, metrics.BodyMalformed,
-		metrics.EnqueueFailed, metrics.SecretUnavailable},
+		metrics.EnqueueFailed, metrics.SecretUnavailable, metrics.LedgerWriteFailed},
 	"ForwarderFunction": {metrics.OrdersForwarded, metrics.OrdersFailedTransient, metrics.OrdersFailedPermanent, metrics.OrdersSkipped, metrics.ValuesDropped, metrics.ForwardLatency},
-	"ActivateFunction":  {metrics.OrdersBackfilled},
+	"ActivateFunction":  {metrics.OrdersBackfilled, metrics.LedgerWriteFailed},
+	"ReconcileFunction": {metrics.OrdersRecovered, metrics.WebhookRepaired, metrics.ReconcileFailed, metrics.LedgerWriteFailed},
 }
 
 // alarmMetrics returns the metrics an alarm watches: its own, or those of
@@ -101,6 +103,12 @@ func TestRequiredAlarms(t *testing.T) {
 	find(watch{"AWS/Lambda", "Errors", "FunctionName", "ForwarderFunction"})
 	find(watch{metrics.Namespace, metrics.SignatureRejected, "", "WebhookFunction"})
 	find(watch{metrics.Namespace, metrics.OrdersFailedTransient, "", "ForwarderFunction"})
+	// The owner learns that the webhook path failed, and that it was put right.
+	find(watch{metrics.Namespace, metrics.OrdersRecovered, "", "ReconcileFunction"})
+	find(watch{metrics.Namespace, metrics.WebhookRepaired, "", "ReconcileFunction"})
+	find(watch{"AWS/Lambda", "Errors", "FunctionName", "ReconcileFunction"})
+	// A signed REST error body: the webhook's user lost its rights.
+	find(watch{metrics.Namespace, metrics.OrdersDropped, "", "WebhookFunction"})
 
 	var api5xx bool
 	for _, a := range tpl.OfType("AWS::CloudWatch::Alarm") {
@@ -117,7 +125,9 @@ func TestRequiredAlarms(t *testing.T) {
 	}
 
 	// The one failure a shop never notices: WooCommerce disabled the webhook.
-	nw := find(watch{metrics.Namespace, metrics.OrdersReceived, "", "WebhookFunction"})
+	// Orders queued, not merely received: deliveries that arrive but are
+	// dropped or fail must not keep it quiet.
+	nw := find(watch{metrics.Namespace, metrics.OrdersEnqueued, "", "WebhookFunction"})
 	if nw == nil {
 		return
 	}
@@ -137,5 +147,21 @@ func TestRequiredAlarms(t *testing.T) {
 	}
 	if max, ok := Int(tpl.Parameters, hours, "MaxValue"); !ok || max > 168 {
 		t.Errorf("parameter %s allows %v hours; CloudWatch evaluates at most 7 days", hours, Get(tpl.Parameters, hours, "MaxValue"))
+	}
+}
+
+// TestAlarmTextsNameAWorkingStep: an alarm must not send the owner to a
+// step that does nothing, such as a backfill that has already completed
+// (a completed backfill is skipped unless restarted).
+func TestAlarmTextsNameAWorkingStep(t *testing.T) {
+	tpl := load(t)
+	for id, a := range tpl.OfType("AWS::CloudWatch::Alarm") {
+		text, _ := Get(a, "Properties", "AlarmDescription").(string)
+		if strings.Contains(text, `"backfill"`) {
+			t.Errorf("%s tells the owner to run the backfill step, which does nothing once a backfill completed: %s", id, text)
+		}
+		if strings.Contains(text, "--payload") && !strings.Contains(text, "--cli-binary-format raw-in-base64-out") {
+			t.Errorf("%s: aws CLI v2 reads --payload as base64 unless --cli-binary-format raw-in-base64-out", id)
+		}
 	}
 }

@@ -154,6 +154,15 @@ func TestIAMLeastPrivilege(t *testing.T) {
 			logs[0]:                   {"ActivateLogGroup"}, logs[1]: {"ActivateLogGroup"},
 		},
 	}
+	want["ReconcileFunction"] = map[string][]string{
+		"sqs:SendMessage": {"OrdersQueue"},
+		secret[0]:         {"WebhookSecret", "WooCredentialsSecret"}, secret[1]: {"WebhookSecret", "WooCredentialsSecret"},
+		// The mark and lease in the state table; the ledger read in
+		// batches and written for what was queued.
+		"dynamodb:GetItem": {"StateTable"}, "dynamodb:PutItem": {"StateTable", "LedgerTable"},
+		"dynamodb:BatchGetItem": {"LedgerTable"}, "dynamodb:BatchWriteItem": {"LedgerTable"},
+		logs[0]: {"ReconcileLogGroup"}, logs[1]: {"ReconcileLogGroup"},
+	}
 	for fn, w := range want {
 		got := grants(t, tpl, fn)
 		for a := range w {

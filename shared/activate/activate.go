@@ -90,6 +90,11 @@ type KeySource interface {
 	Key(ctx context.Context, refresh bool) (wooapi.Key, error)
 }
 
+// ErrNoKey means the credentials secret holds no key yet: the shop is not
+// connected (connect has not run, or the template's key parameters were
+// left empty).
+var ErrNoKey = errors.New("no WooCommerce API key yet")
+
 // StaticKey is a key given literally (local runs, tests).
 type StaticKey wooapi.Key
 
@@ -112,7 +117,7 @@ func (s SecretKey) Key(ctx context.Context, refresh bool) (wooapi.Key, error) {
 	var k wooapi.Key
 	if len(vals) == 0 || json.Unmarshal(vals[0], &k) != nil || k.ConsumerKey == "" || k.ConsumerSecret == "" {
 		// Never echo the value: it is a credential.
-		return wooapi.Key{}, errors.New(`the WooCommerce credentials secret must be JSON {"consumer_key":"ck_...","consumer_secret":"cs_..."}`)
+		return wooapi.Key{}, fmt.Errorf(`%w: the WooCommerce credentials secret must be JSON {"consumer_key":"ck_...","consumer_secret":"cs_..."}`, ErrNoKey)
 	}
 	return k, nil
 }

@@ -1,5 +1,7 @@
 package config
 
+import "time"
+
 // Variable names: part of the interface, set by template.yaml.
 const (
 	StoreURL                = "STORE_URL"
@@ -155,21 +157,7 @@ func LoadActivate(e *Env) (Activate, error) {
 		Function:            e.String(FunctionName, ""),
 		LogLevel:            e.String(LogLevel, DefaultLogLevel),
 	}
-	arn, key, sec := e.get(WooCredentialsSecretARN), e.get(WooConsumerKey), e.get(WooConsumerSecret)
-	switch {
-	case arn != "" && (key != "" || sec != ""):
-		e.fail(WooCredentialsSecretARN, "set either it or %s and %s, not both", WooConsumerKey, WooConsumerSecret)
-	case arn != "":
-		c.WooCredentials = Secret{ARN: arn}
-	case key == "" && sec == "":
-		e.fail(WooCredentialsSecretARN+" or "+WooConsumerKey+" and "+WooConsumerSecret, "one is required but none is set")
-	case key == "":
-		e.fail(WooConsumerKey, "is required with %s", WooConsumerSecret)
-	case sec == "":
-		e.fail(WooConsumerSecret, "is required with %s", WooConsumerKey)
-	default:
-		c.ConsumerKey, c.ConsumerSecret = key, sec
-	}
+	c.WooCredentials, c.ConsumerKey, c.ConsumerSecret = e.wooCredentials()
 	return c, e.Err()
 }
 
@@ -180,4 +168,76 @@ func Set(list []string) map[string]bool {
 		s[v] = true
 	}
 	return s
+}
+
+// wooCredentials reads the REST API key's source: a secret's ARN, or (local
+// runs) the two literals; exactly one of the two.
+func (e *Env) wooCredentials() (src Secret, key, secret string) {
+	arn, key, sec := e.get(WooCredentialsSecretARN), e.get(WooConsumerKey), e.get(WooConsumerSecret)
+	switch {
+	case arn != "" && (key != "" || sec != ""):
+		e.fail(WooCredentialsSecretARN, "set either it or %s and %s, not both", WooConsumerKey, WooConsumerSecret)
+	case arn != "":
+		return Secret{ARN: arn}, "", ""
+	case key == "" && sec == "":
+		e.fail(WooCredentialsSecretARN+" or "+WooConsumerKey+" and "+WooConsumerSecret, "one is required but none is set")
+	case key == "":
+		e.fail(WooConsumerKey, "is required with %s", WooConsumerSecret)
+	case sec == "":
+		e.fail(WooConsumerSecret, "is required with %s", WooConsumerKey)
+	default:
+		return Secret{}, key, sec
+	}
+	return Secret{}, "", ""
+}
+
+// Limits of reconcile's settings.
+const (
+	// DefaultReconcileGrace: WooCommerce's deliveries run from Action
+	// Scheduler and can lag minutes behind the order on a quiet shop.
+	DefaultReconcileGrace = 15 * time.Minute
+	// MaxReconcileGrace keeps a mistyped setting from leaving orders
+	// unrecovered for days.
+	MaxReconcileGrace = 24 * time.Hour
+)
+
+// Reconcile is the reconcile function's configuration.
+type Reconcile struct {
+	StoreURL      string
+	QueueURL      string
+	WebhookSecret Secret
+	// WooCredentials, ConsumerKey, ConsumerSecret: as Activate's.
+	WooCredentials Secret
+	ConsumerKey    string
+	ConsumerSecret string
+	WebhookURL     string
+	StateTable     string // empty keeps state in memory (local runs)
+	LedgerTable    string // empty keeps the ledger in memory (local runs)
+	// Grace is how long after an order its webhook delivery may still
+	// arrive: the window ends this long before now.
+	Grace time.Duration
+	// Topics forwarded: with order.updated, modified orders are recovered too.
+	Topics   []string
+	Function string
+	LogLevel string
+}
+
+// LoadReconcile reads the reconcile function's configuration. STORE_URL and
+// WEBHOOK_URL receive credentials or orders, so they must be https (http
+// only for loopback).
+func LoadReconcile(e *Env) (Reconcile, error) {
+	c := Reconcile{
+		StoreURL:      e.SecureURL(StoreURL, "", true),
+		QueueURL:      e.Required(QueueURL),
+		WebhookSecret: e.secret(WebhookSecretARN, WebhookSecret),
+		WebhookURL:    e.SecureURL(WebhookURL, "", true),
+		StateTable:    e.String(StateTable, ""),
+		LedgerTable:   e.String(LedgerTable, ""),
+		Grace:         e.Duration(ReconcileGrace, DefaultReconcileGrace, 0, MaxReconcileGrace),
+		Topics:        e.List(ForwardTopics, DefaultForwardTopics),
+		Function:      e.String(FunctionName, ""),
+		LogLevel:      e.String(LogLevel, DefaultLogLevel),
+	}
+	c.WooCredentials, c.ConsumerKey, c.ConsumerSecret = e.wooCredentials()
+	return c, e.Err()
 }
