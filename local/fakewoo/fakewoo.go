@@ -52,6 +52,8 @@ type Options struct {
 	Latency time.Duration
 	// Now is the shop's clock (Date header, new orders); time.Now when nil.
 	Now func() time.Time
+	// DeliveryTimeout bounds a webhook delivery (DefaultDeliveryTimeout).
+	DeliveryTimeout time.Duration
 	// OnList runs at the start of every orders listing, with its page:
 	// tests add or trash orders "while the backfill runs" from here.
 	OnList func(page int)
@@ -76,6 +78,8 @@ type Shop struct {
 	nextHook int64
 	faults   []*Fault
 	stats    Stats
+	// deliveries counts webhook deliveries (PlaceOrders).
+	deliveries DeliveryStats
 }
 
 type apiKey struct {

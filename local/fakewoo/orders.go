@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/logistos-sync/logistos-sync/shared/jsonscan"
 )
 
 // Statuses WooCommerce accepts in ?status=.
@@ -114,6 +116,8 @@ type listQuery struct {
 	page, perPage int
 	statuses      []string
 	before, after time.Time
+	include       []int64
+	fields        []string
 	desc          bool
 }
 
@@ -151,10 +155,36 @@ func parseList(q url.Values) (listQuery, string) {
 		}
 		lq.statuses = st
 	}
-	for name, dst := range map[string]*time.Time{"before": &lq.before, "after": &lq.after} {
+	// Orders are never modified after creation here, so date_modified
+	// equals date_created and modified_* filter as before/after do.
+	var modBefore, modAfter time.Time
+	for name, dst := range map[string]*time.Time{"before": &lq.before, "after": &lq.after,
+		"modified_before": &modBefore, "modified_after": &modAfter} {
 		if v := q.Get(name); v != "" {
 			if *dst, err = parseDate(v); err != nil {
 				return lq, name
+			}
+		}
+	}
+	if !modBefore.IsZero() && (lq.before.IsZero() || modBefore.Before(lq.before)) {
+		lq.before = modBefore
+	}
+	if !modAfter.IsZero() && modAfter.After(lq.after) {
+		lq.after = modAfter
+	}
+	if v := q.Get("include"); v != "" {
+		for _, p := range strings.Split(v, ",") {
+			id, err := strconv.ParseInt(strings.TrimSpace(p), 10, 64)
+			if err != nil || id < 1 {
+				return lq, "include"
+			}
+			lq.include = append(lq.include, id)
+		}
+	}
+	if v := q.Get("_fields"); v != "" {
+		for _, f := range strings.Split(v, ",") {
+			if f = strings.TrimSpace(f); f != "" {
+				lq.fields = append(lq.fields, f)
 			}
 		}
 	}
@@ -201,6 +231,9 @@ func (s *Shop) listOrders(w http.ResponseWriter, r *http.Request, _ string) {
 	body.WriteByte('[')
 	for i, id := range ids {
 		b, err := build(base, id, statuses[i], created[i])
+		if err == nil && len(lq.fields) > 0 {
+			b, err = project(b, lq.fields)
+		}
 		if err != nil {
 			restError(w, http.StatusInternalServerError, "internal_server_error", "There has been a critical error on this website.")
 			return
@@ -274,7 +307,22 @@ func (s *Shop) window(lq listQuery) (ids []int64, total int, created []time.Time
 		return nil, 0, nil, nil
 	}
 	var nth func(k int) int64
-	if len(lq.statuses) == 1 && lq.statuses[0] == "any" {
+	if len(lq.include) > 0 {
+		// rest_ensure_response keeps the include filter with every other.
+		var match []int64
+		for _, id := range lq.include {
+			st := s.status(id)
+			if id < lo || id > hi || st == "" || slices.Contains(match, id) {
+				continue
+			}
+			if slices.Contains(lq.statuses, st) || (st != "trash" && slices.Contains(lq.statuses, "any")) {
+				match = append(match, id)
+			}
+		}
+		slices.Sort(match)
+		total = len(match)
+		nth = func(k int) int64 { return match[k] }
+	} else if len(lq.statuses) == 1 && lq.statuses[0] == "any" {
 		var excluded []int64
 		for id := range s.gone {
 			if id >= lo && id <= hi {
@@ -320,4 +368,25 @@ func (s *Shop) window(lq listQuery) (ids []int64, total int, created []time.Time
 		statuses = append(statuses, s.status(id))
 	}
 	return ids, total, created, statuses
+}
+
+// project keeps only the named top-level fields of an order, in the order
+// the order has them, as WordPress's _fields does (rest_filter_response_fields).
+func project(order []byte, fields []string) ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteByte('{')
+	err := jsonscan.Members(order, func(key, value []byte) error {
+		if !slices.Contains(fields, string(key)) {
+			return nil
+		}
+		if b.Len() > 1 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.Quote(string(key)))
+		b.WriteByte(':')
+		b.Write(value)
+		return nil
+	})
+	b.WriteByte('}')
+	return b.Bytes(), err
 }
