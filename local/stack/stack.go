@@ -24,6 +24,7 @@ import (
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	smithylog "github.com/aws/smithy-go/logging"
 	"github.com/sivchari/kumo"
 
 	"github.com/logistos-sync/logistos-sync/shared/config"
@@ -171,7 +172,9 @@ func (s *Stack) connect(ctx context.Context) error {
 	s.AWS = cfg
 	s.SQS = sqs.NewFromConfig(cfg)
 	s.Secrets = secretsmanager.NewFromConfig(cfg)
-	s.DynamoDB = dynamodb.NewFromConfig(cfg)
+	// kumo's DynamoDB answers lack the CRC32 the SDK checks: without a
+	// quiet logger every call would log a warning.
+	s.DynamoDB = dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.Logger = smithylog.Nop{} })
 	return nil
 }
 
