@@ -9,7 +9,9 @@
 // says what it received (nothing real is contacted unless configured).
 // WEBHOOK_URL defaults to make run's webhook. STATE_TABLE names a
 // table in the local DynamoDB (created when missing), which makes an
-// interrupted run resumable; unset, progress lives in this process only.
+// interrupted run resumable and gives make run's reconcile its cut-off;
+// unset, progress lives in this process only. LEDGER_TABLE likewise records
+// what the backfill queued, for reconcile.
 //
 //	make activate                                   # STORE_URL etc. from the environment
 //	cd local && go run ./cmd/activate -fake-shop 20000 -steps backfill
@@ -30,8 +32,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	dtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/logistos-sync/logistos-sync/local/fakelogistos"
@@ -39,8 +39,10 @@ import (
 	"github.com/logistos-sync/logistos-sync/local/stack"
 	"github.com/logistos-sync/logistos-sync/shared/activate"
 	"github.com/logistos-sync/logistos-sync/shared/config"
+	"github.com/logistos-sync/logistos-sync/shared/ledger"
 	"github.com/logistos-sync/logistos-sync/shared/logging"
 	"github.com/logistos-sync/logistos-sync/shared/metrics"
+	"github.com/logistos-sync/logistos-sync/shared/state"
 )
 
 const (
@@ -122,7 +124,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, out, er
 
 	vars := map[string]string{}
 	for _, name := range []string{config.StoreURL, config.WooConsumerKey, config.WooConsumerSecret, config.WebhookURL,
-		config.LogistosCredentialsURL, config.StateTable, config.BackfillConcurrency, config.BackfillStatus, config.LogLevel} {
+		config.LogistosCredentialsURL, config.StateTable, config.LedgerTable, config.BackfillConcurrency, config.BackfillStatus, config.LogLevel} {
 		if v := getenv(name); v != "" {
 			vars[name] = v
 		}
@@ -145,7 +147,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, out, er
 		vars[config.LogistosCredentialsURL] = srv.URL + fakelogistos.CredentialsPath
 	}
 	if table := vars[config.StateTable]; table != "" {
-		if err := ensureTable(ctx, dynamodb.NewFromConfig(st.AWS), table); err != nil {
+		if err := stack.EnsureTable(ctx, st.DynamoDB, table, state.AttrID, dtypes.ScalarAttributeTypeS); err != nil {
+			return err
+		}
+	}
+	if table := vars[config.LedgerTable]; table != "" {
+		if err := stack.EnsureTable(ctx, st.DynamoDB, table, ledger.AttrOrderID, dtypes.ScalarAttributeTypeN); err != nil {
 			return err
 		}
 	}
@@ -192,24 +199,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, out, er
 		}
 		ev = *rep.Next // a local run never hits a Lambda deadline, but loop as Lambda would
 	}
-}
-
-// ensureTable creates the checkpoint table in the local DynamoDB as the
-// template does, unless it exists.
-func ensureTable(ctx context.Context, db *dynamodb.Client, name string) error {
-	if _, err := db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: &name}); err == nil {
-		return nil
-	}
-	_, err := db.CreateTable(ctx, &dynamodb.CreateTableInput{
-		TableName:            &name,
-		BillingMode:          dtypes.BillingModePayPerRequest,
-		AttributeDefinitions: []dtypes.AttributeDefinition{{AttributeName: aws.String("id"), AttributeType: dtypes.ScalarAttributeTypeS}},
-		KeySchema:            []dtypes.KeySchemaElement{{AttributeName: aws.String("id"), KeyType: dtypes.KeyTypeHash}},
-	})
-	if err != nil {
-		return fmt.Errorf("create checkpoint table %s in the local stack: %w", name, err)
-	}
-	return nil
 }
 
 // reportCaptured says what the local Logistos stand-in received, without
