@@ -45,6 +45,15 @@ func (s *Shop) PlaceOrders(n int) []int64 {
 	return ids
 }
 
+// FailDeliveries makes every delivery fail without reaching the delivery
+// URL, as when the endpoint is unreachable from the shop (DNS, network),
+// until called with false.
+func (s *Shop) FailDeliveries(fail bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failDeliveries = fail
+}
+
 // RemoveKey revokes a REST API key: the shop then answers 401 to it.
 func (s *Shop) RemoveKey(key string) {
 	s.mu.Lock()
@@ -63,6 +72,7 @@ func (s *Shop) Deliveries() DeliveryStats {
 // a failed delivery is counted and never re-sent, as in WooCommerce.
 func (s *Shop) deliver(id int64) {
 	s.mu.Lock()
+	unreachable := s.failDeliveries
 	var hooks []Webhook
 	for _, w := range s.webhooks {
 		if w.Status == "active" && w.Topic == woohook.TopicOrderCreated {
@@ -76,7 +86,7 @@ func (s *Shop) deliver(id int64) {
 		if !ok {
 			continue
 		}
-		s.record(w.ID, s.post(w, body))
+		s.record(w.ID, !unreachable && s.post(w, body))
 	}
 }
 

@@ -80,6 +80,8 @@ type Shop struct {
 	stats    Stats
 	// deliveries counts webhook deliveries (PlaceOrders).
 	deliveries DeliveryStats
+	// failDeliveries: deliveries fail without a request (FailDeliveries).
+	failDeliveries bool
 }
 
 type apiKey struct {

@@ -23,10 +23,16 @@ const (
 // (the template check pins those to the code's attribute names).
 func (s *Stack) createTables(ctx context.Context, suffix string) error {
 	s.StateTable, s.LedgerTable = StateTableName+suffix, LedgerTableName+suffix
-	if err := EnsureTable(ctx, s.DynamoDB, s.StateTable, state.AttrID, types.ScalarAttributeTypeS); err != nil {
+	return s.EnsureTables(ctx, s.StateTable, s.LedgerTable)
+}
+
+// EnsureTables creates a state table and a ledger table with the template's
+// keys unless they exist.
+func (s *Stack) EnsureTables(ctx context.Context, stateTable, ledgerTable string) error {
+	if err := EnsureTable(ctx, s.DynamoDB, stateTable, state.AttrID, types.ScalarAttributeTypeS); err != nil {
 		return err
 	}
-	return EnsureTable(ctx, s.DynamoDB, s.LedgerTable, ledger.AttrOrderID, types.ScalarAttributeTypeN)
+	return EnsureTable(ctx, s.DynamoDB, ledgerTable, ledger.AttrOrderID, types.ScalarAttributeTypeN)
 }
 
 // EnsureTable creates a pay-per-request table keyed by key (of type typ)
