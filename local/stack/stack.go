@@ -169,12 +169,14 @@ func (s *Stack) connect(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("aws config: %w", err)
 	}
+	// kumo's DynamoDB answers lack the CRC32 the SDK checks: without a
+	// quiet logger every DynamoDB call of every client built on this
+	// config (the handlers' too) would log a warning.
+	cfg.Logger = smithylog.Nop{}
 	s.AWS = cfg
 	s.SQS = sqs.NewFromConfig(cfg)
 	s.Secrets = secretsmanager.NewFromConfig(cfg)
-	// kumo's DynamoDB answers lack the CRC32 the SDK checks: without a
-	// quiet logger every call would log a warning.
-	s.DynamoDB = dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.Logger = smithylog.Nop{} })
+	s.DynamoDB = dynamodb.NewFromConfig(cfg)
 	return nil
 }
 
