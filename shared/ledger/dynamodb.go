@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -27,6 +28,10 @@ const (
 	MaxWriteBatch = 25
 	// MaxReadBatch is BatchGetItem's limit on keys per call.
 	MaxReadBatch = 100
+	// readConcurrency is how many BatchGetItem calls a lookup makes at
+	// once: a window of 10,000 orders is 100 calls, which one after the
+	// other would take longer than listing the window from the shop.
+	readConcurrency = 4
 	// batchRetries bounds how often unprocessed items (throttling) are
 	// sent again before giving up.
 	batchRetries = 5
@@ -134,21 +139,14 @@ func (d *DynamoDB) write(ctx context.Context, reqs []types.WriteRequest) error {
 	}
 }
 
-// Get reads the entries of ids with BatchGetItem, 100 keys at a time, with
-// eventually consistent reads: an entry written a second ago and not yet
-// seen costs one duplicate, and reads cost half.
+// Get reads the entries of ids with BatchGetItem, 100 keys at a time and
+// readConcurrency calls at once, with eventually consistent reads: an entry
+// written a second ago and not yet seen costs one duplicate, and reads cost
+// half.
 func (d *DynamoDB) Get(ctx context.Context, ids []int64) (map[int64]Entry, error) {
-	out := make(map[int64]Entry, len(ids))
 	seen := make(map[int64]bool, len(ids))
+	var chunks [][]map[string]types.AttributeValue
 	var keys []map[string]types.AttributeValue
-	flush := func() error {
-		if len(keys) == 0 {
-			return nil
-		}
-		err := d.read(ctx, keys, out)
-		keys = keys[:0]
-		return err
-	}
 	for _, id := range ids {
 		if seen[id] {
 			continue
@@ -156,13 +154,37 @@ func (d *DynamoDB) Get(ctx context.Context, ids []int64) (map[int64]Entry, error
 		seen[id] = true
 		keys = append(keys, map[string]types.AttributeValue{AttrOrderID: &types.AttributeValueMemberN{Value: strconv.FormatInt(id, 10)}})
 		if len(keys) == MaxReadBatch {
-			if err := flush(); err != nil {
-				return nil, err
-			}
+			chunks, keys = append(chunks, keys), nil
 		}
 	}
-	if err := flush(); err != nil {
-		return nil, err
+	if len(keys) > 0 {
+		chunks = append(chunks, keys)
+	}
+	out := make(map[int64]Entry, len(ids))
+	var mu sync.Mutex
+	var firstErr error
+	sem := make(chan struct{}, readConcurrency)
+	var wg sync.WaitGroup
+	for _, chunk := range chunks {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			got := make(map[int64]Entry, len(chunk))
+			err := d.read(ctx, chunk, got)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil && firstErr == nil {
+				firstErr = err
+			}
+			for id, e := range got {
+				out[id] = e
+			}
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return nil, firstErr
 	}
 	return out, nil
 }
