@@ -70,11 +70,12 @@ type Shop struct {
 	mu       sync.Mutex
 	keys     map[string]apiKey
 	initial  int64
-	epoch    time.Time          // creation time of order 0 (order n: epoch + n*Spacing)
-	added    []time.Time        // creation times of orders initial+1, ...
-	gone     map[int64]bool     // deleted for good
-	statuses map[int64]string   // changed statuses (trash included)
-	webhooks map[int64]*Webhook // by id
+	epoch    time.Time           // creation time of order 0 (order n: epoch + n*Spacing)
+	added    []time.Time         // creation times of orders initial+1, ...
+	gone     map[int64]bool      // deleted for good
+	statuses map[int64]string    // changed statuses (trash included)
+	modified map[int64]time.Time // date_modified of orders changed since creation
+	webhooks map[int64]*Webhook  // by id
 	nextHook int64
 	faults   []*Fault
 	stats    Stats

@@ -76,7 +76,9 @@ type env struct {
 	emf      *syncbuf.Buffer
 }
 
-func newEnv(t *testing.T, orders int) *env {
+// newEnv builds a deployment whose shop has orders to begin with; extra
+// settings override the defaults.
+func newEnv(t *testing.T, orders int, extra ...map[string]string) *env {
 	t.Helper()
 	e := &env{t: t, clock: &clock{t: time.Now().UTC().Truncate(time.Second)}, logistos: &fakelogistos.Server{},
 		logs: &syncbuf.Buffer{}, emf: &syncbuf.Buffer{}}
@@ -103,6 +105,11 @@ func newEnv(t *testing.T, orders int) *env {
 		config.StateTable:             e.st.StateTable,
 		config.LedgerTable:            e.st.LedgerTable,
 		config.ReconcileGrace:         grace.String(),
+	}
+	for _, m := range extra {
+		for k, v := range m {
+			e.vars[k] = v
+		}
 	}
 	aws := e.st.AWS.Copy()
 	aws.Logger = smithylog.Nop{} // kumo's DynamoDB answers lack the CRC32 the SDK checks

@@ -3,11 +3,13 @@ package reconciliation
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/logistos-sync/logistos-sync/internal/testwait"
 	"github.com/logistos-sync/logistos-sync/local/fakewoo"
 	"github.com/logistos-sync/logistos-sync/shared/queue"
 	"github.com/logistos-sync/logistos-sync/shared/reconcile"
@@ -217,4 +219,36 @@ func TestNeedsActivation(t *testing.T) {
 	if rep.Outcome != reconcile.OutcomeNeedsActivation || rep.OrdersQueued != 0 {
 		t.Fatalf("%+v", rep)
 	}
+}
+
+// With order.updated forwarded, an order modified after what the ledger
+// holds is queued again as order.updated (nobody delivers that topic by
+// webhook here); an order not modified is left alone.
+func TestModifiedOrdersWithOrderUpdated(t *testing.T) {
+	e := newEnv(t, 0, map[string]string{"FORWARD_TOPICS": "order.created,order.updated"})
+	e.activate()
+	placed := e.shop.PlaceOrders(3) // delivered by webhook
+	e.waitAtLogistos(placed)
+	e.clock.Advance(time.Minute)
+	e.shop.Modify(placed[1])
+	e.clock.Advance(grace + time.Minute)
+	rep := e.sweep(reconcile.Event{})
+	if rep.OrdersMissing != 1 || rep.OrdersQueued != 1 || rep.MissingIDs[0] != placed[1] {
+		t.Fatalf("sweep: %+v", rep)
+	}
+	testwaitEvents(t, e, placed[1], []string{"order.created", "order.updated"})
+	if rep = e.sweep(reconcile.Event{}); rep.OrdersQueued != 0 {
+		t.Fatalf("again: %+v", rep)
+	}
+}
+
+// testwaitEvents waits until order id reached Logistos with these events.
+func testwaitEvents(t *testing.T, e *env, id int64, want []string) {
+	t.Helper()
+	testwait.Eventually(t, 60*time.Second, func() error {
+		if got := e.atLogistos()[id]; strings.Join(got, ",") != strings.Join(want, ",") {
+			return fmt.Errorf("order %d reached Logistos as %v, want %v", id, got, want)
+		}
+		return nil
+	})
 }

@@ -421,11 +421,15 @@ func (h *Handler) scan(ctx context.Context, shop *wooapi.Client, q wooapi.Orders
 	if pages < 0 {
 		return nil, errors.New("the shop sent no X-WP-TotalPages header (a caching proxy strips it?), so the window cannot be listed safely")
 	}
+	// The first failure stops the pages not yet asked for: the sweep
+	// fails anyway, and a shop in trouble should not get more requests.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	var mu sync.Mutex
 	var firstErr error
 	sem := make(chan struct{}, ScanConcurrency)
 	var wg sync.WaitGroup
-	for page := 2; page <= pages; page++ {
+	for page := 2; page <= pages && ctx.Err() == nil; page++ {
 		sem <- struct{}{}
 		wg.Add(1)
 		go func(page int) {
@@ -440,6 +444,7 @@ func (h *Handler) scan(ctx context.Context, shop *wooapi.Client, q wooapi.Orders
 			}
 			if err != nil && firstErr == nil {
 				firstErr = err
+				cancel()
 			}
 		}(page)
 	}
