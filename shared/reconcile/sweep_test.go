@@ -1,0 +1,152 @@
+package reconcile
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/logistos-sync/logistos-sync/shared/activate"
+	"github.com/logistos-sync/logistos-sync/shared/ledger"
+	"github.com/logistos-sync/logistos-sync/shared/metrics"
+	"github.com/logistos-sync/logistos-sync/shared/queue"
+	"github.com/logistos-sync/logistos-sync/shared/secret"
+	"github.com/logistos-sync/logistos-sync/shared/state"
+	"github.com/logistos-sync/logistos-sync/shared/wooapi"
+)
+
+// The thorough tests (the stand-in shop delivering as WooCommerce does,
+// kumo, the real binary) are in local/reconciliation. These run the
+// concurrent scan and the lease under the race detector with the smallest
+// stand-ins: a shop of n orders created a second apart, ending an hour ago.
+
+const hookURL = "https://api.example/woocommerce/webhook"
+
+func tinyShop(t *testing.T, n int, epoch time.Time) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if strings.HasSuffix(r.URL.Path, "/webhooks") {
+			fmt.Fprintf(w, `[{"id":1,"status":"active","topic":"order.created","delivery_url":%q}]`, hookURL)
+			return
+		}
+		q := r.URL.Query()
+		var ids []int
+		if inc := q.Get("include"); inc != "" {
+			for _, s := range strings.Split(inc, ",") {
+				id, _ := strconv.Atoi(s)
+				ids = append(ids, id)
+			}
+		} else {
+			for id := 1; id <= n; id++ {
+				ids = append(ids, id)
+			}
+		}
+		page, _ := strconv.Atoi(q.Get("page"))
+		per, _ := strconv.Atoi(q.Get("per_page"))
+		var b strings.Builder
+		b.WriteByte('[')
+		for i := (page - 1) * per; i < min(page*per, len(ids)); i++ {
+			if b.Len() > 1 {
+				b.WriteByte(',')
+			}
+			d := epoch.Add(time.Duration(ids[i]) * time.Second).Format(wooapi.DateLayout)
+			fmt.Fprintf(&b, `{"id":%d,"date_created_gmt":%q,"date_modified_gmt":%q,"status":"processing"}`, ids[i], d, d)
+		}
+		b.WriteByte(']')
+		w.Header().Set("X-WP-Total", strconv.Itoa(len(ids)))
+		w.Header().Set("X-WP-TotalPages", strconv.Itoa((len(ids)+per-1)/per))
+		io.WriteString(w, b.String())
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+type sent struct {
+	mu  sync.Mutex
+	ids map[int64]int
+}
+
+func (s *sent) SendBatch(_ context.Context, ms []*queue.Message) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, m := range ms {
+		id, err := wooapi.OrderID([]byte(m.Body))
+		if err != nil || m.Origin != queue.OriginReconcile || m.Topic != "order.created" {
+			return fmt.Errorf("message %+v: %v", m, err)
+		}
+		s.ids[id]++
+	}
+	return nil
+}
+
+func newHandler(t *testing.T, n int, missing func(id int64) bool) (*Handler, *sent) {
+	t.Helper()
+	now := time.Now().UTC().Truncate(time.Second)
+	epoch := now.Add(-time.Hour - time.Duration(n)*time.Second)
+	shop, err := wooapi.NewClient(wooapi.NewHTTPClient(), tinyShop(t, n, epoch), wooapi.Key{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := &state.Memory{}
+	cut, _ := json.Marshal(map[string]any{"cutoff": epoch.Add(time.Second)})
+	if _, err := st.Put(context.Background(), activate.BackfillID, cut, 0); err != nil {
+		t.Fatal(err)
+	}
+	l := &ledger.Memory{}
+	var es []ledger.Entry
+	for id := int64(1); id <= int64(n); id++ {
+		if !missing(id) {
+			es = append(es, ledger.Entry{OrderID: id, Origin: queue.OriginWebhook})
+		}
+	}
+	_ = l.Put(context.Background(), es)
+	out := &sent{ids: map[int64]int{}}
+	log := slog.New(slog.DiscardHandler)
+	m := metrics.New(io.Discard, "")
+	return &Handler{Shop: shop, Keys: activate.StaticKey{}, State: st, Ledger: l, WebhookSecret: secret.Literal("s"),
+		Queue:      &ledger.RecordingSender{Sender: out, Recorder: &ledger.Recorder{Store: l, Log: log, Metrics: m}},
+		WebhookURL: hookURL, Grace: 15 * time.Minute, Log: log, Metrics: m}, out
+}
+
+func TestSweepEngine(t *testing.T) {
+	const n = 1_050
+	h, out := newHandler(t, n, func(id int64) bool { return id%100 == 7 })
+	rep, err := h.Handle(context.Background(), Event{})
+	if err != nil || rep.OrdersSeen != n || rep.OrdersQueued != 11 || rep.Webhook.Outcome != WebhookInShape || len(out.ids) != 11 {
+		t.Fatalf("%v %+v %+v", err, rep, rep.Webhook)
+	}
+	if rep, err = h.Handle(context.Background(), Event{}); err != nil || rep.OrdersQueued != 0 {
+		t.Fatalf("second sweep: %v %+v", err, rep)
+	}
+}
+
+func TestOneOfTwoConcurrentSweepsWorks(t *testing.T) {
+	h, out := newHandler(t, 500, func(id int64) bool { return id%10 == 0 })
+	var wg sync.WaitGroup
+	reps := make([]Report, 2)
+	for i := range reps {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			reps[i], _ = h.Handle(context.Background(), Event{})
+		}()
+	}
+	wg.Wait()
+	for id, k := range out.ids {
+		if k != 1 {
+			t.Errorf("order %d queued %d times", id, k)
+		}
+	}
+	if len(out.ids) != 50 || reps[0].OrdersQueued+reps[1].OrdersQueued != 50 {
+		t.Fatalf("%d queued: %+v / %+v", len(out.ids), reps[0], reps[1])
+	}
+}
