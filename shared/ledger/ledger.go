@@ -148,6 +148,10 @@ func (r *Recorder) Record(ctx context.Context, ms ...*queue.Message) {
 	at := now()
 	es := make([]Entry, 0, len(ms))
 	for _, m := range ms {
+		at := at
+		if !m.ReceivedAt.IsZero() {
+			at = m.ReceivedAt // when the order arrived, not when it was recorded
+		}
 		// A read-only view: bodies can be megabytes, and EntryOf keeps
 		// nothing of them but a short copied date.
 		if e, ok := EntryOf(unsafe.Slice(unsafe.StringData(m.Body), len(m.Body)), m.Origin, at); ok {
