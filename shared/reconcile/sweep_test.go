@@ -59,7 +59,11 @@ func tinyShop(t *testing.T, n int, epoch time.Time) string {
 				b.WriteByte(',')
 			}
 			d := epoch.Add(time.Duration(ids[i]) * time.Second).Format(wooapi.DateLayout)
-			fmt.Fprintf(&b, `{"id":%d,"date_created_gmt":%q,"date_modified_gmt":%q,"status":"processing"}`, ids[i], d, d)
+			status := "processing"
+			if ids[i]%250 == 0 {
+				status = "checkout-draft" // an unfinished block checkout: no order.created
+			}
+			fmt.Fprintf(&b, `{"id":%d,"date_created_gmt":%q,"date_modified_gmt":%q,"status":%q}`, ids[i], d, d, status)
 		}
 		b.WriteByte(']')
 		w.Header().Set("X-WP-Total", strconv.Itoa(len(ids)))
@@ -121,7 +125,7 @@ func TestSweepEngine(t *testing.T) {
 	const n = 1_050
 	h, out := newHandler(t, n, func(id int64) bool { return id%100 == 7 })
 	rep, err := h.Handle(context.Background(), Event{})
-	if err != nil || rep.OrdersSeen != n || rep.OrdersQueued != 11 || rep.Webhook.Outcome != WebhookInShape || len(out.ids) != 11 {
+	if err != nil || rep.OrdersSeen != n-4 || rep.OrdersQueued != 11 || rep.Webhook.Outcome != WebhookInShape || len(out.ids) != 11 {
 		t.Fatalf("%v %+v %+v", err, rep, rep.Webhook)
 	}
 	if rep, err = h.Handle(context.Background(), Event{}); err != nil || rep.OrdersQueued != 0 {
@@ -146,7 +150,8 @@ func TestOneOfTwoConcurrentSweepsWorks(t *testing.T) {
 			t.Errorf("order %d queued %d times", id, k)
 		}
 	}
-	if len(out.ids) != 50 || reps[0].OrdersQueued+reps[1].OrdersQueued != 50 {
+	// Every 10th is missing; 250 and 500 are checkout drafts, left alone.
+	if len(out.ids) != 48 || reps[0].OrdersQueued+reps[1].OrdersQueued != 48 {
 		t.Fatalf("%d queued: %+v / %+v", len(out.ids), reps[0], reps[1])
 	}
 }
