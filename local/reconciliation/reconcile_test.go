@@ -124,20 +124,30 @@ func TestDryRunWritesNothing(t *testing.T) {
 	}
 }
 
-// Revoked credentials: a clear report and metric, nothing queued.
+// Wrong or revoked credentials: a clear report and metric, nothing queued.
 func TestRevokedKey(t *testing.T) {
 	e := newEnv(t, 2)
 	e.activate()
 	e.down.Store(true)
 	missed := e.shop.PlaceOrders(3)
 	e.down.Store(false)
-	e.shop.RemoveKey(fakewoo.Key)
 	e.clock.Advance(grace + time.Minute)
-	rep, err := e.rec.Handle(context.Background(), reconcile.Event{})
+
+	good := e.vars["WOO_CONSUMER_SECRET"]
+	e.vars["WOO_CONSUMER_SECRET"] = "cs_wrong"
+	wrong := e.newReconcile()
+	e.vars["WOO_CONSUMER_SECRET"] = good
+	rep, err := wrong.Handle(context.Background(), reconcile.Event{})
+	if err == nil || rep.Outcome != reconcile.OutcomeFailed || rep.OrdersQueued != 0 || !strings.Contains(rep.Detail, "REST API key") {
+		t.Fatalf("wrong secret: %v %+v", err, rep)
+	}
+
+	e.shop.RemoveKey(fakewoo.Key)
+	rep, err = e.rec.Handle(context.Background(), reconcile.Event{})
 	if err == nil || rep.Outcome != reconcile.OutcomeFailed || rep.OrdersQueued != 0 || !strings.Contains(rep.Detail, "REST API key") {
 		t.Fatalf("revoked key: %v %+v", err, rep)
 	}
-	if !strings.Contains(e.emf.String(), `"ReconcileFailed":1`) {
+	if strings.Count(e.emf.String(), `"ReconcileFailed":1`) != 2 {
 		t.Errorf("no ReconcileFailed metric:\n%s", e.emf.String())
 	}
 	if got, err := e.ledger.Get(context.Background(), missed); err != nil || len(got) != 0 {
