@@ -82,6 +82,13 @@ type Window struct {
 	End   time.Time `json:"end"`
 }
 
+// holds reports whether a shop date ("2026-11-20T18:42:07", GMT) is in the
+// window; an empty or unreadable date is given the benefit of the doubt.
+func (w Window) holds(date string) bool {
+	t, err := time.Parse(wooapi.DateLayout, date)
+	return date == "" || err != nil || (t.After(w.Start) && t.Before(w.End))
+}
+
 // WebhookReport says what the repair found and did.
 type WebhookReport struct {
 	Outcome   string   `json:"outcome"` // in_shape, repaired, would_repair, failed
@@ -338,6 +345,13 @@ func (h *Handler) recoverOrders(ctx context.Context, log *slog.Logger, shop *woo
 			}
 		}
 	}
+	// A shop (or a proxy) that ignores the date filters lists orders
+	// outside the window: they are not this sweep's to judge.
+	for id, s := range stubs {
+		if !w.holds(s.Created) && !(h.Updated && w.holds(s.Modified)) {
+			delete(stubs, id)
+		}
+	}
 	rep.OrdersSeen = len(stubs)
 	ids := make([]int64, 0, len(stubs))
 	for id := range stubs {
@@ -368,29 +382,70 @@ func (h *Handler) recoverOrders(ctx context.Context, log *slog.Logger, shop *woo
 	}
 	for start := 0; start < len(missing); start += wooapi.MaxPerPage {
 		chunk := missing[start:min(start+wooapi.MaxPerPage, len(missing))]
-		pg, err := shop.ListOrders(ctx, wooapi.OrdersQuery{Include: chunk, PerPage: wooapi.MaxPerPage, OrderBy: "id", Order: "asc"})
+		bodies, err := fetch(ctx, shop, chunk)
 		if err != nil {
 			return err
 		}
 		at := h.now()
-		ms := make([]*queue.Message, len(pg.Orders))
-		for i, o := range pg.Orders {
-			ms[i] = &queue.Message{Body: string(o), Topic: topic[pg.IDs[i]], Source: h.StoreURL,
-				Origin: queue.OriginReconcile, ReceivedAt: at}
+		ms := make([]*queue.Message, 0, len(bodies))
+		var ids []int64
+		for _, id := range chunk {
+			if b, ok := bodies[id]; ok {
+				ms = append(ms, &queue.Message{Body: string(b), Topic: topic[id], Source: h.StoreURL,
+					Origin: queue.OriginReconcile, ReceivedAt: at})
+				ids = append(ids, id)
+			}
 		}
-		// An order gone since the scan (deleted for good) has nothing to
-		// send; the rest must all be there.
+		if len(ms) == 0 {
+			continue
+		}
 		if err := h.Queue.SendBatch(ctx, ms); err != nil {
 			return err
 		}
 		rep.OrdersQueued += len(ms)
 		h.Metrics.Count(metrics.OrdersRecovered, len(ms))
 		for i := range ms {
-			log.LogAttrs(ctx, slog.LevelInfo, "order recovered", slog.Int64("order_id", pg.IDs[i]),
+			log.LogAttrs(ctx, slog.LevelInfo, "order recovered", slog.Int64("order_id", ids[i]),
 				slog.String("topic", ms[i].Topic), slog.String("origin", queue.OriginReconcile), slog.String("outcome", "enqueued"))
 		}
 	}
 	return nil
+}
+
+// fetch returns the full JSON of the orders ids, as the shop lists them:
+// one include= page, then one GET per order the page lacked (a shop or
+// proxy that ignores include= must not make an order look fetched, nor
+// another order be queued in its place). An order deleted for good since
+// the scan is left out: there is nothing to send.
+func fetch(ctx context.Context, shop *wooapi.Client, ids []int64) (map[int64][]byte, error) {
+	pg, err := shop.ListOrders(ctx, wooapi.OrdersQuery{Include: ids, PerPage: wooapi.MaxPerPage, OrderBy: "id", Order: "asc"})
+	if err != nil {
+		return nil, err
+	}
+	want := make(map[int64]bool, len(ids))
+	for _, id := range ids {
+		want[id] = true
+	}
+	out := make(map[int64][]byte, len(ids))
+	for i, o := range pg.Orders {
+		if want[pg.IDs[i]] {
+			out[pg.IDs[i]] = o
+		}
+	}
+	for _, id := range ids {
+		if _, ok := out[id]; ok {
+			continue
+		}
+		b, err := shop.GetOrder(ctx, id)
+		switch {
+		case errors.Is(err, wooapi.ErrNoSuchOrder):
+		case err != nil:
+			return nil, err
+		default:
+			out[id] = b
+		}
+	}
+	return out, nil
 }
 
 // scan lists every order matching q's dates, stubs only, ScanConcurrency

@@ -152,6 +152,16 @@ func (c *Client) ListOrders(ctx context.Context, q OrdersQuery) (*OrdersPage, er
 	return p, nil
 }
 
+// GetOrder fetches one order, exactly as the shop encodes it; an order
+// deleted for good is ErrNoSuchOrder.
+func (c *Client) GetOrder(ctx context.Context, id int64) (json.RawMessage, error) {
+	resp, err := c.do(ctx, fmt.Sprintf("get order %d", id), http.MethodGet, "/orders/"+strconv.FormatInt(id, 10), nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	return resp.body, nil
+}
+
 // CheckKey reports whether the key can read orders, with the cheapest call
 // that proves it (GET /orders?per_page=1).
 func (c *Client) CheckKey(ctx context.Context) error {
