@@ -261,6 +261,9 @@ func (h *Handler) sweep(ctx context.Context, log *slog.Logger, ev Event, rep *Re
 	rep.Window = &w
 
 	serr := h.recoverOrders(ctx, log, shop, w, ev.DryRun, rep)
+	if serr != nil {
+		serr = fmt.Errorf("recover the window's missed orders: %w", serr)
+	}
 	rep.Webhook = h.repair(ctx, log, shop, ev.DryRun)
 	if ev.DryRun {
 		if serr != nil {
