@@ -18,6 +18,7 @@ import (
 	"github.com/logistos-sync/logistos-sync/shared/queue"
 	"github.com/logistos-sync/logistos-sync/shared/state"
 	"github.com/logistos-sync/logistos-sync/shared/wooapi"
+	"github.com/logistos-sync/logistos-sync/shared/wookey"
 )
 
 // The thorough tests (a faithful stand-in WooCommerce, kumo's SQS, DynamoDB
@@ -88,7 +89,7 @@ func handler(t *testing.T, n int, latency time.Duration) (*Handler, *recorder) {
 		t.Fatal(err)
 	}
 	rec := &recorder{ids: map[int64]int{}}
-	return &Handler{Shop: shop, Keys: StaticKey{}, Queue: rec, State: &state.Memory{},
+	return &Handler{Shop: shop, Keys: wookey.Static{}, Queue: rec, State: &state.Memory{},
 		StoreURL: url, Concurrency: 4, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}, rec
 }
 

@@ -9,7 +9,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	"github.com/aws/aws-secretsmanager-caching-go/v2/secretcache"
 
 	"github.com/logistos-sync/logistos-sync/shared/config"
 	"github.com/logistos-sync/logistos-sync/shared/ledger"
@@ -19,6 +18,7 @@ import (
 	"github.com/logistos-sync/logistos-sync/shared/secret"
 	"github.com/logistos-sync/logistos-sync/shared/state"
 	"github.com/logistos-sync/logistos-sync/shared/wooapi"
+	"github.com/logistos-sync/logistos-sync/shared/wookey"
 )
 
 // New builds a Handler from the configuration with real clients, once per
@@ -32,7 +32,7 @@ func New(cfg config.Activate, awsCfg aws.Config, log *slog.Logger, m *metrics.Em
 	if err != nil {
 		return nil, fmt.Errorf("webhook secret: %w", err)
 	}
-	keys, err := OpenKeys(sm, cfg.WooCredentials.ARN, cfg.ConsumerKey, cfg.ConsumerSecret)
+	keys, err := wookey.Open(sm, cfg.WooCredentials.ARN, cfg.ConsumerKey, cfg.ConsumerSecret)
 	if err != nil {
 		return nil, err
 	}
@@ -66,17 +66,4 @@ func New(cfg config.Activate, awsCfg aws.Config, log *slog.Logger, m *metrics.Em
 		h.Invoker = &LambdaInvoker{Client: lambda.NewFromConfig(awsCfg), FunctionName: cfg.Function}
 	}
 	return h, nil
-}
-
-// OpenKeys returns the REST API key's source: the credentials secret when
-// arn is set, else the literal key (local runs). Reconcile opens it too.
-func OpenKeys(sm secretcache.SecretsManagerAPIClient, arn, key, sec string) (KeySource, error) {
-	if arn == "" {
-		return StaticKey{ConsumerKey: key, ConsumerSecret: sec}, nil
-	}
-	src, err := secret.NewManager(sm, arn)
-	if err != nil {
-		return nil, fmt.Errorf("WooCommerce credentials secret: %w", err)
-	}
-	return SecretKey{Source: src}, nil
 }

@@ -32,6 +32,7 @@ import (
 	"github.com/logistos-sync/logistos-sync/shared/state"
 	"github.com/logistos-sync/logistos-sync/shared/wooapi"
 	"github.com/logistos-sync/logistos-sync/shared/woohook"
+	"github.com/logistos-sync/logistos-sync/shared/wookey"
 )
 
 // StateID is reconcile's document in the state table: its high-water mark
@@ -140,7 +141,7 @@ type BatchSender interface {
 // Handler runs sweeps. Build it once per cold start (New).
 type Handler struct {
 	Shop          *wooapi.Client // without a key: Keys supplies it per sweep
-	Keys          activate.KeySource
+	Keys          wookey.Source
 	Queue         BatchSender
 	Ledger        ledger.Store
 	State         state.Store
@@ -212,7 +213,7 @@ func hint(err error) string {
 
 func (h *Handler) sweep(ctx context.Context, log *slog.Logger, ev Event, rep *Report) error {
 	key, err := h.Keys.Key(ctx, true)
-	if errors.Is(err, activate.ErrNoKey) {
+	if errors.Is(err, wookey.ErrNoKey) {
 		rep.Outcome, rep.Detail = OutcomeNotConnected, "the shop is not connected yet (no REST API key): connect it, then activate; nothing to reconcile"
 		return nil
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/logistos-sync/logistos-sync/shared/secret"
 	"github.com/logistos-sync/logistos-sync/shared/state"
 	"github.com/logistos-sync/logistos-sync/shared/wooapi"
+	"github.com/logistos-sync/logistos-sync/shared/wookey"
 )
 
 // The thorough tests (the stand-in shop delivering as WooCommerce does,
@@ -128,7 +129,7 @@ func newHandler(t *testing.T, n int, missing func(id int64) bool) (*Handler, *se
 	out := &sent{ids: map[int64]int{}}
 	log := slog.New(slog.DiscardHandler)
 	m := metrics.New(io.Discard, "")
-	return &Handler{Shop: shop, Keys: activate.StaticKey{}, State: st, Ledger: l, WebhookSecret: secret.Literal("s"),
+	return &Handler{Shop: shop, Keys: wookey.Static{}, State: st, Ledger: l, WebhookSecret: secret.Literal("s"),
 		Queue:      &ledger.RecordingSender{Sender: out, Recorder: &ledger.Recorder{Store: l, Log: log, Metrics: m}},
 		WebhookURL: hookURL, Grace: 15 * time.Minute, Log: log, Metrics: m}, out
 }

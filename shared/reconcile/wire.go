@@ -10,7 +10,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/logistos-sync/logistos-sync/shared/activate"
 	"github.com/logistos-sync/logistos-sync/shared/config"
 	"github.com/logistos-sync/logistos-sync/shared/ledger"
 	"github.com/logistos-sync/logistos-sync/shared/logistos"
@@ -20,6 +19,7 @@ import (
 	"github.com/logistos-sync/logistos-sync/shared/state"
 	"github.com/logistos-sync/logistos-sync/shared/wooapi"
 	"github.com/logistos-sync/logistos-sync/shared/woohook"
+	"github.com/logistos-sync/logistos-sync/shared/wookey"
 )
 
 // New builds a Handler from the configuration with real clients, once per
@@ -31,7 +31,7 @@ func New(cfg config.Reconcile, awsCfg aws.Config, log *slog.Logger, m *metrics.E
 	if err != nil {
 		return nil, fmt.Errorf("webhook secret: %w", err)
 	}
-	keys, err := activate.OpenKeys(sm, cfg.WooCredentials.ARN, cfg.ConsumerKey, cfg.ConsumerSecret)
+	keys, err := wookey.Open(sm, cfg.WooCredentials.ARN, cfg.ConsumerKey, cfg.ConsumerSecret)
 	if err != nil {
 		return nil, err
 	}
