@@ -178,3 +178,20 @@ func TestShopIgnoringInclude(t *testing.T) {
 		t.Fatalf("%v %+v %v", err, rep, out.ids)
 	}
 }
+
+// Before connect stored a key, and before activation fixed a cut-off, a
+// sweep succeeds and says why it did nothing: no error, so no alarm.
+func TestNotConnectedAndNeedsActivation(t *testing.T) {
+	h, out := newHandler(t, 10, func(int64) bool { return true })
+	h.Keys = wookey.Secret{Source: secret.Literal("")}
+	if rep, err := h.Handle(context.Background(), Event{}); err != nil || rep.Outcome != OutcomeNotConnected {
+		t.Fatalf("no key: %v %+v", err, rep)
+	}
+	h.Keys, h.State = wookey.Static{}, &state.Memory{}
+	if rep, err := h.Handle(context.Background(), Event{}); err != nil || rep.Outcome != OutcomeNeedsActivation {
+		t.Fatalf("no cut-off: %v %+v", err, rep)
+	}
+	if len(out.ids) != 0 {
+		t.Fatalf("queued %v", out.ids)
+	}
+}
