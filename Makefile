@@ -19,14 +19,15 @@ TOOLS               := $(abspath $(BIN))/tools
 STATICCHECK_VERSION := v0.8.2
 STATICCHECK         := $(TOOLS)/staticcheck
 
-.PHONY: build build-WebhookFunction build-ForwarderFunction build-ActivateFunction \
-        test test-unit test-local lint lint-template tools run demo activate redrive bench fuzz clean
+.PHONY: build build-WebhookFunction build-ForwarderFunction build-ActivateFunction build-ReconcileFunction \
+        test test-unit test-local lint lint-template tools run demo activate reconcile redrive bench fuzz clean
 
-## build: the three Lambda binaries into bin/<name>/bootstrap
+## build: the four Lambda binaries into bin/<name>/bootstrap
 build:
 	$(MAKE) build-WebhookFunction   ARTIFACTS_DIR=$(BIN)/webhook
 	$(MAKE) build-ForwarderFunction ARTIFACTS_DIR=$(BIN)/forwarder
 	$(MAKE) build-ActivateFunction  ARTIFACTS_DIR=$(BIN)/activate
+	$(MAKE) build-ReconcileFunction ARTIFACTS_DIR=$(BIN)/reconcile
 
 build-WebhookFunction:
 	$(GOBUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/webhook
@@ -36,6 +37,9 @@ build-ForwarderFunction:
 
 build-ActivateFunction:
 	$(GOBUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/activate
+
+build-ReconcileFunction:
+	$(GOBUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/reconcile
 
 ## test: every test (unit, integration against embedded kumo, end-to-end under the Lambda RIE, template checks)
 test: lint test-unit test-local
@@ -85,6 +89,10 @@ demo:
 ##   try it with a stand-in shop: make activate ARGS="-fake-shop 500 -dry-run"
 activate:
 	cd local && $(GO) run ./cmd/activate $(ARGS)
+
+## reconcile: one reconcile sweep against STORE_URL (or -fake-shop) with the local stack of `make run`; prints its report
+reconcile:
+	cd local && $(GO) run ./cmd/reconcile $(ARGS)
 
 ## redrive: move DLQ messages back to the orders queue, of a stack in AWS or the local one:
 ##   make redrive ARGS="-queue-url <OrdersQueueUrl> -dlq-url <DeadLetterQueueUrl>"

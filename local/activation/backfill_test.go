@@ -236,7 +236,7 @@ func diff(before, after map[int64]string) []int64 {
 func TestDryRunWritesNothing(t *testing.T) {
 	e := newEnv(t, fakewoo.Options{Orders: 450}, nil)
 	store := &refusingStore{}
-	e.h.Checkpoints = store
+	e.h.State = store
 	rep, err := e.run(activate.Event{DryRun: true})
 	if err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"github.com/logistos-sync/logistos-sync/local/fakelogistos"
 	"github.com/logistos-sync/logistos-sync/local/fakewoo"
 	"github.com/logistos-sync/logistos-sync/shared/activate"
+	"github.com/logistos-sync/logistos-sync/shared/wookey"
 )
 
 var handoffOnly = activate.Event{Steps: []string{activate.StepHandoff}}
@@ -57,7 +58,7 @@ func TestHandoff(t *testing.T) {
 
 	// A new key (same handler, so the same checkpoint store) hands off again.
 	e.shop.AddKey("ck_new", "cs_new", fakewoo.ReadWrite)
-	e.h.Keys = activate.StaticKey{ConsumerKey: "ck_new", ConsumerSecret: "cs_new"}
+	e.h.Keys = wookey.Static{ConsumerKey: "ck_new", ConsumerSecret: "cs_new"}
 	if rep, err := e.run(handoffOnly); err != nil || rep.Handoff.Outcome != activate.OutcomeDone || len(e.logistos.Requests()) != 4 {
 		t.Fatalf("new key: %+v %v", rep.Handoff, err)
 	}

@@ -30,12 +30,12 @@ import (
 	"github.com/logistos-sync/logistos-sync/local/stacktest"
 	"github.com/logistos-sync/logistos-sync/local/syncbuf"
 	"github.com/logistos-sync/logistos-sync/shared/activate"
-	"github.com/logistos-sync/logistos-sync/shared/checkpoint"
 	"github.com/logistos-sync/logistos-sync/shared/config"
 	"github.com/logistos-sync/logistos-sync/shared/logging"
 	"github.com/logistos-sync/logistos-sync/shared/logistos"
 	"github.com/logistos-sync/logistos-sync/shared/metrics"
 	"github.com/logistos-sync/logistos-sync/shared/queue"
+	"github.com/logistos-sync/logistos-sync/shared/state"
 	"github.com/logistos-sync/logistos-sync/shared/wooapi"
 )
 
@@ -303,7 +303,7 @@ func createTable(t testing.TB, name string) *dynamodb.Client {
 }
 
 // backfillState reads the checkpoint document as JSON.
-func backfillState(t *testing.T, s checkpoint.Store) map[string]any {
+func backfillState(t *testing.T, s state.Store) map[string]any {
 	t.Helper()
 	doc, _, err := s.Get(context.Background(), activate.BackfillID)
 	if err != nil || doc == nil {

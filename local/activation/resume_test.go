@@ -23,8 +23,8 @@ import (
 	"github.com/logistos-sync/logistos-sync/local/fakewoo"
 	"github.com/logistos-sync/logistos-sync/local/stacktest"
 	"github.com/logistos-sync/logistos-sync/shared/activate"
-	"github.com/logistos-sync/logistos-sync/shared/checkpoint"
 	"github.com/logistos-sync/logistos-sync/shared/queue"
+	"github.com/logistos-sync/logistos-sync/shared/state"
 )
 
 var tables atomic.Int64
@@ -42,7 +42,7 @@ func tableEnv(t *testing.T, o fakewoo.Options, vars map[string]string) (*env, st
 	if vars == nil {
 		vars = map[string]string{}
 	}
-	vars["BACKFILL_CHECKPOINT"] = table
+	vars["STATE_TABLE"] = table
 	return newEnv(t, o, vars), table
 }
 
@@ -226,7 +226,7 @@ func registerFunction(t *testing.T, name, endpoint string) {
 
 // crashableStore stops writing when the process "dies".
 type crashableStore struct {
-	checkpoint.Store
+	state.Store
 	dead atomic.Bool
 }
 
@@ -263,8 +263,8 @@ func TestCrashAndResume(t *testing.T) {
 				kill()
 			}
 		}}, nil)
-		store := &crashableStore{Store: e.h.Checkpoints}
-		e.h.Checkpoints, e.h.CheckpointEvery = store, 50*time.Millisecond
+		store := &crashableStore{Store: e.h.State}
+		e.h.State, e.h.CheckpointEvery = store, 50*time.Millisecond
 		ctx, cancel := context.WithCancel(context.Background())
 		kill = func() { store.dead.Store(true); cancel() }
 		if _, err := e.h.Handle(ctx, backfillOnly); err == nil {
@@ -297,7 +297,7 @@ func TestCrashAndResume(t *testing.T) {
 		if err == nil || !bytes.Contains([]byte(err.Error()), []byte("run again to resume from page")) {
 			t.Fatalf("err %v", err)
 		}
-		savedPage := int64(backfillState(t, e.h.Checkpoints)["next_page"].(float64))
+		savedPage := int64(backfillState(t, e.h.State)["next_page"].(float64))
 		fq.after.Store(1 << 40)
 		rep, err := e.run(backfillOnly) // at once: the failed run released its lease
 		if err != nil || rep.Backfill.Outcome != activate.OutcomeComplete {
@@ -355,9 +355,9 @@ func TestConcurrentRunsOneLeases(t *testing.T) {
 // The DynamoDB store and the in-memory one keep the same promises.
 func TestCheckpointStores(t *testing.T) {
 	table := fmt.Sprintf("checkpoint-store-%d", tables.Add(1))
-	stores := map[string]checkpoint.Store{
-		"memory":   &checkpoint.Memory{},
-		"dynamodb": &checkpoint.DynamoDB{Client: createTable(t, table), Table: table},
+	stores := map[string]state.Store{
+		"memory":   &state.Memory{},
+		"dynamodb": &state.DynamoDB{Client: createTable(t, table), Table: table},
 	}
 	for name, s := range stores {
 		t.Run(name, func(t *testing.T) {
@@ -368,7 +368,7 @@ func TestCheckpointStores(t *testing.T) {
 			if v, err := s.Put(ctx, "x", []byte(`{"a":1}`), 0); v != 1 || err != nil {
 				t.Fatalf("first put: %d %v", v, err)
 			}
-			if _, err := s.Put(ctx, "x", []byte(`{"a":2}`), 0); !errors.Is(err, checkpoint.ErrConflict) {
+			if _, err := s.Put(ctx, "x", []byte(`{"a":2}`), 0); !errors.Is(err, state.ErrConflict) {
 				t.Fatalf("create over an existing document: %v", err)
 			}
 			if v, err := s.Put(ctx, "x", []byte(`{"a":3}`), 1); v != 2 || err != nil {
@@ -383,7 +383,7 @@ func TestCheckpointStores(t *testing.T) {
 				wg.Go(func() {
 					if _, err := s.Put(ctx, "x", []byte(fmt.Sprintf(`{"w":%d}`, i)), 2); err == nil {
 						won.Add(1)
-					} else if !errors.Is(err, checkpoint.ErrConflict) {
+					} else if !errors.Is(err, state.ErrConflict) {
 						t.Error(err)
 					}
 				})

@@ -21,7 +21,7 @@ import (
 	"github.com/logistos-sync/logistos-sync/local/lambdarie"
 	"github.com/logistos-sync/logistos-sync/local/stacktest"
 	"github.com/logistos-sync/logistos-sync/shared/activate"
-	"github.com/logistos-sync/logistos-sync/shared/checkpoint"
+	"github.com/logistos-sync/logistos-sync/shared/state"
 )
 
 // The real activate binary, built as for Lambda, under the runtime
@@ -65,7 +65,7 @@ func TestActivateBinaryUnderRIE(t *testing.T) {
 	for k, v := range map[string]string{
 		"STORE_URL": shop.URL, "QUEUE_URL": st.QueueURL, "WEBHOOK_SECRET_ARN": st.WebhookSecretARN,
 		"WOO_CREDENTIALS_SECRET_ARN": aws.ToString(sec.ARN), "WEBHOOK_URL": webhookURL,
-		"LOGISTOS_CREDENTIALS_URL": lsrv.URL + fakelogistos.CredentialsPath, "BACKFILL_CHECKPOINT": table,
+		"LOGISTOS_CREDENTIALS_URL": lsrv.URL + fakelogistos.CredentialsPath, "STATE_TABLE": table,
 		"AWS_LAMBDA_FUNCTION_NAME": name, "AWS_LAMBDA_FUNCTION_TIMEOUT": "6",
 	} {
 		vars[k] = v
@@ -98,7 +98,7 @@ func TestActivateBinaryUnderRIE(t *testing.T) {
 	}
 
 	// The continuations run by themselves; watch the checkpoint.
-	store := &checkpoint.DynamoDB{Client: db, Table: table}
+	store := &state.DynamoDB{Client: db, Table: table}
 	var state map[string]any
 	deadline, _ := ctx.Deadline()
 	testwait.Eventually(t, time.Until(deadline), func() error {

@@ -52,6 +52,8 @@ type Options struct {
 	Latency time.Duration
 	// Now is the shop's clock (Date header, new orders); time.Now when nil.
 	Now func() time.Time
+	// DeliveryTimeout bounds a webhook delivery (DefaultDeliveryTimeout).
+	DeliveryTimeout time.Duration
 	// OnList runs at the start of every orders listing, with its page:
 	// tests add or trash orders "while the backfill runs" from here.
 	OnList func(page int)
@@ -68,14 +70,19 @@ type Shop struct {
 	mu       sync.Mutex
 	keys     map[string]apiKey
 	initial  int64
-	epoch    time.Time          // creation time of order 0 (order n: epoch + n*Spacing)
-	added    []time.Time        // creation times of orders initial+1, ...
-	gone     map[int64]bool     // deleted for good
-	statuses map[int64]string   // changed statuses (trash included)
-	webhooks map[int64]*Webhook // by id
+	epoch    time.Time           // creation time of order 0 (order n: epoch + n*Spacing)
+	added    []time.Time         // creation times of orders initial+1, ...
+	gone     map[int64]bool      // deleted for good
+	statuses map[int64]string    // changed statuses (trash included)
+	modified map[int64]time.Time // date_modified of orders changed since creation
+	webhooks map[int64]*Webhook  // by id
 	nextHook int64
 	faults   []*Fault
 	stats    Stats
+	// deliveries counts webhook deliveries (PlaceOrders).
+	deliveries DeliveryStats
+	// failDeliveries: deliveries fail without a request (FailDeliveries).
+	failDeliveries bool
 }
 
 type apiKey struct {

@@ -119,7 +119,8 @@ func TestEncodingEscapesLikePHP(t *testing.T) {
 		t.Errorf("got  %s\nwant %s", got, want)
 	}
 	// Orders hold non-ASCII names: none of it may reach the wire raw.
-	b, _ := build("http://127.0.0.1:1", 1, "processing", time.Now())
+	now := time.Now()
+	b, _ := build("http://127.0.0.1:1", 1, "processing", now, now)
 	for _, c := range b {
 		if c >= 0x80 {
 			t.Fatalf("raw non-ASCII byte in order JSON: %s", b)

@@ -132,12 +132,16 @@ func money(cents int64) string { return fmt.Sprintf("%d.%02d", cents/100, cents%
 
 // build makes order id's JSON; everything but the status and dates follows
 // from the id, so no order is ever stored.
-func build(base string, id int64, status string, created time.Time) ([]byte, error) {
+func build(base string, id int64, status string, created, modified time.Time) ([]byte, error) {
 	date := created.UTC().Format(dateLayout)
+	mod := date
+	if modified.After(created) {
+		mod = modified.UTC().Format(dateLayout)
+	}
 	n := int(id)
 	o := order{
 		ID: id, Status: status, Currency: "USD", Version: "8.9.1",
-		DateCreated: date, DateModified: date,
+		DateCreated: date, DateModified: mod,
 		DiscountTotal: "0.00", DiscountTax: "0.00", ShippingTotal: "0.00", ShippingTax: "0.00", CartTax: "0.00", TotalTax: "0.00",
 		OrderKey: "wc_order_" + strconv.FormatInt(id*7919, 36),
 		Billing: address{FirstName: firstNames[n%len(firstNames)], LastName: "Customer " + strconv.Itoa(n),
@@ -148,7 +152,7 @@ func build(base string, id int64, status string, created time.Time) ([]byte, err
 		MetaData: []meta{{ID: id * 10, Key: "_fake_card_last4", Value: fmt.Sprintf("%04d", n%10000)}},
 		TaxLines: []any{}, ShippingLines: []any{}, FeeLines: []any{}, CouponLines: []any{}, Refunds: []any{},
 		PaymentURL:      fmt.Sprintf("%s/checkout/order-pay/%d/?pay_for_order=true&key=wc_order_%s", base, id, strconv.FormatInt(id*7919, 36)),
-		NeedsProcessing: true, DateCreatedGMT: date, DateModifiedGMT: date,
+		NeedsProcessing: true, DateCreatedGMT: date, DateModifiedGMT: mod,
 		CurrencySymbol: "$",
 		Links: links{Self: []href{{fmt.Sprintf("%s/wp-json/wc/v3/orders/%d", base, id)}},
 			Collection: []href{{base + "/wp-json/wc/v3/orders"}}},

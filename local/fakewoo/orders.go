@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/logistos-sync/logistos-sync/shared/jsonscan"
 )
 
 // Statuses WooCommerce accepts in ?status=.
@@ -43,6 +45,26 @@ func (s *Shop) SetStatus(id int64, status string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.statuses[id] = status
+}
+
+// Modify changes order id now (an edit in WP admin, a refund): its
+// date_modified becomes the shop's clock. No webhook is delivered for it
+// (order.updated webhooks are not registered by this project).
+func (s *Shop) Modify(id int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.modified == nil {
+		s.modified = make(map[int64]time.Time)
+	}
+	s.modified[id] = s.now().UTC().Truncate(time.Second)
+}
+
+// modifiedAt is order id's date_modified; its creation when never modified.
+func (s *Shop) modifiedAt(id int64) time.Time {
+	if t, ok := s.modified[id]; ok {
+		return t
+	}
+	return s.created(id)
 }
 
 // MaxID is the highest order id so far.
@@ -88,15 +110,15 @@ func (s *Shop) status(id int64) string {
 // OrderJSON is order id as the REST API lists it, links under base.
 func (s *Shop) OrderJSON(base string, id int64) ([]byte, bool) {
 	s.mu.Lock()
-	st, created := s.status(id), time.Time{}
+	st, created, modified := s.status(id), time.Time{}, time.Time{}
 	if st != "" {
-		created = s.created(id)
+		created, modified = s.created(id), s.modifiedAt(id)
 	}
 	s.mu.Unlock()
 	if st == "" {
 		return nil, false
 	}
-	b, err := build(base, id, st, created)
+	b, err := build(base, id, st, created, modified)
 	return b, err == nil
 }
 
@@ -114,7 +136,11 @@ type listQuery struct {
 	page, perPage int
 	statuses      []string
 	before, after time.Time
-	desc          bool
+	include       []int64
+	// modBefore and modAfter filter on date_modified (zero: none).
+	modBefore, modAfter time.Time
+	fields              []string
+	desc                bool
 }
 
 func parseList(q url.Values) (listQuery, string) {
@@ -151,10 +177,31 @@ func parseList(q url.Values) (listQuery, string) {
 		}
 		lq.statuses = st
 	}
-	for name, dst := range map[string]*time.Time{"before": &lq.before, "after": &lq.after} {
+	for name, dst := range map[string]*time.Time{"before": &lq.before, "after": &lq.after,
+		"modified_before": &lq.modBefore, "modified_after": &lq.modAfter} {
 		if v := q.Get(name); v != "" {
 			if *dst, err = parseDate(v); err != nil {
 				return lq, name
+			}
+		}
+	}
+	// An order is modified no earlier than it was created.
+	if !lq.modBefore.IsZero() && (lq.before.IsZero() || lq.modBefore.Before(lq.before)) {
+		lq.before = lq.modBefore
+	}
+	if v := q.Get("include"); v != "" {
+		for _, p := range strings.Split(v, ",") {
+			id, err := strconv.ParseInt(strings.TrimSpace(p), 10, 64)
+			if err != nil || id < 1 {
+				return lq, "include"
+			}
+			lq.include = append(lq.include, id)
+		}
+	}
+	if v := q.Get("_fields"); v != "" {
+		for _, f := range strings.Split(v, ",") {
+			if f = strings.TrimSpace(f); f != "" {
+				lq.fields = append(lq.fields, f)
 			}
 		}
 	}
@@ -195,12 +242,15 @@ func (s *Shop) listOrders(w http.ResponseWriter, r *http.Request, _ string) {
 	if s.opts.OnList != nil {
 		s.opts.OnList(lq.page)
 	}
-	ids, total, created, statuses := s.window(lq)
+	ids, total, created, modified, statuses := s.window(lq)
 	base := s.base(r)
 	var body bytes.Buffer
 	body.WriteByte('[')
 	for i, id := range ids {
-		b, err := build(base, id, statuses[i], created[i])
+		b, err := build(base, id, statuses[i], created[i], modified[i])
+		if err == nil && len(lq.fields) > 0 {
+			b, err = project(b, lq.fields)
+		}
 		if err != nil {
 			restError(w, http.StatusInternalServerError, "internal_server_error", "There has been a critical error on this website.")
 			return
@@ -260,7 +310,7 @@ func linkHeader(base string, q url.Values, page, pages int) string {
 // and statuses, and how many orders match in all. Order ids grow with
 // creation time, so the date filters make an id range; with status=any
 // only the few remembered exceptions need looking at.
-func (s *Shop) window(lq listQuery) (ids []int64, total int, created []time.Time, statuses []string) {
+func (s *Shop) window(lq listQuery) (ids []int64, total int, created, modified []time.Time, statuses []string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	maxID := s.maxID()
@@ -271,10 +321,42 @@ func (s *Shop) window(lq listQuery) (ids []int64, total int, created []time.Time
 		return !lq.before.IsZero() && !s.created(int64(i+1)).Before(lq.before)
 	}))
 	if hi < lo {
-		return nil, 0, nil, nil
+		return nil, 0, nil, nil, nil
 	}
 	var nth func(k int) int64
-	if len(lq.statuses) == 1 && lq.statuses[0] == "any" {
+	inModified := func(id int64) bool {
+		m := s.modifiedAt(id)
+		return (lq.modAfter.IsZero() || m.After(lq.modAfter)) && (lq.modBefore.IsZero() || m.Before(lq.modBefore))
+	}
+	if !lq.modAfter.IsZero() || !lq.modBefore.IsZero() {
+		var match []int64
+		for id := lo; id <= hi; id++ {
+			st := s.status(id)
+			if st == "" || !inModified(id) || (len(lq.include) > 0 && !slices.Contains(lq.include, id)) {
+				continue
+			}
+			if slices.Contains(lq.statuses, st) || (st != "trash" && slices.Contains(lq.statuses, "any")) {
+				match = append(match, id)
+			}
+		}
+		total = len(match)
+		nth = func(k int) int64 { return match[k] }
+	} else if len(lq.include) > 0 {
+		// rest_ensure_response keeps the include filter with every other.
+		var match []int64
+		for _, id := range lq.include {
+			st := s.status(id)
+			if id < lo || id > hi || st == "" || slices.Contains(match, id) {
+				continue
+			}
+			if slices.Contains(lq.statuses, st) || (st != "trash" && slices.Contains(lq.statuses, "any")) {
+				match = append(match, id)
+			}
+		}
+		slices.Sort(match)
+		total = len(match)
+		nth = func(k int) int64 { return match[k] }
+	} else if len(lq.statuses) == 1 && lq.statuses[0] == "any" {
 		var excluded []int64
 		for id := range s.gone {
 			if id >= lo && id <= hi {
@@ -317,7 +399,29 @@ func (s *Shop) window(lq listQuery) (ids []int64, total int, created []time.Time
 		id := nth(idx)
 		ids = append(ids, id)
 		created = append(created, s.created(id))
+		modified = append(modified, s.modifiedAt(id))
 		statuses = append(statuses, s.status(id))
 	}
-	return ids, total, created, statuses
+	return ids, total, created, modified, statuses
+}
+
+// project keeps only the named top-level fields of an order, in the order
+// the order has them, as WordPress's _fields does (rest_filter_response_fields).
+func project(order []byte, fields []string) ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteByte('{')
+	err := jsonscan.Members(order, func(key, value []byte) error {
+		if !slices.Contains(fields, string(key)) {
+			return nil
+		}
+		if b.Len() > 1 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.Quote(string(key)))
+		b.WriteByte(':')
+		b.Write(value)
+		return nil
+	})
+	b.WriteByte('}')
+	return b.Bytes(), err
 }

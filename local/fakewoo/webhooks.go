@@ -19,8 +19,10 @@ type Webhook struct {
 	DeliveryURL string
 	Secret      string
 	APIVersion  string // "wp_api_v3" for webhooks created through /wc/v3
-	Created     time.Time
-	Modified    time.Time
+	// Failures counts consecutive failed deliveries (failed_delivery_count).
+	Failures int
+	Created  time.Time
+	Modified time.Time
 }
 
 var webhookStatuses = []string{"active", "paused", "disabled"}

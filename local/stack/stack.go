@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -57,6 +58,9 @@ type Options struct {
 	MaxReceiveCount int
 	// WebhookSecret is the secret's value (default DefaultWebhookSecret).
 	WebhookSecret string
+	// Tables also creates the state and ledger tables (STATE_TABLE,
+	// LEDGER_TABLE) as template.yaml defines them.
+	Tables bool
 	// Suffix is appended to the queue and secret names. kumo keeps its
 	// state per process, not per server, so tests that start several stacks
 	// in one process give each its own suffix to keep them apart.
@@ -70,11 +74,15 @@ type Stack struct {
 	AWS      aws.Config
 	SQS      *sqs.Client
 	Secrets  *secretsmanager.Client
+	DynamoDB *dynamodb.Client
 
 	QueueURL, QueueARN string
 	DLQURL, DLQARN     string
 	WebhookSecretARN   string
 	WebhookSecret      string
+	// StateTable and LedgerTable are the tables' names when Options.Tables
+	// asked for them.
+	StateTable, LedgerTable string
 
 	closers []func()
 }
@@ -119,7 +127,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 // started concurrently. o.Port is ignored. The fork shares s's clients;
 // closing it does nothing, closing s stops both.
 func (s *Stack) Fork(ctx context.Context, o Options) (*Stack, error) {
-	f := &Stack{Endpoint: s.Endpoint, AWS: s.AWS, SQS: s.SQS, Secrets: s.Secrets}
+	f := &Stack{Endpoint: s.Endpoint, AWS: s.AWS, SQS: s.SQS, Secrets: s.Secrets, DynamoDB: s.DynamoDB}
 	if err := f.create(ctx, o); err != nil {
 		return nil, err
 	}
@@ -191,9 +199,14 @@ func (s *Stack) connect(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("aws config: %w", err)
 	}
+	// kumo's DynamoDB answers lack the CRC32 the SDK checks: without a
+	// quiet logger every DynamoDB call of every client built on this
+	// config (the handlers' too) would log a warning.
+	cfg.Logger = smithylog.Nop{}
 	s.AWS = cfg
 	s.SQS = sqs.NewFromConfig(cfg)
 	s.Secrets = secretsmanager.NewFromConfig(cfg)
+	s.DynamoDB = dynamodb.NewFromConfig(cfg)
 	return nil
 }
 
@@ -238,6 +251,9 @@ func (s *Stack) create(ctx context.Context, o Options) error {
 		return fmt.Errorf("create webhook secret: %w", err)
 	}
 	s.WebhookSecretARN, s.WebhookSecret = aws.ToString(sec.ARN), o.WebhookSecret
+	if o.Tables {
+		return s.createTables(ctx, o.Suffix)
+	}
 	return nil
 }
 

@@ -134,7 +134,8 @@ func TestIAMLeastPrivilege(t *testing.T) {
 		"WebhookFunction": {
 			"sqs:SendMessage": {"OrdersQueue"},
 			secret[0]:         {"WebhookSecret"}, secret[1]: {"WebhookSecret"},
-			logs[0]: {"WebhookLogGroup"}, logs[1]: {"WebhookLogGroup"},
+			"dynamodb:PutItem": {"LedgerTable"}, // ledger entry after the send
+			logs[0]:            {"WebhookLogGroup"}, logs[1]: {"WebhookLogGroup"},
 		},
 		"ForwarderFunction": {
 			// The event source mapping receives, deletes and reads attributes;
@@ -147,10 +148,20 @@ func TestIAMLeastPrivilege(t *testing.T) {
 		"ActivateFunction": {
 			"sqs:SendMessage": {"OrdersQueue"},
 			secret[0]:         {"WebhookSecret", "WooCredentialsSecret"}, secret[1]: {"WebhookSecret", "WooCredentialsSecret"},
-			"dynamodb:GetItem": {"BackfillCheckpointTable"}, "dynamodb:PutItem": {"BackfillCheckpointTable"},
-			"lambda:InvokeFunction": {"arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:" + activateName},
-			logs[0]:                 {"ActivateLogGroup"}, logs[1]: {"ActivateLogGroup"},
+			"dynamodb:GetItem": {"StateTable"}, "dynamodb:PutItem": {"StateTable", "LedgerTable"},
+			"dynamodb:BatchWriteItem": {"LedgerTable"},
+			"lambda:InvokeFunction":   {"arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:" + activateName},
+			logs[0]:                   {"ActivateLogGroup"}, logs[1]: {"ActivateLogGroup"},
 		},
+	}
+	want["ReconcileFunction"] = map[string][]string{
+		"sqs:SendMessage": {"OrdersQueue"},
+		secret[0]:         {"WebhookSecret", "WooCredentialsSecret"}, secret[1]: {"WebhookSecret", "WooCredentialsSecret"},
+		// The mark and lease in the state table; the ledger read in
+		// batches and written for what was queued.
+		"dynamodb:GetItem": {"StateTable"}, "dynamodb:PutItem": {"StateTable", "LedgerTable"},
+		"dynamodb:BatchGetItem": {"LedgerTable"}, "dynamodb:BatchWriteItem": {"LedgerTable"},
+		logs[0]: {"ReconcileLogGroup"}, logs[1]: {"ReconcileLogGroup"},
 	}
 	for fn, w := range want {
 		got := grants(t, tpl, fn)

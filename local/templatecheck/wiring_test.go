@@ -14,6 +14,7 @@ import (
 
 	"github.com/logistos-sync/logistos-sync/shared/config"
 	"github.com/logistos-sync/logistos-sync/shared/forwarder"
+	"github.com/logistos-sync/logistos-sync/shared/ledger"
 	"github.com/logistos-sync/logistos-sync/shared/logistos"
 	"github.com/logistos-sync/logistos-sync/shared/queue"
 	"github.com/logistos-sync/logistos-sync/shared/webhook"
@@ -31,6 +32,7 @@ var functions = map[string]struct {
 	"WebhookFunction":   {"webhook", func(e *config.Env) { config.LoadWebhook(e) }},
 	"ForwarderFunction": {"forwarder", func(e *config.Env) { config.LoadForwarder(e) }},
 	"ActivateFunction":  {"activate", func(e *config.Env) { config.LoadActivate(e) }},
+	"ReconcileFunction": {"reconcile", func(e *config.Env) { config.LoadReconcile(e) }},
 }
 
 // localOnly are the literal-secret variables: for local runs only. In AWS a
@@ -354,14 +356,14 @@ func TestActivate(t *testing.T) {
 	if !ok {
 		t.Fatalf("activate FunctionName is %v, want an explicit !Sub name so its role can name it", Get(fn, "Properties", "FunctionName"))
 	}
-	if got := refOf(t, env(tpl, fn)[config.BackfillCheckpoint], "BACKFILL_CHECKPOINT"); got != "BackfillCheckpointTable" {
-		t.Errorf("BACKFILL_CHECKPOINT = !Ref %s", got)
+	if got := refOf(t, env(tpl, fn)[config.StateTable], "STATE_TABLE"); got != "StateTable" {
+		t.Errorf("STATE_TABLE = !Ref %s", got)
 	}
-	table := resource(t, tpl, "BackfillCheckpointTable", "AWS::DynamoDB::Table")
+	table := resource(t, tpl, "StateTable", "AWS::DynamoDB::Table")
 	if Get(table, "Properties", "BillingMode") != "PAY_PER_REQUEST" ||
 		Get(List(table, "Properties", "KeySchema")[0], "AttributeName") != "id" ||
 		Get(List(table, "Properties", "AttributeDefinitions")[0], "AttributeType") != "S" {
-		t.Errorf("checkpoint table %v, want PAY_PER_REQUEST keyed by id (S)", Get(table, "Properties"))
+		t.Errorf("state table %v, want PAY_PER_REQUEST keyed by id (S)", Get(table, "Properties"))
 	}
 	// WEBHOOK_URL is the same URL the stack outputs and WooCommerce will call.
 	webhookURL, _ := Sub(env(tpl, fn)[config.WebhookURL])
@@ -456,5 +458,69 @@ func TestSamconfig(t *testing.T) {
 		if Get(r, "Properties", "RoleName") != nil {
 			t.Errorf("%s has a RoleName: deploying it needs CAPABILITY_NAMED_IAM", id)
 		}
+	}
+}
+
+// TestReconcile checks the schedule, the tables reconcile relies on and its
+// settings against the code.
+func TestReconcile(t *testing.T) {
+	tpl := load(t)
+	fn := resource(t, tpl, "ReconcileFunction", "AWS::Serverless::Function")
+	vars := env(tpl, fn)
+	if grace, ok := vars[config.ReconcileGrace].(string); !ok {
+		t.Errorf("RECONCILE_GRACE = %v, want a literal duration", vars[config.ReconcileGrace])
+	} else if _, err := config.LoadReconcile(config.FromMap(map[string]string{
+		config.StoreURL: "https://shop.example", config.QueueURL: "q", config.WebhookSecretARN: "a",
+		config.WooCredentialsSecretARN: "b", config.WebhookURL: "https://api.example/woocommerce/webhook", config.ReconcileGrace: grace,
+	})); err != nil {
+		t.Errorf("RECONCILE_GRACE %q: %v", grace, err)
+	}
+	for name, table := range map[string]string{config.StateTable: "StateTable", config.LedgerTable: "LedgerTable"} {
+		if got := refOf(t, vars[name], name); got != table {
+			t.Errorf("%s = !Ref %s, want %s", name, got, table)
+		}
+	}
+	webhookURL, _ := Sub(vars[config.WebhookURL])
+	if output, _ := Sub(Get(tpl.Outputs, "WebhookUrl", "Value")); webhookURL != output {
+		t.Errorf("reconcile WEBHOOK_URL %q, want the WebhookUrl output %q", webhookURL, output)
+	}
+
+	sched := resource(t, tpl, "ReconcileSchedule", "AWS::Scheduler::Schedule")
+	expr, _ := Sub(Get(sched, "Properties", "ScheduleExpression"))
+	if expr != "rate(${ReconcileInterval} minutes)" {
+		t.Errorf("schedule %q, want rate(${ReconcileInterval} minutes)", expr)
+	}
+	if def, _ := Int(tpl.Parameters, "ReconcileInterval", "Default"); def != 15 {
+		t.Errorf("ReconcileInterval default %d, want 15 (DESIGN.md)", def)
+	}
+	// rate(1 minutes) is invalid: the unit is singular for 1.
+	if min, _ := Int(tpl.Parameters, "ReconcileInterval", "MinValue"); min < 2 {
+		t.Errorf("ReconcileInterval MinValue %d: rate() needs the singular unit for 1", min)
+	}
+	if id, attr, _ := GetAtt(Get(sched, "Properties", "Target", "Arn")); id != "ReconcileFunction" || attr != "Arn" {
+		t.Errorf("schedule target %v, want !GetAtt ReconcileFunction.Arn", Get(sched, "Properties", "Target", "Arn"))
+	}
+	if Get(sched, "Properties", "Target", "Input") != "{}" {
+		t.Errorf("schedule input %v, want {}", Get(sched, "Properties", "Target", "Input"))
+	}
+	role, _, _ := GetAtt(Get(sched, "Properties", "Target", "RoleArn"))
+	r := resource(t, tpl, role, "AWS::IAM::Role")
+	for _, p := range List(r, "Properties", "Policies") {
+		for _, st := range List(p, "PolicyDocument", "Statement") {
+			id, _, _ := GetAtt(Get(st, "Resource"))
+			if Get(st, "Action") != "lambda:InvokeFunction" || id != "ReconcileFunction" {
+				t.Errorf("%s may %v on %v; want only lambda:InvokeFunction on ReconcileFunction", role, Get(st, "Action"), Get(st, "Resource"))
+			}
+		}
+	}
+
+	lt := resource(t, tpl, "LedgerTable", "AWS::DynamoDB::Table")
+	if Get(lt, "Properties", "BillingMode") != "PAY_PER_REQUEST" ||
+		Get(List(lt, "Properties", "KeySchema")[0], "AttributeName") != ledger.AttrOrderID ||
+		Get(List(lt, "Properties", "AttributeDefinitions")[0], "AttributeType") != "N" ||
+		Get(lt, "Properties", "TimeToLiveSpecification", "AttributeName") != ledger.AttrExpires ||
+		Get(lt, "Properties", "TimeToLiveSpecification", "Enabled") != true ||
+		Get(lt, "Properties", "SSESpecification", "SSEEnabled") != true {
+		t.Errorf("ledger table %v: want PAY_PER_REQUEST, keyed by order_id (N), TTL on expires_at, encrypted", Get(lt, "Properties"))
 	}
 }

@@ -12,7 +12,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -20,12 +19,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/logistos-sync/logistos-sync/shared/checkpoint"
 	"github.com/logistos-sync/logistos-sync/shared/logistos"
 	"github.com/logistos-sync/logistos-sync/shared/metrics"
 	"github.com/logistos-sync/logistos-sync/shared/queue"
 	"github.com/logistos-sync/logistos-sync/shared/secret"
+	"github.com/logistos-sync/logistos-sync/shared/state"
 	"github.com/logistos-sync/logistos-sync/shared/wooapi"
+	"github.com/logistos-sync/logistos-sync/shared/wookey"
 )
 
 // Steps, in the order they always run: the webhook exists before the
@@ -83,40 +83,6 @@ type Report struct {
 	Next *Event `json:"next,omitempty"`
 }
 
-// KeySource gives the shop's REST API key.
-type KeySource interface {
-	// Key returns the key; refresh asks for a fresh read, so that a key
-	// fixed after a failed run is used at once.
-	Key(ctx context.Context, refresh bool) (wooapi.Key, error)
-}
-
-// StaticKey is a key given literally (local runs, tests).
-type StaticKey wooapi.Key
-
-// Key returns k.
-func (k StaticKey) Key(context.Context, bool) (wooapi.Key, error) { return wooapi.Key(k), nil }
-
-// SecretKey reads the key from a secret holding
-// {"consumer_key":"ck_...","consumer_secret":"cs_..."}.
-type SecretKey struct{ Source secret.Source }
-
-// Key reads and parses the secret's current value.
-func (s SecretKey) Key(ctx context.Context, refresh bool) (wooapi.Key, error) {
-	if refresh {
-		s.Source.Refresh(ctx)
-	}
-	vals, err := s.Source.Values(ctx)
-	if err != nil {
-		return wooapi.Key{}, fmt.Errorf("read the WooCommerce credentials secret: %w", err)
-	}
-	var k wooapi.Key
-	if len(vals) == 0 || json.Unmarshal(vals[0], &k) != nil || k.ConsumerKey == "" || k.ConsumerSecret == "" {
-		// Never echo the value: it is a credential.
-		return wooapi.Key{}, errors.New(`the WooCommerce credentials secret must be JSON {"consumer_key":"ck_...","consumer_secret":"cs_..."}`)
-	}
-	return k, nil
-}
-
 // CredentialsPoster hands credentials to Logistos (logistos.Client).
 type CredentialsPoster interface {
 	PostCredentials(ctx context.Context, c logistos.Credentials) error
@@ -131,10 +97,10 @@ type BatchSender interface {
 // called many times (the Lambda RIE and local runs keep it warm).
 type Handler struct {
 	Shop          *wooapi.Client // the shop, without a key: Keys supplies it per invocation
-	Keys          KeySource
+	Keys          wookey.Source
 	Logistos      CredentialsPoster
 	Queue         BatchSender
-	Checkpoints   checkpoint.Store
+	State         state.Store
 	Invoker       Invoker       // nil: Report.Next is left for the caller to run
 	WebhookSecret secret.Source // the secret WooCommerce signs deliveries with
 

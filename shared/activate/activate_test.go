@@ -14,10 +14,11 @@ import (
 	"time"
 
 	"github.com/logistos-sync/logistos-sync/internal/testwait"
-	"github.com/logistos-sync/logistos-sync/shared/checkpoint"
 	"github.com/logistos-sync/logistos-sync/shared/logistos"
 	"github.com/logistos-sync/logistos-sync/shared/queue"
+	"github.com/logistos-sync/logistos-sync/shared/state"
 	"github.com/logistos-sync/logistos-sync/shared/wooapi"
+	"github.com/logistos-sync/logistos-sync/shared/wookey"
 )
 
 // The thorough tests (a faithful stand-in WooCommerce, kumo's SQS, DynamoDB
@@ -88,7 +89,7 @@ func handler(t *testing.T, n int, latency time.Duration) (*Handler, *recorder) {
 		t.Fatal(err)
 	}
 	rec := &recorder{ids: map[int64]int{}}
-	return &Handler{Shop: shop, Keys: StaticKey{}, Queue: rec, Checkpoints: &checkpoint.Memory{},
+	return &Handler{Shop: shop, Keys: wookey.Static{}, Queue: rec, State: &state.Memory{},
 		StoreURL: url, Concurrency: 4, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}, rec
 }
 
@@ -186,14 +187,5 @@ func TestHandoffHash(t *testing.T) {
 	}
 	if strings.Contains(base, "cs_1") || handoffHash("https://s", k, "https://l") != base {
 		t.Error("hash not stable or leaks the secret")
-	}
-}
-
-func TestSameURL(t *testing.T) {
-	if !sameURL("https://API.example/woocommerce/webhook/", "https://api.example/woocommerce/webhook") {
-		t.Error("host case and trailing slash should not matter")
-	}
-	if sameURL("https://api.example/Woocommerce/webhook", "https://api.example/woocommerce/webhook") {
-		t.Error("the path is case-sensitive")
 	}
 }

@@ -259,7 +259,7 @@ func (h *Handler) backfill(ctx context.Context, log *slog.Logger, shop *wooapi.C
 
 // loadBackfill reads the checkpoint; nil when there is none.
 func (h *Handler) loadBackfill(ctx context.Context, log *slog.Logger) (*backfillState, int64, error) {
-	doc, version, err := h.Checkpoints.Get(ctx, BackfillID)
+	doc, version, err := h.State.Get(ctx, BackfillID)
 	if err != nil || doc == nil {
 		return nil, version, err
 	}

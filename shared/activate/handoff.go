@@ -57,7 +57,7 @@ func (h *Handler) handoff(ctx context.Context, log *slog.Logger, shop *wooapi.Cl
 	defer func() { rep.DurationMS = ms(h.now().Sub(start)) }()
 	hash := handoffHash(h.StoreURL, shop.Key, h.CredentialsURL)
 
-	doc, version, err := h.Checkpoints.Get(ctx, HandoffID)
+	doc, version, err := h.State.Get(ctx, HandoffID)
 	if err != nil {
 		return h.failHandoff(rep, err)
 	}
@@ -98,7 +98,7 @@ func (h *Handler) handoff(ctx context.Context, log *slog.Logger, shop *wooapi.Cl
 	rep.Outcome, rep.HandedOffAt = OutcomeDone, &at
 	rep.Detail = "the API key works and was handed to Logistos"
 	state, _ := json.Marshal(handoffState{Hash: hash, At: at})
-	if _, err := h.Checkpoints.Put(ctx, HandoffID, state, version); err != nil {
+	if _, err := h.State.Put(ctx, HandoffID, state, version); err != nil {
 		// The handoff itself succeeded; a later run will just send it again.
 		log.LogAttrs(ctx, slog.LevelWarn, "handoff not remembered", slog.String("error", err.Error()))
 	}

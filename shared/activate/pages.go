@@ -10,11 +10,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/logistos-sync/logistos-sync/shared/checkpoint"
 	"github.com/logistos-sync/logistos-sync/shared/config"
 	"github.com/logistos-sync/logistos-sync/shared/logistos"
 	"github.com/logistos-sync/logistos-sync/shared/metrics"
 	"github.com/logistos-sync/logistos-sync/shared/queue"
+	"github.com/logistos-sync/logistos-sync/shared/state"
 	"github.com/logistos-sync/logistos-sync/shared/wooapi"
 )
 
@@ -373,8 +373,8 @@ func (r *run) save(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	v, err := r.h.Checkpoints.Put(ctx, BackfillID, doc, r.version)
-	if errors.Is(err, checkpoint.ErrConflict) {
+	v, err := r.h.State.Put(ctx, BackfillID, doc, r.version)
+	if errors.Is(err, state.ErrConflict) {
 		return errLostLease
 	}
 	if err != nil {

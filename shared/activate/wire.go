@@ -10,13 +10,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/logistos-sync/logistos-sync/shared/checkpoint"
 	"github.com/logistos-sync/logistos-sync/shared/config"
+	"github.com/logistos-sync/logistos-sync/shared/ledger"
 	"github.com/logistos-sync/logistos-sync/shared/logistos"
 	"github.com/logistos-sync/logistos-sync/shared/metrics"
 	"github.com/logistos-sync/logistos-sync/shared/queue"
 	"github.com/logistos-sync/logistos-sync/shared/secret"
+	"github.com/logistos-sync/logistos-sync/shared/state"
 	"github.com/logistos-sync/logistos-sync/shared/wooapi"
+	"github.com/logistos-sync/logistos-sync/shared/wookey"
 )
 
 // New builds a Handler from the configuration with real clients, once per
@@ -30,28 +32,27 @@ func New(cfg config.Activate, awsCfg aws.Config, log *slog.Logger, m *metrics.Em
 	if err != nil {
 		return nil, fmt.Errorf("webhook secret: %w", err)
 	}
-	var keys KeySource = StaticKey{ConsumerKey: cfg.ConsumerKey, ConsumerSecret: cfg.ConsumerSecret}
-	if cfg.WooCredentials.ARN != "" {
-		src, err := secret.NewManager(sm, cfg.WooCredentials.ARN)
-		if err != nil {
-			return nil, fmt.Errorf("WooCommerce credentials secret: %w", err)
-		}
-		keys = SecretKey{Source: src}
+	keys, err := wookey.Open(sm, cfg.WooCredentials.ARN, cfg.ConsumerKey, cfg.ConsumerSecret)
+	if err != nil {
+		return nil, err
 	}
 	shop, err := wooapi.NewClient(wooapi.NewHTTPClient(), cfg.StoreURL, wooapi.Key{})
 	if err != nil {
 		return nil, err
 	}
-	var store checkpoint.Store = &checkpoint.Memory{}
-	if cfg.Checkpoint != "" {
-		store = &checkpoint.DynamoDB{Client: dynamodb.NewFromConfig(awsCfg), Table: cfg.Checkpoint}
-	}
+	db := dynamodb.NewFromConfig(awsCfg)
+	store := state.Open(db, cfg.StateTable)
 	h := &Handler{
-		Shop:           shop,
-		Keys:           keys,
-		Logistos:       &logistos.Client{HTTP: logistos.NewHTTPClient(), CredentialsURL: cfg.CredentialsURL},
-		Queue:          &queue.Sender{Client: sqs.NewFromConfig(awsCfg), QueueURL: cfg.QueueURL},
-		Checkpoints:    store,
+		Shop:     shop,
+		Keys:     keys,
+		Logistos: &logistos.Client{HTTP: logistos.NewHTTPClient(), CredentialsURL: cfg.CredentialsURL},
+		// What the backfill queued is recorded in the ledger after SQS took
+		// it, so reconcile does not queue it again.
+		Queue: &ledger.RecordingSender{
+			Sender:   &queue.Sender{Client: sqs.NewFromConfig(awsCfg), QueueURL: cfg.QueueURL},
+			Recorder: &ledger.Recorder{Store: ledger.Open(db, cfg.LedgerTable), Log: log, Metrics: m},
+		},
+		State:          store,
 		WebhookSecret:  webhookSecret,
 		StoreURL:       logistos.StoreURL(cfg.StoreURL),
 		WebhookURL:     cfg.WebhookURL,

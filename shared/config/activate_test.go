@@ -17,16 +17,16 @@ func TestLoadActivate(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.StoreURL != "https://shop.example" || c.WooCredentials.ARN != "arn:woo" || c.CredentialsURL != DefaultLogistosCredentialsURL ||
-		c.BackfillConcurrency != DefaultBackfillConcurrency || strings.Join(c.BackfillStatuses, ",") != "any" || c.Checkpoint != "" {
+		c.BackfillConcurrency != DefaultBackfillConcurrency || strings.Join(c.BackfillStatuses, ",") != "any" || c.StateTable != "" {
 		t.Errorf("defaults: %+v", c)
 	}
 
 	literal := base()
 	delete(literal, WooCredentialsSecretARN)
 	literal[WooConsumerKey], literal[WooConsumerSecret] = "ck_1", "cs_1"
-	literal[BackfillStatus], literal[BackfillConcurrency], literal[BackfillCheckpoint] = "processing, completed", "8", "table"
+	literal[BackfillStatus], literal[BackfillConcurrency], literal[StateTable] = "processing, completed", "8", "table"
 	if c, err := LoadActivate(FromMap(literal)); err != nil || c.ConsumerKey != "ck_1" || c.ConsumerSecret != "cs_1" ||
-		len(c.BackfillStatuses) != 2 || c.BackfillConcurrency != 8 || c.Checkpoint != "table" {
+		len(c.BackfillStatuses) != 2 || c.BackfillConcurrency != 8 || c.StateTable != "table" {
 		t.Errorf("literal key: %+v %v", c, err)
 	}
 

@@ -18,7 +18,7 @@ func TestLoadWebhook(t *testing.T) {
 	if c.StoreURL != "https://shop.example" || c.Secret.ARN == "" || c.Secret.Literal != "" || !slices.Equal(c.Topics, []string{"order.created", "order.updated"}) || c.LogLevel != "info" {
 		t.Fatalf("%+v", c)
 	}
-	want := []string{StoreURL, QueueURL, WebhookSecretARN, WebhookSecret, ForwardTopics, FunctionName, LogLevel}
+	want := []string{StoreURL, QueueURL, WebhookSecretARN, WebhookSecret, ForwardTopics, FunctionName, LogLevel, LedgerTable}
 	if !slices.Equal(env.Read(), want) {
 		t.Fatalf("read %v, want %v", env.Read(), want)
 	}

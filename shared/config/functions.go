@@ -1,5 +1,7 @@
 package config
 
+import "time"
+
 // Variable names: part of the interface, set by template.yaml.
 const (
 	StoreURL                = "STORE_URL"
@@ -14,7 +16,9 @@ const (
 	LogistosOrdersURL       = "LOGISTOS_ORDERS_URL"
 	LogistosCredentialsURL  = "LOGISTOS_CREDENTIALS_URL"
 	ForwardTopics           = "FORWARD_TOPICS"
-	BackfillCheckpoint      = "BACKFILL_CHECKPOINT"
+	StateTable              = "STATE_TABLE"
+	LedgerTable             = "LEDGER_TABLE"
+	ReconcileGrace          = "RECONCILE_GRACE"
 	BackfillConcurrency     = "BACKFILL_CONCURRENCY"
 	BackfillStatus          = "BACKFILL_STATUS"
 	LogLevel                = "LOG_LEVEL"
@@ -59,6 +63,9 @@ type Webhook struct {
 	QueueURL string
 	Secret   Secret
 	Topics   []string
+	// LedgerTable is the DynamoDB ledger of orders queued; empty keeps it
+	// in memory (local runs).
+	LedgerTable string
 	// Function is the name of the deployed function ("" in local runs).
 	Function string
 	LogLevel string
@@ -74,6 +81,7 @@ func LoadWebhook(e *Env) (Webhook, error) {
 		Function: e.String(FunctionName, ""),
 		LogLevel: e.String(LogLevel, DefaultLogLevel),
 	}
+	c.LedgerTable = e.String(LedgerTable, "")
 	return c, e.Err()
 }
 
@@ -121,7 +129,8 @@ type Activate struct {
 	ConsumerSecret      string
 	WebhookURL          string
 	CredentialsURL      string
-	Checkpoint          string // DynamoDB table; empty keeps the checkpoint in memory
+	StateTable          string // DynamoDB table of state documents; empty keeps them in memory
+	LedgerTable         string // DynamoDB ledger of orders queued; empty keeps it in memory
 	BackfillConcurrency int
 	BackfillStatuses    []string
 	// Function is the deployed function's name, which continues a long
@@ -141,27 +150,14 @@ func LoadActivate(e *Env) (Activate, error) {
 		WebhookSecret:       e.secret(WebhookSecretARN, WebhookSecret),
 		WebhookURL:          e.SecureURL(WebhookURL, "", true),
 		CredentialsURL:      e.SecureURL(LogistosCredentialsURL, DefaultLogistosCredentialsURL, true),
-		Checkpoint:          e.String(BackfillCheckpoint, ""),
+		StateTable:          e.String(StateTable, ""),
+		LedgerTable:         e.String(LedgerTable, ""),
 		BackfillConcurrency: e.Int(BackfillConcurrency, DefaultBackfillConcurrency, 1, MaxBackfillConcurrency),
 		BackfillStatuses:    e.List(BackfillStatus, DefaultBackfillStatus),
 		Function:            e.String(FunctionName, ""),
 		LogLevel:            e.String(LogLevel, DefaultLogLevel),
 	}
-	arn, key, sec := e.get(WooCredentialsSecretARN), e.get(WooConsumerKey), e.get(WooConsumerSecret)
-	switch {
-	case arn != "" && (key != "" || sec != ""):
-		e.fail(WooCredentialsSecretARN, "set either it or %s and %s, not both", WooConsumerKey, WooConsumerSecret)
-	case arn != "":
-		c.WooCredentials = Secret{ARN: arn}
-	case key == "" && sec == "":
-		e.fail(WooCredentialsSecretARN+" or "+WooConsumerKey+" and "+WooConsumerSecret, "one is required but none is set")
-	case key == "":
-		e.fail(WooConsumerKey, "is required with %s", WooConsumerSecret)
-	case sec == "":
-		e.fail(WooConsumerSecret, "is required with %s", WooConsumerKey)
-	default:
-		c.ConsumerKey, c.ConsumerSecret = key, sec
-	}
+	c.WooCredentials, c.ConsumerKey, c.ConsumerSecret = e.wooCredentials()
 	return c, e.Err()
 }
 
@@ -172,4 +168,76 @@ func Set(list []string) map[string]bool {
 		s[v] = true
 	}
 	return s
+}
+
+// wooCredentials reads the REST API key's source: a secret's ARN, or (local
+// runs) the two literals; exactly one of the two.
+func (e *Env) wooCredentials() (src Secret, key, secret string) {
+	arn, key, sec := e.get(WooCredentialsSecretARN), e.get(WooConsumerKey), e.get(WooConsumerSecret)
+	switch {
+	case arn != "" && (key != "" || sec != ""):
+		e.fail(WooCredentialsSecretARN, "set either it or %s and %s, not both", WooConsumerKey, WooConsumerSecret)
+	case arn != "":
+		return Secret{ARN: arn}, "", ""
+	case key == "" && sec == "":
+		e.fail(WooCredentialsSecretARN+" or "+WooConsumerKey+" and "+WooConsumerSecret, "one is required but none is set")
+	case key == "":
+		e.fail(WooConsumerKey, "is required with %s", WooConsumerSecret)
+	case sec == "":
+		e.fail(WooConsumerSecret, "is required with %s", WooConsumerKey)
+	default:
+		return Secret{}, key, sec
+	}
+	return Secret{}, "", ""
+}
+
+// Limits of reconcile's settings.
+const (
+	// DefaultReconcileGrace: WooCommerce's deliveries run from Action
+	// Scheduler and can lag minutes behind the order on a quiet shop.
+	DefaultReconcileGrace = 15 * time.Minute
+	// MaxReconcileGrace keeps a mistyped setting from leaving orders
+	// unrecovered for days.
+	MaxReconcileGrace = 24 * time.Hour
+)
+
+// Reconcile is the reconcile function's configuration.
+type Reconcile struct {
+	StoreURL      string
+	QueueURL      string
+	WebhookSecret Secret
+	// WooCredentials, ConsumerKey, ConsumerSecret: as Activate's.
+	WooCredentials Secret
+	ConsumerKey    string
+	ConsumerSecret string
+	WebhookURL     string
+	StateTable     string // empty keeps state in memory (local runs)
+	LedgerTable    string // empty keeps the ledger in memory (local runs)
+	// Grace is how long after an order its webhook delivery may still
+	// arrive: the window ends this long before now.
+	Grace time.Duration
+	// Topics forwarded: with order.updated, modified orders are recovered too.
+	Topics   []string
+	Function string
+	LogLevel string
+}
+
+// LoadReconcile reads the reconcile function's configuration. STORE_URL and
+// WEBHOOK_URL receive credentials or orders, so they must be https (http
+// only for loopback).
+func LoadReconcile(e *Env) (Reconcile, error) {
+	c := Reconcile{
+		StoreURL:      e.SecureURL(StoreURL, "", true),
+		QueueURL:      e.Required(QueueURL),
+		WebhookSecret: e.secret(WebhookSecretARN, WebhookSecret),
+		WebhookURL:    e.SecureURL(WebhookURL, "", true),
+		StateTable:    e.String(StateTable, ""),
+		LedgerTable:   e.String(LedgerTable, ""),
+		Grace:         e.Duration(ReconcileGrace, DefaultReconcileGrace, 0, MaxReconcileGrace),
+		Topics:        e.List(ForwardTopics, DefaultForwardTopics),
+		Function:      e.String(FunctionName, ""),
+		LogLevel:      e.String(LogLevel, DefaultLogLevel),
+	}
+	c.WooCredentials, c.ConsumerKey, c.ConsumerSecret = e.wooCredentials()
+	return c, e.Err()
 }

@@ -39,6 +39,12 @@ const (
 	ForwardLatency        = "ForwardLatency"        // milliseconds per Logistos POST
 	// activate
 	OrdersBackfilled = "OrdersBackfilled"
+	// ledger (webhook, activate, reconcile)
+	LedgerWriteFailed = "LedgerWriteFailed" // orders queued but not recorded: reconcile may queue them once more
+	// reconcile
+	OrdersRecovered = "OrdersRecovered" // orders the webhook missed, queued by reconcile
+	WebhookRepaired = "WebhookRepaired" // the webhook was missing, disabled or duplicated, and was put right
+	ReconcileFailed = "ReconcileFailed" // a sweep could not finish (shop unreachable, key revoked, ...)
 )
 
 // Units.

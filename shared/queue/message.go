@@ -29,6 +29,9 @@ const (
 const (
 	OriginWebhook  = "webhook"
 	OriginBackfill = "backfill"
+	// OriginReconcile marks an order the webhook missed, found and queued by
+	// reconcile; the forwarder sends it with its topic, as a webhook's.
+	OriginReconcile = "reconcile"
 )
 
 // EncodingGzip marks a body that is gzip-compressed, then base64-encoded.

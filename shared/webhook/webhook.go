@@ -18,6 +18,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/logistos-sync/logistos-sync/shared/ledger"
 	"github.com/logistos-sync/logistos-sync/shared/metrics"
 	"github.com/logistos-sync/logistos-sync/shared/queue"
 	"github.com/logistos-sync/logistos-sync/shared/secret"
@@ -32,6 +33,10 @@ const (
 	// EnqueueTimeout bounds the SQS call with the SDK's retries, well inside
 	// WooCommerce's 60 s delivery timeout and API Gateway's 30 s.
 	EnqueueTimeout = 8 * time.Second
+	// LedgerTimeout bounds the ledger write that follows a send: one
+	// PutItem takes milliseconds, and a slow ledger must not hold the answer
+	// (a missing entry costs at most one duplicate from reconcile).
+	LedgerTimeout = 1 * time.Second
 )
 
 // Enqueuer puts a message on the orders queue and returns its id.
@@ -41,8 +46,12 @@ type Enqueuer interface {
 
 // Handler answers webhook deliveries. Build it once per cold start.
 type Handler struct {
-	Secrets  secret.Source
-	Queue    Enqueuer
+	Secrets secret.Source
+	Queue   Enqueuer
+	// Ledger records each order SQS accepted, after the send (never
+	// beside it: an entry for an order not queued would hide it from
+	// reconcile for ever). Nil records nothing.
+	Ledger   *ledger.Recorder
 	Topics   map[string]bool // topics forwarded; others are answered 200 and dropped
 	StoreURL string          // wc-source when the delivery names none
 	Log      *slog.Logger
@@ -206,6 +215,9 @@ func (h *Handler) handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 		d.err = err
 		return outEnqueueFailed
 	}
+	ledgerCtx, cancelLedger := context.WithTimeout(ctx, LedgerTimeout)
+	defer cancelLedger()
+	h.Ledger.Record(ledgerCtx, &msg)
 	return outQueued
 }
 

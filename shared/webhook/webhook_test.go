@@ -17,6 +17,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/logistos-sync/logistos-sync/shared/ledger"
 	"github.com/logistos-sync/logistos-sync/shared/logging"
 	"github.com/logistos-sync/logistos-sync/shared/metrics"
 	"github.com/logistos-sync/logistos-sync/shared/queue"
@@ -69,19 +70,21 @@ func (s *rotatingSecret) Refresh(context.Context) bool {
 type harness struct {
 	h    *Handler
 	q    *fakeQueue
+	l    *ledger.Memory
 	logs *bytes.Buffer
 	emf  *bytes.Buffer
 }
 
 func newHarness(src secret.Source) *harness {
 	logs, emf := &bytes.Buffer{}, &bytes.Buffer{}
-	q := &fakeQueue{}
+	q, l := &fakeQueue{}, &ledger.Memory{}
+	log, m := logging.New(logs, "debug"), metrics.New(emf, "webhook-test")
 	return &harness{
 		h: &Handler{
 			Secrets: src, Queue: q, Topics: map[string]bool{"order.created": true}, StoreURL: "https://shop.example",
-			Log: logging.New(logs, "debug"), Metrics: metrics.New(emf, "webhook-test"),
+			Ledger: &ledger.Recorder{Store: l, Log: log, Metrics: m}, Log: log, Metrics: m,
 		},
-		q: q, logs: logs, emf: emf,
+		q: q, l: l, logs: logs, emf: emf,
 	}
 }
 
@@ -136,6 +139,43 @@ func TestDeliveryEnqueued(t *testing.T) {
 	if !strings.Contains(hs.logs.String(), `"order_id":313`) || !strings.Contains(hs.emf.String(), `"OrdersEnqueued":1`) {
 		t.Errorf("log or metric missing:\n%s\n%s", hs.logs, hs.emf)
 	}
+}
+
+// The ledger holds an order only once SQS accepted it: an entry for an
+// order that is not queued would hide it from reconcile for ever.
+func TestLedgerRecordsOnlyQueuedOrders(t *testing.T) {
+	hs := newHarness(secret.Literal(realSecret))
+	hs.q.err = errors.New("sqs unavailable")
+	if resp := hs.do(t, capture(t, "order-created-313")); resp.StatusCode != 503 || hs.l.Len() != 0 {
+		t.Fatalf("queue down: status %d, %d ledger entries; want 503 and none", resp.StatusCode, hs.l.Len())
+	}
+	hs.q.err = nil
+	if resp := hs.do(t, capture(t, "order-created-313")); resp.StatusCode != 200 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	got, _ := hs.l.Get(context.Background(), []int64{313})
+	if e := got[313]; e.Origin != queue.OriginWebhook || e.Modified != "2026-11-28T02:06:16" {
+		t.Fatalf("ledger entry %+v", e)
+	}
+}
+
+// A failed ledger write does not fail the delivery: the order is queued.
+func TestLedgerFailureStillAnswers200(t *testing.T) {
+	hs := newHarness(secret.Literal(realSecret))
+	hs.h.Ledger.Store = brokenLedger{}
+	if resp := hs.do(t, capture(t, "order-created-313")); resp.StatusCode != 200 || len(hs.q.msgs) != 1 {
+		t.Fatalf("status %d, %d queued; want 200 and 1", resp.StatusCode, len(hs.q.msgs))
+	}
+	if !strings.Contains(hs.emf.String(), `"LedgerWriteFailed":1`) || !strings.Contains(hs.logs.String(), "ledger write failed") {
+		t.Fatalf("want a LedgerWriteFailed metric and a warning:\n%s\n%s", hs.emf, hs.logs)
+	}
+}
+
+type brokenLedger struct{}
+
+func (brokenLedger) Put(context.Context, []ledger.Entry) error { return errors.New("throttled") }
+func (brokenLedger) Get(context.Context, []int64) (map[int64]ledger.Entry, error) {
+	return nil, errors.New("throttled")
 }
 
 func TestStatusCodes(t *testing.T) {

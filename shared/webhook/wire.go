@@ -5,10 +5,12 @@ import (
 	"log/slog"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/logistos-sync/logistos-sync/shared/config"
+	"github.com/logistos-sync/logistos-sync/shared/ledger"
 	"github.com/logistos-sync/logistos-sync/shared/metrics"
 	"github.com/logistos-sync/logistos-sync/shared/queue"
 	"github.com/logistos-sync/logistos-sync/shared/secret"
@@ -24,8 +26,10 @@ func New(cfg config.Webhook, awsCfg aws.Config, log *slog.Logger, m *metrics.Emi
 		return nil, fmt.Errorf("webhook secret: %w", err)
 	}
 	return &Handler{
-		Secrets:  secrets,
-		Queue:    &queue.Sender{Client: sqs.NewFromConfig(awsCfg), QueueURL: cfg.QueueURL},
+		Secrets: secrets,
+		Queue:   &queue.Sender{Client: sqs.NewFromConfig(awsCfg), QueueURL: cfg.QueueURL},
+		Ledger: &ledger.Recorder{Store: ledger.Open(dynamodb.NewFromConfig(awsCfg), cfg.LedgerTable),
+			Log: log, Metrics: m},
 		Topics:   config.Set(cfg.Topics),
 		StoreURL: cfg.StoreURL,
 		Log:      log,

@@ -30,6 +30,8 @@ var (
 	ErrRedirected = errors.New("the shop redirected the request")
 	// ErrUnavailable: 429 or 5xx after every attempt.
 	ErrUnavailable = errors.New("the shop is overloaded or down")
+	// ErrNoSuchOrder: the order does not exist (deleted for good).
+	ErrNoSuchOrder = errors.New("the shop has no such order")
 	// ErrNoTimeToRetry: a transient failure was not retried because the
 	// wait would outlive the context's deadline; a later run may succeed.
 	ErrNoTimeToRetry = errors.New("no time left before the deadline to retry")
@@ -142,6 +144,8 @@ func classify(op string, secure bool, resp *http.Response, body []byte) *Error {
 		if !secure {
 			e.Hint += hintPlainHTTP
 		}
+	case status == http.StatusNotFound && re.Code == "woocommerce_rest_shop_order_invalid_id":
+		e.Err = ErrNoSuchOrder
 	case status == http.StatusNotFound && re.Code == "rest_no_route":
 		e.Err, e.Hint = ErrNoRESTAPI, hintNoRoute
 	case status == http.StatusNotFound && e.Code == "":

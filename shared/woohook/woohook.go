@@ -17,3 +17,7 @@ const (
 
 // TopicOrderCreated is the topic the webhook is registered for by default.
 const TopicOrderCreated = "order.created"
+
+// TopicOrderUpdated is the topic of an order changed (refunds included);
+// forwarded when FORWARD_TOPICS names it.
+const TopicOrderUpdated = "order.updated"

@@ -7,9 +7,11 @@
 // stand-in WooCommerce started in this process with -fake-shop N. Logistos
 // is LOGISTOS_CREDENTIALS_URL, or by default a local stand-in that only
 // says what it received (nothing real is contacted unless configured).
-// WEBHOOK_URL defaults to make run's webhook. BACKFILL_CHECKPOINT names a
+// WEBHOOK_URL defaults to make run's webhook. STATE_TABLE names a
 // table in the local DynamoDB (created when missing), which makes an
-// interrupted run resumable; unset, progress lives in this process only.
+// interrupted run resumable and gives make run's reconcile its cut-off;
+// unset, progress lives in this process only. LEDGER_TABLE likewise records
+// what the backfill queued, for reconcile.
 //
 // The stand-in shop listens on a fixed port (-fake-shop-port, env
 // FAKE_SHOP_PORT, default 8088: the shop make run assumes) and its orders
@@ -39,8 +41,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	dtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/logistos-sync/logistos-sync/local/fakelogistos"
@@ -48,8 +48,10 @@ import (
 	"github.com/logistos-sync/logistos-sync/local/stack"
 	"github.com/logistos-sync/logistos-sync/shared/activate"
 	"github.com/logistos-sync/logistos-sync/shared/config"
+	"github.com/logistos-sync/logistos-sync/shared/ledger"
 	"github.com/logistos-sync/logistos-sync/shared/logging"
 	"github.com/logistos-sync/logistos-sync/shared/metrics"
+	"github.com/logistos-sync/logistos-sync/shared/state"
 )
 
 const (
@@ -124,8 +126,8 @@ WOO_CONSUMER_KEY and WOO_CONSUMER_SECRET, or a stand-in with -fake-shop N:
   make activate ARGS="-fake-shop 500 -dry-run"   # what it would do, writing nothing
 
 Environment: STORE_URL, WOO_CONSUMER_KEY, WOO_CONSUMER_SECRET, WEBHOOK_URL,
-LOGISTOS_CREDENTIALS_URL, BACKFILL_CHECKPOINT (set it, e.g. to
-local-checkpoints, to make an interrupted run resumable), BACKFILL_CONCURRENCY,
+LOGISTOS_CREDENTIALS_URL, STATE_TABLE (set it, e.g. to
+local-state, to make an interrupted run resumable), LEDGER_TABLE, BACKFILL_CONCURRENCY,
 BACKFILL_STATUS, LOG_LEVEL, and the flags' variables named below.
 
 Flags:
@@ -194,7 +196,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, out, er
 
 	vars := map[string]string{}
 	for _, name := range []string{config.StoreURL, config.WooConsumerKey, config.WooConsumerSecret, config.WebhookURL,
-		config.LogistosCredentialsURL, config.BackfillCheckpoint, config.BackfillConcurrency, config.BackfillStatus, config.LogLevel} {
+		config.LogistosCredentialsURL, config.StateTable, config.LedgerTable, config.BackfillConcurrency, config.BackfillStatus, config.LogLevel} {
 		if v := getenv(name); v != "" {
 			vars[name] = v
 		}
@@ -219,8 +221,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, out, er
 		defer reportCaptured(out, capture)
 		vars[config.LogistosCredentialsURL] = srv.URL + fakelogistos.CredentialsPath
 	}
-	if table := vars[config.BackfillCheckpoint]; table != "" {
-		if err := ensureTable(ctx, dynamodb.NewFromConfig(st.AWS), table); err != nil {
+	if table := vars[config.StateTable]; table != "" {
+		if err := stack.EnsureTable(ctx, st.DynamoDB, table, state.AttrID, dtypes.ScalarAttributeTypeS); err != nil {
+			return err
+		}
+	}
+	if table := vars[config.LedgerTable]; table != "" {
+		if err := stack.EnsureTable(ctx, st.DynamoDB, table, ledger.AttrOrderID, dtypes.ScalarAttributeTypeN); err != nil {
 			return err
 		}
 	}
@@ -260,7 +267,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, out, er
 		}
 		if err != nil {
 			if errors.Is(ctx.Err(), context.Canceled) {
-				return interrupted(rep, vars[config.BackfillCheckpoint])
+				return interrupted(rep, vars[config.StateTable])
 			}
 			return err
 		}
@@ -315,9 +322,9 @@ func interrupted(rep activate.Report, table string) error {
 	}
 	if table == "" {
 		return fmt.Errorf("interrupted%s; without %s the progress lived in this process only, so a new run starts over: "+
-			"set %s=local-checkpoints to make an interrupted run resumable", where, config.BackfillCheckpoint, config.BackfillCheckpoint)
+			"set %s=local-state to make an interrupted run resumable", where, config.StateTable, config.StateTable)
 	}
-	return fmt.Errorf("interrupted%s; the checkpoint is in the local stack's table %s: run the same command again "+
+	return fmt.Errorf("interrupted%s; the checkpoint is in the local stack's state table %s: run the same command again "+
 		"(same shop, same `make run`) to resume%s", where, table, from)
 }
 
@@ -337,24 +344,6 @@ func startFakeShop(n, port int, latency time.Duration) (string, func(), error) {
 	srv := &http.Server{Handler: shop, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	return shop.URL, func() { _ = srv.Close() }, nil
-}
-
-// ensureTable creates the checkpoint table in the local DynamoDB as the
-// template does, unless it exists.
-func ensureTable(ctx context.Context, db *dynamodb.Client, name string) error {
-	if _, err := db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: &name}); err == nil {
-		return nil
-	}
-	_, err := db.CreateTable(ctx, &dynamodb.CreateTableInput{
-		TableName:            &name,
-		BillingMode:          dtypes.BillingModePayPerRequest,
-		AttributeDefinitions: []dtypes.AttributeDefinition{{AttributeName: aws.String("id"), AttributeType: dtypes.ScalarAttributeTypeS}},
-		KeySchema:            []dtypes.KeySchemaElement{{AttributeName: aws.String("id"), KeyType: dtypes.KeyTypeHash}},
-	})
-	if err != nil {
-		return fmt.Errorf("create checkpoint table %s in the local stack: %w", name, err)
-	}
-	return nil
 }
 
 // reportCaptured says what the local Logistos stand-in received, without

@@ -77,7 +77,7 @@ func TestCommand(t *testing.T) {
 
 	t.Run("plain output with a fake shop", func(t *testing.T) {
 		var out, errOut bytes.Buffer
-		getenv := env(map[string]string{"BACKFILL_CHECKPOINT": "local-checkpoints"})
+		getenv := env(map[string]string{"STATE_TABLE": "local-state"})
 		err := run(context.Background(), []string{"-aws-endpoint", st.Endpoint, "-fake-shop", "1200", "-fake-shop-port", "0", "-fake-latency", "5ms"}, getenv, &out, &errOut, false)
 		if err != nil {
 			t.Fatalf("%v\n%s", err, out.String())
@@ -128,7 +128,7 @@ func TestCommand(t *testing.T) {
 		}
 		const orders = 20000
 		args := []string{"-aws-endpoint", st.Endpoint, "-fake-shop", fmt.Sprint(orders), "-fake-latency", "100ms", "-steps", "handoff,backfill"}
-		env := []string{"FAKE_SHOP_PORT=" + freePort(t), "BACKFILL_CHECKPOINT=resume-checkpoints", "LOG_LEVEL=info"}
+		env := []string{"FAKE_SHOP_PORT=" + freePort(t), "STATE_TABLE=resume-state", "LOG_LEVEL=info"}
 
 		first, _, firstErr := child(args, env...)
 		if err := first.Start(); err != nil {
@@ -314,9 +314,9 @@ func TestInterruptedMessage(t *testing.T) {
 		rep   activate.Report
 		want  string
 	}{
-		{"local-checkpoints", rep, "interrupted after page 25 of 200 (2500 orders on the queue); the checkpoint is in the local stack's table local-checkpoints: run the same command again (same shop, same `make run`) to resume from page 26"},
-		{"", rep, "interrupted after page 25 of 200 (2500 orders on the queue); without BACKFILL_CHECKPOINT the progress lived in this process only, so a new run starts over: set BACKFILL_CHECKPOINT=local-checkpoints to make an interrupted run resumable"},
-		{"local-checkpoints", activate.Report{}, "interrupted; the checkpoint is in the local stack's table local-checkpoints: run the same command again (same shop, same `make run`) to resume"},
+		{"local-state", rep, "interrupted after page 25 of 200 (2500 orders on the queue); the checkpoint is in the local stack's state table local-state: run the same command again (same shop, same `make run`) to resume from page 26"},
+		{"", rep, "interrupted after page 25 of 200 (2500 orders on the queue); without STATE_TABLE the progress lived in this process only, so a new run starts over: set STATE_TABLE=local-state to make an interrupted run resumable"},
+		{"local-state", activate.Report{}, "interrupted; the checkpoint is in the local stack's state table local-state: run the same command again (same shop, same `make run`) to resume"},
 	} {
 		if got := interrupted(tc.rep, tc.table).Error(); got != tc.want {
 			t.Errorf("table %q:\n got %s\nwant %s", tc.table, got, tc.want)

@@ -5,8 +5,15 @@
 // emulated SQS event source mapping, and Logistos: LOGISTOS_ORDERS_URL, or a
 // local stand-in that prints each payload it receives.
 //
+// When a shop is configured (STORE_URL with WOO_CONSUMER_KEY and
+// WOO_CONSUMER_SECRET), reconcile also runs every RECONCILE_EVERY (default
+// 1m), on the state and ledger tables the stack creates in kumo; `make
+// activate` with STATE_TABLE and LEDGER_TABLE set to them fixes the cut-off
+// it starts from.
+//
 // Settings come from the functions' variables (STORE_URL, FORWARD_TOPICS,
-// LOGISTOS_ORDERS_URL, WEBHOOK_SECRET, LOG_LEVEL) plus PORT and AWS_PORT.
+// LOGISTOS_ORDERS_URL, WEBHOOK_SECRET, WOO_CONSUMER_KEY, WOO_CONSUMER_SECRET,
+// RECONCILE_GRACE, LOG_LEVEL) plus PORT, AWS_PORT and RECONCILE_EVERY.
 // Ctrl-C stops everything and exits 0.
 package main
 
@@ -22,6 +29,7 @@ import (
 	"os/signal"
 	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/logistos-sync/logistos-sync/local/delivery"
 	"github.com/logistos-sync/logistos-sync/local/fakelogistos"
@@ -29,17 +37,24 @@ import (
 	"github.com/logistos-sync/logistos-sync/local/stack"
 	"github.com/logistos-sync/logistos-sync/shared/config"
 	"github.com/logistos-sync/logistos-sync/shared/logging"
+	"github.com/logistos-sync/logistos-sync/shared/metrics"
+	"github.com/logistos-sync/logistos-sync/shared/reconcile"
 )
 
 // Runner settings beyond the functions' own variables.
 const (
-	envPort      = "PORT"     // the webhook's port
-	envAWSPort   = "AWS_PORT" // the emulator's port
-	defaultPort  = 3000
-	defaultStore = "http://127.0.0.1:8088"
-	loopback     = "127.0.0.1"
-	maxPort      = 65535
-	exitMessage  = "make run cannot start"
+	envPort    = "PORT"     // the webhook's port
+	envAWSPort = "AWS_PORT" // the emulator's port
+	// envReconcileEvery is how often reconcile sweeps locally: shorter than
+	// the template's 15 minutes, so a local test of a missed delivery
+	// does not wait long.
+	envReconcileEvery     = "RECONCILE_EVERY"
+	defaultReconcileEvery = time.Minute
+	defaultPort           = 3000
+	defaultStore          = "http://127.0.0.1:8088"
+	loopback              = "127.0.0.1"
+	maxPort               = 65535
+	exitMessage           = "make run cannot start"
 )
 
 const usage = `Usage: make run   (or: go -C local run ./cmd/run)
@@ -97,6 +112,7 @@ func run(ctx context.Context, log *slog.Logger, out io.Writer) error {
 	port := env.Int(envPort, defaultPort, 1, maxPort)
 	awsPort := env.Int(envAWSPort, stack.DefaultPort, 1, maxPort)
 	secretValue := env.String(config.WebhookSecret, stack.DefaultWebhookSecret)
+	every := env.Duration(envReconcileEvery, defaultReconcileEvery, time.Second, 24*time.Hour)
 	if err := env.Err(); err != nil {
 		return err
 	}
@@ -118,7 +134,7 @@ func run(ctx context.Context, log *slog.Logger, out io.Writer) error {
 		defer capture.Close()
 	}
 
-	st, err := stack.Start(ctx, stack.Options{Port: awsPort, WebhookSecret: secretValue})
+	st, err := stack.Start(ctx, stack.Options{Port: awsPort, WebhookSecret: secretValue, Tables: true})
 	if err != nil {
 		return err
 	}
@@ -128,20 +144,69 @@ func run(ctx context.Context, log *slog.Logger, out io.Writer) error {
 	if logging.ParseLevel(os.Getenv(config.LogLevel)) == slog.LevelDebug {
 		metricsOut = os.Stderr
 	}
-	fns, err := pipeline.New(st, settings(capture), log, metricsOut)
+	vars := settings(capture)
+	vars[config.LedgerTable] = st.LedgerTable
+	fns, err := pipeline.New(st, vars, log, metricsOut)
 	if err != nil {
 		return err
 	}
 	cfg := fns.ForwarderConfig
 
 	url := "http://" + ln.Addr().String() + pipeline.WebhookPath
+	rec, err := reconciler(st, url, secretValue, log, metricsOut)
+	if err != nil {
+		return err
+	}
 	if err := banner(out, url, st, capture, cfg.OrdersURL, secretValue); err != nil {
 		return err
+	}
+	if rec != nil {
+		fmt.Fprintf(out, "Reconcile    every %s against %s (tables %s, %s): run `STATE_TABLE=%s LEDGER_TABLE=%s make activate` once first\n\n",
+			every, rec.StoreURL, st.StateTable, st.LedgerTable, st.StateTable, st.LedgerTable)
+		go reconcileEvery(ctx, rec, every)
+	} else {
+		fmt.Fprintf(out, "Reconcile    off: set STORE_URL, WOO_CONSUMER_KEY and WOO_CONSUMER_SECRET to run it every %s\n\n", every)
 	}
 	log.Info("local pipeline ready", "webhook", url, "aws_endpoint", st.Endpoint, "logistos", cfg.OrdersURL)
 	err = pipeline.Run(ctx, ln, pipeline.Serve(fns.Webhook, log), pipeline.Poller(st, fns.Forwarder, log), log)
 	log.Info("local pipeline stopped")
 	return err
+}
+
+// reconciler builds reconcile as functions/reconcile does, on the local
+// stack's tables, when a shop is configured; nil otherwise.
+func reconciler(st *stack.Stack, webhookURL, secretValue string, log *slog.Logger, metricsOut io.Writer) (*reconcile.Handler, error) {
+	if os.Getenv(config.StoreURL) == "" || os.Getenv(config.WooConsumerKey) == "" || os.Getenv(config.WooConsumerSecret) == "" {
+		return nil, nil
+	}
+	vars := map[string]string{config.QueueURL: st.QueueURL, config.WebhookSecret: secretValue, config.WebhookURL: webhookURL,
+		config.StateTable: st.StateTable, config.LedgerTable: st.LedgerTable}
+	for _, name := range []string{config.StoreURL, config.WooConsumerKey, config.WooConsumerSecret, config.ForwardTopics,
+		config.ReconcileGrace, config.LogLevel} {
+		if v := os.Getenv(name); v != "" {
+			vars[name] = v
+		}
+	}
+	cfg, err := config.LoadReconcile(config.FromMap(vars))
+	if err != nil {
+		return nil, err
+	}
+	return reconcile.New(cfg, st.AWS, log.With("function", "reconcile"), metrics.New(metricsOut, "reconcile"))
+}
+
+// reconcileEvery sweeps every interval until ctx ends, as the template's
+// schedule does; each sweep logs its report.
+func reconcileEvery(ctx context.Context, h *reconcile.Handler, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			_, _ = h.Handle(ctx, reconcile.Event{})
+		}
+	}
 }
 
 // settings are the functions' variables as this shell sets them, with a

@@ -1,8 +1,9 @@
-// Package checkpoint keeps small JSON documents (a backfill's progress, a
-// record of what was already done) with optimistic concurrency: every write
-// names the version it read, and fails with ErrConflict when someone else
-// wrote in between. Two runs started at once therefore cannot both proceed.
-package checkpoint
+// Package state keeps the small JSON documents the functions share through
+// STATE_TABLE (a backfill's progress and lease, the handoff record,
+// reconcile's high-water mark and lease) with optimistic concurrency: every
+// write names the version it read, and fails with ErrConflict when someone
+// else wrote in between. Two runs started at once therefore cannot both proceed.
+package state
 
 import (
 	"context"
@@ -11,7 +12,7 @@ import (
 )
 
 // ErrConflict means the document changed since the version the writer read.
-var ErrConflict = errors.New("checkpoint was changed by another run")
+var ErrConflict = errors.New("state document was changed by another writer")
 
 // Store reads and writes versioned documents by id.
 type Store interface {

@@ -1,4 +1,4 @@
-package checkpoint
+package state
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 	"github.com/aws/smithy-go"
 )
 
-// Attribute names of a checkpoint item. The table's partition key is
+// Attribute names of a state item. The table's partition key is
 // AttrID (a string); nothing else is declared in the table's schema.
 const (
 	AttrID      = "id"
@@ -37,6 +37,15 @@ type DynamoDB struct {
 	Now func() time.Time
 }
 
+// Open returns the store in table, or one in memory when table is empty
+// (local runs).
+func Open(client DynamoDBAPI, table string) Store {
+	if table == "" {
+		return &Memory{}
+	}
+	return &DynamoDB{Client: client, Table: table}
+}
+
 // Get reads the document with a strongly consistent read, so that a run
 // resuming right after another sees its last write.
 func (d *DynamoDB) Get(ctx context.Context, id string) ([]byte, int64, error) {
@@ -46,7 +55,7 @@ func (d *DynamoDB) Get(ctx context.Context, id string) ([]byte, int64, error) {
 		ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
-		return nil, 0, fmt.Errorf("read checkpoint %s from table %s: %w", id, d.Table, err)
+		return nil, 0, fmt.Errorf("read state %s from table %s: %w", id, d.Table, err)
 	}
 	if len(out.Item) == 0 {
 		return nil, 0, nil
@@ -54,11 +63,11 @@ func (d *DynamoDB) Get(ctx context.Context, id string) ([]byte, int64, error) {
 	v, ok := out.Item[AttrVersion].(*types.AttributeValueMemberN)
 	s, ok2 := out.Item[AttrState].(*types.AttributeValueMemberS)
 	if !ok || !ok2 {
-		return nil, 0, fmt.Errorf("checkpoint %s in table %s lacks %s or %s", id, d.Table, AttrVersion, AttrState)
+		return nil, 0, fmt.Errorf("state %s in table %s lacks %s or %s", id, d.Table, AttrVersion, AttrState)
 	}
 	version, err := strconv.ParseInt(v.Value, 10, 64)
 	if err != nil {
-		return nil, 0, fmt.Errorf("checkpoint %s: bad %s %q", id, AttrVersion, v.Value)
+		return nil, 0, fmt.Errorf("state %s: bad %s %q", id, AttrVersion, v.Value)
 	}
 	return []byte(s.Value), version, nil
 }
@@ -92,7 +101,7 @@ func (d *DynamoDB) Put(ctx context.Context, id string, doc []byte, version int64
 		if conditionFailed(err) {
 			return 0, ErrConflict
 		}
-		return 0, fmt.Errorf("write checkpoint %s to table %s: %w", id, d.Table, err)
+		return 0, fmt.Errorf("write state %s to table %s: %w", id, d.Table, err)
 	}
 	return version + 1, nil
 }

@@ -1,0 +1,247 @@
+package ledger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// Attribute names of a ledger item. The table's partition key is AttrOrderID
+// (a number); AttrExpires is the table's TTL attribute.
+const (
+	AttrOrderID  = "order_id"
+	AttrModified = "modified"
+	AttrOrigin   = "origin"
+	AttrReceived = "received_at"
+	AttrExpires  = "expires_at"
+)
+
+// DynamoDB's batch limits.
+const (
+	// MaxWriteBatch is BatchWriteItem's limit on items per call.
+	MaxWriteBatch = 25
+	// MaxReadBatch is BatchGetItem's limit on keys per call.
+	MaxReadBatch = 100
+	// readConcurrency is how many BatchGetItem calls a lookup makes at
+	// once: a window of 10,000 orders is 100 calls, which one after the
+	// other would take longer than listing the window from the shop.
+	readConcurrency = 4
+	// batchRetries bounds how often unprocessed items (throttling) are
+	// sent again before giving up.
+	batchRetries = 5
+)
+
+// DynamoDBAPI is the part of the DynamoDB client the ledger uses.
+type DynamoDBAPI interface {
+	PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
+	BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
+}
+
+// DynamoDB is a Store in a DynamoDB table (partition key "order_id", N; TTL
+// on "expires_at").
+type DynamoDB struct {
+	Client DynamoDBAPI
+	Table  string
+	// RetryDelay is the wait before resending unprocessed items, given the
+	// retry's number; nil means 50 ms doubling. Tests set it to not sleep.
+	RetryDelay func(retry int) time.Duration
+}
+
+// Open returns the ledger in table, or one in memory when table is empty
+// (local runs).
+func Open(client DynamoDBAPI, table string) Store {
+	if table == "" {
+		return &Memory{}
+	}
+	return &DynamoDB{Client: client, Table: table}
+}
+
+func (d *DynamoDB) item(e Entry) map[string]types.AttributeValue {
+	it := map[string]types.AttributeValue{
+		AttrOrderID:  &types.AttributeValueMemberN{Value: strconv.FormatInt(e.OrderID, 10)},
+		AttrOrigin:   &types.AttributeValueMemberS{Value: e.Origin},
+		AttrReceived: &types.AttributeValueMemberS{Value: e.ReceivedAt.UTC().Format(time.RFC3339)},
+		AttrExpires:  &types.AttributeValueMemberN{Value: strconv.FormatInt(e.ReceivedAt.Add(TTL).Unix(), 10)},
+	}
+	if e.Modified != "" {
+		it[AttrModified] = &types.AttributeValueMemberS{Value: e.Modified}
+	}
+	return it
+}
+
+func (d *DynamoDB) wait(ctx context.Context, retry int) error {
+	delay := 50 * time.Millisecond << (retry - 1)
+	if d.RetryDelay != nil {
+		delay = d.RetryDelay(retry)
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(delay):
+		return nil
+	}
+}
+
+// Put writes one entry with PutItem (the webhook's one call per order) and
+// more with BatchWriteItem, 25 at a time.
+func (d *DynamoDB) Put(ctx context.Context, es []Entry) error {
+	if len(es) == 1 {
+		if _, err := d.Client.PutItem(ctx, &dynamodb.PutItemInput{TableName: &d.Table, Item: d.item(es[0])}); err != nil {
+			return fmt.Errorf("ledger: record order %d in table %s: %w", es[0].OrderID, d.Table, err)
+		}
+		return nil
+	}
+	for start := 0; start < len(es); start += MaxWriteBatch {
+		// One request per order id: BatchWriteItem refuses duplicate keys.
+		seen := make(map[int64]int)
+		var reqs []types.WriteRequest
+		for _, e := range es[start:min(start+MaxWriteBatch, len(es))] {
+			r := types.WriteRequest{PutRequest: &types.PutRequest{Item: d.item(e)}}
+			if i, ok := seen[e.OrderID]; ok {
+				reqs[i] = r
+				continue
+			}
+			seen[e.OrderID] = len(reqs)
+			reqs = append(reqs, r)
+		}
+		if err := d.write(ctx, reqs); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (d *DynamoDB) write(ctx context.Context, reqs []types.WriteRequest) error {
+	for retry := 0; ; retry++ {
+		out, err := d.Client.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{
+			RequestItems: map[string][]types.WriteRequest{d.Table: reqs},
+		})
+		if err != nil {
+			return fmt.Errorf("ledger: record %d orders in table %s: %w", len(reqs), d.Table, err)
+		}
+		reqs = out.UnprocessedItems[d.Table]
+		if len(reqs) == 0 {
+			return nil
+		}
+		if retry == batchRetries {
+			return fmt.Errorf("ledger: table %s left %d orders unrecorded after %d attempts", d.Table, len(reqs), retry+1)
+		}
+		if err := d.wait(ctx, retry+1); err != nil {
+			return errors.Join(fmt.Errorf("ledger: %d orders unrecorded", len(reqs)), err)
+		}
+	}
+}
+
+// Get reads the entries of ids with BatchGetItem, 100 keys at a time and
+// readConcurrency calls at once, with eventually consistent reads: an entry
+// written a second ago and not yet seen costs one duplicate, and reads cost
+// half.
+func (d *DynamoDB) Get(ctx context.Context, ids []int64) (map[int64]Entry, error) {
+	seen := make(map[int64]bool, len(ids))
+	var chunks [][]map[string]types.AttributeValue
+	var keys []map[string]types.AttributeValue
+	for _, id := range ids {
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		keys = append(keys, map[string]types.AttributeValue{AttrOrderID: &types.AttributeValueMemberN{Value: strconv.FormatInt(id, 10)}})
+		if len(keys) == MaxReadBatch {
+			chunks, keys = append(chunks, keys), nil
+		}
+	}
+	if len(keys) > 0 {
+		chunks = append(chunks, keys)
+	}
+	out := make(map[int64]Entry, len(ids))
+	var mu sync.Mutex
+	var firstErr error
+	sem := make(chan struct{}, readConcurrency)
+	var wg sync.WaitGroup
+	for _, chunk := range chunks {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			got := make(map[int64]Entry, len(chunk))
+			err := d.read(ctx, chunk, got)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil && firstErr == nil {
+				firstErr = err
+			}
+			for id, e := range got {
+				out[id] = e
+			}
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	return out, nil
+}
+
+func (d *DynamoDB) read(ctx context.Context, keys []map[string]types.AttributeValue, out map[int64]Entry) error {
+	projection := "#id, #m, #o, #r"
+	names := map[string]string{"#id": AttrOrderID, "#m": AttrModified, "#o": AttrOrigin, "#r": AttrReceived}
+	for retry := 0; ; retry++ {
+		res, err := d.Client.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{
+			RequestItems: map[string]types.KeysAndAttributes{d.Table: {
+				Keys: keys, ProjectionExpression: &projection, ExpressionAttributeNames: names,
+			}},
+		})
+		if err != nil {
+			return fmt.Errorf("ledger: look up %d orders in table %s: %w", len(keys), d.Table, err)
+		}
+		for _, it := range res.Responses[d.Table] {
+			e, err := entryOf(it)
+			if err != nil {
+				return fmt.Errorf("ledger: table %s: %w", d.Table, err)
+			}
+			out[e.OrderID] = e
+		}
+		keys = res.UnprocessedKeys[d.Table].Keys
+		if len(keys) == 0 {
+			return nil
+		}
+		if retry == batchRetries {
+			return fmt.Errorf("ledger: table %s left %d lookups unprocessed after %d attempts", d.Table, len(keys), retry+1)
+		}
+		if err := d.wait(ctx, retry+1); err != nil {
+			return err
+		}
+	}
+}
+
+func entryOf(it map[string]types.AttributeValue) (Entry, error) {
+	n, ok := it[AttrOrderID].(*types.AttributeValueMemberN)
+	if !ok {
+		return Entry{}, errors.New("an item lacks " + AttrOrderID)
+	}
+	id, err := strconv.ParseInt(n.Value, 10, 64)
+	if err != nil {
+		return Entry{}, fmt.Errorf("bad %s %q", AttrOrderID, n.Value)
+	}
+	e := Entry{OrderID: id}
+	if s, ok := it[AttrModified].(*types.AttributeValueMemberS); ok {
+		e.Modified = s.Value
+	}
+	if s, ok := it[AttrOrigin].(*types.AttributeValueMemberS); ok {
+		e.Origin = s.Value
+	}
+	if s, ok := it[AttrReceived].(*types.AttributeValueMemberS); ok {
+		e.ReceivedAt, _ = time.Parse(time.RFC3339, s.Value)
+	}
+	return e, nil
+}
+
+// ensure the SDK client satisfies DynamoDBAPI.
+var _ DynamoDBAPI = (*dynamodb.Client)(nil)

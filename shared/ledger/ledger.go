@@ -1,0 +1,196 @@
+// Package ledger records which orders were put on the orders queue, so that
+// reconcile can tell the orders the webhook missed from those it delivered.
+//
+// One small entry per order: its id, the latest date_modified_gmt queued,
+// the origin and when it was recorded, nothing else (no personal data). An
+// entry must never exist for an order that is not on the queue, or reconcile
+// would skip that order for ever: callers record only after SQS accepted the
+// message. A record that fails after the send costs at most one duplicate
+// (reconcile queues the order once more; Logistos de-duplicates), so record
+// failures are logged and counted, never returned to the sender's caller.
+package ledger
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+	"unsafe"
+
+	"github.com/logistos-sync/logistos-sync/shared/metrics"
+	"github.com/logistos-sync/logistos-sync/shared/queue"
+	"github.com/logistos-sync/logistos-sync/shared/wooapi"
+)
+
+// TTL is how long an entry is kept: far longer than any reconcile window
+// (an order older than that is never looked up again), short enough to
+// bound the table's size.
+const TTL = 90 * 24 * time.Hour
+
+// Entry is what the ledger knows of one order.
+type Entry struct {
+	OrderID int64
+	// Modified is the order's date_modified_gmt as the shop wrote it
+	// ("2026-11-20T18:42:07"), "" when the queued body had none.
+	Modified string
+	// Origin is the queue.Origin* that queued it.
+	Origin     string
+	ReceivedAt time.Time
+}
+
+// Store keeps entries by order id.
+type Store interface {
+	// Put records entries (a later entry for an order replaces the earlier).
+	Put(ctx context.Context, es []Entry) error
+	// Get returns the entries of the ids that have one.
+	Get(ctx context.Context, ids []int64) (map[int64]Entry, error)
+}
+
+// Memory is a Store in this process's memory: for local runs and tests.
+type Memory struct {
+	mu      sync.Mutex
+	entries map[int64]Entry
+	puts    int
+}
+
+// Put records entries.
+func (m *Memory) Put(_ context.Context, es []Entry) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.entries == nil {
+		m.entries = make(map[int64]Entry)
+	}
+	for _, e := range es {
+		m.entries[e.OrderID] = e
+	}
+	m.puts += len(es)
+	return nil
+}
+
+// Get returns the entries of ids.
+func (m *Memory) Get(_ context.Context, ids []int64) (map[int64]Entry, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make(map[int64]Entry)
+	for _, id := range ids {
+		if e, ok := m.entries[id]; ok {
+			out[id] = e
+		}
+	}
+	return out, nil
+}
+
+// Len is how many orders have an entry.
+func (m *Memory) Len() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.entries)
+}
+
+// Writes is how many entries were written in all (rewrites included).
+func (m *Memory) Writes() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.puts
+}
+
+// modifiedKey starts the top-level date_modified_gmt member. WooCommerce
+// writes it near the start of an order; meta_data keys appear as values
+// ("key":"date_modified_gmt"), never as this member, so the first match is
+// the order's own.
+var modifiedKey = []byte(`"date_modified_gmt":`)
+
+// maxDateLen bounds what is taken for a date, so a malformed body cannot
+// put a long string in the ledger.
+const maxDateLen = 32
+
+// EntryOf reads an order body's id and date_modified_gmt without decoding
+// the whole order (bodies can be megabytes; the webhook pays this on every
+// delivery). ok is false for a body that is not an order with an id.
+func EntryOf(body []byte, origin string, at time.Time) (e Entry, ok bool) {
+	id, err := wooapi.OrderID(body)
+	if err != nil {
+		return Entry{}, false
+	}
+	e = Entry{OrderID: id, Origin: origin, ReceivedAt: at.UTC()}
+	if i := bytes.Index(body, modifiedKey); i >= 0 {
+		// A date is plain ASCII between quotes (no escapes); null stays "".
+		rest := bytes.TrimLeft(body[i+len(modifiedKey):], " \t\r\n")
+		if len(rest) > 0 && rest[0] == '"' {
+			if j := bytes.IndexByte(rest[1:], '"'); j >= 0 && j <= maxDateLen {
+				e.Modified = string(rest[1 : 1+j])
+			}
+		}
+	}
+	return e, true
+}
+
+// Recorder records what a producer queued and reports failures to record.
+type Recorder struct {
+	Store   Store
+	Log     *slog.Logger
+	Metrics *metrics.Emitter
+	Now     func() time.Time
+}
+
+// Record writes the entries of messages SQS accepted. It returns nothing:
+// the orders are queued, and a failure here costs at most a duplicate, so it
+// is logged and counted (LedgerWriteFailed) instead.
+func (r *Recorder) Record(ctx context.Context, ms ...*queue.Message) {
+	if r == nil || r.Store == nil || len(ms) == 0 {
+		return
+	}
+	now := time.Now
+	if r.Now != nil {
+		now = r.Now
+	}
+	at := now()
+	es := make([]Entry, 0, len(ms))
+	for _, m := range ms {
+		at := at
+		if !m.ReceivedAt.IsZero() {
+			at = m.ReceivedAt // when the order arrived, not when it was recorded
+		}
+		// A read-only view: bodies can be megabytes, and EntryOf keeps
+		// nothing of them but a short copied date.
+		if e, ok := EntryOf(unsafe.Slice(unsafe.StringData(m.Body), len(m.Body)), m.Origin, at); ok {
+			es = append(es, e)
+		}
+	}
+	if len(es) == 0 {
+		return
+	}
+	if err := r.Store.Put(ctx, es); err != nil {
+		r.Metrics.Count(metrics.LedgerWriteFailed, len(es))
+		if r.Log != nil {
+			r.Log.LogAttrs(ctx, slog.LevelWarn, "ledger write failed", slog.Int("orders", len(es)),
+				slog.String("origin", es[0].Origin), slog.String("error", err.Error()),
+				slog.String("effect", "the orders are queued; reconcile may queue them once more"))
+		}
+	}
+}
+
+// BatchSender puts messages on the orders queue (queue.Sender).
+type BatchSender interface {
+	SendBatch(ctx context.Context, ms []*queue.Message) error
+}
+
+// RecordingSender is a BatchSender that records in the ledger what the
+// wrapped sender queued, once it succeeded: the backfill and reconcile send
+// through it, so neither has to remember to record.
+type RecordingSender struct {
+	Sender   BatchSender
+	Recorder *Recorder
+}
+
+// SendBatch sends ms and, when every one was accepted, records them. After
+// an error nothing is recorded: some messages may not be on the queue, and
+// the caller sends them again.
+func (s *RecordingSender) SendBatch(ctx context.Context, ms []*queue.Message) error {
+	if err := s.Sender.SendBatch(ctx, ms); err != nil {
+		return err
+	}
+	s.Recorder.Record(ctx, ms...)
+	return nil
+}

@@ -1,0 +1,84 @@
+package ledger
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/logistos-sync/logistos-sync/shared/metrics"
+	"github.com/logistos-sync/logistos-sync/shared/queue"
+)
+
+func TestEntryOfRealDelivery(t *testing.T) {
+	body, err := os.ReadFile("../../testdata/woocommerce/real-wc-8.9.1/order-created-313.body")
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 11, 28, 2, 6, 20, 0, time.UTC)
+	e, ok := EntryOf(body, queue.OriginWebhook, at)
+	if !ok || e.OrderID != 313 || e.Modified != "2026-11-28T02:06:16" || e.Origin != queue.OriginWebhook || !e.ReceivedAt.Equal(at) {
+		t.Fatalf("EntryOf = %+v, %v", e, ok)
+	}
+}
+
+func TestEntryOfEdges(t *testing.T) {
+	for body, want := range map[string]Entry{
+		`{"id":7,"date_modified_gmt":null}`:                                              {OrderID: 7},
+		`{"id":8,"meta_data":[{"key":"date_modified_gmt","value":"x"}]}`:                 {OrderID: 8},
+		`{"id":9,"date_modified_gmt": "2026-01-02T03:04:05","x":1}`:                      {OrderID: 9},
+		`{"id":10,"date_modified_gmt":"` + string(bytes.Repeat([]byte("9"), 100)) + `"}`: {OrderID: 10},
+	} {
+		e, ok := EntryOf([]byte(body), "", time.Time{})
+		if want.OrderID == 9 {
+			want.Modified = "2026-01-02T03:04:05"
+		}
+		if !ok || e.OrderID != want.OrderID || e.Modified != want.Modified {
+			t.Errorf("EntryOf(%.60s) = %+v, %v; want %+v", body, e, ok, want)
+		}
+	}
+	if _, ok := EntryOf([]byte(`{"code":"woocommerce_rest_cannot_view"}`), "", time.Time{}); ok {
+		t.Error("a REST error has no entry")
+	}
+}
+
+type fakeSender struct{ err error }
+
+func (f *fakeSender) SendBatch(context.Context, []*queue.Message) error { return f.err }
+
+type failingStore struct{ Memory }
+
+func (*failingStore) Put(context.Context, []Entry) error { return errors.New("throttled") }
+
+func TestRecordingSenderRecordsOnlyWhatWasQueued(t *testing.T) {
+	ctx := context.Background()
+	ms := []*queue.Message{{Body: `{"id":1,"date_modified_gmt":"2026-01-01T00:00:00"}`, Origin: queue.OriginBackfill},
+		{Body: `{"id":2}`, Origin: queue.OriginBackfill}}
+	mem := &Memory{}
+	rec := &Recorder{Store: mem, Log: slog.New(slog.DiscardHandler), Metrics: metrics.New(&bytes.Buffer{}, "")}
+
+	failed := &RecordingSender{Sender: &fakeSender{err: errors.New("sqs down")}, Recorder: rec}
+	if err := failed.SendBatch(ctx, ms); err == nil || mem.Len() != 0 {
+		t.Fatalf("after a failed send: err %v, %d entries; want the error and none", err, mem.Len())
+	}
+	ok := &RecordingSender{Sender: &fakeSender{}, Recorder: rec}
+	if err := ok.SendBatch(ctx, ms); err != nil || mem.Len() != 2 {
+		t.Fatalf("after a send: err %v, %d entries; want 2", err, mem.Len())
+	}
+	got, _ := mem.Get(ctx, []int64{1, 2, 3})
+	if len(got) != 2 || got[1].Modified != "2026-01-01T00:00:00" || got[2].Origin != queue.OriginBackfill {
+		t.Fatalf("entries %+v", got)
+	}
+
+	var out bytes.Buffer
+	rec = &Recorder{Store: &failingStore{}, Log: slog.New(slog.DiscardHandler), Metrics: metrics.New(&out, "")}
+	if err := (&RecordingSender{Sender: &fakeSender{}, Recorder: rec}).SendBatch(ctx, ms); err != nil {
+		t.Fatalf("a ledger failure must not fail the send: %v", err)
+	}
+	if !bytes.Contains(out.Bytes(), []byte(`"LedgerWriteFailed":2`)) {
+		t.Fatalf("want LedgerWriteFailed 2, got %s", out.String())
+	}
+}

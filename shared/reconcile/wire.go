@@ -1,0 +1,61 @@
+package reconcile
+
+import (
+	"fmt"
+	"log/slog"
+	"slices"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/logistos-sync/logistos-sync/shared/config"
+	"github.com/logistos-sync/logistos-sync/shared/ledger"
+	"github.com/logistos-sync/logistos-sync/shared/logistos"
+	"github.com/logistos-sync/logistos-sync/shared/metrics"
+	"github.com/logistos-sync/logistos-sync/shared/queue"
+	"github.com/logistos-sync/logistos-sync/shared/secret"
+	"github.com/logistos-sync/logistos-sync/shared/state"
+	"github.com/logistos-sync/logistos-sync/shared/wooapi"
+	"github.com/logistos-sync/logistos-sync/shared/woohook"
+	"github.com/logistos-sync/logistos-sync/shared/wookey"
+)
+
+// New builds a Handler from the configuration with real clients, once per
+// cold start. It is the one place reconcile is wired: functions/reconcile,
+// the local runner, the sweep command and the tests all build it here.
+func New(cfg config.Reconcile, awsCfg aws.Config, log *slog.Logger, m *metrics.Emitter) (*Handler, error) {
+	sm := secretsmanager.NewFromConfig(awsCfg)
+	webhookSecret, err := secret.Open(sm, cfg.WebhookSecret.ARN, cfg.WebhookSecret.Literal)
+	if err != nil {
+		return nil, fmt.Errorf("webhook secret: %w", err)
+	}
+	keys, err := wookey.Open(sm, cfg.WooCredentials.ARN, cfg.ConsumerKey, cfg.ConsumerSecret)
+	if err != nil {
+		return nil, err
+	}
+	shop, err := wooapi.NewClient(wooapi.NewHTTPClient(), cfg.StoreURL, wooapi.Key{})
+	if err != nil {
+		return nil, err
+	}
+	db := dynamodb.NewFromConfig(awsCfg)
+	l := ledger.Open(db, cfg.LedgerTable)
+	return &Handler{
+		Shop: shop,
+		Keys: keys,
+		Queue: &ledger.RecordingSender{
+			Sender:   &queue.Sender{Client: sqs.NewFromConfig(awsCfg), QueueURL: cfg.QueueURL},
+			Recorder: &ledger.Recorder{Store: l, Log: log, Metrics: m},
+		},
+		Ledger:        l,
+		State:         state.Open(db, cfg.StateTable),
+		WebhookSecret: webhookSecret,
+		StoreURL:      logistos.StoreURL(cfg.StoreURL),
+		WebhookURL:    cfg.WebhookURL,
+		Grace:         cfg.Grace,
+		Updated:       slices.Contains(cfg.Topics, woohook.TopicOrderUpdated),
+		Log:           log,
+		Metrics:       m,
+	}, nil
+}
