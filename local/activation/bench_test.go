@@ -52,7 +52,7 @@ func BenchmarkBackfill(b *testing.B) {
 				st := fork(b)
 				vars := st.Env()
 				for k, v := range map[string]string{
-					childEnv: "1", "STORE_URL": shop.URL, "QUEUE_URL": st.QueueURL, "WEBHOOK_SECRET": "bench",
+					childEnv: "1", "STORE_URL": shop.URL, "QUEUE_URL": st.QueueURL, "DLQ_URL": st.DLQURL, "WEBHOOK_SECRET": "bench",
 					"WOO_CONSUMER_KEY": fakewoo.Key, "WOO_CONSUMER_SECRET": fakewoo.Secret, "WEBHOOK_URL": webhookURL,
 					"BACKFILL_CONCURRENCY": fmt.Sprint(benchConcurrency),
 				} {

@@ -145,7 +145,8 @@ func TestIAMLeastPrivilege(t *testing.T) {
 			logs[0]:           {"ForwarderLogGroup"}, logs[1]: {"ForwarderLogGroup"},
 		},
 		"ActivateFunction": {
-			"sqs:SendMessage": {"OrdersQueue"},
+			// The backfill; and orders too large for SQS even compressed, by id.
+			"sqs:SendMessage": {"OrdersQueue", "DeadLetterQueue"},
 			secret[0]:         {"WebhookSecret", "WooCredentialsSecret"}, secret[1]: {"WebhookSecret", "WooCredentialsSecret"},
 			"dynamodb:GetItem": {"BackfillCheckpointTable"}, "dynamodb:PutItem": {"BackfillCheckpointTable"},
 			"lambda:InvokeFunction": {"arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:" + activateName},

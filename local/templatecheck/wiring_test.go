@@ -256,10 +256,12 @@ func TestQueues(t *testing.T) {
 		t.Errorf("maxReceiveCount %d, want 5 (the forwarder's backoff spans about 85 minutes over 5 receives)", n)
 	}
 
-	fwd := resource(t, tpl, "ForwarderFunction", "AWS::Serverless::Function")
-	if got := refOf(t, env(tpl, fwd)[config.DLQURL], "forwarder DLQ_URL"); got != "DeadLetterQueue" {
-		t.Errorf("forwarder DLQ_URL = !Ref %s, want the DLQ the orders queue redrives to", got)
+	for _, id := range []string{"ForwarderFunction", "ActivateFunction"} {
+		if got := refOf(t, env(tpl, resource(t, tpl, id, "AWS::Serverless::Function"))[config.DLQURL], id+" DLQ_URL"); got != "DeadLetterQueue" {
+			t.Errorf("%s DLQ_URL = !Ref %s, want the DLQ the orders queue redrives to", id, got)
+		}
 	}
+	fwd := resource(t, tpl, "ForwarderFunction", "AWS::Serverless::Function")
 	for _, id := range []string{"WebhookFunction", "ActivateFunction"} {
 		if got := refOf(t, env(tpl, resource(t, tpl, id, "AWS::Serverless::Function"))[config.QueueURL], id+" QUEUE_URL"); got != "OrdersQueue" {
 			t.Errorf("%s QUEUE_URL = !Ref %s, want OrdersQueue", id, got)

@@ -46,11 +46,14 @@ func New(cfg config.Activate, awsCfg aws.Config, log *slog.Logger, m *metrics.Em
 	if cfg.Checkpoint != "" {
 		store = &checkpoint.DynamoDB{Client: dynamodb.NewFromConfig(awsCfg), Table: cfg.Checkpoint}
 	}
+	sqsClient := sqs.NewFromConfig(awsCfg)
 	h := &Handler{
 		Shop:           shop,
 		Keys:           keys,
 		Logistos:       &logistos.Client{HTTP: logistos.NewHTTPClient(), CredentialsURL: cfg.CredentialsURL},
-		Queue:          &queue.Sender{Client: sqs.NewFromConfig(awsCfg), QueueURL: cfg.QueueURL},
+		Queue:          &queue.Sender{Client: sqsClient, QueueURL: cfg.QueueURL},
+		DeadLetters:    sqsClient,
+		DLQURL:         cfg.DLQURL,
 		Checkpoints:    store,
 		WebhookSecret:  webhookSecret,
 		StoreURL:       logistos.StoreURL(cfg.StoreURL),
