@@ -345,6 +345,8 @@ func TestBackfillUntrustedPaging(t *testing.T) {
 		want  []string // in the error
 	}{
 		{"ignores page", fakewoo.IgnoresPage, []string{"page 2", "ignores ?page=", "/wp-json/"}},
+		// Without totals nothing but the ids can tell: the old code never ended.
+		{"ignores page, no totals", fakewoo.Fault{Route: fakewoo.RouteOrders, Times: -1, ServePage: 1, NoTotals: true}, []string{"page 2", "ignores ?page="}},
 		{"repeats a page", fakewoo.Fault{Route: fakewoo.RouteOrders, Page: 3, ServePage: 2, Times: -1}, []string{"page 3", "ignores ?page= or repeats pages"}},
 		{"total lies high", fakewoo.Fault{Route: fakewoo.RouteOrders, TotalSkew: 1000, Times: -1}, []string{"X-WP-Total", "1450"}},
 		{"total lies low", fakewoo.Fault{Route: fakewoo.RouteOrders, TotalSkew: -200, Times: -1}, []string{"X-WP-Total", "250"}},

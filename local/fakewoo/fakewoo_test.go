@@ -316,6 +316,7 @@ func TestPagingFaults(t *testing.T) {
 		{"total lies low", Fault{Route: RouteOrders, TotalSkew: -100}, 1, 1, 100, "150", "2"},
 		{"total pages lie", Fault{Route: RouteOrders, TotalPagesSkew: -1}, 1, 1, 100, "250", "2"},
 		{"ids out of order", Fault{Route: RouteOrders, Descending: true}, 1, 250, 151, "250", "3"},
+		{"no totals", Fault{Route: RouteOrders, NoTotals: true}, 1, 1, 100, "", ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -41,6 +41,8 @@ type Fault struct {
 	TotalSkew int
 	// TotalPagesSkew is added to X-WP-TotalPages alone.
 	TotalPagesSkew int
+	// NoTotals leaves X-WP-Total and X-WP-TotalPages out, as some proxies do.
+	NoTotals bool
 	// Descending lists newest first whatever ?order= says, as a shop that
 	// drops the query's order does: ids out of order.
 	Descending bool

@@ -236,8 +236,10 @@ func (s *Shop) listOrders(w http.ResponseWriter, r *http.Request, f *Fault) {
 		pages = max(pages+f.TotalPagesSkew, 0)
 	}
 	h := w.Header()
-	h.Set("X-WP-Total", strconv.Itoa(total))
-	h.Set("X-WP-TotalPages", strconv.Itoa(pages))
+	if f == nil || !f.NoTotals {
+		h.Set("X-WP-Total", strconv.Itoa(total))
+		h.Set("X-WP-TotalPages", strconv.Itoa(pages))
+	}
 	h.Set("Allow", "GET, POST")
 	if l := linkHeader(base, r.URL.Query(), lq.page, pages); l != "" {
 		h.Set("Link", l)
