@@ -1,6 +1,7 @@
 package fakewoo
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/binary"
 	"fmt"
@@ -147,6 +148,11 @@ func money(cents int64) string { return fmt.Sprintf("%d.%02d", cents/100, cents%
 // padding (pad bytes of incompressible text, see Shop.Pad) follows from the
 // id, so no order is ever stored.
 func build(base string, id int64, status string, created time.Time, pad int) ([]byte, error) {
+	return appendOrder(nil, new(bytes.Buffer), base, id, status, created, pad)
+}
+
+// appendOrder appends build's JSON to dst, encoding through scratch.
+func appendOrder(dst []byte, scratch *bytes.Buffer, base string, id int64, status string, created time.Time, pad int) ([]byte, error) {
 	date := created.UTC().Format(dateLayout)
 	n := int(id)
 	o := order{
@@ -199,5 +205,5 @@ func build(base string, id int64, status string, created time.Time, pad int) ([]
 	if pad > 0 {
 		o.MetaData = append(o.MetaData, meta{ID: id*10 + 1, Key: "_fake_attachment", Value: noise(id, pad)})
 	}
-	return WPEncode(o)
+	return appendWPEncoded(dst, scratch, o)
 }

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/logistos-sync/logistos-sync/shared/checkpoint"
 	"github.com/logistos-sync/logistos-sync/shared/config"
@@ -342,7 +343,7 @@ func (r *run) enqueue(ctx context.Context, pg *wooapi.OrdersPage, keep ...int) (
 	msgs := make([]queue.Message, len(idx))
 	ptrs := make([]*queue.Message, len(idx))
 	for j, i := range idx {
-		msgs[j] = queue.Message{Body: string(pg.Orders[i]), Topic: logistos.EventBackfill, Source: r.h.StoreURL,
+		msgs[j] = queue.Message{Body: bytesView(pg.Orders[i]), Topic: logistos.EventBackfill, Source: r.h.StoreURL,
 			Origin: queue.OriginBackfill, ReceivedAt: now}
 		ptrs[j] = &msgs[j]
 	}
@@ -357,6 +358,18 @@ func (r *run) enqueue(ctx context.Context, pg *wooapi.OrdersPage, keep ...int) (
 	}
 	r.h.Metrics.Count(metrics.OrdersBackfilled, len(idx)-dead)
 	return dead, nil
+}
+
+// bytesView is b as a string without a copy. Only for bytes nothing
+// writes again: an order of a page is a slice of the shop's answer, which
+// wooapi hands over and never touches after (OrdersPage.Orders), and the
+// messages built from it live no longer than the page. Copying every order
+// cost the backfill a second copy of each page (100 pages a second).
+func bytesView(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
 }
 
 // deadLetter puts the orders SendBatch found too large on the dead-letter
