@@ -183,8 +183,10 @@ func peakRSS() (int64, error) {
 }
 
 // benchChild is the child process: the activate function's wiring from its
-// environment, one backfill, the report on stdout.
+// environment (functions/activate's run), one backfill, the report on
+// stdout.
 func benchChild() int {
+	activate.TuneGC()
 	ctx := context.Background()
 	if path := os.Getenv(childProfileEnv); path != "" {
 		f, err := os.Create(path)

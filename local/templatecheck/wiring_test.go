@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/logistos-sync/logistos-sync/shared/activate"
 	"github.com/logistos-sync/logistos-sync/shared/config"
 	"github.com/logistos-sync/logistos-sync/shared/forwarder"
 	"github.com/logistos-sync/logistos-sync/shared/logistos"
@@ -351,6 +352,9 @@ func TestActivate(t *testing.T) {
 	fn := resource(t, tpl, "ActivateFunction", "AWS::Serverless::Function")
 	if n := wantInt(t, prop(tpl, fn, "Timeout"), "activate Timeout"); n != 900 {
 		t.Errorf("activate timeout %d s, want 900 (a backfill slice runs to the deadline)", n)
+	}
+	if mb := wantInt(t, prop(tpl, fn, "MemorySize"), "activate MemorySize"); activate.MemoryLimit >= mb<<20 {
+		t.Errorf("activate's soft memory limit (activate.MemoryLimit, %d MiB) is not below its MemorySize %d MB", activate.MemoryLimit>>20, mb)
 	}
 	name, ok := Sub(Get(fn, "Properties", "FunctionName"))
 	if !ok {
