@@ -206,9 +206,11 @@ func (r *run) pages(ctx context.Context) (finished bool, err error) {
 			if finished {
 				continue
 			}
-			if res.totalPages >= 0 {
+			switch {
+			case res.err != nil: // a paging error: nothing to plan with
+			case res.totalPages >= 0:
 				planned = max(res.totalPages, r.st.NextPage)
-			} else if res.count == PerPage {
+			case res.count == PerPage:
 				planned = max(planned, res.page+workers)
 			}
 			done[res.page] = res
