@@ -14,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
 	"github.com/logistos-sync/logistos-sync/internal/testwait"
 	"github.com/logistos-sync/logistos-sync/shared/checkpoint"
 	"github.com/logistos-sync/logistos-sync/shared/logistos"
@@ -257,5 +260,74 @@ func TestSelfContinuationIsBounded(t *testing.T) {
 	}
 	if rec.orders() != 0 {
 		t.Errorf("%d orders sent", rec.orders())
+	}
+}
+
+// tooLargeQueue is a recorder on which order tooLarge never fits.
+type tooLargeQueue struct {
+	*recorder
+	tooLarge int64
+}
+
+func (q tooLargeQueue) SendBatch(ctx context.Context, ms []*queue.Message) error {
+	var fit []*queue.Message
+	tl := &queue.TooLargeError{}
+	for i, m := range ms {
+		if id, _ := wooapi.OrderID([]byte(m.Body)); id == q.tooLarge {
+			tl.Indexes, tl.Errs = append(tl.Indexes, i), append(tl.Errs, fmt.Errorf("%w: 2000000 bytes", queue.ErrTooLarge))
+			continue
+		}
+		fit = append(fit, m)
+	}
+	if err := q.recorder.SendBatch(ctx, fit); err != nil {
+		return err
+	}
+	if len(tl.Indexes) > 0 {
+		return tl
+	}
+	return nil
+}
+
+// dlq records what is dead-lettered.
+type dlq struct {
+	mu  sync.Mutex
+	ins []*sqs.SendMessageInput
+}
+
+func (d *dlq) SendMessage(_ context.Context, in *sqs.SendMessageInput, _ ...func(*sqs.Options)) (*sqs.SendMessageOutput, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.ins = append(d.ins, in)
+	return &sqs.SendMessageOutput{}, nil
+}
+
+// An order too large for the queue is dead-lettered by id and counted; the
+// others are all queued. Without a DLQ it fails the backfill.
+func TestBackfillDeadLettersTooLarge(t *testing.T) {
+	const n = 450
+	h, rec := handler(t, n, 0)
+	h.Queue = tooLargeQueue{recorder: rec, tooLarge: 123}
+	rep, err := h.Handle(context.Background(), Event{Steps: []string{"backfill"}})
+	if err == nil || !errors.Is(err, queue.ErrTooLarge) {
+		t.Fatalf("without a DLQ: %+v %v", rep.Backfill, err)
+	}
+	d := &dlq{}
+	h.DeadLetters, h.DLQURL = d, "https://sqs/dlq"
+	rep, err = h.Handle(context.Background(), Event{Steps: []string{"backfill"}, Restart: true})
+	if err != nil || rep.Backfill.Outcome != OutcomeComplete || rep.Backfill.OrdersDeadLettered != 1 || rep.Backfill.OrdersEnqueued != n-1 {
+		t.Fatalf("%+v %v", rep.Backfill, err)
+	}
+	if rec.orders() != n-1 || rec.ids[123] != 0 {
+		t.Errorf("%d orders queued, order 123 %d times", rec.orders(), rec.ids[123])
+	}
+	if len(d.ins) != 1 {
+		t.Fatalf("%d dead-lettered", len(d.ins))
+	}
+	in := d.ins[0]
+	reason := aws.ToString(in.MessageAttributes[queue.AttrFailureReason].StringValue)
+	if aws.ToString(in.QueueUrl) != "https://sqs/dlq" || aws.ToString(in.MessageBody) != `{"id":123}` ||
+		!strings.Contains(reason, "order 123") || !strings.Contains(reason, "2000000 bytes") ||
+		aws.ToString(in.MessageAttributes[queue.AttrOrigin].StringValue) != queue.OriginBackfill {
+		t.Errorf("dead-lettered %s with %v", aws.ToString(in.MessageBody), in.MessageAttributes)
 	}
 }
