@@ -74,8 +74,8 @@ var errLostLease = errors.New("another run took over the backfill (its checkpoin
 var ErrUntrustedPaging = errors.New("the shop's order pages cannot be trusted")
 
 // pagingAdvice is what the owner can do about ErrUntrustedPaging.
-const pagingAdvice = "a page cache in front of the REST API (a caching plugin, CDN or reverse proxy) or a plugin rewriting its queries does this: " +
-	"exclude /wp-json/ from every cache"
+const pagingAdvice = "a page cache in front of the REST API (a caching plugin, CDN or reverse proxy) or a plugin rewriting its queries " +
+	"(or capping per_page below 100) does this: exclude /wp-json/ from every cache"
 
 // pageResult is what is kept of an enqueued page: no order data.
 type pageResult struct {
