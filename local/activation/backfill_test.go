@@ -353,6 +353,7 @@ func TestBackfillUntrustedPaging(t *testing.T) {
 		{"total pages lie low", fakewoo.Fault{Route: fakewoo.RouteOrders, TotalPagesSkew: -1, Times: -1}, []string{"X-WP-TotalPages", "4"}},
 		{"total pages lie high", fakewoo.Fault{Route: fakewoo.RouteOrders, TotalPagesSkew: 3, Times: -1}, []string{"X-WP-TotalPages", "8"}},
 		{"ids out of order", fakewoo.Fault{Route: fakewoo.RouteOrders, Descending: true, Times: -1}, []string{"out of order", "orderby=id"}},
+		{"per_page capped at 50", fakewoo.Fault{Route: fakewoo.RouteOrders, PerPageCap: 50, Times: -1}, []string{"X-WP-TotalPages 9", "per_page"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -43,6 +43,9 @@ type Fault struct {
 	TotalPagesSkew int
 	// NoTotals leaves X-WP-Total and X-WP-TotalPages out, as some proxies do.
 	NoTotals bool
+	// PerPageCap serves at most this many orders a page whatever per_page
+	// asks, as a plugin filtering the query's limit does.
+	PerPageCap int
 	// Descending lists newest first whatever ?order= says, as a shop that
 	// drops the query's order does: ids out of order.
 	Descending bool

@@ -212,6 +212,9 @@ func (s *Shop) listOrders(w http.ResponseWriter, r *http.Request, f *Fault) {
 	if f != nil && f.Descending {
 		lq.desc = true
 	}
+	if f != nil && f.PerPageCap > 0 {
+		lq.perPage = min(lq.perPage, f.PerPageCap)
+	}
 	ids, total, created, statuses, pads := s.window(lq)
 	base := s.base(r)
 	// One buffer sized for the page (orders are about 2.5 KB) and one
