@@ -28,6 +28,7 @@ func main() {
 // run builds the handler once per cold start and serves invocations; it
 // returns only when the function cannot start.
 func run(cfg config.Activate, log *slog.Logger) error {
+	activate.TuneGC()
 	aws, err := config.AWS(context.Background())
 	if err != nil {
 		return err

@@ -1,6 +1,7 @@
 package activation
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"strings"
@@ -9,8 +10,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+
 	"github.com/logistos-sync/logistos-sync/local/fakewoo"
 	"github.com/logistos-sync/logistos-sync/shared/activate"
+	"github.com/logistos-sync/logistos-sync/shared/config"
+	"github.com/logistos-sync/logistos-sync/shared/queue"
+	"github.com/logistos-sync/logistos-sync/shared/wooapi"
 )
 
 var backfillOnly = activate.Event{Steps: []string{activate.StepBackfill}}
@@ -324,5 +330,114 @@ func TestShopInTheWay(t *testing.T) {
 				t.Fatalf("err %v, want it to mention %q", err, want)
 			}
 		})
+	}
+}
+
+// A shop whose paging cannot be trusted (a page cache or proxy in front of
+// /wp-json/, a plugin rewriting the query) ends the backfill in a failure
+// that names the cause and what to do, never in "complete" with an order
+// unread, and without enqueueing the same orders over and over.
+func TestBackfillUntrustedPaging(t *testing.T) {
+	const n = 450
+	cases := []struct {
+		name  string
+		fault fakewoo.Fault
+		want  []string // in the error
+	}{
+		{"ignores page", fakewoo.IgnoresPage, []string{"page 2", "ignores ?page=", "/wp-json/"}},
+		// Without totals nothing but the ids can tell: the old code never ended.
+		{"ignores page, no totals", fakewoo.Fault{Route: fakewoo.RouteOrders, Times: -1, ServePage: 1, NoTotals: true}, []string{"page 2", "ignores ?page="}},
+		{"repeats a page", fakewoo.Fault{Route: fakewoo.RouteOrders, Page: 3, ServePage: 2, Times: -1}, []string{"page 3", "ignores ?page= or repeats pages"}},
+		{"total lies high", fakewoo.Fault{Route: fakewoo.RouteOrders, TotalSkew: 1000, Times: -1}, []string{"X-WP-Total", "1450"}},
+		{"total lies low", fakewoo.Fault{Route: fakewoo.RouteOrders, TotalSkew: -200, Times: -1}, []string{"X-WP-Total", "250"}},
+		{"total pages lie low", fakewoo.Fault{Route: fakewoo.RouteOrders, TotalPagesSkew: -1, Times: -1}, []string{"X-WP-TotalPages", "4"}},
+		{"total pages lie high", fakewoo.Fault{Route: fakewoo.RouteOrders, TotalPagesSkew: 3, Times: -1}, []string{"X-WP-TotalPages", "8"}},
+		{"ids out of order", fakewoo.Fault{Route: fakewoo.RouteOrders, Descending: true, Times: -1}, []string{"out of order", "orderby=id"}},
+		{"per_page capped at 50", fakewoo.Fault{Route: fakewoo.RouteOrders, PerPageCap: 50, Times: -1}, []string{"X-WP-TotalPages 9", "per_page"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, fakewoo.Options{Orders: n}, nil)
+			e.shop.Inject(tc.fault)
+			rep, err := e.run(backfillOnly)
+			b := rep.Backfill
+			if err == nil || b == nil || b.Outcome != activate.OutcomeFailed {
+				t.Fatalf("backfill of a shop whose paging lies ended %+v, %v; want it failed", b, err)
+			}
+			t.Log(err)
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not say %q", err, w)
+				}
+			}
+			// Pages fetched at once (4) may be enqueued before the first of
+			// them is checked; none after.
+			if most := e.drain().most(); most > config.DefaultBackfillConcurrency {
+				t.Errorf("an order was enqueued %d times", most)
+			}
+			// A re-run meets the same shop: it fails again, never completes.
+			again, err := e.run(backfillOnly)
+			if err == nil || again.Backfill.Outcome != activate.OutcomeFailed {
+				t.Errorf("re-run: %+v %v", again.Backfill, err)
+			}
+		})
+	}
+}
+
+// A page repeated once (a cache's hiccup) is read again, and the backfill
+// completes with every order.
+func TestBackfillPageRepeatedOnce(t *testing.T) {
+	const n = 1_000
+	e := newEnv(t, fakewoo.Options{Orders: n}, map[string]string{"BACKFILL_CONCURRENCY": "1"})
+	e.shop.Inject(fakewoo.Fault{Route: fakewoo.RouteOrders, Page: 4, ServePage: 3})
+	rep, err := e.run(backfillOnly)
+	if err != nil || rep.Backfill.Outcome != activate.OutcomeComplete {
+		t.Fatalf("%+v %v", rep.Backfill, err)
+	}
+	if e.shop.Stats().Faults != 1 {
+		t.Fatalf("%d faults served", e.shop.Stats().Faults)
+	}
+	e.drain().atLeastOnce(t, n, nil)
+}
+
+// An order too large for an SQS message even gzip-compressed goes to the
+// dead-letter queue by id with the reason, is counted, and the backfill
+// goes on with every other order.
+func TestBackfillOversizedOrder(t *testing.T) {
+	const n, big = 450, int64(123)
+	e := newEnv(t, fakewoo.Options{Orders: n}, nil)
+	e.shop.Pad(big, 3<<19) // 1.5 MB of incompressible text
+	rep, err := e.run(backfillOnly)
+	if err != nil || rep.Backfill.Outcome != activate.OutcomeComplete || rep.Backfill.OrdersDeadLettered != 1 || rep.Backfill.OrdersEnqueued != n-1 {
+		t.Fatalf("%+v %v", rep.Backfill, err)
+	}
+	e.drain().exactlyOnce(t, n, func(id int64) bool { return id == big })
+
+	dead := e.receiveAll(e.st.DLQURL)
+	if len(dead) != 1 {
+		t.Fatalf("%d messages on the DLQ, want 1", len(dead))
+	}
+	m := dead[0]
+	if id, err := wooapi.OrderID([]byte(aws.ToString(m.Body))); err != nil || id != big {
+		t.Errorf("DLQ body %.100q: want order %d by id", aws.ToString(m.Body), big)
+	}
+	a := attrs(m)
+	if a[queue.AttrFailureClass] != queue.FailurePermanent || !strings.Contains(a[queue.AttrFailureReason], "order 123") ||
+		!strings.Contains(a[queue.AttrFailureReason], "bytes") || a[queue.AttrOrigin] != queue.OriginBackfill || a[queue.AttrSource] != e.shop.URL {
+		t.Errorf("DLQ attributes %v", a)
+	}
+	lines := logLines(e.logs.String(), "order dead-lettered")
+	if len(lines) != 1 || lines[0]["order_id"] != float64(big) {
+		t.Errorf("log lines: %v", lines)
+	}
+	padded, _ := e.shop.OrderJSON(e.shop.URL, big)
+	i := bytes.Index(padded, []byte("_fake_attachment"))
+	if i < 0 || strings.Contains(e.logs.String(), string(padded[i+100:i+200])) {
+		t.Error("the logs hold the order's data")
+	}
+	// The report counts it; a re-run does not send it again.
+	again, err := e.run(backfillOnly)
+	if err != nil || again.Backfill.Outcome != activate.OutcomeComplete || again.Backfill.OrdersDeadLettered != 1 {
+		t.Errorf("re-run: %+v %v", again.Backfill, err)
 	}
 }

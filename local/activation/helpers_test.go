@@ -71,6 +71,7 @@ func newEnv(t *testing.T, o fakewoo.Options, vars map[string]string) *env {
 	e.base = map[string]string{
 		config.StoreURL:               e.shop.URL,
 		config.QueueURL:               e.st.QueueURL,
+		config.DLQURL:                 e.st.DLQURL,
 		config.WebhookSecret:          e.st.WebhookSecret,
 		config.WooConsumerKey:         fakewoo.Key,
 		config.WooConsumerSecret:      fakewoo.Secret,
@@ -280,6 +281,45 @@ func (q queued) atLeastOnce(t *testing.T, n int64, except func(int64) bool) (dup
 		t.Errorf("%d ids missing, first %v", len(missing), first(missing))
 	}
 	return dups, most
+}
+
+// most is the most messages one order got.
+func (q queued) most() int {
+	m := 0
+	for _, c := range q.count {
+		m = max(m, c)
+	}
+	return m
+}
+
+// receiveAll takes every message off queue url (the DLQ), with attributes.
+func (e *env) receiveAll(url string) []types.Message {
+	e.t.Helper()
+	var out []types.Message
+	testwait.Eventually(e.t, time.Minute, func() error {
+		for {
+			got, err := e.st.SQS.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{
+				QueueUrl: &url, MaxNumberOfMessages: 10, MessageAttributeNames: []string{"All"},
+			})
+			if err != nil {
+				e.t.Fatal(err)
+			}
+			if len(got.Messages) == 0 {
+				break
+			}
+			out = append(out, got.Messages...)
+			for _, m := range got.Messages {
+				if _, err := e.st.SQS.DeleteMessage(context.Background(), &sqs.DeleteMessageInput{QueueUrl: &url, ReceiptHandle: m.ReceiptHandle}); err != nil {
+					e.t.Fatal(err)
+				}
+			}
+		}
+		if v, inflight, err := e.st.Depth(context.Background(), url); err != nil || v+inflight != 0 {
+			return fmt.Errorf("after %d messages %s holds %d visible, %d in flight (%v)", len(out), url, v, inflight, err)
+		}
+		return nil
+	})
+	return out
 }
 
 func first(ids []int64) []int64 { return ids[:min(len(ids), 8)] }

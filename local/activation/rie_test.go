@@ -63,7 +63,7 @@ func TestActivateBinaryUnderRIE(t *testing.T) {
 	name := fmt.Sprintf("activate-rie-%d", id)
 	vars := st.Env()
 	for k, v := range map[string]string{
-		"STORE_URL": shop.URL, "QUEUE_URL": st.QueueURL, "WEBHOOK_SECRET_ARN": st.WebhookSecretARN,
+		"STORE_URL": shop.URL, "QUEUE_URL": st.QueueURL, "DLQ_URL": st.DLQURL, "WEBHOOK_SECRET_ARN": st.WebhookSecretARN,
 		"WOO_CREDENTIALS_SECRET_ARN": aws.ToString(sec.ARN), "WEBHOOK_URL": webhookURL,
 		"LOGISTOS_CREDENTIALS_URL": lsrv.URL + fakelogistos.CredentialsPath, "STATE_TABLE": table,
 		"AWS_LAMBDA_FUNCTION_NAME": name, "AWS_LAMBDA_FUNCTION_TIMEOUT": "6",

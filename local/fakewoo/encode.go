@@ -12,41 +12,55 @@ import (
 // \uXXXX (UTF-16, surrogate pairs above U+FFFF), and <, >, & left alone.
 // Webhook signatures and byte-for-byte contracts depend on these bytes.
 func WPEncode(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
+	return appendWPEncoded(nil, new(bytes.Buffer), v)
+}
+
+// appendWPEncoded appends WPEncode(v) to dst, encoding through scratch:
+// a page of orders reuses one scratch buffer and grows one output.
+func appendWPEncoded(dst []byte, scratch *bytes.Buffer, v any) ([]byte, error) {
+	scratch.Reset()
+	enc := json.NewEncoder(scratch)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(v); err != nil {
-		return nil, err
+		return dst, err
 	}
-	return WPEscape(bytes.TrimRight(buf.Bytes(), "\n")), nil
+	return appendWPEscaped(dst, bytes.TrimRight(scratch.Bytes(), "\n")), nil
 }
 
 // WPEscape rewrites JSON text the way PHP escapes it: "/" as "\/" and
 // non-ASCII as \uXXXX. Both only ever occur inside strings, so a byte-level
 // pass is exact.
 func WPEscape(js []byte) []byte {
-	out := make([]byte, 0, len(js)+len(js)/16)
+	return appendWPEscaped(make([]byte, 0, len(js)+len(js)/16), js)
+}
+
+func appendWPEscaped(out, js []byte) []byte {
 	const hex = "0123456789abcdef"
 	for i := 0; i < len(js); {
-		c := js[i]
-		switch {
-		case c == '/':
+		// Copy the run that needs no escaping in one go.
+		j := i
+		for j < len(js) && js[j] != '/' && js[j] < utf8.RuneSelf {
+			j++
+		}
+		out = append(out, js[i:j]...)
+		if i = j; i >= len(js) {
+			break
+		}
+		if js[i] == '/' {
 			out = append(out, '\\', '/')
 			i++
-		case c < utf8.RuneSelf:
-			out = append(out, c)
-			i++
-		default:
-			r, n := utf8.DecodeRune(js[i:])
-			i += n
-			units := []uint16{uint16(r)}
-			if r > 0xFFFF {
-				a, b := utf16.EncodeRune(r)
-				units = []uint16{uint16(a), uint16(b)}
-			}
-			for _, u := range units {
-				out = append(out, '\\', 'u', hex[u>>12], hex[u>>8&15], hex[u>>4&15], hex[u&15])
-			}
+			continue
+		}
+		r, n := utf8.DecodeRune(js[i:])
+		i += n
+		units := [2]uint16{uint16(r)}
+		k := 1
+		if r > 0xFFFF {
+			a, b := utf16.EncodeRune(r)
+			units, k = [2]uint16{uint16(a), uint16(b)}, 2
+		}
+		for _, u := range units[:k] {
+			out = append(out, '\\', 'u', hex[u>>12], hex[u>>8&15], hex[u>>4&15], hex[u&15])
 		}
 	}
 	return out

@@ -75,6 +75,7 @@ type Shop struct {
 	gone     map[int64]bool      // deleted for good
 	statuses map[int64]string    // changed statuses (trash included)
 	modified map[int64]time.Time // date_modified of orders changed since creation
+	padding  map[int64]int       // bytes of incompressible data an order carries (Pad)
 	webhooks map[int64]*Webhook  // by id
 	nextHook int64
 	faults   []*Fault
@@ -117,6 +118,7 @@ func New(o Options) *Shop {
 		initial:  int64(o.Orders),
 		gone:     make(map[int64]bool),
 		statuses: make(map[int64]string),
+		padding:  make(map[int64]int),
 		webhooks: make(map[int64]*Webhook),
 		nextHook: 1,
 	}
@@ -187,7 +189,8 @@ func (s *Shop) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 
 	route, id := parseRoute(r.URL.Path)
-	if f := s.fault(route, r); f != nil {
+	f := s.fault(route, r)
+	if f != nil {
 		if !f.wait(r) {
 			return
 		}
@@ -207,13 +210,12 @@ func (s *Shop) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		restError(w, http.StatusNotFound, "rest_no_route", "No route was found matching the URL and request method.")
 		return
 	}
-	perm, ok := s.authenticate(w, r, route)
-	if !ok {
+	if _, ok := s.authenticate(w, r, route); !ok {
 		return
 	}
 	switch {
 	case route == RouteOrders && id == 0 && r.Method == http.MethodGet:
-		s.listOrders(w, r, perm)
+		s.listOrders(w, r, f)
 	case route == RouteOrders && id > 0 && r.Method == http.MethodGet:
 		s.getOrder(w, r, id)
 	case route == RouteWebhooks:

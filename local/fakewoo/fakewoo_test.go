@@ -2,6 +2,7 @@ package fakewoo
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -120,7 +121,7 @@ func TestEncodingEscapesLikePHP(t *testing.T) {
 	}
 	// Orders hold non-ASCII names: none of it may reach the wire raw.
 	now := time.Now()
-	b, _ := build("http://127.0.0.1:1", 1, "processing", now, now)
+	b, _ := build("http://127.0.0.1:1", 1, "processing", now, now, 0)
 	for _, c := range b {
 		if c >= 0x80 {
 			t.Fatalf("raw non-ASCII byte in order JSON: %s", b)
@@ -297,6 +298,64 @@ func TestFaults(t *testing.T) {
 	s.Inject(Fault{Route: RouteOrders, Delay: 200 * time.Millisecond})
 	if a := call(t, "GET", orders, Key, Secret, ""); a.status != 200 || time.Since(start) < 200*time.Millisecond {
 		t.Errorf("slow page: %d after %s", a.status, time.Since(start))
+	}
+}
+
+// The paging misbehaviours answer 200 with what a cache or a broken plugin
+// would serve.
+func TestPagingFaults(t *testing.T) {
+	cases := []struct {
+		name              string
+		fault             Fault
+		page              int
+		first, last       int64
+		total, totalPages string
+	}{
+		{"ignores page", IgnoresPage, 3, 1, 100, "250", "3"},
+		{"repeats a page", Fault{Route: RouteOrders, Page: 2, ServePage: 1}, 2, 1, 100, "250", "3"},
+		{"total lies high", Fault{Route: RouteOrders, TotalSkew: 1000}, 1, 1, 100, "1250", "13"},
+		{"total lies low", Fault{Route: RouteOrders, TotalSkew: -100}, 1, 1, 100, "150", "2"},
+		{"total pages lie", Fault{Route: RouteOrders, TotalPagesSkew: -1}, 1, 1, 100, "250", "2"},
+		{"ids out of order", Fault{Route: RouteOrders, Descending: true}, 1, 250, 151, "250", "3"},
+		{"no totals", Fault{Route: RouteOrders, NoTotals: true}, 1, 1, 100, "", ""},
+		{"per_page capped", Fault{Route: RouteOrders, PerPageCap: 50}, 2, 51, 100, "250", "5"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := Start(Options{Orders: 250})
+			defer s.Close()
+			s.Inject(tc.fault)
+			a := call(t, "GET", s.URL+"/wp-json/wc/v3/orders?per_page=100&orderby=id&order=asc&page="+strconv.Itoa(tc.page), Key, Secret, "")
+			got := ids(t, a)
+			if a.status != 200 || len(got) == 0 || got[0] != tc.first || got[len(got)-1] != tc.last ||
+				a.header.Get("X-WP-Total") != tc.total || a.header.Get("X-WP-TotalPages") != tc.totalPages {
+				t.Errorf("page %d: %d, ids %d..%d, total %s/%s; want ids %d..%d, total %s/%s", tc.page, a.status, got[0], got[len(got)-1],
+					a.header.Get("X-WP-Total"), a.header.Get("X-WP-TotalPages"), tc.first, tc.last, tc.total, tc.totalPages)
+			}
+		})
+	}
+}
+
+// A padded order carries incompressible text, the same at every listing.
+func TestPad(t *testing.T) {
+	s := Start(Options{Orders: 3})
+	defer s.Close()
+	s.Pad(2, 1<<20)
+	a, _ := s.OrderJSON(s.URL, 2)
+	b, _ := s.OrderJSON(s.URL, 2)
+	plain, _ := s.OrderJSON(s.URL, 1)
+	if len(a) < 1<<20 || !bytes.Equal(a, b) || len(plain) > 4<<10 {
+		t.Fatalf("padded %d bytes (stable %v), plain %d", len(a), bytes.Equal(a, b), len(plain))
+	}
+	var zipped bytes.Buffer
+	zw := gzip.NewWriter(&zipped)
+	_, _ = zw.Write(a)
+	_ = zw.Close()
+	if zipped.Len() < len(a)*7/10 {
+		t.Errorf("gzip shrinks the padded order from %d to %d bytes", len(a), zipped.Len())
+	}
+	if got := ids(t, call(t, "GET", s.URL+"/wp-json/wc/v3/orders?per_page=100&order=asc", Key, Secret, "")); !slices.Equal(got, []int64{1, 2, 3}) {
+		t.Errorf("listing: %v", got)
 	}
 }
 

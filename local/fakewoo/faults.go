@@ -27,6 +27,28 @@ type Fault struct {
 	// Body is the answer's body; a WooCommerce-style JSON error when empty
 	// and not HTML.
 	Body string
+
+	// Paging misbehaviours of a shop behind a page cache or a proxy that
+	// caches /wp-json/, or with a plugin that rewrites the query: with
+	// Status 0 the orders listing answers 200, altered so.
+
+	// ServePage answers the listing of this page, whatever page was asked
+	// for: 1 on every page is a shop that ignores ?page=; Page p with
+	// ServePage p-1 is a cache repeating a page.
+	ServePage int
+	// TotalSkew is added to X-WP-Total, and X-WP-TotalPages follows it:
+	// headers that lie high (> 0) or low (< 0).
+	TotalSkew int
+	// TotalPagesSkew is added to X-WP-TotalPages alone.
+	TotalPagesSkew int
+	// NoTotals leaves X-WP-Total and X-WP-TotalPages out, as some proxies do.
+	NoTotals bool
+	// PerPageCap serves at most this many orders a page whatever per_page
+	// asks, as a plugin filtering the query's limit does.
+	PerPageCap int
+	// Descending lists newest first whatever ?order= says, as a shop that
+	// drops the query's order does: ids out of order.
+	Descending bool
 }
 
 // Common faults.
@@ -38,6 +60,9 @@ var (
 	RESTOff = Fault{Times: -1, Status: http.StatusNotFound, HTML: true, Body: notFoundPage}
 	// Challenge is a firewall/CDN challenge page answered with 200.
 	Challenge = Fault{Times: -1, Status: http.StatusOK, HTML: true, Body: challengePage}
+	// IgnoresPage is a shop behind a cache that keys on the path alone:
+	// every orders listing answers page 1.
+	IgnoresPage = Fault{Route: RouteOrders, Times: -1, ServePage: 1}
 )
 
 const maintenancePage = `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Maintenance</title></head>` +

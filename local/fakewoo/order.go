@@ -1,7 +1,11 @@
 package fakewoo
 
 import (
+	"bytes"
+	"encoding/base64"
+	"encoding/binary"
 	"fmt"
+	"math/rand/v2"
 	"strconv"
 	"time"
 )
@@ -128,11 +132,27 @@ var (
 	methods     = []string{"cod", "bacs", "stripe", "razorpay"}
 )
 
+// noise is n characters of base64 text from a generator seeded with id:
+// the same for the same order, and gzip cannot shrink it below 3/4.
+func noise(id int64, n int) string {
+	var seed [32]byte
+	binary.LittleEndian.PutUint64(seed[:], uint64(id))
+	raw := make([]byte, base64.StdEncoding.DecodedLen(n)+3)
+	_, _ = rand.NewChaCha8(seed).Read(raw)
+	return base64.StdEncoding.EncodeToString(raw)[:n]
+}
+
 func money(cents int64) string { return fmt.Sprintf("%d.%02d", cents/100, cents%100) }
 
-// build makes order id's JSON; everything but the status and dates follows
-// from the id, so no order is ever stored.
-func build(base string, id int64, status string, created, modified time.Time) ([]byte, error) {
+// build makes order id's JSON; everything but the status, dates and
+// padding (pad bytes of incompressible text, see Shop.Pad) follows from the
+// id, so no order is ever stored.
+func build(base string, id int64, status string, created, modified time.Time, pad int) ([]byte, error) {
+	return appendOrder(nil, new(bytes.Buffer), base, id, status, created, modified, pad)
+}
+
+// appendOrder appends build's JSON to dst, encoding through scratch.
+func appendOrder(dst []byte, scratch *bytes.Buffer, base string, id int64, status string, created, modified time.Time, pad int) ([]byte, error) {
 	date := created.UTC().Format(dateLayout)
 	mod := date
 	if modified.After(created) {
@@ -186,5 +206,8 @@ func build(base string, id int64, status string, created, modified time.Time) ([
 		})
 	}
 	o.Total = money(total)
-	return WPEncode(o)
+	if pad > 0 {
+		o.MetaData = append(o.MetaData, meta{ID: id*10 + 1, Key: "_fake_attachment", Value: noise(id, pad)})
+	}
+	return appendWPEncoded(dst, scratch, o)
 }

@@ -67,6 +67,15 @@ func (s *Shop) modifiedAt(id int64) time.Time {
 	return s.created(id)
 }
 
+// Pad makes order id carry n bytes of incompressible text (a meta_data
+// value, as a plugin storing a file in an order might): an order too large
+// for an SQS message even gzip-compressed, when n is about 1 MB or more.
+func (s *Shop) Pad(id int64, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.padding[id] = n
+}
+
 // MaxID is the highest order id so far.
 func (s *Shop) MaxID() int64 {
 	s.mu.Lock()
@@ -110,7 +119,7 @@ func (s *Shop) status(id int64) string {
 // OrderJSON is order id as the REST API lists it, links under base.
 func (s *Shop) OrderJSON(base string, id int64) ([]byte, bool) {
 	s.mu.Lock()
-	st, created, modified := s.status(id), time.Time{}, time.Time{}
+	st, created, modified, pad := s.status(id), time.Time{}, time.Time{}, s.padding[id]
 	if st != "" {
 		created, modified = s.created(id), s.modifiedAt(id)
 	}
@@ -118,7 +127,7 @@ func (s *Shop) OrderJSON(base string, id int64) ([]byte, bool) {
 	if st == "" {
 		return nil, false
 	}
-	b, err := build(base, id, st, created, modified)
+	b, err := build(base, id, st, created, modified, pad)
 	return b, err == nil
 }
 
@@ -231,7 +240,9 @@ func parseDate(v string) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("not ISO 8601")
 }
 
-func (s *Shop) listOrders(w http.ResponseWriter, r *http.Request, _ string) {
+// listOrders answers GET /orders; f, when not nil, is a paging fault to
+// misbehave with.
+func (s *Shop) listOrders(w http.ResponseWriter, r *http.Request, f *Fault) {
 	lq, bad := parseList(r.URL.Query())
 	if bad != "" {
 		body := fmt.Sprintf(`{"code":"rest_invalid_param","message":"Invalid parameter(s): %s","data":{"status":400,"params":{"%s":"Invalid parameter."}}}`, bad, bad)
@@ -242,29 +253,53 @@ func (s *Shop) listOrders(w http.ResponseWriter, r *http.Request, _ string) {
 	if s.opts.OnList != nil {
 		s.opts.OnList(lq.page)
 	}
-	ids, total, created, modified, statuses := s.window(lq)
+	if f != nil && f.ServePage > 0 {
+		lq.page = f.ServePage
+	}
+	if f != nil && f.Descending {
+		lq.desc = true
+	}
+	if f != nil && f.PerPageCap > 0 {
+		lq.perPage = min(lq.perPage, f.PerPageCap)
+	}
+	ids, total, created, modified, statuses, pads := s.window(lq)
 	base := s.base(r)
-	var body bytes.Buffer
-	body.WriteByte('[')
+	// One buffer sized for the page (orders are about 2.5 KB) and one
+	// scratch buffer for all of its orders: a page is built often.
+	body := make([]byte, 0, 2+len(ids)*3<<10)
+	var scratch bytes.Buffer
+	body = append(body, '[')
 	for i, id := range ids {
-		b, err := build(base, id, statuses[i], created[i], modified[i])
+		if i > 0 {
+			body = append(body, ',')
+		}
+		start := len(body)
+		var err error
+		body, err = appendOrder(body, &scratch, base, id, statuses[i], created[i], modified[i], pads[i])
 		if err == nil && len(lq.fields) > 0 {
-			b, err = project(b, lq.fields)
+			var kept []byte
+			if kept, err = project(body[start:], lq.fields); err == nil {
+				body = append(body[:start], kept...)
+			}
 		}
 		if err != nil {
 			restError(w, http.StatusInternalServerError, "internal_server_error", "There has been a critical error on this website.")
 			return
 		}
-		if i > 0 {
-			body.WriteByte(',')
-		}
-		body.Write(b)
 	}
-	body.WriteByte(']')
+	body = append(body, ']')
+	if f != nil {
+		total = max(total+f.TotalSkew, 0)
+	}
 	pages := (total + lq.perPage - 1) / lq.perPage
+	if f != nil {
+		pages = max(pages+f.TotalPagesSkew, 0)
+	}
 	h := w.Header()
-	h.Set("X-WP-Total", strconv.Itoa(total))
-	h.Set("X-WP-TotalPages", strconv.Itoa(pages))
+	if f == nil || !f.NoTotals {
+		h.Set("X-WP-Total", strconv.Itoa(total))
+		h.Set("X-WP-TotalPages", strconv.Itoa(pages))
+	}
 	h.Set("Allow", "GET, POST")
 	if l := linkHeader(base, r.URL.Query(), lq.page, pages); l != "" {
 		h.Set("Link", l)
@@ -281,7 +316,7 @@ func (s *Shop) listOrders(w http.ResponseWriter, r *http.Request, _ string) {
 	s.mu.Lock()
 	s.stats.ListRequests++
 	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, body.Bytes())
+	writeJSON(w, http.StatusOK, body)
 }
 
 // linkHeader is WordPress's prev/next Link header.
@@ -306,11 +341,11 @@ func linkHeader(base string, q url.Values, page, pages int) string {
 	return strings.Join(parts, ", ")
 }
 
-// window returns the ids on the requested page with their creation times
-// and statuses, and how many orders match in all. Order ids grow with
+// window returns the ids on the requested page with their creation times,
+// statuses and padding, and how many orders match in all. Order ids grow with
 // creation time, so the date filters make an id range; with status=any
 // only the few remembered exceptions need looking at.
-func (s *Shop) window(lq listQuery) (ids []int64, total int, created, modified []time.Time, statuses []string) {
+func (s *Shop) window(lq listQuery) (ids []int64, total int, created, modified []time.Time, statuses []string, pads []int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	maxID := s.maxID()
@@ -321,7 +356,7 @@ func (s *Shop) window(lq listQuery) (ids []int64, total int, created, modified [
 		return !lq.before.IsZero() && !s.created(int64(i+1)).Before(lq.before)
 	}))
 	if hi < lo {
-		return nil, 0, nil, nil, nil
+		return nil, 0, nil, nil, nil, nil
 	}
 	var nth func(k int) int64
 	inModified := func(id int64) bool {
@@ -401,8 +436,9 @@ func (s *Shop) window(lq listQuery) (ids []int64, total int, created, modified [
 		created = append(created, s.created(id))
 		modified = append(modified, s.modifiedAt(id))
 		statuses = append(statuses, s.status(id))
+		pads = append(pads, s.padding[id])
 	}
-	return ids, total, created, modified, statuses
+	return ids, total, created, modified, statuses, pads
 }
 
 // project keeps only the named top-level fields of an order, in the order

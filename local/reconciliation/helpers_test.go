@@ -96,6 +96,7 @@ func newEnv(t *testing.T, orders int, extra ...map[string]string) *env {
 	e.vars = map[string]string{
 		config.StoreURL:               e.shop.URL,
 		config.QueueURL:               e.st.QueueURL,
+		config.DLQURL:                 e.st.DLQURL,
 		config.WebhookSecret:          e.st.WebhookSecret,
 		config.WooConsumerKey:         fakewoo.Key,
 		config.WooConsumerSecret:      fakewoo.Secret,

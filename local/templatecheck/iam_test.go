@@ -146,7 +146,8 @@ func TestIAMLeastPrivilege(t *testing.T) {
 			logs[0]:           {"ForwarderLogGroup"}, logs[1]: {"ForwarderLogGroup"},
 		},
 		"ActivateFunction": {
-			"sqs:SendMessage": {"OrdersQueue"},
+			// The backfill; and orders too large for SQS even compressed, by id.
+			"sqs:SendMessage": {"OrdersQueue", "DeadLetterQueue"},
 			secret[0]:         {"WebhookSecret", "WooCredentialsSecret"}, secret[1]: {"WebhookSecret", "WooCredentialsSecret"},
 			"dynamodb:GetItem": {"StateTable"}, "dynamodb:PutItem": {"StateTable", "LedgerTable"},
 			"dynamodb:BatchWriteItem": {"LedgerTable"},

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/logistos-sync/logistos-sync/shared/activate"
 	"github.com/logistos-sync/logistos-sync/shared/config"
 	"github.com/logistos-sync/logistos-sync/shared/forwarder"
 	"github.com/logistos-sync/logistos-sync/shared/ledger"
@@ -258,10 +259,12 @@ func TestQueues(t *testing.T) {
 		t.Errorf("maxReceiveCount %d, want 5 (the forwarder's backoff spans about 85 minutes over 5 receives)", n)
 	}
 
-	fwd := resource(t, tpl, "ForwarderFunction", "AWS::Serverless::Function")
-	if got := refOf(t, env(tpl, fwd)[config.DLQURL], "forwarder DLQ_URL"); got != "DeadLetterQueue" {
-		t.Errorf("forwarder DLQ_URL = !Ref %s, want the DLQ the orders queue redrives to", got)
+	for _, id := range []string{"ForwarderFunction", "ActivateFunction"} {
+		if got := refOf(t, env(tpl, resource(t, tpl, id, "AWS::Serverless::Function"))[config.DLQURL], id+" DLQ_URL"); got != "DeadLetterQueue" {
+			t.Errorf("%s DLQ_URL = !Ref %s, want the DLQ the orders queue redrives to", id, got)
+		}
 	}
+	fwd := resource(t, tpl, "ForwarderFunction", "AWS::Serverless::Function")
 	for _, id := range []string{"WebhookFunction", "ActivateFunction"} {
 		if got := refOf(t, env(tpl, resource(t, tpl, id, "AWS::Serverless::Function"))[config.QueueURL], id+" QUEUE_URL"); got != "OrdersQueue" {
 			t.Errorf("%s QUEUE_URL = !Ref %s, want OrdersQueue", id, got)
@@ -351,6 +354,9 @@ func TestActivate(t *testing.T) {
 	fn := resource(t, tpl, "ActivateFunction", "AWS::Serverless::Function")
 	if n := wantInt(t, prop(tpl, fn, "Timeout"), "activate Timeout"); n != 900 {
 		t.Errorf("activate timeout %d s, want 900 (a backfill slice runs to the deadline)", n)
+	}
+	if mb := wantInt(t, prop(tpl, fn, "MemorySize"), "activate MemorySize"); activate.MemoryLimit >= mb<<20 {
+		t.Errorf("activate's soft memory limit (activate.MemoryLimit, %d MiB) is not below its MemorySize %d MB", activate.MemoryLimit>>20, mb)
 	}
 	name, ok := Sub(Get(fn, "Properties", "FunctionName"))
 	if !ok {

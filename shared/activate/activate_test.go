@@ -2,6 +2,7 @@ package activate
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,6 +13,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/logistos-sync/logistos-sync/internal/testwait"
 	"github.com/logistos-sync/logistos-sync/shared/logistos"
@@ -187,5 +191,135 @@ func TestHandoffHash(t *testing.T) {
 	}
 	if strings.Contains(base, "cs_1") || handoffHash("https://s", k, "https://l") != base {
 		t.Error("hash not stable or leaks the secret")
+	}
+}
+
+// checkPage accepts what WooCommerce serves and names what it would not.
+func TestCheckPage(t *testing.T) {
+	ids := func(from, n int64) []int64 {
+		out := make([]int64, n)
+		for i := range out {
+			out[i] = from + int64(i)
+		}
+		return out
+	}
+	cases := []struct {
+		name              string
+		page              int
+		ids               []int64
+		total, totalPages int
+		want              string // "" when the page is fine
+	}{
+		{"full page", 2, ids(101, 100), 450, 5, ""},
+		{"last page", 5, ids(401, 50), 450, 5, ""},
+		{"list ends on a page boundary", 3, ids(201, 100), 300, 3, ""},
+		{"empty page past the end", 4, nil, 300, 3, ""},
+		{"empty shop", 1, nil, 0, 0, ""},
+		{"no headers (a proxy strips them)", 7, ids(1, 100), -1, -1, ""},
+		{"ids with holes", 1, []int64{3, 9, 10, 250}, 4, 1, ""},
+		{"ids descending", 1, []int64{5, 4}, 2, 1, "order 4 after order 5"},
+		{"an id twice", 1, []int64{4, 4}, 2, 1, "order 4 after order 4"},
+		{"pages disagree with total", 1, ids(1, 100), 450, 4, "X-WP-TotalPages 4"},
+		{"full page past the total", 3, ids(201, 100), 250, 3, "at least 300 orders, but X-WP-Total says 250"},
+		{"short page, total too high", 5, ids(401, 50), 1450, 15, "450 orders in all, but X-WP-Total says 1450"},
+		{"short page, total too low", 5, ids(401, 50), 440, 5, "X-WP-Total says 440"},
+		{"empty page within the total", 3, nil, 450, 5, "200 orders in all, but X-WP-Total says 450"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := checkPage(tc.page, &wooapi.OrdersPage{IDs: tc.ids, Total: tc.total, TotalPages: tc.totalPages})
+			switch {
+			case tc.want == "" && err != nil:
+				t.Errorf("rejected: %v", err)
+			case tc.want != "" && (!errors.Is(err, ErrUntrustedPaging) || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "/wp-json/")):
+				t.Errorf("err %v, want ErrUntrustedPaging saying %q and what to do", err, tc.want)
+			}
+		})
+	}
+}
+
+// A backfill that keeps continuing itself stops at MaxInvocations.
+func TestSelfContinuationIsBounded(t *testing.T) {
+	h, rec := handler(t, 20_000, 0)
+	doc := fmt.Sprintf(`{"store_url":%q,"statuses":["any"],"cutoff":"2026-11-28T10:00:00Z","next_page":7,"last_id":600,"last_total":20000,`+
+		`"total":20000,"total_pages":200,"invocations":%d,"owner":"r1","lease_until":"2026-11-28T10:00:00Z"}`, h.StoreURL, MaxInvocations)
+	if _, err := h.State.Put(context.Background(), BackfillID, []byte(doc), 0); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := h.Handle(context.Background(), Event{Steps: []string{"backfill"}, RunID: "r1", Continuation: true})
+	if err == nil || rep.Backfill.Outcome != OutcomeFailed || !strings.Contains(err.Error(), "invocations without finishing") || rep.Next != nil {
+		t.Fatalf("%+v %v", rep.Backfill, err)
+	}
+	if rec.orders() != 0 {
+		t.Errorf("%d orders sent", rec.orders())
+	}
+}
+
+// tooLargeQueue is a recorder on which order tooLarge never fits.
+type tooLargeQueue struct {
+	*recorder
+	tooLarge int64
+}
+
+func (q tooLargeQueue) SendBatch(ctx context.Context, ms []*queue.Message) error {
+	var fit []*queue.Message
+	tl := &queue.TooLargeError{}
+	for i, m := range ms {
+		if id, _ := wooapi.OrderID([]byte(m.Body)); id == q.tooLarge {
+			tl.Indexes, tl.Errs = append(tl.Indexes, i), append(tl.Errs, fmt.Errorf("%w: 2000000 bytes", queue.ErrTooLarge))
+			continue
+		}
+		fit = append(fit, m)
+	}
+	if err := q.recorder.SendBatch(ctx, fit); err != nil {
+		return err
+	}
+	if len(tl.Indexes) > 0 {
+		return tl
+	}
+	return nil
+}
+
+// dlq records what is dead-lettered.
+type dlq struct {
+	mu  sync.Mutex
+	ins []*sqs.SendMessageInput
+}
+
+func (d *dlq) SendMessage(_ context.Context, in *sqs.SendMessageInput, _ ...func(*sqs.Options)) (*sqs.SendMessageOutput, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.ins = append(d.ins, in)
+	return &sqs.SendMessageOutput{}, nil
+}
+
+// An order too large for the queue is dead-lettered by id and counted; the
+// others are all queued. Without a DLQ it fails the backfill.
+func TestBackfillDeadLettersTooLarge(t *testing.T) {
+	const n = 450
+	h, rec := handler(t, n, 0)
+	h.Queue = tooLargeQueue{recorder: rec, tooLarge: 123}
+	rep, err := h.Handle(context.Background(), Event{Steps: []string{"backfill"}})
+	if err == nil || !errors.Is(err, queue.ErrTooLarge) {
+		t.Fatalf("without a DLQ: %+v %v", rep.Backfill, err)
+	}
+	d := &dlq{}
+	h.DeadLetters, h.DLQURL = d, "https://sqs/dlq"
+	rep, err = h.Handle(context.Background(), Event{Steps: []string{"backfill"}, Restart: true})
+	if err != nil || rep.Backfill.Outcome != OutcomeComplete || rep.Backfill.OrdersDeadLettered != 1 || rep.Backfill.OrdersEnqueued != n-1 {
+		t.Fatalf("%+v %v", rep.Backfill, err)
+	}
+	if rec.orders() != n-1 || rec.ids[123] != 0 {
+		t.Errorf("%d orders queued, order 123 %d times", rec.orders(), rec.ids[123])
+	}
+	if len(d.ins) != 1 {
+		t.Fatalf("%d dead-lettered", len(d.ins))
+	}
+	in := d.ins[0]
+	reason := aws.ToString(in.MessageAttributes[queue.AttrFailureReason].StringValue)
+	if aws.ToString(in.QueueUrl) != "https://sqs/dlq" || aws.ToString(in.MessageBody) != `{"id":123}` ||
+		!strings.Contains(reason, "order 123") || !strings.Contains(reason, "2000000 bytes") ||
+		aws.ToString(in.MessageAttributes[queue.AttrOrigin].StringValue) != queue.OriginBackfill {
+		t.Errorf("dead-lettered %s with %v", aws.ToString(in.MessageBody), in.MessageAttributes)
 	}
 }

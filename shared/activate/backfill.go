@@ -45,28 +45,37 @@ const (
 	// finalWriteTimeout bounds the last checkpoint write of a run that was
 	// cancelled, so progress is kept even then.
 	finalWriteTimeout = 10 * time.Second
+	// MaxInvocations bounds a backfill's self-continuation, so that a shop
+	// answering in some way the page checks do not catch cannot keep it
+	// going (and enqueueing) for ever. 200 invocations of 15 minutes are
+	// 50 hours: a million orders at 4 pages of 100 a second take 42 minutes,
+	// and the slowest shops seen are a few times slower, not a hundred.
+	MaxInvocations = 200
 )
 
 // BackfillReport says what the backfill step did; counts are for the whole
 // backfill unless named for this invocation.
 type BackfillReport struct {
-	Outcome        string     `json:"outcome"`
-	Detail         string     `json:"detail"`
-	Cutoff         time.Time  `json:"cutoff"`
-	Statuses       []string   `json:"statuses"`
-	PagesDone      int        `json:"pages_done"`
-	PagesTotal     int        `json:"pages_total"`
-	OrdersTotal    int        `json:"orders_total"`
-	OrdersEnqueued int64      `json:"orders_enqueued"`
-	RepairedOrders int64      `json:"orders_reread_after_shift"`
-	Invocations    int        `json:"invocations"`
-	ThisInvocation int64      `json:"orders_enqueued_this_invocation"`
-	RatePerSecond  float64    `json:"rate_orders_per_second"`
-	ETASeconds     float64    `json:"eta_seconds,omitempty"`
-	StartedAt      *time.Time `json:"started_at,omitempty"`
-	CompletedAt    *time.Time `json:"completed_at,omitempty"`
-	LeaseUntil     *time.Time `json:"lease_until,omitempty"`
-	DurationMS     int64      `json:"duration_ms"`
+	Outcome        string    `json:"outcome"`
+	Detail         string    `json:"detail"`
+	Cutoff         time.Time `json:"cutoff"`
+	Statuses       []string  `json:"statuses"`
+	PagesDone      int       `json:"pages_done"`
+	PagesTotal     int       `json:"pages_total"`
+	OrdersTotal    int       `json:"orders_total"`
+	OrdersEnqueued int64     `json:"orders_enqueued"`
+	// OrdersDeadLettered were too large for the queue even compressed: they
+	// are on the dead-letter queue by id, with the reason.
+	OrdersDeadLettered int64      `json:"orders_dead_lettered"`
+	RepairedOrders     int64      `json:"orders_reread_after_shift"`
+	Invocations        int        `json:"invocations"`
+	ThisInvocation     int64      `json:"orders_enqueued_this_invocation"`
+	RatePerSecond      float64    `json:"rate_orders_per_second"`
+	ETASeconds         float64    `json:"eta_seconds,omitempty"`
+	StartedAt          *time.Time `json:"started_at,omitempty"`
+	CompletedAt        *time.Time `json:"completed_at,omitempty"`
+	LeaseUntil         *time.Time `json:"lease_until,omitempty"`
+	DurationMS         int64      `json:"duration_ms"`
 }
 
 // backfillState is the checkpoint: enough to resume exactly where the
@@ -82,13 +91,15 @@ type backfillState struct {
 	NextPage int `json:"next_page"`
 	// LastID and LastTotal describe page NextPage-1: its highest order id
 	// and the X-WP-Total it was listed with (-1 unknown).
-	LastID      int64 `json:"last_id"`
-	LastTotal   int   `json:"last_total"`
-	Total       int   `json:"total"`
-	TotalPages  int   `json:"total_pages"`
-	Enqueued    int64 `json:"enqueued"`
-	Repaired    int64 `json:"repaired"`
-	Invocations int   `json:"invocations"`
+	LastID     int64 `json:"last_id"`
+	LastTotal  int   `json:"last_total"`
+	Total      int   `json:"total"`
+	TotalPages int   `json:"total_pages"`
+	Enqueued   int64 `json:"enqueued"`
+	// DeadLettered counts orders sent to the DLQ instead (too large).
+	DeadLettered int64 `json:"dead_lettered"`
+	Repaired     int64 `json:"repaired"`
+	Invocations  int   `json:"invocations"`
 	// Owner is the run holding the lease until LeaseUntil; "" when free.
 	Owner      string    `json:"owner"`
 	LeaseUntil time.Time `json:"lease_until"`
@@ -98,6 +109,7 @@ func (st *backfillState) fill(rep *BackfillReport) {
 	rep.Cutoff, rep.Statuses = st.Cutoff, st.Statuses
 	rep.PagesDone, rep.PagesTotal = st.NextPage-1, st.TotalPages
 	rep.OrdersTotal, rep.OrdersEnqueued, rep.RepairedOrders = st.Total, st.Enqueued, st.Repaired
+	rep.OrdersDeadLettered = st.DeadLettered
 	rep.Invocations, rep.CompletedAt = st.Invocations, st.CompletedAt
 	started := st.StartedAt
 	rep.StartedAt = &started
@@ -199,6 +211,10 @@ func (h *Handler) backfill(ctx context.Context, log *slog.Logger, shop *wooapi.C
 	if ev.DryRun {
 		return h.dryBackfill(ctx, shop, st, fresh, rep)
 	}
+	if st.Invocations >= MaxInvocations {
+		return fail(fmt.Errorf("the backfill has taken %d invocations without finishing (at page %d of %d), more than any shop needs: "+
+			"the shop's order pages are not advancing as they should; send {\"restart\": true} to start over once they do", st.Invocations, st.NextPage, st.TotalPages))
+	}
 
 	st.Owner, st.LeaseUntil = runID, h.leaseUntil(ctx)
 	st.Invocations++
@@ -223,7 +239,11 @@ func (h *Handler) backfill(ctx context.Context, log *slog.Logger, shop *wooapi.C
 		if serr := r.saveWithin(final); serr != nil {
 			err = errors.Join(err, serr)
 		}
-		return fail(fmt.Errorf("%w; run again to resume from page %d", err, st.NextPage))
+		again := "run again"
+		if errors.Is(err, ErrUntrustedPaging) {
+			again = "once that is fixed, run again"
+		}
+		return fail(fmt.Errorf("%w; %s to resume from page %d", err, again, st.NextPage))
 	case finished:
 		at := h.now().UTC()
 		st.CompletedAt, st.Owner = &at, ""

@@ -7,8 +7,11 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/logistos-sync/logistos-sync/shared/config"
 	"github.com/logistos-sync/logistos-sync/shared/logistos"
@@ -39,6 +42,18 @@ import (
 // in that id range. Nothing is skipped; a repair costs a page or two. The
 // one blind spot is a removal and an addition that cancel out between the
 // two reads of one pair of pages, both within seconds.
+//
+// The guard relies on the shop paging as WooCommerce does, which a page
+// cache or proxy in front of /wp-json/ (or a plugin rewriting the query)
+// breaks: it answers page 1 for every page, repeats a page, or sends stale
+// X-WP-Total headers. Trusting such answers would end "complete" with
+// orders never read, or never end. So every page is checked on its own
+// (checkPage: ids ascending, headers that agree with its contents) and
+// against the page before it (advance: some order past the last one
+// recorded). A page failing a check is read once more, because a cache's
+// one-off answer or an order changing between WooCommerce's count and page
+// queries heals; failing again, it ends the backfill with
+// ErrUntrustedPaging.
 const (
 	// PerPage is the page size: WooCommerce's maximum.
 	PerPage = wooapi.MaxPerPage
@@ -54,13 +69,30 @@ const (
 // errLostLease means another run took the backfill over.
 var errLostLease = errors.New("another run took over the backfill (its checkpoint lease)")
 
+// ErrUntrustedPaging means the shop's order pages are not what WooCommerce
+// serves: running again changes nothing until the shop is fixed.
+var ErrUntrustedPaging = errors.New("the shop's order pages cannot be trusted")
+
+// pagingAdvice is what the owner can do about ErrUntrustedPaging.
+const pagingAdvice = "a page cache in front of the REST API (a caching plugin, CDN or reverse proxy) or a plugin rewriting its queries " +
+	"(or capping per_page below 100) does this: exclude /wp-json/ from every cache"
+
 // pageResult is what is kept of an enqueued page: no order data.
 type pageResult struct {
 	page              int
 	count             int
+	dead              int // of count, orders dead-lettered (too large for the queue)
 	first, last       int64
 	total, totalPages int
 	err               error
+}
+
+func resultOf(p int, pg *wooapi.OrdersPage) pageResult {
+	res := pageResult{page: p, count: len(pg.IDs), total: pg.Total, totalPages: pg.TotalPages}
+	if n := len(pg.IDs); n > 0 {
+		res.first, res.last = pg.IDs[0], pg.IDs[n-1]
+	}
+	return res
 }
 
 func (p *pageResult) isLast() bool {
@@ -76,6 +108,10 @@ type run struct {
 	log     *slog.Logger
 	start   time.Time
 	slots   chan struct{} // fetches in flight
+
+	// recordedID is st.LastID for the workers: a page ending at or before
+	// it is a repeat, not worth queueing (advance decides about it).
+	recordedID atomic.Int64
 
 	pagesThisRun    int
 	enqueuedThisRun int64
@@ -103,6 +139,7 @@ func durationOr(d, def time.Duration) time.Duration {
 func (r *run) pages(ctx context.Context) (finished bool, err error) {
 	conc := r.concurrency()
 	r.slots = make(chan struct{}, conc)
+	r.recordedID.Store(r.st.LastID)
 	// Four times as many workers as fetch slots: while some wait on the
 	// shop, the others enqueue the pages already fetched (SQS takes about
 	// as long as the shop per page), so the fetch slots never idle.
@@ -155,7 +192,7 @@ func (r *run) pages(ctx context.Context) (finished bool, err error) {
 		select {
 		case res := <-results:
 			inflight--
-			if res.err != nil {
+			if res.err != nil && !errors.Is(res.err, ErrUntrustedPaging) {
 				// A page cut off by the stop margin (workCtx ended, ctx did
 				// not), or whose retry would outlive it, is not an error:
 				// the continuation reads it again.
@@ -169,9 +206,11 @@ func (r *run) pages(ctx context.Context) (finished bool, err error) {
 			if finished {
 				continue
 			}
-			if res.totalPages >= 0 {
+			switch {
+			case res.err != nil: // a paging error: nothing to plan with
+			case res.totalPages >= 0:
 				planned = max(res.totalPages, r.st.NextPage)
-			} else if res.count == PerPage {
+			case res.count == PerPage:
 				planned = max(planned, res.page+workers)
 			}
 			done[res.page] = res
@@ -181,7 +220,16 @@ func (r *run) pages(ctx context.Context) (finished bool, err error) {
 					break
 				}
 				delete(done, d.page)
-				if gerr := r.bridge(workCtx, &d); gerr != nil {
+				// A page's paging error counts in page order, so that the
+				// first page that went wrong names the cause.
+				gerr := d.err
+				if gerr == nil {
+					gerr = r.advance(workCtx, &d)
+				}
+				if gerr == nil {
+					gerr = r.bridge(workCtx, &d)
+				}
+				if gerr != nil {
 					if err == nil {
 						err = gerr
 					}
@@ -212,17 +260,63 @@ func (r *run) page(ctx context.Context, p int) pageResult {
 	if err != nil {
 		return pageResult{page: p, err: err}
 	}
-	if err := r.enqueue(ctx, pg); err != nil {
-		return pageResult{page: p, err: fmt.Errorf("enqueue page %d: %w", p, err)}
+	res := resultOf(p, pg)
+	if res.count > 0 && res.last <= r.recordedID.Load() {
+		// Nothing past the pages recorded: a repeat, which advance reads
+		// again (and enqueues, if it heals) when its turn comes.
+		return res
 	}
-	res := pageResult{page: p, count: len(pg.IDs), total: pg.Total, totalPages: pg.TotalPages}
-	if n := len(pg.IDs); n > 0 {
-		res.first, res.last = pg.IDs[0], pg.IDs[n-1]
+	if res.dead, err = r.enqueue(ctx, pg); err != nil {
+		return pageResult{page: p, err: fmt.Errorf("enqueue page %d: %w", p, err)}
 	}
 	return res
 }
 
+// fetch lists page p and checks it on its own (checkPage), reading it once
+// more before it gives up on it: a cache's stale answer, or an order that
+// changed between WooCommerce's count and page queries, does not repeat.
 func (r *run) fetch(ctx context.Context, p int) (*wooapi.OrdersPage, error) {
+	pg, err := r.list(ctx, p)
+	if err == nil && checkPage(p, pg) != nil {
+		if pg, err = r.list(ctx, p); err == nil {
+			err = checkPage(p, pg)
+		}
+	}
+	return pg, err
+}
+
+// checkPage returns ErrUntrustedPaging when page p is not what WooCommerce
+// serves for orderby=id&order=asc: ids strictly ascending, and X-WP-Total
+// and X-WP-TotalPages (when sent) that agree with each other and with
+// where the page is and how full.
+func checkPage(p int, pg *wooapi.OrdersPage) error {
+	for i := 1; i < len(pg.IDs); i++ {
+		if pg.IDs[i] <= pg.IDs[i-1] {
+			return fmt.Errorf("%w: page %d lists order %d after order %d, out of order although the backfill asks for orderby=id&order=asc; %s",
+				ErrUntrustedPaging, p, pg.IDs[i], pg.IDs[i-1], pagingAdvice)
+		}
+	}
+	if pg.Total < 0 {
+		return nil // no headers (a proxy strips them): nothing to compare
+	}
+	if pg.TotalPages >= 0 && pg.TotalPages != pagesOf(pg.Total) {
+		return fmt.Errorf("%w: page %d came with X-WP-TotalPages %d, but its X-WP-Total %d makes %d pages of %d; %s",
+			ErrUntrustedPaging, p, pg.TotalPages, pg.Total, pagesOf(pg.Total), PerPage, pagingAdvice)
+	}
+	n, before := len(pg.IDs), (p-1)*PerPage
+	switch {
+	case n == PerPage && pg.Total < before+n:
+		return fmt.Errorf("%w: page %d is full, so the list holds at least %d orders, but X-WP-Total says %d; %s",
+			ErrUntrustedPaging, p, before+n, pg.Total, pagingAdvice)
+	case n < PerPage && pg.Total != before+n && (n > 0 || pg.Total > before):
+		return fmt.Errorf("%w: page %d ends the list at %d orders in all, but X-WP-Total says %d; %s",
+			ErrUntrustedPaging, p, before+n, pg.Total, pagingAdvice)
+	}
+	return nil
+}
+
+// list fetches page p within the concurrency limit.
+func (r *run) list(ctx context.Context, p int) (*wooapi.OrdersPage, error) {
 	select {
 	case r.slots <- struct{}{}:
 	case <-ctx.Done():
@@ -233,8 +327,10 @@ func (r *run) fetch(ctx context.Context, p int) (*wooapi.OrdersPage, error) {
 		Before: r.st.Cutoff, OrderBy: "id", Order: "asc"})
 }
 
-// enqueue sends the orders of pg (those in keep, or all when keep is nil).
-func (r *run) enqueue(ctx context.Context, pg *wooapi.OrdersPage, keep ...int) error {
+// enqueue sends the orders of pg (those in keep, or all when keep is nil),
+// and dead-letters those too large for the queue; it returns how many it
+// dead-lettered.
+func (r *run) enqueue(ctx context.Context, pg *wooapi.OrdersPage, keep ...int) (dead int, err error) {
 	idx := keep
 	if idx == nil {
 		idx = make([]int, len(pg.Orders))
@@ -243,20 +339,92 @@ func (r *run) enqueue(ctx context.Context, pg *wooapi.OrdersPage, keep ...int) e
 		}
 	}
 	if len(idx) == 0 {
-		return nil
+		return 0, nil
 	}
 	now := r.h.now()
 	msgs := make([]queue.Message, len(idx))
 	ptrs := make([]*queue.Message, len(idx))
 	for j, i := range idx {
-		msgs[j] = queue.Message{Body: string(pg.Orders[i]), Topic: logistos.EventBackfill, Source: r.h.StoreURL,
+		msgs[j] = queue.Message{Body: bytesView(pg.Orders[i]), Topic: logistos.EventBackfill, Source: r.h.StoreURL,
 			Origin: queue.OriginBackfill, ReceivedAt: now}
 		ptrs[j] = &msgs[j]
 	}
-	if err := r.h.Queue.SendBatch(ctx, ptrs); err != nil {
+	err = r.h.Queue.SendBatch(ctx, ptrs)
+	var tooLarge *queue.TooLargeError
+	if errors.As(err, &tooLarge) {
+		// Every other order is on the queue; these never can be.
+		dead, err = len(tooLarge.Indexes), r.deadLetter(ctx, pg, idx, msgs, tooLarge)
+	}
+	if err != nil {
+		return 0, err
+	}
+	r.h.Metrics.Count(metrics.OrdersBackfilled, len(idx)-dead)
+	return dead, nil
+}
+
+// bytesView is b as a string without a copy. Only for bytes nothing
+// writes again: an order of a page is a slice of the shop's answer, which
+// wooapi hands over and never touches after (OrdersPage.Orders), and the
+// messages built from it live no longer than the page. Copying every order
+// cost the backfill a second copy of each page (100 pages a second).
+func bytesView(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
+}
+
+// deadLetter puts the orders SendBatch found too large on the dead-letter
+// queue: by id (the order itself does not fit), with the message's
+// attributes and the reason, so that the owner learns which order to send
+// by other means and the backfill goes on. Without a DLQ it returns tl.
+func (r *run) deadLetter(ctx context.Context, pg *wooapi.OrdersPage, idx []int, msgs []queue.Message, tl *queue.TooLargeError) error {
+	if r.h.DeadLetters == nil {
+		return tl
+	}
+	for k, j := range tl.Indexes {
+		i := idx[j]
+		id, size := pg.IDs[i], len(pg.Orders[i])
+		f := queue.Failure{Class: queue.FailurePermanent,
+			Reason: fmt.Sprintf("order %d (%d bytes) was not backfilled: %v; send it to Logistos by other means", id, size, tl.Errs[k])}
+		in := queue.DeadLetter(r.h.DLQURL, `{"id":`+strconv.FormatInt(id, 10)+`}`, msgs[j].StringAttributes(), f)
+		if _, err := r.h.DeadLetters.SendMessage(ctx, in); err != nil {
+			return fmt.Errorf("dead-letter order %d, too large for the queue: %w", id, err)
+		}
+		// Its id and size only: the order's data stays out of the logs.
+		r.log.LogAttrs(ctx, slog.LevelWarn, "order dead-lettered", slog.Int64("order_id", id), slog.Int("bytes", size),
+			slog.String("reason", "too large for an SQS message even gzip-compressed"))
+	}
+	return nil
+}
+
+// advance makes sure page d lists some order past the last one recorded,
+// as every page does in orderby=id order unless a page's worth of orders
+// joined the list before it since the last page was read. A page that does
+// not is read again (and enqueued, d then describing the new read): a
+// cache's one-off answer heals; a shop that ignores ?page= or keeps
+// repeating a page ends the backfill.
+func (r *run) advance(ctx context.Context, d *pageResult) error {
+	st := r.st
+	if st.NextPage == 1 || d.count == 0 || d.last > st.LastID {
+		return nil
+	}
+	pg, err := r.fetch(ctx, d.page)
+	if err != nil {
 		return err
 	}
-	r.h.Metrics.Count(metrics.OrdersBackfilled, len(idx))
+	fresh := resultOf(d.page, pg)
+	joined := fresh.total >= 0 && st.LastTotal >= 0 && fresh.total-st.LastTotal >= fresh.count
+	if fresh.count > 0 && fresh.last <= st.LastID && !joined {
+		return fmt.Errorf("%w: page %d lists orders %d to %d again, none after order %d where page %d ended: the shop ignores ?page= or repeats pages; %s",
+			ErrUntrustedPaging, d.page, fresh.first, fresh.last, st.LastID, d.page-1, pagingAdvice)
+	}
+	if fresh.dead, err = r.enqueue(ctx, pg); err != nil {
+		return fmt.Errorf("enqueue page %d: %w", d.page, err)
+	}
+	r.log.LogAttrs(ctx, slog.LevelInfo, "backfill page repeated an earlier one; read again", slog.Int("page", d.page),
+		slog.Int64("last_id_before", st.LastID), slog.Int64("last_id_now", fresh.last))
+	*d = fresh
 	return nil
 }
 
@@ -273,7 +441,8 @@ func (r *run) bridge(ctx context.Context, d *pageResult) error {
 	if hi <= st.LastID+1 {
 		return nil // adjacent ids: nothing can be between them
 	}
-	n, err := r.fillGap(ctx, st.LastID, hi, st.NextPage-1)
+	n, dead, err := r.fillGap(ctx, st.LastID, hi, st.NextPage-1)
+	st.DeadLettered += int64(dead)
 	if err != nil {
 		return fmt.Errorf("re-read orders between ids %d and %d after the shop's list changed: %w", st.LastID, hi, err)
 	}
@@ -290,21 +459,22 @@ func (r *run) bridge(ctx context.Context, d *pageResult) error {
 // or before lo+1, when it is page 1, or when it follows a trusted page
 // listed with the same X-WP-Total (the list did not move in between);
 // otherwise the walk steps back a page. It ends at a page reaching hi, or
-// at the end of the list.
-func (r *run) fillGap(ctx context.Context, lo, hi int64, hint int) (int, error) {
-	q, found := max(hint, 1), 0
+// at the end of the list. It returns how many orders it enqueued and how
+// many it dead-lettered.
+func (r *run) fillGap(ctx context.Context, lo, hi int64, hint int) (found, dead int, err error) {
+	q := max(hint, 1)
 	seen := make(map[int64]bool)
 	prevTotal, havePrev := 0, false
 	for range maxGapPages {
 		pg, err := r.fetch(ctx, q)
 		if err != nil {
-			return found, err
+			return found, dead, err
 		}
 		n := len(pg.IDs)
 		follows := havePrev && pg.Total >= 0 && pg.Total == prevTotal
 		if n == 0 {
 			if q == 1 || follows {
-				return found, nil // the list ends before hi
+				return found, dead, nil // the list ends before hi
 			}
 			q, havePrev = q-1, false // the list shrank past this page
 			continue
@@ -320,24 +490,27 @@ func (r *run) fillGap(ctx context.Context, lo, hi int64, hint int) (int, error) 
 				keep = append(keep, i)
 			}
 		}
-		if err := r.enqueue(ctx, pg, keep...); err != nil {
-			return found, err
+		d, err := r.enqueue(ctx, pg, keep...)
+		if err != nil {
+			return found, dead, err
 		}
-		found += len(keep)
+		found, dead = found+len(keep)-d, dead+d
 		if pg.IDs[n-1] >= hi-1 || n < PerPage {
-			return found, nil
+			return found, dead, nil
 		}
 		q, prevTotal, havePrev = q+1, pg.Total, true
 	}
-	return found, fmt.Errorf("the list kept moving over %d pages", maxGapPages)
+	return found, dead, fmt.Errorf("the list kept moving over %d pages", maxGapPages)
 }
 
 // record moves the checkpoint past page d.
 func (r *run) record(d *pageResult) {
 	st := r.st
 	st.NextPage++
-	if d.count > 0 {
+	// Never back: a page that orders joined in bulk may end before it.
+	if d.count > 0 && d.last > st.LastID {
 		st.LastID = d.last
+		r.recordedID.Store(d.last)
 	}
 	st.LastTotal = d.total
 	if d.total >= 0 {
@@ -346,9 +519,10 @@ func (r *run) record(d *pageResult) {
 	if d.totalPages >= 0 {
 		st.TotalPages = d.totalPages
 	}
-	st.Enqueued += int64(d.count)
+	st.Enqueued += int64(d.count - d.dead)
+	st.DeadLettered += int64(d.dead)
 	r.pagesThisRun++
-	r.enqueuedThisRun += int64(d.count)
+	r.enqueuedThisRun += int64(d.count - d.dead)
 	r.dirty = true
 }
 

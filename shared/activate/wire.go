@@ -42,6 +42,7 @@ func New(cfg config.Activate, awsCfg aws.Config, log *slog.Logger, m *metrics.Em
 	}
 	db := dynamodb.NewFromConfig(awsCfg)
 	store := state.Open(db, cfg.StateTable)
+	sqsClient := sqs.NewFromConfig(awsCfg)
 	h := &Handler{
 		Shop:     shop,
 		Keys:     keys,
@@ -49,9 +50,11 @@ func New(cfg config.Activate, awsCfg aws.Config, log *slog.Logger, m *metrics.Em
 		// What the backfill queued is recorded in the ledger after SQS took
 		// it, so reconcile does not queue it again.
 		Queue: &ledger.RecordingSender{
-			Sender:   &queue.Sender{Client: sqs.NewFromConfig(awsCfg), QueueURL: cfg.QueueURL},
+			Sender:   &queue.Sender{Client: sqsClient, QueueURL: cfg.QueueURL},
 			Recorder: &ledger.Recorder{Store: ledger.Open(db, cfg.LedgerTable), Log: log, Metrics: m},
 		},
+		DeadLetters:    sqsClient,
+		DLQURL:         cfg.DLQURL,
 		State:          store,
 		WebhookSecret:  webhookSecret,
 		StoreURL:       logistos.StoreURL(cfg.StoreURL),

@@ -119,8 +119,11 @@ const (
 
 // Activate is the activate function's configuration.
 type Activate struct {
-	StoreURL      string
-	QueueURL      string
+	StoreURL string
+	QueueURL string
+	// DLQURL receives, by id, the orders the backfill cannot queue (too
+	// large for an SQS message even compressed).
+	DLQURL        string
 	WebhookSecret Secret
 	// WooCredentials is a secret holding {"consumer_key","consumer_secret"}
 	// (ARN), or, for local runs, the two literals.
@@ -147,6 +150,7 @@ func LoadActivate(e *Env) (Activate, error) {
 	c := Activate{
 		StoreURL:            e.SecureURL(StoreURL, "", true),
 		QueueURL:            e.Required(QueueURL),
+		DLQURL:              e.Required(DLQURL),
 		WebhookSecret:       e.secret(WebhookSecretARN, WebhookSecret),
 		WebhookURL:          e.SecureURL(WebhookURL, "", true),
 		CredentialsURL:      e.SecureURL(LogistosCredentialsURL, DefaultLogistosCredentialsURL, true),

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -289,6 +290,50 @@ func TestSendBatchGzipsLargeEntries(t *testing.T) {
 	back, err := Decode(*e.MessageBody, EncodingGzip)
 	if err != nil || !bytes.Equal(back, []byte(m.Body)) {
 		t.Fatal("large entry does not round-trip")
+	}
+}
+
+// An entry too large even compressed does not stop the others: they are
+// sent, and the error names it.
+func TestSendBatchSkipsTooLarge(t *testing.T) {
+	random := make([]byte, 900<<10)
+	rand.Read(random)
+	noise := base64.StdEncoding.EncodeToString(random)
+	at := time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
+	var ms []*Message
+	for i := range 12 {
+		body := fmt.Sprintf(`{"id":%d}`, i)
+		if i == 3 || i == 11 {
+			body = noise
+		}
+		ms = append(ms, &Message{Body: body, Topic: "order.backfill", Source: "https://s", Origin: OriginBackfill, ReceivedAt: at})
+	}
+	f := &fakeSQS{}
+	err := (&Sender{Client: f, QueueURL: "q"}).SendBatch(context.Background(), ms)
+	var tl *TooLargeError
+	if !errors.As(err, &tl) || !errors.Is(err, ErrTooLarge) || !slices.Equal(tl.Indexes, []int{3, 11}) || !strings.Contains(err.Error(), "message 11") {
+		t.Fatalf("err %v", err)
+	}
+	sent := 0
+	for _, b := range f.batches {
+		for _, e := range b {
+			if *e.MessageBody == noise {
+				t.Error("the oversized message was sent")
+			}
+			sent++
+		}
+	}
+	if sent != 10 {
+		t.Errorf("%d messages sent, want 10", sent)
+	}
+	want := map[string]string{AttrTopic: "order.backfill", AttrSource: "https://s", AttrOrigin: OriginBackfill, AttrReceivedAt: "2026-11-28T10:00:00Z"}
+	if got := ms[3].StringAttributes(); !maps.Equal(got, want) {
+		t.Errorf("StringAttributes %v, want %v", got, want)
+	}
+	// Another failure wins: the caller must not take the batch as sent.
+	down := &fakeSQS{err: errors.New("connection refused")}
+	if err := (&Sender{Client: down, QueueURL: "q"}).SendBatch(context.Background(), ms); err == nil || errors.As(err, &tl) {
+		t.Errorf("SQS down: %v", err)
 	}
 }
 

@@ -101,7 +101,10 @@ func (s *Sender) retryDelay(retry int) time.Duration {
 // SendBatch enqueues messages with SendMessageBatch, in as few calls as the
 // entry-count and byte limits allow. Entries that SQS fails on its side are
 // resent with backoff; an error means some message was not enqueued (and
-// names how many), so the caller must not record them as done.
+// names how many), so the caller must not record them as done. Messages too
+// large even compressed do not stop the others: when they are the only
+// failure, the error is a *TooLargeError naming them, and every other
+// message was sent.
 func (s *Sender) SendBatch(ctx context.Context, ms []*Message) error {
 	type entry struct {
 		e    types.SendMessageBatchRequestEntry
@@ -120,8 +123,16 @@ func (s *Sender) SendBatch(ctx context.Context, ms []*Message) error {
 		batch, size = batch[:0], 0
 		return s.sendEntries(ctx, entries)
 	}
+	var tooLarge *TooLargeError
 	for i, m := range ms {
 		body, enc, err := Encode(m, s.limit())
+		if errors.Is(err, ErrTooLarge) {
+			if tooLarge == nil {
+				tooLarge = &TooLargeError{}
+			}
+			tooLarge.Indexes, tooLarge.Errs = append(tooLarge.Indexes, i), append(tooLarge.Errs, err)
+			continue
+		}
 		if err != nil {
 			return fmt.Errorf("message %d: %w", i, err)
 		}
@@ -141,7 +152,13 @@ func (s *Sender) SendBatch(ctx context.Context, ms []*Message) error {
 		batch = append(batch, e)
 		size += e.size
 	}
-	return flush()
+	if err := flush(); err != nil {
+		return err
+	}
+	if tooLarge != nil {
+		return tooLarge
+	}
+	return nil
 }
 
 func (s *Sender) sendEntries(ctx context.Context, entries []types.SendMessageBatchRequestEntry) error {

@@ -119,7 +119,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, out, er
 			vars[name] = v
 		}
 	}
-	vars[config.QueueURL], vars[config.WebhookSecret] = st.QueueURL, st.WebhookSecret
+	vars[config.QueueURL], vars[config.DLQURL], vars[config.WebhookSecret] = st.QueueURL, st.DLQURL, st.WebhookSecret
 	log := logging.New(errOut, firstOf(vars[config.LogLevel], "warn"))
 
 	var shop *fakewoo.Shop

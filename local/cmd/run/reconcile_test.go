@@ -41,7 +41,7 @@ func TestRunReconcilesAConfiguredShop(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg, err := config.LoadActivate(config.FromMap(map[string]string{
-		config.StoreURL: shop.URL, config.QueueURL: st.QueueURL, config.WebhookSecret: st.WebhookSecret,
+		config.StoreURL: shop.URL, config.QueueURL: st.QueueURL, config.DLQURL: st.DLQURL, config.WebhookSecret: st.WebhookSecret,
 		config.WooConsumerKey: fakewoo.Key, config.WooConsumerSecret: fakewoo.Secret,
 		config.WebhookURL: "http://127.0.0.1:" + port + "/woocommerce/webhook", config.LogistosCredentialsURL: "http://127.0.0.1:9/credentials",
 		config.StateTable: stack.StateTableName, config.LedgerTable: stack.LedgerTableName,
