@@ -2,7 +2,8 @@
 
 package activation
 
-// raceSlowdown is how much longer the continuation tests' slices are under
-// the race detector: its slower start left a 2 s slice no time to enqueue a
-// page. The shops stay large enough to need several slices.
-const raceSlowdown = 2
+// raceSlowdown scales the continuation tests under the race detector: its
+// slower start, on a loaded machine, left 2 s and even 4 s slices no time to
+// enqueue a page, so slices are this many times longer, and the shops this
+// many times larger so that a backfill still needs several slices.
+const raceSlowdown = 4

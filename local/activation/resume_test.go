@@ -108,7 +108,7 @@ func (e *env) continueToEnd(h *activate.Handler, inv *invokerQueue, ev activate.
 // A backfill longer than one invocation continues itself with the same
 // cut-off until it completes; every order arrives.
 func TestContinuationAcrossShortDeadlines(t *testing.T) {
-	const n = 10_000
+	const n = 10_000 * raceSlowdown
 	e, _ := tableEnv(t, fakewoo.Options{Orders: n, Latency: 100 * time.Millisecond}, nil)
 	inv := &invokerQueue{}
 	e.h.Invoker = inv
@@ -140,7 +140,7 @@ func TestContinuationAcrossShortDeadlines(t *testing.T) {
 // behind an HTTP endpoint, as kumo's InvokeEndpoint calls it) invokes
 // itself asynchronously with the SDK until the backfill completes.
 func TestContinuationThroughLambdaInvoke(t *testing.T) {
-	const n = 10_000
+	const n = 10_000 * raceSlowdown
 	e, _ := tableEnv(t, fakewoo.Options{Orders: n, Latency: 100 * time.Millisecond}, nil)
 	name := fmt.Sprintf("activate-cont-%d", tables.Add(1))
 	var invocations atomic.Int32
@@ -400,7 +400,7 @@ func TestCheckpointStores(t *testing.T) {
 // stops (superseded); one retried by Lambda after its slice failed finds
 // the lease free and resumes.
 func TestContinuationLease(t *testing.T) {
-	const n = 16_000
+	const n = 16_000 * raceSlowdown
 	e, _ := tableEnv(t, fakewoo.Options{Orders: n, Latency: 100 * time.Millisecond}, nil)
 	inv := &invokerQueue{}
 	e.h.Invoker = inv
