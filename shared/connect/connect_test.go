@@ -319,7 +319,7 @@ func TestStoreFailures(t *testing.T) {
 type failingStates struct{}
 
 func (failingStates) Issue(context.Context, string, time.Time) error { return errors.New("table down") }
-func (failingStates) Spend(context.Context, string) error             { return errors.New("table down") }
+func (failingStates) Spend(context.Context, string) error            { return errors.New("table down") }
 
 func TestConnectedPage(t *testing.T) {
 	f := newFixture(t)

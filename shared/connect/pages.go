@@ -92,4 +92,3 @@ func page(status int, p Page) events.APIGatewayV2HTTPResponse {
 		Body: p.HTML(),
 	}
 }
-
