@@ -19,15 +19,16 @@ TOOLS               := $(abspath $(BIN))/tools
 STATICCHECK_VERSION := v0.8.2
 STATICCHECK         := $(TOOLS)/staticcheck
 
-.PHONY: build build-WebhookFunction build-ForwarderFunction build-ActivateFunction build-ReconcileFunction \
+.PHONY: build build-WebhookFunction build-ForwarderFunction build-ActivateFunction build-ReconcileFunction build-ConnectFunction \
         test test-unit test-local lint lint-template tools run demo activate reconcile redrive bench fuzz clean
 
-## build: the four Lambda binaries into bin/<name>/bootstrap
+## build: the five Lambda binaries into bin/<name>/bootstrap
 build:
 	$(MAKE) build-WebhookFunction   ARTIFACTS_DIR=$(BIN)/webhook
 	$(MAKE) build-ForwarderFunction ARTIFACTS_DIR=$(BIN)/forwarder
 	$(MAKE) build-ActivateFunction  ARTIFACTS_DIR=$(BIN)/activate
 	$(MAKE) build-ReconcileFunction ARTIFACTS_DIR=$(BIN)/reconcile
+	$(MAKE) build-ConnectFunction   ARTIFACTS_DIR=$(BIN)/connect
 
 build-WebhookFunction:
 	$(GOBUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/webhook
@@ -40,6 +41,9 @@ build-ActivateFunction:
 
 build-ReconcileFunction:
 	$(GOBUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/reconcile
+
+build-ConnectFunction:
+	$(GOBUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/connect
 
 ## test: every test (unit, integration against embedded kumo, end-to-end under the Lambda RIE, template checks)
 test: lint test-unit test-local
