@@ -30,11 +30,12 @@ import (
 	"github.com/logistos-sync/logistos-sync/shared/metrics"
 	"github.com/logistos-sync/logistos-sync/shared/state"
 	"github.com/logistos-sync/logistos-sync/shared/wooapi"
+	"github.com/logistos-sync/logistos-sync/shared/wookey"
 )
 
 // Routes of the HTTP API that connect serves.
 const (
-	PathConnect   = "/woocommerce/connect"
+	PathConnect   = wookey.ConnectPath
 	PathCallback  = "/woocommerce/auth-callback"
 	PathConnected = "/woocommerce/connected"
 	// PathAuthorize is WooCommerce's app authorization endpoint on the shop.
