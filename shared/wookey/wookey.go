@@ -65,7 +65,9 @@ func Open(sm secretcache.SecretsManagerAPIClient, arn, key, sec string) (Source,
 	if err != nil {
 		return nil, fmt.Errorf("WooCommerce credentials secret: %w", err)
 	}
-	return Secret{Source: src}, nil
+	// A new key from connect must be used by the activation it starts at
+	// once, even in a container that read the old key seconds ago.
+	return Secret{Source: src.Unthrottled()}, nil
 }
 
 // ConnectPath is connect's route that starts connecting the shop; the
