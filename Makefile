@@ -20,7 +20,7 @@ STATICCHECK_VERSION := v0.8.2
 STATICCHECK         := $(TOOLS)/staticcheck
 
 .PHONY: build build-WebhookFunction build-ForwarderFunction build-ActivateFunction build-ReconcileFunction build-ConnectFunction \
-        test test-unit test-local lint lint-template tools run demo activate reconcile redrive bench fuzz clean
+        test test-unit test-local lint lint-template tools run demo activate reconcile redrive bench fuzz clean pages
 
 ## build: the five Lambda binaries into bin/<name>/bootstrap
 build:
@@ -102,6 +102,23 @@ reconcile:
 ##   make redrive ARGS="-queue-url <OrdersQueueUrl> -dlq-url <DeadLetterQueueUrl>"
 redrive:
 	$(GO) run ./cmd/redrive $(ARGS)
+
+## pages: render connect's HTML pages in headless chromium (Debian: apt-get update && apt-get install -y chromium)
+##   and save a phone-sized (390x844) screenshot of each: $(BIN)/pages/<page>.png beside <page>.html
+PAGES_DIR := $(abspath $(BIN))/pages
+CHROMIUM  ?= chromium
+pages:
+	@command -v $(CHROMIUM) >/dev/null || { echo "$(CHROMIUM) not found: apt-get update && apt-get install -y chromium"; exit 1; }
+	cd local && $(GO) run ./cmd/pages -out $(PAGES_DIR)
+	@for page in $(PAGES_DIR)/*.html; do \
+		profile=$$(mktemp -d); \
+		$(CHROMIUM) --headless --no-sandbox --disable-gpu --disable-background-networking --disable-component-update \
+			--disable-sync --no-first-run --user-data-dir=$$profile --window-size=390,844 \
+			--screenshot=$${page%.html}.png file://$$page 2>/dev/null; status=$$?; \
+		rm -rf $$profile; \
+		[ $$status -eq 0 ] && [ -s $${page%.html}.png ] || { echo "chromium could not render $$page"; exit 1; }; \
+		echo "screenshot $${page%.html}.png"; \
+	done
 
 ## bench: benchmarks; figures go in README's Performance section
 bench:
