@@ -32,7 +32,7 @@ body{font:17px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0
 main{max-width:36em;margin:0 auto;background:#fff;border-radius:8px;padding:20px 22px;box-shadow:0 1px 3px rgba(0,0,0,.12)}
 h1{font-size:1.5em;line-height:1.25;margin:0 0 .6em}
 .ok{color:#00762e}.no{color:#b32d2e}
-code{font-size:.9em;background:#f0f0f1;padding:1px 4px;border-radius:3px;word-break:break-all}
+code{font-size:.9em;background:#f0f0f1;padding:1px 4px;border-radius:3px;overflow-wrap:anywhere}
 a{color:#2271b1}
 li{margin:.4em 0}
 </style>

@@ -25,8 +25,8 @@ var connectLine = regexp.MustCompile(`Connect      open (\S+) in a browser`)
 // stand-in shop's orders reach the printed Logistos capture.
 func TestRunConnectsTheStandInShop(t *testing.T) {
 	awsPort := freePort(t)
-	for k, v := range map[string]string{envPort: freePort(t), envAWSPort: awsPort, envFakeShopPort: freePort(t),
-		envFakeShopOrders: "3", "LOGISTOS_ORDERS_URL": "", "WEBHOOK_SECRET": "", config.StoreURL: ""} {
+	for k, v := range map[string]string{envPort: freePort(t), envAWSPort: awsPort, envShopPort: freePort(t),
+		envShopOrders: "3", "LOGISTOS_ORDERS_URL": "", "WEBHOOK_SECRET": "", config.StoreURL: ""} {
 		t.Setenv(k, v)
 	}
 	out, logs := &syncbuf.Buffer{}, &syncbuf.Buffer{}

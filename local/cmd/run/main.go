@@ -12,8 +12,8 @@
 // it starts from.
 //
 // It also serves connect's three routes on the same port. Without STORE_URL
-// it starts a stand-in shop (FAKE_SHOP_PORT, default 8088, with
-// FAKE_SHOP_ORDERS orders) whose app authorization screen approves or
+// it starts a stand-in shop (SHOP_PORT, default 8089, with SHOP_ORDERS
+// orders) whose app authorization screen approves or
 // denies; when the key arrives, activation runs in this process, so the
 // whole connect → handoff → webhook → backfill chain runs on one machine.
 //
@@ -60,9 +60,13 @@ const (
 	// the template's 15 minutes, so a local test of a missed delivery
 	// does not wait long.
 	envReconcileEvery     = "RECONCILE_EVERY"
-	envFakeShopPort       = "FAKE_SHOP_PORT"
-	envFakeShopOrders     = "FAKE_SHOP_ORDERS"
-	defaultFakeShopPort   = 8088
+	// envShopPort and envShopOrders shape the stand-in shop started when
+	// STORE_URL is unset. Its port is not make activate's FAKE_SHOP_PORT
+	// (8088), so that `make activate ARGS="-fake-shop N"` still runs beside
+	// make run.
+	envShopPort           = "SHOP_PORT"
+	envShopOrders         = "SHOP_ORDERS"
+	defaultFakeShopPort   = 8089
 	defaultFakeShopOrders = 20
 	maxFakeShopOrders     = 1000000
 	defaultReconcileEvery = time.Minute
@@ -83,9 +87,9 @@ It takes no flags; settings are environment variables:
   PORT                 the webhook's port (3000)
   AWS_PORT             the AWS emulator's port (4566); make activate then needs
                        AWS_ENDPOINT_URL=http://127.0.0.1:$AWS_PORT
-  STORE_URL            the shop (default: a stand-in shop on 127.0.0.1:$FAKE_SHOP_PORT)
-  FAKE_SHOP_PORT       the stand-in shop's port (8088)
-  FAKE_SHOP_ORDERS     the stand-in shop's orders, which activation backfills (20)
+  STORE_URL            the shop (default: a stand-in shop on 127.0.0.1:$SHOP_PORT)
+  SHOP_PORT            the stand-in shop's port (8089)
+  SHOP_ORDERS          the stand-in shop's orders, which activation backfills (20)
   WEBHOOK_SECRET       the webhook secret (local-webhook-secret)
   FORWARD_TOPICS       topics forwarded (order.created)
   LOGISTOS_ORDERS_URL  send payloads there instead of printing them
@@ -130,8 +134,8 @@ func run(ctx context.Context, log *slog.Logger, out io.Writer) error {
 	awsPort := env.Int(envAWSPort, stack.DefaultPort, 1, maxPort)
 	secretValue := env.String(config.WebhookSecret, stack.DefaultWebhookSecret)
 	every := env.Duration(envReconcileEvery, defaultReconcileEvery, time.Second, 24*time.Hour)
-	shopPort := env.Int(envFakeShopPort, defaultFakeShopPort, 1, maxPort)
-	shopOrders := env.Int(envFakeShopOrders, defaultFakeShopOrders, 0, maxFakeShopOrders)
+	shopPort := env.Int(envShopPort, defaultFakeShopPort, 1, maxPort)
+	shopOrders := env.Int(envShopOrders, defaultFakeShopOrders, 0, maxFakeShopOrders)
 	if err := env.Err(); err != nil {
 		return err
 	}
@@ -159,7 +163,7 @@ func run(ctx context.Context, log *slog.Logger, out io.Writer) error {
 		if err != nil {
 			// The rest works without it (another make run or make activate
 			// may hold the port): say so and go on.
-			shopLine = fmt.Sprintf("off: %v (choose another port with %s)", err, envFakeShopPort)
+			shopLine = fmt.Sprintf("off: %v (choose another port with %s)", err, envShopPort)
 		} else {
 			defer stop()
 			shopLine = fmt.Sprintf("stand-in WooCommerce with %d orders at %s", shopOrders, localShopURL(shopPort))
