@@ -59,7 +59,7 @@ const (
 	// envReconcileEvery is how often reconcile sweeps locally: shorter than
 	// the template's 15 minutes, so a local test of a missed delivery
 	// does not wait long.
-	envReconcileEvery     = "RECONCILE_EVERY"
+	envReconcileEvery = "RECONCILE_EVERY"
 	// envShopPort and envShopOrders shape the stand-in shop started when
 	// STORE_URL is unset. Its port is not make activate's FAKE_SHOP_PORT
 	// (8088), so that `make activate ARGS="-fake-shop N"` still runs beside
