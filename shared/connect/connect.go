@@ -21,6 +21,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -114,13 +115,13 @@ type outcome struct {
 }
 
 const (
-	bodyStored     = `{"status":"connected"}`
-	bodyTooLarge   = `{"error":"body too large"}`
-	bodyMalformed  = `{"error":"body is not WooCommerce's key callback"}`
-	bodyBadScope   = `{"error":"key_permissions must be read_write"}`
-	bodyBadState   = `{"error":"unknown, used or expired state: start again from the connect URL"}`
-	bodyUnavailabe = `{"error":"could not store the key; start again from the connect URL"}`
-	bodyNotFound   = `{"error":"not found"}`
+	bodyStored      = `{"status":"connected"}`
+	bodyTooLarge    = `{"error":"body too large"}`
+	bodyMalformed   = `{"error":"body is not WooCommerce's key callback"}`
+	bodyBadScope    = `{"error":"key_permissions must be read_write"}`
+	bodyBadState    = `{"error":"unknown, used or expired state: start again from the connect URL"}`
+	bodyUnavailable = `{"error":"could not store the key; start again from the connect URL"}`
+	bodyNotFound    = `{"error":"not found"}`
 )
 
 var (
@@ -140,9 +141,9 @@ var (
 	outNotFound  = rejected(http.StatusNotFound, bodyNotFound, "no such route")
 
 	outStateFailed = outcome{name: "failed", status: http.StatusServiceUnavailable, metric: metrics.ConnectFailed,
-		level: slog.LevelError, body: bodyUnavailabe, reason: "the state table did not answer"}
+		level: slog.LevelError, body: bodyUnavailable, reason: "the state table did not answer"}
 	outKeyFailed = outcome{name: "failed", status: http.StatusServiceUnavailable, metric: metrics.ConnectFailed,
-		level: slog.LevelError, body: bodyUnavailabe, reason: "the credentials secret could not be written"}
+		level: slog.LevelError, body: bodyUnavailable, reason: "the credentials secret could not be written"}
 
 	outPage = outcome{name: "page", status: http.StatusOK, level: slog.LevelInfo}
 )
@@ -263,11 +264,13 @@ var (
 
 // Callback is the body WooCommerce POSTs to the callback URL.
 type Callback struct {
-	KeyID          int64  `json:"key_id"`
-	UserID         string `json:"user_id"` // our state, echoed
-	ConsumerKey    string `json:"consumer_key"`
-	ConsumerSecret string `json:"consumer_secret"`
-	KeyPermissions string `json:"key_permissions"`
+	// KeyID is WooCommerce's id of the key (a number); kept raw so that an
+	// unexpected type never costs the owner the key.
+	KeyID          json.RawMessage `json:"key_id"`
+	UserID         string          `json:"user_id"` // our state, echoed
+	ConsumerKey    string          `json:"consumer_key"`
+	ConsumerSecret string          `json:"consumer_secret"`
+	KeyPermissions string          `json:"key_permissions"`
 }
 
 // callback validates WooCommerce's body and state, stores the key and
@@ -294,7 +297,9 @@ func (h *Handler) callback(ctx context.Context, req events.APIGatewayV2HTTPReque
 		!consumerKeyShape.MatchString(cb.ConsumerKey) || !consumerSecretShape.MatchString(cb.ConsumerSecret) {
 		return outMalformed
 	}
-	r.extra = append(r.extra, slog.Int64("key_id", cb.KeyID))
+	if id, err := strconv.ParseInt(string(cb.KeyID), 10, 64); err == nil {
+		r.extra = append(r.extra, slog.Int64("key_id", id)) // WooCommerce's id, not a secret: where to revoke it
+	}
 	if cb.KeyPermissions != Scope {
 		// The permission names are WooCommerce's own words, not secrets;
 		// bounded so a forged body cannot fill the log.

@@ -375,3 +375,13 @@ func TestLocalBaseURL(t *testing.T) {
 		t.Error(got)
 	}
 }
+
+// A key_id of another JSON type still stores the key: refusing it would
+// make WooCommerce delete a good key over a field connect does not need.
+func TestCallbackKeyIDAnyType(t *testing.T) {
+	f := newFixture(t)
+	body := strings.Replace(callbackBody(f.begin(t), "read_write"), `"key_id":12`, `"key_id":"12"`, 1)
+	if resp := f.do(t, req(http.MethodPost, PathCallback, "", body)); resp.StatusCode != 200 || len(f.keys.stored()) != 1 {
+		t.Fatalf("%d %s", resp.StatusCode, resp.Body)
+	}
+}
