@@ -424,3 +424,42 @@ func TestConcurrentReplays(t *testing.T) {
 	}
 	e.activated(1)
 }
+
+// TestKeyKeptWhenActivationCannotStart: a shop activate refuses (plain
+// http elsewhere than this machine) still connects: the callback answers
+// 200, so WooCommerce keeps the key, which is stored; the failure to start
+// activation is logged as an error.
+func TestKeyKeptWhenActivationCannotStart(t *testing.T) {
+	st := stacktest.ForTest(t, stack.Options{Tables: true})
+	logs := &syncbuf.Buffer{}
+	c, err := pipeline.NewConnect(context.Background(), st, map[string]string{
+		config.StoreURL: "http://wp.example", config.WebhookURL: "http://127.0.0.1:9/woocommerce/webhook",
+	}, logging.New(logs, "info"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Activation.Err == nil {
+		t.Fatal("activate accepted a plain-http shop")
+	}
+	api := httptest.NewServer(pipeline.Routes(nil, c.Handler, logging.New(logs, "info")))
+	defer api.Close()
+	e := &env{t: t, st: st, api: api.URL, logs: logs}
+	authorize, state := e.authorizeURL()
+	if !strings.HasPrefix(authorize.String(), "http://wp.example/wc-auth/v1/authorize?") {
+		t.Fatalf("redirect to %s", authorize)
+	}
+	body := fmt.Sprintf(`{"key_id":3,"user_id":%q,"consumer_key":"ck_kept0","consumer_secret":"cs_kept0","key_permissions":"read_write"}`, state)
+	resp, err := http.Post(api.URL+connect.PathCallback, "application/json;charset=UTF-8", strings.NewReader(body))
+	if status, _ := page(t, resp, err); status != 200 {
+		t.Fatalf("callback answered %d, want 200 (any other answer makes WooCommerce delete the key)", status)
+	}
+	if k := e.storedKey(); k.ConsumerKey != "ck_kept0" {
+		t.Error("the key was not stored")
+	}
+	if !strings.Contains(logs.String(), `"outcome":"activation_not_started"`) || !strings.Contains(logs.String(), `"level":"ERROR"`) {
+		t.Errorf("no error logged:\n%s", logs.String())
+	}
+	if strings.Contains(logs.String(), "cs_kept0") || strings.Contains(logs.String(), state) {
+		t.Error("a secret or the state was logged")
+	}
+}

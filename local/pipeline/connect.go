@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -60,18 +61,17 @@ func NewConnect(ctx context.Context, st *stack.Stack, vars map[string]string, lo
 	if c.ConnectConfig, err = config.LoadConnect(config.FromMap(env)); err != nil {
 		return nil, err
 	}
-	if c.ActivateConfig, err = config.LoadActivate(config.FromMap(env)); err != nil {
-		return nil, err
-	}
-	alog := log.With("function", "activate")
-	act, err := activate.New(c.ActivateConfig, st.AWS, alog, metrics.New(metricsOut, "activate"))
-	if err != nil {
-		return nil, err
-	}
 	if c.Handler, err = connect.New(c.ConnectConfig, st.AWS, log.With("function", "connect"), metrics.New(metricsOut, "connect")); err != nil {
 		return nil, err
 	}
-	c.Activation = &Activation{Handler: act, ctx: context.WithoutCancel(ctx), Log: alog}
+	alog := log.With("function", "activate")
+	c.Activation = &Activation{ctx: context.WithoutCancel(ctx), Log: alog}
+	// A shop activate cannot work with (plain http elsewhere than this
+	// machine) still connects: the key is stored and starting activation
+	// fails, as a broken activate function would in AWS.
+	if c.ActivateConfig, c.Activation.Err = config.LoadActivate(config.FromMap(env)); c.Activation.Err == nil {
+		c.Activation.Handler, c.Activation.Err = activate.New(c.ActivateConfig, st.AWS, alog, metrics.New(metricsOut, "activate"))
+	}
 	c.Handler.Activate = c.Activation
 	return &c, nil
 }
@@ -79,7 +79,10 @@ func NewConnect(ctx context.Context, st *stack.Stack, vars map[string]string, lo
 // Activation runs activate in this process when connect starts it.
 type Activation struct {
 	Handler *activate.Handler
-	Log     *slog.Logger
+	// Err is why activate cannot run here (its configuration); Start then
+	// fails with it.
+	Err error
+	Log *slog.Logger
 	// OnReport, when set, is called with each run's final report.
 	OnReport func(activate.Report)
 
@@ -92,6 +95,9 @@ type Activation struct {
 // Start runs activation with the empty event (all steps) in the
 // background and returns at once, as an asynchronous invoke does.
 func (a *Activation) Start(context.Context) error {
+	if a.Err != nil {
+		return fmt.Errorf("activate cannot run: %w", a.Err)
+	}
 	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()
@@ -125,10 +131,12 @@ func (a *Activation) Wait() { a.wg.Wait() }
 
 // Routes is the HTTP API: the webhook's route and connect's three, each
 // answering as API Gateway does (404 for other paths, 405 for other
-// methods). connect may be nil: the webhook only.
+// methods). Either handler may be nil: its routes are then not served.
 func Routes(wh *webhook.Handler, c *connect.Handler, log *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle(WebhookPath, Serve(wh, log))
+	if wh != nil {
+		mux.Handle(WebhookPath, Serve(wh, log))
+	}
 	if c != nil {
 		for method, path := range map[string]string{
 			http.MethodGet:  connect.PathConnect,
@@ -139,6 +147,7 @@ func Routes(wh *webhook.Handler, c *connect.Handler, log *slog.Logger) http.Hand
 		mux.Handle(connect.PathConnected, apigw.Route(http.MethodGet, connect.PathConnected,
 			&apigw.Handler{Func: c.Handle, Timeout: ConnectTimeout, Log: log}))
 	}
-	mux.Handle("/", apigw.Route(http.MethodPost, WebhookPath, &apigw.Handler{Log: log})) // API Gateway's 404 body
+	// Any other path: API Gateway's 404 (this route never matches its path).
+	mux.Handle("/", apigw.Route(http.MethodPost, "", &apigw.Handler{Log: log}))
 	return mux
 }

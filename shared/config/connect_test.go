@@ -23,9 +23,14 @@ func TestLoadConnect(t *testing.T) {
 			t.Errorf("without %s: %v", name, err)
 		}
 	}
-	// The owner's browser goes to the shop: plain http only for loopback.
-	insecure := map[string]string{StoreURL: "http://shop.example", WooCredentialsSecretARN: "arn:woo", ActivateFunction: "a"}
-	if _, err := LoadConnect(FromMap(insecure)); err == nil {
-		t.Error("http store URL accepted")
+	// Only the owner's browser goes to the shop: a plain-http shop is
+	// allowed (activate refuses to send it the key), a malformed URL not.
+	plain := map[string]string{StoreURL: "http://shop.example", WooCredentialsSecretARN: "arn:woo", ActivateFunction: "a"}
+	if c, err := LoadConnect(FromMap(plain)); err != nil || c.StoreURL != "http://shop.example" {
+		t.Errorf("http store URL: %v", err)
+	}
+	plain[StoreURL] = "shop.example"
+	if _, err := LoadConnect(FromMap(plain)); err == nil {
+		t.Error("a store URL without scheme accepted")
 	}
 }

@@ -259,12 +259,14 @@ type Connect struct {
 }
 
 // LoadConnect reads the connect function's configuration. STORE_URL is
-// where the owner's browser is sent to approve the key, so it must be https
-// (http only for loopback). Connect exists to write the key into the
-// secret, so it takes no literal key.
+// only where the owner's browser is sent to approve the key: connect sends
+// the shop nothing (the key comes to the https callback), so a plain-http
+// shop is the shop's own choice here, unlike for activate and reconcile,
+// which send it the key. Connect exists to write the key into the secret,
+// so it takes no literal key.
 func LoadConnect(e *Env) (Connect, error) {
 	c := Connect{
-		StoreURL:          e.SecureURL(StoreURL, "", true),
+		StoreURL:          e.URL(StoreURL, "", true),
 		WooCredentialsARN: e.Required(WooCredentialsSecretARN),
 		ActivateFunction:  e.Required(ActivateFunction),
 		StateTable:        e.String(StateTable, ""),

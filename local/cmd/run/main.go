@@ -202,6 +202,9 @@ func run(ctx context.Context, log *slog.Logger, out io.Writer) error {
 	}
 	connectURL := strings.TrimSuffix(url, pipeline.WebhookPath) + connect.PathConnect
 	fmt.Fprintf(out, "Connect      open %s in a browser and click Approve\n             shop: %s\n\n", connectURL, shopLine)
+	if conn.Activation.Err != nil {
+		fmt.Fprintf(out, "Activation   off: %v\n             (a connect stores the key but cannot start activation)\n\n", conn.Activation.Err)
+	}
 	if rec != nil {
 		fmt.Fprintf(out, "Reconcile    every %s against %s (tables %s, %s): run `STATE_TABLE=%s LEDGER_TABLE=%s make activate` once first\n\n",
 			every, rec.StoreURL, st.StateTable, st.LedgerTable, st.StateTable, st.LedgerTable)
