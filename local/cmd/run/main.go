@@ -80,11 +80,12 @@ const usage = `Usage: make run   (or: go -C local run ./cmd/run)
 
 Runs the whole pipeline on this machine: the webhook on 127.0.0.1:$PORT, the
 orders queue and its DLQ in an embedded AWS emulator on 127.0.0.1:$AWS_PORT,
-the forwarder, and a Logistos stand-in that prints what it receives.
-Ctrl-C stops everything.
+the forwarder, and a Logistos stand-in that prints what it receives; and
+connect's routes on the same port, with a stand-in shop to approve on and
+activation run here when the key arrives. Ctrl-C stops everything.
 
 It takes no flags; settings are environment variables:
-  PORT                 the webhook's port (3000)
+  PORT                 the API's port: webhook and connect routes (3000)
   AWS_PORT             the AWS emulator's port (4566); make activate then needs
                        AWS_ENDPOINT_URL=http://127.0.0.1:$AWS_PORT
   STORE_URL            the shop (default: a stand-in shop on 127.0.0.1:$SHOP_PORT)
