@@ -64,6 +64,8 @@ const (
 	// StartTimeout bounds starting activation: an asynchronous invoke
 	// answers in milliseconds.
 	StartTimeout = 5 * time.Second
+	// maxRouteLog bounds the route in a log line.
+	maxRouteLog = 128
 	// stateIDPrefix keeps connect's states apart from the other documents
 	// of the state table.
 	stateIDPrefix = "connect-state/"
@@ -163,7 +165,8 @@ type request struct {
 // Handle answers one request of any of the three routes. It never returns
 // an error: every outcome is an HTTP status.
 func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	r := request{start: time.Now(), route: req.RequestContext.HTTP.Method + " " + req.RawPath}
+	// Bounded: an unknown path is the caller's text.
+	r := request{start: time.Now(), route: truncate(req.RequestContext.HTTP.Method+" "+req.RawPath, maxRouteLog)}
 	var resp events.APIGatewayV2HTTPResponse
 	var out outcome
 	switch r.route {
