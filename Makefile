@@ -19,15 +19,16 @@ TOOLS               := $(abspath $(BIN))/tools
 STATICCHECK_VERSION := v0.8.2
 STATICCHECK         := $(TOOLS)/staticcheck
 
-.PHONY: build build-WebhookFunction build-ForwarderFunction build-ActivateFunction build-ReconcileFunction \
-        test test-unit test-local lint lint-template tools run demo activate reconcile redrive bench fuzz clean
+.PHONY: build build-WebhookFunction build-ForwarderFunction build-ActivateFunction build-ReconcileFunction build-ConnectFunction \
+        test test-unit test-local lint lint-template tools run demo activate reconcile redrive bench fuzz clean pages
 
-## build: the four Lambda binaries into bin/<name>/bootstrap
+## build: the five Lambda binaries into bin/<name>/bootstrap
 build:
 	$(MAKE) build-WebhookFunction   ARTIFACTS_DIR=$(BIN)/webhook
 	$(MAKE) build-ForwarderFunction ARTIFACTS_DIR=$(BIN)/forwarder
 	$(MAKE) build-ActivateFunction  ARTIFACTS_DIR=$(BIN)/activate
 	$(MAKE) build-ReconcileFunction ARTIFACTS_DIR=$(BIN)/reconcile
+	$(MAKE) build-ConnectFunction   ARTIFACTS_DIR=$(BIN)/connect
 
 build-WebhookFunction:
 	$(GOBUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/webhook
@@ -40,6 +41,9 @@ build-ActivateFunction:
 
 build-ReconcileFunction:
 	$(GOBUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/reconcile
+
+build-ConnectFunction:
+	$(GOBUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/connect
 
 ## test: every test (unit, integration against embedded kumo, end-to-end under the Lambda RIE, template checks)
 test: lint test-unit test-local
@@ -98,6 +102,23 @@ reconcile:
 ##   make redrive ARGS="-queue-url <OrdersQueueUrl> -dlq-url <DeadLetterQueueUrl>"
 redrive:
 	$(GO) run ./cmd/redrive $(ARGS)
+
+## pages: render connect's HTML pages in headless chromium (Debian: apt-get update && apt-get install -y chromium)
+##   and save a phone-sized (390x844) screenshot of each: $(BIN)/pages/<page>.png beside <page>.html
+PAGES_DIR := $(abspath $(BIN))/pages
+CHROMIUM  ?= chromium
+pages:
+	@command -v $(CHROMIUM) >/dev/null || { echo "$(CHROMIUM) not found: apt-get update && apt-get install -y chromium"; exit 1; }
+	cd local && $(GO) run ./cmd/pages -out $(PAGES_DIR)
+	@for page in $(PAGES_DIR)/*.html; do \
+		profile=$$(mktemp -d); \
+		$(CHROMIUM) --headless --no-sandbox --disable-gpu --disable-background-networking --disable-component-update \
+			--disable-sync --no-first-run --user-data-dir=$$profile --window-size=390,844 \
+			--screenshot=$${page%.html}.png file://$$page 2>/dev/null; status=$$?; \
+		rm -rf $$profile; \
+		[ $$status -eq 0 ] && [ -s $${page%.html}.png ] || { echo "chromium could not render $$page"; exit 1; }; \
+		echo "screenshot $${page%.html}.png"; \
+	done
 
 ## bench: benchmarks; figures go in README's Performance section
 bench:

@@ -3,8 +3,6 @@ package activation
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 
 	"github.com/logistos-sync/logistos-sync/internal/testwait"
@@ -165,7 +162,7 @@ func TestContinuationThroughLambdaInvoke(t *testing.T) {
 		_ = json.NewEncoder(w).Encode(rep)
 	}))
 	defer fn.Close()
-	registerFunction(t, name, fn.URL)
+	stacktest.RegisterFunction(t, name, fn.URL)
 	client := lambda.NewFromConfig(stacktest.Shared.AWS)
 	e.h.Invoker = &activate.LambdaInvoker{Client: client, FunctionName: name}
 
@@ -192,36 +189,6 @@ func TestContinuationThroughLambdaInvoke(t *testing.T) {
 		t.Errorf("%d invocations", invocations.Load())
 	}
 	e.drain().atLeastOnce(t, n, nil)
-}
-
-// registerFunction creates a Lambda function in kumo whose invocations go
-// to endpoint (kumo's InvokeEndpoint extension, sent as raw JSON).
-func registerFunction(t *testing.T, name, endpoint string) {
-	t.Helper()
-	body, _ := json.Marshal(map[string]any{
-		"FunctionName": name, "Runtime": "provided.al2023", "Role": "arn:aws:iam::000000000000:role/activate",
-		"Handler": "bootstrap", "Timeout": 900, "Code": map[string]string{"ZipFile": ""}, "InvokeEndpoint": endpoint,
-	})
-	// Signed like the SDK's requests: kumo routes by the signature's service.
-	req, _ := http.NewRequest(http.MethodPost, stacktest.Shared.Endpoint+"/2015-03-31/functions", bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	creds, err := stacktest.Shared.AWS.Credentials.Retrieve(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(body)
-	if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, hex.EncodeToString(sum[:]), "lambda", stacktest.Shared.AWS.Region, time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated {
-		b, _ := io.ReadAll(resp.Body)
-		t.Fatalf("create function: %d %s", resp.StatusCode, b)
-	}
 }
 
 // crashableStore stops writing when the process "dies".

@@ -80,7 +80,7 @@ func TestActivateBinaryUnderRIE(t *testing.T) {
 			t.Logf("function output:\n%s", tail(fn.Output(), 8000))
 		}
 	}()
-	registerFunction(t, name, fn.URL)
+	stacktest.RegisterFunction(t, name, fn.URL)
 
 	client := lambda.NewFromConfig(stacktest.Shared.AWS)
 	payload, _ := json.Marshal(activate.Event{})

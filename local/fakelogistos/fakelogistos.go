@@ -12,6 +12,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -250,10 +251,14 @@ func (s *Server) print(r *Request) {
 
 // printFull writes the payload pretty-printed.
 func (s *Server) printFull(r *Request) {
+	body := r.Body
+	if r.Path == CredentialsPath {
+		body = maskCredentials(body)
+	}
 	var pretty bytes.Buffer
-	if json.Indent(&pretty, r.Body, "", "  ") != nil {
+	if json.Indent(&pretty, body, "", "  ") != nil {
 		pretty.Reset()
-		pretty.Write(r.Body)
+		pretty.Write(body)
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "\n── Logistos received POST %s (%d bytes)\n", r.Path, len(r.Body))
@@ -262,6 +267,23 @@ func (s *Server) printFull(r *Request) {
 	}
 	fmt.Fprintf(&b, "   User-Agent: %s\n%s\n", r.Header.Get("User-Agent"), pretty.String())
 	_, _ = io.WriteString(s.Print, b.String())
+}
+
+// maskCredentials shortens the key and secret in a credentials payload to
+// their first characters: the terminal shows that a key arrived, never the
+// key (with make run connected to a real shop it would be the real one).
+func maskCredentials(body []byte) []byte {
+	var c map[string]any
+	if json.Unmarshal(body, &c) != nil {
+		return []byte(`"(not JSON; not shown)"`)
+	}
+	for _, k := range []string{"consumer_key", "consumer_secret"} {
+		if v, ok := c[k].(string); ok && len(v) > 0 {
+			c[k] = v[:min(len(v), 2)] + "… (" + strconv.Itoa(len(v)) + " characters, not shown)"
+		}
+	}
+	out, _ := json.Marshal(c)
+	return out
 }
 
 // Start serves on addr (e.g. "127.0.0.1:0") until Close.

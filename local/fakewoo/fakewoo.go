@@ -57,6 +57,11 @@ type Options struct {
 	// OnList runs at the start of every orders listing, with its page:
 	// tests add or trash orders "while the backfill runs" from here.
 	OnList func(page int)
+	// AllowLoopbackHTTPCallback lets app authorization call back a plain
+	// http URL on this machine (make run, tests). Real WooCommerce requires
+	// https ("The callback_url needs to be over SSL"), as the shop does
+	// without it.
+	AllowLoopbackHTTPCallback bool
 }
 
 // Shop is a stand-in WooCommerce. Safe for concurrent use.
@@ -84,6 +89,9 @@ type Shop struct {
 	deliveries DeliveryStats
 	// failDeliveries: deliveries fail without a request (FailDeliveries).
 	failDeliveries bool
+	// auths are the keys app authorization generated; nextKeyID numbers them.
+	auths     []Authorization
+	nextKeyID int64
 }
 
 type apiKey struct {
@@ -188,6 +196,10 @@ func (s *Shop) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.stats.Requests++
 	s.mu.Unlock()
 
+	if r.URL.Path == PathAuthorize || r.URL.Path == PathAccessGranted {
+		s.serveAuth(w, r)
+		return
+	}
 	route, id := parseRoute(r.URL.Path)
 	f := s.fault(route, r)
 	if f != nil {

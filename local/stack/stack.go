@@ -37,6 +37,12 @@ const (
 	QueueName         = "logistos-sync-orders"
 	DLQName           = "logistos-sync-orders-dlq"
 	WebhookSecretName = "logistos-sync/webhook-secret"
+	// WooCredentialsSecretName is the shop's REST key secret, which
+	// connect writes.
+	WooCredentialsSecretName = "logistos-sync/woo-credentials"
+	// EmptyWooCredentials is that secret before the shop is connected, as
+	// the template writes it with the key parameters left empty.
+	EmptyWooCredentials = `{"consumer_key":"","consumer_secret":""}`
 	// Region is the local stack's; defined in shared/config so that
 	// operator commands can target the local stack without this package.
 	Region = config.LocalRegion
@@ -80,6 +86,10 @@ type Stack struct {
 	DLQURL, DLQARN     string
 	WebhookSecretARN   string
 	WebhookSecret      string
+	// WooCredentialsSecretARN is the shop's REST key secret, empty
+	// (EmptyWooCredentials) until connect writes the key WooCommerce
+	// generated.
+	WooCredentialsSecretARN string
 	// StateTable and LedgerTable are the tables' names when Options.Tables
 	// asked for them.
 	StateTable, LedgerTable string
@@ -236,25 +246,37 @@ func (s *Stack) create(ctx context.Context, o Options) error {
 	}); err != nil {
 		return err
 	}
-	name := aws.String(WebhookSecretName + o.Suffix)
-	sec, err := s.Secrets.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: name, SecretString: aws.String(o.WebhookSecret)})
-	var exists *smtypes.ResourceExistsException
-	if errors.As(err, &exists) {
-		// kumo's state outlives one server within a process (tests run
-		// with -count): give the existing secret the wanted value.
-		var put *secretsmanager.PutSecretValueOutput
-		if put, err = s.Secrets.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: name, SecretString: aws.String(o.WebhookSecret)}); err == nil {
-			sec = &secretsmanager.CreateSecretOutput{ARN: put.ARN}
-		}
-	}
-	if err != nil {
+	if s.WebhookSecretARN, err = s.ensureSecret(ctx, WebhookSecretName+o.Suffix, o.WebhookSecret); err != nil {
 		return fmt.Errorf("create webhook secret: %w", err)
 	}
-	s.WebhookSecretARN, s.WebhookSecret = aws.ToString(sec.ARN), o.WebhookSecret
+	s.WebhookSecret = o.WebhookSecret
+	// As the template makes it with the key parameters left empty: the shop
+	// is not connected until connect writes a key.
+	if s.WooCredentialsSecretARN, err = s.ensureSecret(ctx, WooCredentialsSecretName+o.Suffix, EmptyWooCredentials); err != nil {
+		return fmt.Errorf("create WooCommerce credentials secret: %w", err)
+	}
 	if o.Tables {
 		return s.createTables(ctx, o.Suffix)
 	}
 	return nil
+}
+
+// ensureSecret creates the secret name with value, or gives an existing
+// one that value: kumo's state outlives one server within a process (tests
+// run with -count).
+func (s *Stack) ensureSecret(ctx context.Context, name, value string) (string, error) {
+	sec, err := s.Secrets.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: &name, SecretString: &value})
+	var exists *smtypes.ResourceExistsException
+	if errors.As(err, &exists) {
+		var put *secretsmanager.PutSecretValueOutput
+		if put, err = s.Secrets.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: &name, SecretString: &value}); err == nil {
+			return aws.ToString(put.ARN), nil
+		}
+	}
+	if err != nil {
+		return "", err
+	}
+	return aws.ToString(sec.ARN), nil
 }
 
 func (s *Stack) createQueue(ctx context.Context, name string, attrs map[string]string) (string, string, error) {

@@ -19,6 +19,8 @@ var emitted = map[string][]string{
 	"ForwarderFunction": {metrics.OrdersForwarded, metrics.OrdersFailedTransient, metrics.OrdersFailedPermanent, metrics.OrdersSkipped, metrics.ValuesDropped, metrics.ForwardLatency},
 	"ActivateFunction":  {metrics.OrdersBackfilled, metrics.LedgerWriteFailed},
 	"ReconcileFunction": {metrics.OrdersRecovered, metrics.WebhookRepaired, metrics.ReconcileFailed, metrics.LedgerWriteFailed},
+	"ConnectFunction": {metrics.ConnectStarted, metrics.ShopConnected, metrics.ConnectRejected, metrics.ConnectFailed,
+		metrics.ConnectActivationFailed},
 }
 
 // alarmMetrics returns the metrics an alarm watches: its own, or those of
@@ -110,6 +112,8 @@ func TestRequiredAlarms(t *testing.T) {
 	find(watch{metrics.Namespace, metrics.OrdersRecovered, "", "ReconcileFunction"})
 	find(watch{metrics.Namespace, metrics.WebhookRepaired, "", "ReconcileFunction"})
 	find(watch{"AWS/Lambda", "Errors", "FunctionName", "ReconcileFunction"})
+	// The key is stored but nothing flows: the owner must start activation.
+	find(watch{metrics.Namespace, metrics.ConnectActivationFailed, "", "ConnectFunction"})
 	// A signed REST error body: the webhook's user lost its rights.
 	find(watch{metrics.Namespace, metrics.OrdersDropped, "", "WebhookFunction"})
 

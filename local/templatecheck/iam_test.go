@@ -164,6 +164,14 @@ func TestIAMLeastPrivilege(t *testing.T) {
 		"dynamodb:BatchGetItem": {"LedgerTable"}, "dynamodb:BatchWriteItem": {"LedgerTable"},
 		logs[0]: {"ReconcileLogGroup"}, logs[1]: {"ReconcileLogGroup"},
 	}
+	// connect writes the key (never reads a secret), issues and spends its
+	// states, and starts activate by its explicit name.
+	want["ConnectFunction"] = map[string][]string{
+		"secretsmanager:PutSecretValue": {"WooCredentialsSecret"},
+		"dynamodb:PutItem":              {"StateTable"}, "dynamodb:DeleteItem": {"StateTable"},
+		"lambda:InvokeFunction": {"arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:" + activateName},
+		logs[0]:                 {"ConnectLogGroup"}, logs[1]: {"ConnectLogGroup"},
+	}
 	for fn, w := range want {
 		got := grants(t, tpl, fn)
 		for a := range w {

@@ -14,10 +14,12 @@ import (
 
 	"github.com/logistos-sync/logistos-sync/shared/activate"
 	"github.com/logistos-sync/logistos-sync/shared/config"
+	"github.com/logistos-sync/logistos-sync/shared/connect"
 	"github.com/logistos-sync/logistos-sync/shared/forwarder"
 	"github.com/logistos-sync/logistos-sync/shared/ledger"
 	"github.com/logistos-sync/logistos-sync/shared/logistos"
 	"github.com/logistos-sync/logistos-sync/shared/queue"
+	"github.com/logistos-sync/logistos-sync/shared/state"
 	"github.com/logistos-sync/logistos-sync/shared/webhook"
 )
 
@@ -34,6 +36,7 @@ var functions = map[string]struct {
 	"ForwarderFunction": {"forwarder", func(e *config.Env) { config.LoadForwarder(e) }},
 	"ActivateFunction":  {"activate", func(e *config.Env) { config.LoadActivate(e) }},
 	"ReconcileFunction": {"reconcile", func(e *config.Env) { config.LoadReconcile(e) }},
+	"ConnectFunction":   {"connect", func(e *config.Env) { config.LoadConnect(e) }},
 }
 
 // localOnly are the literal-secret variables: for local runs only. In AWS a
@@ -185,9 +188,24 @@ func TestEnvironmentIsWhatTheConfigLoadersRead(t *testing.T) {
 
 func TestSecrets(t *testing.T) {
 	tpl := load(t)
-	for _, p := range []string{"WooConsumerKey", "WooConsumerSecret"} {
+	for p, prefix := range map[string]string{"WooConsumerKey": "ck_", "WooConsumerSecret": "cs_"} {
 		if Get(tpl.Parameters, p, "NoEcho") != true {
 			t.Errorf("parameter %s is not NoEcho", p)
+		}
+		// Optional: empty means the shop connects by the ConnectUrl output.
+		if d, ok := Get(tpl.Parameters, p, "Default").(string); !ok || d != "" {
+			t.Errorf("parameter %s defaults to %v, want \"\" (connect by URL)", p, Get(tpl.Parameters, p, "Default"))
+		}
+		pattern, _ := Get(tpl.Parameters, p, "AllowedPattern").(string)
+		re, err := regexp.Compile(pattern)
+		if err != nil {
+			t.Errorf("parameter %s: pattern %q: %v", p, pattern, err)
+			continue
+		}
+		for v, want := range map[string]bool{"": true, prefix + "0a1B": true, prefix: false, prefix + `a"b`: false, "x" + prefix + "a": false} {
+			if re.MatchString(v) != want {
+				t.Errorf("parameter %s: pattern %q matches %q: %v, want %v", p, pattern, v, !want, want)
+			}
 		}
 	}
 	ws := resource(t, tpl, "WebhookSecret", "AWS::SecretsManager::Secret")
@@ -214,6 +232,7 @@ func TestSecrets(t *testing.T) {
 	arns := map[string]map[string]string{
 		"WebhookFunction":  {config.WebhookSecretARN: "WebhookSecret"},
 		"ActivateFunction": {config.WebhookSecretARN: "WebhookSecret", config.WooCredentialsSecretARN: "WooCredentialsSecret"},
+		"ConnectFunction":  {config.WooCredentialsSecretARN: "WooCredentialsSecret"},
 	}
 	for id, want := range arns {
 		vars := env(tpl, resource(t, tpl, id, "AWS::Serverless::Function"))
@@ -333,7 +352,12 @@ func TestWebhookRoute(t *testing.T) {
 			}
 		}
 	}
-	if want := []string{"WebhookFunction POST /woocommerce/webhook"}; !slices.Equal(routes, want) {
+	slices.Sort(routes)
+	want := []string{
+		"ConnectFunction GET " + connect.PathConnect, "ConnectFunction GET " + connect.PathConnected,
+		"ConnectFunction POST " + connect.PathCallback, "WebhookFunction POST /woocommerce/webhook",
+	}
+	if !slices.Equal(routes, want) {
 		t.Errorf("HTTP routes %v, want only %v", routes, want)
 	}
 	api := resource(t, tpl, "HttpApi", "AWS::Serverless::HttpApi")
@@ -394,6 +418,7 @@ func TestOutputs(t *testing.T) {
 		"WebhookFunctionName": "WebhookFunction", "ForwarderFunctionName": "ForwarderFunction",
 		"WebhookLogGroupName": "WebhookLogGroup", "ForwarderLogGroupName": "ForwarderLogGroup", "ActivateLogGroupName": "ActivateLogGroup",
 		"AlarmTopicArn": "AlarmTopic",
+		"ConnectUrl":    "", "ConnectLogGroupName": "ConnectLogGroup",
 	}
 	for name, id := range want {
 		v := Get(tpl.Outputs, name, "Value")
@@ -528,5 +553,43 @@ func TestReconcile(t *testing.T) {
 		Get(lt, "Properties", "TimeToLiveSpecification", "Enabled") != true ||
 		Get(lt, "Properties", "SSESpecification", "SSEEnabled") != true {
 		t.Errorf("ledger table %v: want PAY_PER_REQUEST, keyed by order_id (N), TTL on expires_at, encrypted", Get(lt, "Properties"))
+	}
+}
+
+// TestConnect checks connect's wiring: its routes are throttled, it starts
+// exactly the activate function by name, its URL is the stack's ConnectUrl
+// on the same API as the webhook, and the state table expires connect's
+// states by the attribute the code writes.
+func TestConnect(t *testing.T) {
+	tpl := load(t)
+	api := resource(t, tpl, "HttpApi", "AWS::Serverless::HttpApi")
+	for _, route := range []string{"GET " + connect.PathConnect, "POST " + connect.PathCallback, "GET " + connect.PathConnected} {
+		rate, ok1 := Int(api, "Properties", "RouteSettings", route, "ThrottlingRateLimit")
+		burst, ok2 := Int(api, "Properties", "RouteSettings", route, "ThrottlingBurstLimit")
+		if !ok1 || !ok2 || rate <= 0 || burst <= 0 || rate > 10 || burst > 20 {
+			t.Errorf("route %s: throttling %d/s burst %d, want a small explicit limit (one owner connects a shop)", route, rate, burst)
+		}
+	}
+	fn := resource(t, tpl, "ConnectFunction", "AWS::Serverless::Function")
+	vars := env(tpl, fn)
+	activateName, _ := Sub(Get(tpl.Resources, "ActivateFunction", "Properties", "FunctionName"))
+	if got, ok := Sub(vars[config.ActivateFunction]); !ok || got != activateName {
+		t.Errorf("connect %s = %v, want activate's explicit name %q", config.ActivateFunction, vars[config.ActivateFunction], activateName)
+	}
+	if got := refOf(t, vars[config.StateTable], "connect STATE_TABLE"); got != "StateTable" {
+		t.Errorf("connect STATE_TABLE = !Ref %s", got)
+	}
+	if n := wantInt(t, prop(tpl, fn, "Timeout"), "connect Timeout"); time.Duration(n)*time.Second <= connect.StoreTimeout+connect.StartTimeout || n > 30 {
+		t.Errorf("connect timeout %d s: want more than its calls' budget and at most API Gateway's 30 s", n)
+	}
+	connectURL, _ := Sub(Get(tpl.Outputs, "ConnectUrl", "Value"))
+	webhookURL, _ := Sub(Get(tpl.Outputs, "WebhookUrl", "Value"))
+	if !strings.HasSuffix(connectURL, connect.PathConnect) || strings.TrimSuffix(connectURL, connect.PathConnect) != strings.TrimSuffix(webhookURL, "/woocommerce/webhook") {
+		t.Errorf("ConnectUrl %q, want the webhook's API (%q) with %s", connectURL, webhookURL, connect.PathConnect)
+	}
+	table := resource(t, tpl, "StateTable", "AWS::DynamoDB::Table")
+	if Get(table, "Properties", "TimeToLiveSpecification", "AttributeName") != state.AttrExpires ||
+		Get(table, "Properties", "TimeToLiveSpecification", "Enabled") != true {
+		t.Errorf("state table TTL %v, want %s enabled (connect's states expire)", Get(table, "Properties", "TimeToLiveSpecification"), state.AttrExpires)
 	}
 }

@@ -67,13 +67,20 @@ const (
 	OutcomeContinuing     = "continuing"
 	OutcomeAlreadyRunning = "already_running"
 	OutcomeSuperseded     = "superseded"
+	// OutcomeNotConnected: no key yet. Not a function error (nothing is
+	// broken, the owner has not connected the shop), as in reconcile.
+	OutcomeNotConnected = "not_connected"
 )
 
 // Report is the function's result: what each step did.
 type Report struct {
-	RunID      string          `json:"run_id"`
-	DryRun     bool            `json:"dry_run"`
-	OK         bool            `json:"ok"`
+	RunID  string `json:"run_id"`
+	DryRun bool   `json:"dry_run"`
+	OK     bool   `json:"ok"`
+	// Outcome is set when the run did nothing for a reason that is not a
+	// failure: not_connected (no key yet; Detail names the ConnectUrl).
+	Outcome    string          `json:"outcome,omitempty"`
+	Detail     string          `json:"detail,omitempty"`
 	Handoff    *HandoffReport  `json:"handoff,omitempty"`
 	Webhook    *WebhookReport  `json:"webhook,omitempty"`
 	Backfill   *BackfillReport `json:"backfill,omitempty"`
@@ -159,6 +166,10 @@ func (h *Handler) Handle(ctx context.Context, ev Event) (Report, error) {
 		slog.Bool("dry_run", ev.DryRun), slog.Bool("continuation", ev.Continuation))
 
 	key, err := h.Keys.Key(ctx, !ev.Continuation)
+	if errors.Is(err, wookey.ErrNoKey) {
+		rep.Outcome, rep.Detail = OutcomeNotConnected, wookey.NotConnected(h.WebhookURL)
+		return h.finish(ctx, log, rep, start, nil)
+	}
 	if err != nil {
 		return h.finish(ctx, log, rep, start, err)
 	}

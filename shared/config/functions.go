@@ -22,6 +22,9 @@ const (
 	BackfillConcurrency     = "BACKFILL_CONCURRENCY"
 	BackfillStatus          = "BACKFILL_STATUS"
 	LogLevel                = "LOG_LEVEL"
+	// ActivateFunction names the function connect starts once a key is
+	// stored.
+	ActivateFunction = "ACTIVATE_FUNCTION"
 	// FunctionName is set by Lambda itself: the deployed function's name,
 	// which names its metrics and lets activate invoke itself.
 	FunctionName = "AWS_LAMBDA_FUNCTION_NAME"
@@ -243,5 +246,36 @@ func LoadReconcile(e *Env) (Reconcile, error) {
 		LogLevel:      e.String(LogLevel, DefaultLogLevel),
 	}
 	c.WooCredentials, c.ConsumerKey, c.ConsumerSecret = e.wooCredentials()
+	return c, e.Err()
+}
+
+// Connect is the connect function's configuration.
+type Connect struct {
+	StoreURL string
+	// WooCredentialsARN is the secret connect writes the key WooCommerce
+	// generated into; activate and reconcile read it.
+	WooCredentialsARN string
+	// ActivateFunction is started asynchronously once a key is stored.
+	ActivateFunction string
+	StateTable       string // the connect states; empty keeps them in memory (local runs)
+	Function         string
+	LogLevel         string
+}
+
+// LoadConnect reads the connect function's configuration. STORE_URL is
+// only where the owner's browser is sent to approve the key: connect sends
+// the shop nothing (the key comes to the https callback), so a plain-http
+// shop is the shop's own choice here, unlike for activate and reconcile,
+// which send it the key. Connect exists to write the key into the secret,
+// so it takes no literal key.
+func LoadConnect(e *Env) (Connect, error) {
+	c := Connect{
+		StoreURL:          e.URL(StoreURL, "", true),
+		WooCredentialsARN: e.Required(WooCredentialsSecretARN),
+		ActivateFunction:  e.Required(ActivateFunction),
+		StateTable:        e.String(StateTable, ""),
+		Function:          e.String(FunctionName, ""),
+		LogLevel:          e.String(LogLevel, DefaultLogLevel),
+	}
 	return c, e.Err()
 }

@@ -45,6 +45,12 @@ const (
 	OrdersRecovered = "OrdersRecovered" // orders the webhook missed, queued by reconcile
 	WebhookRepaired = "WebhookRepaired" // the webhook was missing, disabled or duplicated, and was put right
 	ReconcileFailed = "ReconcileFailed" // a sweep could not finish (shop unreachable, key revoked, ...)
+	// connect
+	ConnectStarted          = "ConnectStarted"          // an owner was sent to the shop's authorization screen
+	ShopConnected           = "ShopConnected"           // a key arrived and was stored
+	ConnectRejected         = "ConnectRejected"         // answered 4xx: bad state, body or permissions
+	ConnectFailed           = "ConnectFailed"           // answered 503: the state table or the secret failed
+	ConnectActivationFailed = "ConnectActivationFailed" // the key is stored but activation did not start
 )
 
 // Units.

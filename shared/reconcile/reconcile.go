@@ -214,7 +214,7 @@ func hint(err error) string {
 func (h *Handler) sweep(ctx context.Context, log *slog.Logger, ev Event, rep *Report) error {
 	key, err := h.Keys.Key(ctx, true)
 	if errors.Is(err, wookey.ErrNoKey) {
-		rep.Outcome, rep.Detail = OutcomeNotConnected, "the shop is not connected yet (no REST API key): connect it, then activate; nothing to reconcile"
+		rep.Outcome, rep.Detail = OutcomeNotConnected, wookey.NotConnected(h.WebhookURL)+"; nothing to reconcile until then"
 		return nil
 	}
 	if err != nil {

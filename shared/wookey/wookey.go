@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/aws/aws-secretsmanager-caching-go/v2/secretcache"
 
@@ -64,5 +65,27 @@ func Open(sm secretcache.SecretsManagerAPIClient, arn, key, sec string) (Source,
 	if err != nil {
 		return nil, fmt.Errorf("WooCommerce credentials secret: %w", err)
 	}
-	return Secret{Source: src}, nil
+	// A new key from connect must be used by the activation it starts at
+	// once, even in a container that read the old key seconds ago.
+	return Secret{Source: src.Unthrottled()}, nil
+}
+
+// ConnectPath is connect's route that starts connecting the shop; the
+// stack outputs its URL as ConnectUrl.
+const ConnectPath = "/woocommerce/connect"
+
+// webhookPath is the webhook's route on the same HTTP API.
+const webhookPath = "/woocommerce/webhook"
+
+// ConnectURL is the stack's ConnectUrl, found from its WebhookUrl: both are
+// routes of the same HTTP API, so activate and reconcile can name it
+// without a setting of their own.
+func ConnectURL(webhookURL string) string {
+	return strings.TrimSuffix(webhookURL, webhookPath) + ConnectPath
+}
+
+// NotConnected says plainly what to do when there is no key yet.
+func NotConnected(webhookURL string) string {
+	return "the shop is not connected yet (no REST API key): open the ConnectUrl " + ConnectURL(webhookURL) +
+		" (a stack output) in a browser logged in to the shop's WP admin and click Approve; activation then runs by itself"
 }

@@ -11,6 +11,12 @@
 // activate` with STATE_TABLE and LEDGER_TABLE set to them fixes the cut-off
 // it starts from.
 //
+// It also serves connect's three routes on the same port. Without STORE_URL
+// it starts a stand-in shop (SHOP_PORT, default 8089, with SHOP_ORDERS
+// orders) whose app authorization screen approves or
+// denies; when the key arrives, activation runs in this process, so the
+// whole connect → handoff → webhook → backfill chain runs on one machine.
+//
 // Settings come from the functions' variables (STORE_URL, FORWARD_TOPICS,
 // LOGISTOS_ORDERS_URL, WEBHOOK_SECRET, WOO_CONSUMER_KEY, WOO_CONSUMER_SECRET,
 // RECONCILE_GRACE, LOG_LEVEL) plus PORT, AWS_PORT and RECONCILE_EVERY.
@@ -25,17 +31,22 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/logistos-sync/logistos-sync/local/delivery"
 	"github.com/logistos-sync/logistos-sync/local/fakelogistos"
+	"github.com/logistos-sync/logistos-sync/local/fakewoo"
 	"github.com/logistos-sync/logistos-sync/local/pipeline"
 	"github.com/logistos-sync/logistos-sync/local/stack"
+	"github.com/logistos-sync/logistos-sync/shared/activate"
 	"github.com/logistos-sync/logistos-sync/shared/config"
+	"github.com/logistos-sync/logistos-sync/shared/connect"
 	"github.com/logistos-sync/logistos-sync/shared/logging"
 	"github.com/logistos-sync/logistos-sync/shared/metrics"
 	"github.com/logistos-sync/logistos-sync/shared/reconcile"
@@ -48,10 +59,18 @@ const (
 	// envReconcileEvery is how often reconcile sweeps locally: shorter than
 	// the template's 15 minutes, so a local test of a missed delivery
 	// does not wait long.
-	envReconcileEvery     = "RECONCILE_EVERY"
+	envReconcileEvery = "RECONCILE_EVERY"
+	// envShopPort and envShopOrders shape the stand-in shop started when
+	// STORE_URL is unset. Its port is not make activate's FAKE_SHOP_PORT
+	// (8088), so that `make activate ARGS="-fake-shop N"` still runs beside
+	// make run.
+	envShopPort           = "SHOP_PORT"
+	envShopOrders         = "SHOP_ORDERS"
+	defaultFakeShopPort   = 8089
+	defaultFakeShopOrders = 20
+	maxFakeShopOrders     = 1000000
 	defaultReconcileEvery = time.Minute
 	defaultPort           = 3000
-	defaultStore          = "http://127.0.0.1:8088"
 	loopback              = "127.0.0.1"
 	maxPort               = 65535
 	exitMessage           = "make run cannot start"
@@ -61,14 +80,17 @@ const usage = `Usage: make run   (or: go -C local run ./cmd/run)
 
 Runs the whole pipeline on this machine: the webhook on 127.0.0.1:$PORT, the
 orders queue and its DLQ in an embedded AWS emulator on 127.0.0.1:$AWS_PORT,
-the forwarder, and a Logistos stand-in that prints what it receives.
-Ctrl-C stops everything.
+the forwarder, and a Logistos stand-in that prints what it receives; and
+connect's routes on the same port, with a stand-in shop to approve on and
+activation run here when the key arrives. Ctrl-C stops everything.
 
 It takes no flags; settings are environment variables:
-  PORT                 the webhook's port (3000)
+  PORT                 the API's port: webhook and connect routes (3000)
   AWS_PORT             the AWS emulator's port (4566); make activate then needs
                        AWS_ENDPOINT_URL=http://127.0.0.1:$AWS_PORT
-  STORE_URL            the shop the payloads name (http://127.0.0.1:8088)
+  STORE_URL            the shop (default: a stand-in shop on 127.0.0.1:$SHOP_PORT)
+  SHOP_PORT            the stand-in shop's port (8089)
+  SHOP_ORDERS          the stand-in shop's orders, which activation backfills (20)
   WEBHOOK_SECRET       the webhook secret (local-webhook-secret)
   FORWARD_TOPICS       topics forwarded (order.created)
   LOGISTOS_ORDERS_URL  send payloads there instead of printing them
@@ -113,6 +135,8 @@ func run(ctx context.Context, log *slog.Logger, out io.Writer) error {
 	awsPort := env.Int(envAWSPort, stack.DefaultPort, 1, maxPort)
 	secretValue := env.String(config.WebhookSecret, stack.DefaultWebhookSecret)
 	every := env.Duration(envReconcileEvery, defaultReconcileEvery, time.Second, 24*time.Hour)
+	shopPort := env.Int(envShopPort, defaultFakeShopPort, 1, maxPort)
+	shopOrders := env.Int(envShopOrders, defaultFakeShopOrders, 0, maxFakeShopOrders)
 	if err := env.Err(); err != nil {
 		return err
 	}
@@ -134,6 +158,19 @@ func run(ctx context.Context, log *slog.Logger, out io.Writer) error {
 		defer capture.Close()
 	}
 
+	shopLine := "STORE_URL (not started here)"
+	if os.Getenv(config.StoreURL) == "" {
+		stop, err := standInShop(shopPort, shopOrders)
+		if err != nil {
+			// The rest works without it (another make run or make activate
+			// may hold the port): say so and go on.
+			shopLine = fmt.Sprintf("off: %v (choose another port with %s)", err, envShopPort)
+		} else {
+			defer stop()
+			shopLine = fmt.Sprintf("stand-in WooCommerce with %d orders at %s", shopOrders, localShopURL(shopPort))
+		}
+	}
+
 	st, err := stack.Start(ctx, stack.Options{Port: awsPort, WebhookSecret: secretValue, Tables: true})
 	if err != nil {
 		return err
@@ -144,7 +181,7 @@ func run(ctx context.Context, log *slog.Logger, out io.Writer) error {
 	if logging.ParseLevel(os.Getenv(config.LogLevel)) == slog.LevelDebug {
 		metricsOut = os.Stderr
 	}
-	vars := settings(capture)
+	vars := settings(capture, shopPort)
 	vars[config.LedgerTable] = st.LedgerTable
 	fns, err := pipeline.New(st, vars, log, metricsOut)
 	if err != nil {
@@ -157,8 +194,17 @@ func run(ctx context.Context, log *slog.Logger, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	conn, err := connector(ctx, st, vars, url, capture, log, metricsOut, out)
+	if err != nil {
+		return err
+	}
 	if err := banner(out, url, st, capture, cfg.OrdersURL, secretValue); err != nil {
 		return err
+	}
+	connectURL := strings.TrimSuffix(url, pipeline.WebhookPath) + connect.PathConnect
+	fmt.Fprintf(out, "Connect      open %s in a browser and click Approve\n             shop: %s\n\n", connectURL, shopLine)
+	if conn.Activation.Err != nil {
+		fmt.Fprintf(out, "Activation   off: %v\n             (a connect stores the key but cannot start activation)\n\n", conn.Activation.Err)
 	}
 	if rec != nil {
 		fmt.Fprintf(out, "Reconcile    every %s against %s (tables %s, %s): run `STATE_TABLE=%s LEDGER_TABLE=%s make activate` once first\n\n",
@@ -168,7 +214,8 @@ func run(ctx context.Context, log *slog.Logger, out io.Writer) error {
 		fmt.Fprintf(out, "Reconcile    off: set STORE_URL, WOO_CONSUMER_KEY and WOO_CONSUMER_SECRET to run it every %s\n\n", every)
 	}
 	log.Info("local pipeline ready", "webhook", url, "aws_endpoint", st.Endpoint, "logistos", cfg.OrdersURL)
-	err = pipeline.Run(ctx, ln, pipeline.Serve(fns.Webhook, log), pipeline.Poller(st, fns.Forwarder, log), log)
+	err = pipeline.Run(ctx, ln, pipeline.Routes(fns.Webhook, conn.Handler, log), pipeline.Poller(st, fns.Forwarder, log), log)
+	conn.Activation.Wait()
 	log.Info("local pipeline stopped")
 	return err
 }
@@ -212,8 +259,8 @@ func reconcileEvery(ctx context.Context, h *reconcile.Handler, every time.Durati
 // settings are the functions' variables as this shell sets them, with a
 // local shop by default and the capture standing in for an unset Logistos
 // URL.
-func settings(capture *fakelogistos.Server) map[string]string {
-	vars := map[string]string{config.StoreURL: defaultStore}
+func settings(capture *fakelogistos.Server, shopPort int) map[string]string {
+	vars := map[string]string{config.StoreURL: localShopURL(shopPort)}
 	for _, name := range []string{config.StoreURL, config.ForwardTopics, config.LogistosOrdersURL, config.LogLevel} {
 		if v := os.Getenv(name); v != "" {
 			vars[name] = v
@@ -223,6 +270,68 @@ func settings(capture *fakelogistos.Server) map[string]string {
 		vars[config.LogistosOrdersURL] = capture.OrdersURL()
 	}
 	return vars
+}
+
+// localShopURL is the stand-in shop's URL.
+func localShopURL(port int) string { return "http://" + net.JoinHostPort(loopback, strconv.Itoa(port)) }
+
+// standInShop serves a stand-in WooCommerce with n orders on port; its app
+// authorization may call back make run's plain-http callback on this
+// machine.
+func standInShop(port, n int) (func(), error) {
+	ln, err := net.Listen("tcp", net.JoinHostPort(loopback, strconv.Itoa(port)))
+	if err != nil {
+		return nil, fmt.Errorf("stand-in shop: %w", err)
+	}
+	shop := fakewoo.New(fakewoo.Options{Orders: n, AllowLoopbackHTTPCallback: true})
+	shop.URL = localShopURL(port)
+	srv := &http.Server{Handler: shop, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	return func() { _ = srv.Close() }, nil
+}
+
+// connector builds connect with activation in this process, as the
+// deployed stack starts activate; each activation's outcome is printed.
+func connector(ctx context.Context, st *stack.Stack, vars map[string]string, webhookURL string, capture *fakelogistos.Server,
+	log *slog.Logger, metricsOut io.Writer, out io.Writer) (*pipeline.Connect, error) {
+	cv := map[string]string{config.WebhookURL: webhookURL}
+	for k, v := range vars {
+		cv[k] = v
+	}
+	if v := os.Getenv(config.LogistosCredentialsURL); v != "" {
+		cv[config.LogistosCredentialsURL] = v
+	} else if capture != nil {
+		cv[config.LogistosCredentialsURL] = capture.CredentialsURL()
+	}
+	c, err := pipeline.NewConnect(ctx, st, cv, log, metricsOut)
+	if err != nil {
+		return nil, err
+	}
+	c.Activation.OnReport = func(rep activate.Report) { printActivation(out, rep) }
+	return c, nil
+}
+
+// printActivation tells the make run terminal what the activation that a
+// connect started did (its full report is in the logs).
+func printActivation(out io.Writer, rep activate.Report) {
+	switch {
+	case rep.Outcome != "":
+		fmt.Fprintf(out, "── Activation: %s: %s\n", rep.Outcome, rep.Detail)
+	case !rep.OK:
+		fmt.Fprintf(out, "── Activation failed: %s\n", rep.Error)
+	default:
+		line := "── Activation done:"
+		if rep.Handoff != nil {
+			line += " handoff " + rep.Handoff.Outcome + ","
+		}
+		if rep.Webhook != nil {
+			line += " webhook " + rep.Webhook.Outcome + ","
+		}
+		if rep.Backfill != nil {
+			line += fmt.Sprintf(" backfill %s (%d orders)", rep.Backfill.Outcome, rep.Backfill.OrdersEnqueued)
+		}
+		fmt.Fprintln(out, line)
+	}
 }
 
 // banner tells the user where everything is, how to send an order and how

@@ -1,0 +1,36 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestLoadConnect(t *testing.T) {
+	base := map[string]string{StoreURL: "https://shop.example/", WooCredentialsSecretARN: "arn:woo", ActivateFunction: "stack-activate"}
+	c, err := LoadConnect(FromMap(base))
+	if err != nil || c.StoreURL != "https://shop.example" || c.WooCredentialsARN != "arn:woo" ||
+		c.ActivateFunction != "stack-activate" || c.StateTable != "" || c.LogLevel != DefaultLogLevel {
+		t.Fatalf("%+v %v", c, err)
+	}
+	for _, name := range []string{StoreURL, WooCredentialsSecretARN, ActivateFunction} {
+		m := map[string]string{}
+		for k, v := range base {
+			if k != name {
+				m[k] = v
+			}
+		}
+		if _, err := LoadConnect(FromMap(m)); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("without %s: %v", name, err)
+		}
+	}
+	// Only the owner's browser goes to the shop: a plain-http shop is
+	// allowed (activate refuses to send it the key), a malformed URL not.
+	plain := map[string]string{StoreURL: "http://shop.example", WooCredentialsSecretARN: "arn:woo", ActivateFunction: "a"}
+	if c, err := LoadConnect(FromMap(plain)); err != nil || c.StoreURL != "http://shop.example" {
+		t.Errorf("http store URL: %v", err)
+	}
+	plain[StoreURL] = "shop.example"
+	if _, err := LoadConnect(FromMap(plain)); err == nil {
+		t.Error("a store URL without scheme accepted")
+	}
+}

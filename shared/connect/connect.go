@@ -1,0 +1,377 @@
+// Package connect lets a shop connect itself: the owner opens the connect
+// URL, approves our app on WooCommerce's own authorization screen, and
+// WooCommerce POSTs a freshly generated REST API key to our callback, which
+// stores it in the credentials secret and starts activation. No one copies a
+// secret by hand.
+//
+// WooCommerce deletes the new key unless the callback answers exactly 200,
+// and calls it inside the owner's page request, so the callback does the
+// least it can (spend the state, store the key, start activation without
+// waiting) and never calls the shop.
+package connect
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/logistos-sync/logistos-sync/shared/config"
+	"github.com/logistos-sync/logistos-sync/shared/metrics"
+	"github.com/logistos-sync/logistos-sync/shared/state"
+	"github.com/logistos-sync/logistos-sync/shared/wooapi"
+	"github.com/logistos-sync/logistos-sync/shared/wookey"
+)
+
+// Routes of the HTTP API that connect serves.
+const (
+	PathConnect   = wookey.ConnectPath
+	PathCallback  = "/woocommerce/auth-callback"
+	PathConnected = "/woocommerce/connected"
+	// PathAuthorize is WooCommerce's app authorization endpoint on the shop.
+	PathAuthorize = "/wc-auth/v1/authorize"
+)
+
+const (
+	// AppName is what the owner approves, and names the key in WooCommerce
+	// ("<AppName> - API (<date>)").
+	AppName = "Logistos Sync"
+	// Scope is the only permission asked and accepted: activate registers a
+	// webhook, which needs write access.
+	Scope = "read_write"
+	// StateTTL is how long an owner has from opening the connect URL to
+	// approving.
+	StateTTL = 30 * time.Minute
+	// stateBytes of randomness: 256 bits, well above DESIGN's 128.
+	stateBytes = 32
+	// MaxCallbackBytes bounds the callback body: WooCommerce's is about 200
+	// bytes; anything much larger is not WooCommerce.
+	MaxCallbackBytes = 4 << 10
+	// StoreTimeout bounds the state and secret calls, well inside
+	// WooCommerce's 60 s and API Gateway's 30 s.
+	StoreTimeout = 8 * time.Second
+	// StartTimeout bounds starting activation: an asynchronous invoke
+	// answers in milliseconds.
+	StartTimeout = 5 * time.Second
+	// maxRouteLog bounds the route in a log line.
+	maxRouteLog = 128
+	// stateIDPrefix keeps connect's states apart from the other documents
+	// of the state table.
+	stateIDPrefix = "connect-state/"
+)
+
+// States keeps the single-use states (state.Once).
+type States = state.Once
+
+// KeyStore stores the key in the credentials secret (wookey.Writer).
+type KeyStore interface {
+	Put(ctx context.Context, k wooapi.Key) error
+}
+
+// Starter starts activation without waiting for it.
+type Starter interface {
+	Start(ctx context.Context) error
+}
+
+// Handler serves connect's three routes. Build it with New, once per cold
+// start.
+type Handler struct {
+	StoreURL string
+	States   States
+	Keys     KeyStore
+	Activate Starter
+	Log      *slog.Logger
+	Metrics  *metrics.Emitter
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+func (h *Handler) now() time.Time {
+	if h.Now != nil {
+		return h.Now()
+	}
+	return time.Now()
+}
+
+// An outcome is one way a request ends: the answer, the metric that counts
+// it and the log line that says why. Bodies are fixed, so nothing of a
+// request is echoed back.
+type outcome struct {
+	name   string // "outcome" in the log line
+	status int
+	metric string
+	level  slog.Level
+	reason string
+	body   string // JSON for the callback; pages are rendered
+}
+
+const (
+	bodyStored      = `{"status":"connected"}`
+	bodyTooLarge    = `{"error":"body too large"}`
+	bodyMalformed   = `{"error":"body is not WooCommerce's key callback"}`
+	bodyBadScope    = `{"error":"key_permissions must be read_write"}`
+	bodyBadState    = `{"error":"unknown, used or expired state: start again from the connect URL"}`
+	bodyUnavailable = `{"error":"could not store the key; start again from the connect URL"}`
+	bodyNotFound    = `{"error":"not found"}`
+)
+
+var (
+	outRedirect = outcome{name: "redirected", status: http.StatusFound, metric: metrics.ConnectStarted, level: slog.LevelInfo}
+	outStored   = outcome{name: "connected", status: http.StatusOK, metric: metrics.ShopConnected, level: slog.LevelInfo, body: bodyStored}
+	// The key is stored, so the answer stays 200 (any other answer makes
+	// WooCommerce delete it); the alarm on the metric tells the owner to run
+	// activation by hand.
+	outStartFailed = outcome{name: "activation_not_started", status: http.StatusOK, metric: metrics.ConnectActivationFailed,
+		level: slog.LevelError, body: bodyStored,
+		reason: "the key is stored but activation could not be started: invoke the activate function (stack output ActivateFunctionName) with {}"}
+
+	outTooLarge  = rejected(http.StatusRequestEntityTooLarge, bodyTooLarge, "body too large")
+	outMalformed = rejected(http.StatusBadRequest, bodyMalformed, "body is not a WooCommerce key callback")
+	outBadScope  = rejected(http.StatusForbidden, bodyBadScope, "key_permissions is not read_write")
+	outBadState  = rejected(http.StatusForbidden, bodyBadState, "state unknown, already used or expired")
+	outNotFound  = rejected(http.StatusNotFound, bodyNotFound, "no such route")
+
+	outStateFailed = outcome{name: "failed", status: http.StatusServiceUnavailable, metric: metrics.ConnectFailed,
+		level: slog.LevelError, body: bodyUnavailable, reason: "the state table did not answer"}
+	outKeyFailed = outcome{name: "failed", status: http.StatusServiceUnavailable, metric: metrics.ConnectFailed,
+		level: slog.LevelError, body: bodyUnavailable, reason: "the credentials secret could not be written"}
+
+	outPage = outcome{name: "page", status: http.StatusOK, level: slog.LevelInfo}
+)
+
+func rejected(status int, body, reason string) outcome {
+	return outcome{name: "rejected", status: status, metric: metrics.ConnectRejected, level: slog.LevelWarn, body: body, reason: reason}
+}
+
+// request is what the log line of a request tells: never the state or key.
+type request struct {
+	start time.Time
+	route string
+	err   error
+	extra []slog.Attr
+}
+
+// Handle answers one request of any of the three routes. It never returns
+// an error: every outcome is an HTTP status.
+func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	// Bounded: an unknown path is the caller's text.
+	r := request{start: time.Now(), route: truncate(req.RequestContext.HTTP.Method+" "+req.RawPath, maxRouteLog)}
+	var resp events.APIGatewayV2HTTPResponse
+	var out outcome
+	switch r.route {
+	case http.MethodGet + " " + PathConnect:
+		out, resp = h.connect(ctx, req, &r)
+	case http.MethodPost + " " + PathCallback:
+		out = h.callback(ctx, req, &r)
+		resp = jsonAnswer(out)
+	case http.MethodGet + " " + PathConnected:
+		out, resp = h.connected(req)
+	default:
+		out = outNotFound
+		resp = jsonAnswer(out)
+	}
+	h.end(ctx, &r, out)
+	return resp, nil
+}
+
+func (h *Handler) end(ctx context.Context, r *request, out outcome) {
+	attrs := append([]slog.Attr{
+		slog.String("route", r.route),
+		slog.String("outcome", out.name),
+		slog.Int("status", out.status),
+		slog.Int64("latency_ms", time.Since(r.start).Milliseconds()),
+	}, r.extra...)
+	if out.reason != "" {
+		attrs = append(attrs, slog.String("reason", out.reason))
+	}
+	if r.err != nil {
+		attrs = append(attrs, slog.String("error", r.err.Error()))
+	}
+	h.Log.LogAttrs(ctx, out.level, "connect", attrs...)
+	if out.metric != "" {
+		h.Metrics.Emit(metrics.One(out.metric))
+	}
+}
+
+func jsonAnswer(out outcome) events.APIGatewayV2HTTPResponse {
+	return events.APIGatewayV2HTTPResponse{
+		StatusCode: out.status,
+		Headers:    map[string]string{"content-type": "application/json", "cache-control": "no-store"},
+		Body:       out.body,
+	}
+}
+
+// connect issues a fresh state and sends the owner's browser to the shop's
+// authorization screen.
+func (h *Handler) connect(ctx context.Context, req events.APIGatewayV2HTTPRequest, r *request) (outcome, events.APIGatewayV2HTTPResponse) {
+	st, err := NewState()
+	if err == nil {
+		sctx, cancel := context.WithTimeout(ctx, StoreTimeout)
+		err = h.States.Issue(sctx, stateIDPrefix+st, h.now().Add(StateTTL))
+		cancel()
+	}
+	if err != nil {
+		r.err = err
+		return outStateFailed, page(http.StatusServiceUnavailable, PageUnavailable)
+	}
+	base := baseURL(req)
+	q := url.Values{
+		"app_name":     {AppName},
+		"scope":        {Scope},
+		"user_id":      {st},
+		"return_url":   {base + PathConnected},
+		"callback_url": {base + PathCallback},
+	}
+	return outRedirect, events.APIGatewayV2HTTPResponse{
+		StatusCode: http.StatusFound,
+		Headers: map[string]string{
+			"location":      h.StoreURL + PathAuthorize + "?" + q.Encode(),
+			"cache-control": "no-store",
+			// The location carries the state: no page may pass it on.
+			"referrer-policy": "no-referrer",
+		},
+	}
+}
+
+// NewState returns a fresh random state: 256 bits, URL-safe.
+func NewState() (string, error) {
+	var b [stateBytes]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:]), nil
+}
+
+// stateShape is what NewState makes; anything else is forged and never
+// reaches the table.
+var stateShape = regexp.MustCompile(`^[A-Za-z0-9_-]{43}$`)
+
+// keyShape is WooCommerce's "ck_"/"cs_" followed by a hex hash; letters
+// and digits only, which also keeps the value safe in the secret's JSON and
+// in the template's parameter pattern.
+var (
+	consumerKeyShape    = regexp.MustCompile(`^ck_[A-Za-z0-9]{1,128}$`)
+	consumerSecretShape = regexp.MustCompile(`^cs_[A-Za-z0-9]{1,128}$`)
+)
+
+// Callback is the body WooCommerce POSTs to the callback URL.
+type Callback struct {
+	// KeyID is WooCommerce's id of the key (a number); kept raw so that an
+	// unexpected type never costs the owner the key.
+	KeyID          json.RawMessage `json:"key_id"`
+	UserID         string          `json:"user_id"` // our state, echoed
+	ConsumerKey    string          `json:"consumer_key"`
+	ConsumerSecret string          `json:"consumer_secret"`
+	KeyPermissions string          `json:"key_permissions"`
+}
+
+// callback validates WooCommerce's body and state, stores the key and
+// starts activation. Everything is checked before the state is spent, so a
+// bad request spends nothing and stores nothing.
+func (h *Handler) callback(ctx context.Context, req events.APIGatewayV2HTTPRequest, r *request) outcome {
+	raw := req.Body
+	if req.IsBase64Encoded {
+		if base64.StdEncoding.DecodedLen(len(raw)) > MaxCallbackBytes+3 {
+			return outTooLarge
+		}
+		b, err := base64.StdEncoding.DecodeString(raw)
+		if err != nil {
+			return outMalformed
+		}
+		raw = string(b)
+	}
+	if len(raw) > MaxCallbackBytes {
+		return outTooLarge
+	}
+	var cb Callback
+	dec := json.NewDecoder(strings.NewReader(raw))
+	if err := dec.Decode(&cb); err != nil || dec.More() ||
+		!consumerKeyShape.MatchString(cb.ConsumerKey) || !consumerSecretShape.MatchString(cb.ConsumerSecret) {
+		return outMalformed
+	}
+	if id, err := strconv.ParseInt(string(cb.KeyID), 10, 64); err == nil {
+		r.extra = append(r.extra, slog.Int64("key_id", id)) // WooCommerce's id, not a secret: where to revoke it
+	}
+	if cb.KeyPermissions != Scope {
+		// The permission names are WooCommerce's own words, not secrets;
+		// bounded so a forged body cannot fill the log.
+		r.extra = append(r.extra, slog.String("key_permissions", truncate(cb.KeyPermissions, 32)))
+		return outBadScope
+	}
+	if !stateShape.MatchString(cb.UserID) {
+		return outBadState
+	}
+	sctx, cancel := context.WithTimeout(ctx, StoreTimeout)
+	defer cancel()
+	if err := h.States.Spend(sctx, stateIDPrefix+cb.UserID); err != nil {
+		if errors.Is(err, state.ErrSpent) {
+			return outBadState
+		}
+		r.err = err
+		return outStateFailed
+	}
+	if err := h.Keys.Put(sctx, wooapi.Key{ConsumerKey: cb.ConsumerKey, ConsumerSecret: cb.ConsumerSecret}); err != nil {
+		r.err = err
+		return outKeyFailed
+	}
+	actx, cancel2 := context.WithTimeout(ctx, StartTimeout)
+	defer cancel2()
+	if err := h.Activate.Start(actx); err != nil {
+		r.err = err
+		return outStartFailed
+	}
+	return outStored
+}
+
+// connected shows the owner the end of the journey: WooCommerce redirects
+// there with success=1 after the callback, success=0 on Deny. The state in
+// the query is not read, so it is never echoed.
+func (h *Handler) connected(req events.APIGatewayV2HTTPRequest) (outcome, events.APIGatewayV2HTTPResponse) {
+	out := outPage
+	switch req.QueryStringParameters["success"] {
+	case "1":
+		out.reason = "approved"
+		return out, page(http.StatusOK, PageConnected)
+	case "0":
+		out.reason = "denied"
+		return out, page(http.StatusOK, PageDenied)
+	}
+	out = rejected(http.StatusBadRequest, "", "connected page without success=0 or 1")
+	return out, page(http.StatusBadRequest, PageUnknown)
+}
+
+// baseURL is this API's own URL, from the request's domain: https, as API
+// Gateway serves it. Only a loopback host (make run) may be plain http.
+func baseURL(req events.APIGatewayV2HTTPRequest) string {
+	host := req.RequestContext.DomainName
+	if host == "" {
+		host = req.Headers["host"]
+	}
+	scheme := "https"
+	h := host
+	if hh, _, err := net.SplitHostPort(host); err == nil {
+		h = hh
+	}
+	if config.IsLoopback(h) && req.Headers["x-forwarded-proto"] != "https" {
+		scheme = "http"
+	}
+	return scheme + "://" + host
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}

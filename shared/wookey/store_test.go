@@ -1,0 +1,47 @@
+package wookey
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/logistos-sync/logistos-sync/shared/secret"
+	"github.com/logistos-sync/logistos-sync/shared/wooapi"
+)
+
+type putter struct {
+	in  *secretsmanager.PutSecretValueInput
+	err error
+}
+
+func (p *putter) PutSecretValue(_ context.Context, in *secretsmanager.PutSecretValueInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.PutSecretValueOutput, error) {
+	p.in = in
+	return &secretsmanager.PutSecretValueOutput{}, p.err
+}
+
+// What connect writes is what activate and reconcile read.
+func TestWriterWritesWhatSecretReads(t *testing.T) {
+	p := &putter{}
+	k := wooapi.Key{ConsumerKey: "ck_abc", ConsumerSecret: "cs_def"}
+	if err := (Writer{Client: p, ARN: "arn:woo"}).Put(context.Background(), k); err != nil || *p.in.SecretId != "arn:woo" {
+		t.Fatal(err)
+	}
+	got, err := Secret{Source: secret.Literal(*p.in.SecretString)}.Key(context.Background(), false)
+	if err != nil || got != k {
+		t.Fatalf("%+v %v", got, err)
+	}
+	p.err = errors.New("AccessDenied")
+	if err := (Writer{Client: p, ARN: "arn:woo"}).Put(context.Background(), k); err == nil || strings.Contains(err.Error(), "cs_def") {
+		t.Errorf("error %v", err)
+	}
+}
+
+func TestConnectURL(t *testing.T) {
+	got := ConnectURL("https://abc.execute-api.eu-west-1.amazonaws.com/woocommerce/webhook")
+	if got != "https://abc.execute-api.eu-west-1.amazonaws.com/woocommerce/connect" {
+		t.Error(got)
+	}
+}
