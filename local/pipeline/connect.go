@@ -44,6 +44,7 @@ type Connect struct {
 func NewConnect(ctx context.Context, st *stack.Stack, vars map[string]string, log *slog.Logger, metricsOut io.Writer) (*Connect, error) {
 	env := map[string]string{
 		config.QueueURL:                st.QueueURL,
+		config.DLQURL:                  st.DLQURL,
 		config.WebhookSecretARN:        st.WebhookSecretARN,
 		config.WooCredentialsSecretARN: st.WooCredentialsSecretARN,
 		config.ActivateFunction:        localActivateFunction,
