@@ -69,7 +69,15 @@ func BenchmarkBackfill(b *testing.B) {
 			runs := 0
 			for b.Loop() {
 				st := fork(b)
+				// The state and the ledger in DynamoDB, as deployed: an
+				// in-memory ledger would hold every order in the process.
+				runs++
+				stateTable, ledgerTable := fmt.Sprintf("bench-state-%d-%d", n, runs), fmt.Sprintf("bench-ledger-%d-%d", n, runs)
+				if err := st.EnsureTables(context.Background(), stateTable, ledgerTable); err != nil {
+					b.Fatal(err)
+				}
 				vars := st.Env()
+				vars["STATE_TABLE"], vars["LEDGER_TABLE"] = stateTable, ledgerTable
 				for k, v := range map[string]string{
 					childEnv: "1", "STORE_URL": shop.URL, "QUEUE_URL": st.QueueURL, "DLQ_URL": st.DLQURL, "WEBHOOK_SECRET": "bench",
 					"WOO_CONSUMER_KEY": fakewoo.Key, "WOO_CONSUMER_SECRET": fakewoo.Secret, "WEBHOOK_URL": webhookURL,
@@ -89,7 +97,6 @@ func BenchmarkBackfill(b *testing.B) {
 				proc += elapsed
 				cpu += used
 				rss = max(rss, peak)
-				runs++
 				b.StopTimer()
 				_, _ = st.SQS.PurgeQueue(context.Background(), &sqs.PurgeQueueInput{QueueUrl: &st.QueueURL})
 				b.StartTimer()
