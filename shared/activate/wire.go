@@ -17,7 +17,6 @@ import (
 	"github.com/logistos-sync/logistos-sync/shared/queue"
 	"github.com/logistos-sync/logistos-sync/shared/secret"
 	"github.com/logistos-sync/logistos-sync/shared/state"
-	"github.com/logistos-sync/logistos-sync/shared/wooapi"
 	"github.com/logistos-sync/logistos-sync/shared/wookey"
 )
 
@@ -32,11 +31,7 @@ func New(cfg config.Activate, awsCfg aws.Config, log *slog.Logger, m *metrics.Em
 	if err != nil {
 		return nil, fmt.Errorf("webhook secret: %w", err)
 	}
-	keys, err := wookey.Open(sm, cfg.WooCredentials.ARN, cfg.ConsumerKey, cfg.ConsumerSecret)
-	if err != nil {
-		return nil, err
-	}
-	shop, err := wooapi.NewClient(wooapi.NewHTTPClient(), cfg.StoreURL, wooapi.Key{})
+	shop, err := wookey.OpenShop(sm, cfg.StoreURL, cfg.WooCredentials.ARN, cfg.ConsumerKey, cfg.ConsumerSecret)
 	if err != nil {
 		return nil, err
 	}
@@ -44,8 +39,8 @@ func New(cfg config.Activate, awsCfg aws.Config, log *slog.Logger, m *metrics.Em
 	store := state.Open(db, cfg.StateTable)
 	sqsClient := sqs.NewFromConfig(awsCfg)
 	h := &Handler{
-		Shop:     shop,
-		Keys:     keys,
+		Shop:     shop.Client,
+		Keys:     shop.Keys,
 		Logistos: &logistos.Client{HTTP: logistos.NewHTTPClient(), CredentialsURL: cfg.CredentialsURL},
 		// What the backfill queued is recorded in the ledger after SQS took
 		// it, so reconcile does not queue it again.

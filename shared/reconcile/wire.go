@@ -17,7 +17,6 @@ import (
 	"github.com/logistos-sync/logistos-sync/shared/queue"
 	"github.com/logistos-sync/logistos-sync/shared/secret"
 	"github.com/logistos-sync/logistos-sync/shared/state"
-	"github.com/logistos-sync/logistos-sync/shared/wooapi"
 	"github.com/logistos-sync/logistos-sync/shared/woohook"
 	"github.com/logistos-sync/logistos-sync/shared/wookey"
 )
@@ -31,19 +30,15 @@ func New(cfg config.Reconcile, awsCfg aws.Config, log *slog.Logger, m *metrics.E
 	if err != nil {
 		return nil, fmt.Errorf("webhook secret: %w", err)
 	}
-	keys, err := wookey.Open(sm, cfg.WooCredentials.ARN, cfg.ConsumerKey, cfg.ConsumerSecret)
-	if err != nil {
-		return nil, err
-	}
-	shop, err := wooapi.NewClient(wooapi.NewHTTPClient(), cfg.StoreURL, wooapi.Key{})
+	shop, err := wookey.OpenShop(sm, cfg.StoreURL, cfg.WooCredentials.ARN, cfg.ConsumerKey, cfg.ConsumerSecret)
 	if err != nil {
 		return nil, err
 	}
 	db := dynamodb.NewFromConfig(awsCfg)
 	l := ledger.Open(db, cfg.LedgerTable)
 	return &Handler{
-		Shop: shop,
-		Keys: keys,
+		Shop: shop.Client,
+		Keys: shop.Keys,
 		Queue: &ledger.RecordingSender{
 			Sender:   &queue.Sender{Client: sqs.NewFromConfig(awsCfg), QueueURL: cfg.QueueURL},
 			Recorder: &ledger.Recorder{Store: l, Log: log, Metrics: m},

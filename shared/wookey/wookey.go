@@ -70,6 +70,28 @@ func Open(sm secretcache.SecretsManagerAPIClient, arn, key, sec string) (Source,
 	return Secret{Source: src.Unthrottled()}, nil
 }
 
+// Shop is what activate and reconcile need to reach the shop: a REST
+// client without a key, and where the key comes from (read per invocation,
+// so that a key fixed after a failed run is used at once).
+type Shop struct {
+	Client *wooapi.Client
+	Keys   Source
+}
+
+// OpenShop builds the client for the shop at storeURL and its key's source
+// (see Open).
+func OpenShop(sm secretcache.SecretsManagerAPIClient, storeURL, arn, key, sec string) (Shop, error) {
+	keys, err := Open(sm, arn, key, sec)
+	if err != nil {
+		return Shop{}, err
+	}
+	client, err := wooapi.NewClient(wooapi.NewHTTPClient(), storeURL, wooapi.Key{})
+	if err != nil {
+		return Shop{}, err
+	}
+	return Shop{Client: client, Keys: keys}, nil
+}
+
 // ConnectPath is connect's route that starts connecting the shop; the
 // stack outputs its URL as ConnectUrl.
 const ConnectPath = "/woocommerce/connect"
