@@ -213,6 +213,7 @@ func (s *Stack) connect(ctx context.Context) error {
 	// quiet logger every DynamoDB call of every client built on this
 	// config (the handlers' too) would log a warning.
 	cfg.Logger = smithylog.Nop{}
+	cfg.HTTPClient = serialSecrets{next: cfg.HTTPClient}
 	s.AWS = cfg
 	s.SQS = sqs.NewFromConfig(cfg)
 	s.Secrets = secretsmanager.NewFromConfig(cfg)
