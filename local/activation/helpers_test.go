@@ -21,7 +21,6 @@ import (
 	dtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
-	smithylog "github.com/aws/smithy-go/logging"
 
 	"github.com/logistos-sync/logistos-sync/internal/testwait"
 	"github.com/logistos-sync/logistos-sync/local/fakelogistos"
@@ -114,9 +113,7 @@ func (e *env) build(vars map[string]string) {
 		e.t.Fatal(err)
 	}
 	log := logging.New(e.logs, "info")
-	aws := e.st.AWS.Copy()
-	aws.Logger = smithylog.Nop{} // kumo's DynamoDB answers lack the CRC32 the SDK checks: a warning per call
-	if e.h, err = activate.New(cfg, aws, log, metrics.New(io.Discard, "test")); err != nil {
+	if e.h, err = activate.New(cfg, e.st.AWS, log, metrics.New(io.Discard, "test")); err != nil {
 		e.t.Fatal(err)
 	}
 }
@@ -324,19 +321,11 @@ func (e *env) receiveAll(url string) []types.Message {
 
 func first(ids []int64) []int64 { return ids[:min(len(ids), 8)] }
 
-// createTable makes a checkpoint table in kumo as the template does.
+// createTable makes a state table in kumo as the template does.
 func createTable(t testing.TB, name string) *dynamodb.Client {
 	t.Helper()
-	cfg := stacktest.Shared.AWS.Copy()
-	cfg.Logger = smithylog.Nop{}
-	db := dynamodb.NewFromConfig(cfg)
-	_, err := db.CreateTable(context.Background(), &dynamodb.CreateTableInput{
-		TableName:            aws.String(name),
-		BillingMode:          dtypes.BillingModePayPerRequest,
-		AttributeDefinitions: []dtypes.AttributeDefinition{{AttributeName: aws.String("id"), AttributeType: dtypes.ScalarAttributeTypeS}},
-		KeySchema:            []dtypes.KeySchemaElement{{AttributeName: aws.String("id"), KeyType: dtypes.KeyTypeHash}},
-	})
-	if err != nil {
+	db := stacktest.Shared.DynamoDB
+	if err := stack.EnsureTable(context.Background(), db, name, state.AttrID, dtypes.ScalarAttributeTypeS); err != nil {
 		t.Fatal(err)
 	}
 	return db

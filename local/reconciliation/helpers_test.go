@@ -19,8 +19,6 @@ import (
 	"testing"
 	"time"
 
-	smithylog "github.com/aws/smithy-go/logging"
-
 	"github.com/logistos-sync/logistos-sync/internal/testwait"
 	"github.com/logistos-sync/logistos-sync/local/fakelogistos"
 	"github.com/logistos-sync/logistos-sync/local/fakewoo"
@@ -112,9 +110,6 @@ func newEnv(t *testing.T, orders int, extra ...map[string]string) *env {
 			e.vars[k] = v
 		}
 	}
-	aws := e.st.AWS.Copy()
-	aws.Logger = smithylog.Nop{} // kumo's DynamoDB answers lack the CRC32 the SDK checks
-	e.st.AWS = aws
 	fns, err := pipeline.New(e.st, e.vars, log, e.emf)
 	if err != nil {
 		t.Fatal(err)
@@ -140,7 +135,7 @@ func newEnv(t *testing.T, orders int, extra ...map[string]string) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e.act, err = activate.New(acfg, aws, log, metrics.New(io.Discard, "activate")); err != nil {
+	if e.act, err = activate.New(acfg, e.st.AWS, log, metrics.New(io.Discard, "activate")); err != nil {
 		t.Fatal(err)
 	}
 	e.ledger = e.rec.Ledger

@@ -209,10 +209,6 @@ func (s *Stack) connect(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("aws config: %w", err)
 	}
-	// kumo's DynamoDB answers lack the CRC32 the SDK checks: without a
-	// quiet logger every DynamoDB call of every client built on this
-	// config (the handlers' too) would log a warning.
-	cfg.Logger = smithylog.Nop{}
 	cfg.HTTPClient = serialSecrets{next: cfg.HTTPClient}
 	s.AWS = cfg
 	s.SQS = sqs.NewFromConfig(cfg)

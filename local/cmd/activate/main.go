@@ -24,6 +24,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -153,7 +154,7 @@ func parse(args []string, getenv func(string) string, out io.Writer) (options, e
 	fs.BoolVar(&o.dryRun, "dry-run", getenv(envDryRun) == "1" || getenv(envDryRun) == "true", "report what would happen, write nothing; env "+envDryRun+"=1")
 	fs.BoolVar(&o.force, "force", false, "hand the credentials to Logistos again even if already done")
 	fs.BoolVar(&o.restart, "restart", false, "backfill from the start even if a backfill completed or is part-way")
-	fs.StringVar(&o.endpoint, "aws-endpoint", firstOf(getenv("AWS_ENDPOINT_URL"), defaultEndpoint), "the AWS endpoint of make run's local stack; env AWS_ENDPOINT_URL")
+	fs.StringVar(&o.endpoint, "aws-endpoint", cmp.Or(getenv("AWS_ENDPOINT_URL"), defaultEndpoint), "the AWS endpoint of make run's local stack; env AWS_ENDPOINT_URL")
 	fs.IntVar(&o.fakeShop, "fake-shop", 0, "start a stand-in WooCommerce with this many orders in this process, instead of STORE_URL")
 	fs.IntVar(&o.fakeShopPort, "fake-shop-port", shopPort, "the stand-in shop's port on 127.0.0.1; keep it the same for a re-run to resume (0 = any free port); env "+envFakeShopPort)
 	fs.DurationVar(&o.fakeLatency, "fake-latency", 50*time.Millisecond, "how long the stand-in shop takes per page of orders")
@@ -167,15 +168,6 @@ func parse(args []string, getenv func(string) string, out io.Writer) (options, e
 		return o, fmt.Errorf("unexpected arguments %q (flags go in ARGS: make activate ARGS=\"-fake-shop 500 -dry-run\")", fs.Args())
 	}
 	return o, nil
-}
-
-func firstOf(vs ...string) string {
-	for _, v := range vs {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, out, errOut io.Writer, tty bool) error {

@@ -17,6 +17,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -70,7 +71,7 @@ func parse(args []string, getenv func(string) string, out io.Writer) (options, e
 	fs.SetOutput(out)
 	fs.BoolVar(&o.dryRun, "dry-run", false, "report what the sweep would queue and repair; write nothing")
 	fs.StringVar(&o.since, "since", "", "start the window here (RFC 3339) instead of at the high-water mark")
-	fs.StringVar(&o.endpoint, "aws-endpoint", firstOf(getenv("AWS_ENDPOINT_URL"), defaultEndpoint), "the local stack of `make run`; env AWS_ENDPOINT_URL")
+	fs.StringVar(&o.endpoint, "aws-endpoint", cmp.Or(getenv("AWS_ENDPOINT_URL"), defaultEndpoint), "the local stack of `make run`; env AWS_ENDPOINT_URL")
 	fs.IntVar(&o.fakeShop, "fake-shop", 0, "start a stand-in WooCommerce with this many orders in this process, instead of STORE_URL")
 	fs.IntVar(&o.fakeMissed, "fake-missed", 12, "with -fake-shop: orders placed whose webhook deliveries fail")
 	if err := fs.Parse(args); err != nil {
@@ -80,15 +81,6 @@ func parse(args []string, getenv func(string) string, out io.Writer) (options, e
 		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	return o, nil
-}
-
-func firstOf(vs ...string) string {
-	for _, v := range vs {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, out, errOut io.Writer) error {
@@ -120,7 +112,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, out, er
 		}
 	}
 	vars[config.QueueURL], vars[config.DLQURL], vars[config.WebhookSecret] = st.QueueURL, st.DLQURL, st.WebhookSecret
-	log := logging.New(errOut, firstOf(vars[config.LogLevel], "warn"))
+	log := logging.New(errOut, cmp.Or(vars[config.LogLevel], "warn"))
 
 	var shop *fakewoo.Shop
 	if o.fakeShop > 0 {
