@@ -262,3 +262,32 @@ func testwaitEvents(t *testing.T, e *env, id int64, want []string) {
 		return nil
 	})
 }
+
+// After backfilling five hours of orders (one a minute), the ledger holds
+// only the last hour's: the first sweep's window starts an hour before the
+// cut-off and no sweep looks further back. That sweep finds every order in
+// its window recorded and queues nothing.
+func TestBackfillRecordsOnlyWhatSweepsLookUp(t *testing.T) {
+	const orders = 300
+	e := newEnv(t, orders)
+	e.activate()
+	got, err := e.ledger.Get(context.Background(), span(1, orders))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Order id was created orders+1-id minutes before activation, whose
+	// cut-off is a second later: 242..300 are within the hour before it.
+	for id := int64(1); id <= orders; id++ {
+		age := time.Duration(orders+1-id) * time.Minute
+		if _, ok := got[id]; ok != (age < time.Hour) {
+			t.Errorf("order %d, created %v before activation: recorded %v", id, age, ok)
+		}
+	}
+	e.waitAtLogistos(span(1, orders))
+
+	e.clock.Advance(grace + time.Minute)
+	rep := e.sweep(reconcile.Event{})
+	if rep.Outcome != reconcile.OutcomeDone || rep.OrdersSeen != 59 || rep.OrdersMissing != 0 || rep.OrdersQueued != 0 {
+		t.Fatalf("first sweep after the backfill: %+v", rep)
+	}
+}

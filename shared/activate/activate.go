@@ -21,6 +21,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/logistos-sync/logistos-sync/shared/ledger"
 	"github.com/logistos-sync/logistos-sync/shared/logistos"
 	"github.com/logistos-sync/logistos-sync/shared/metrics"
 	"github.com/logistos-sync/logistos-sync/shared/queue"
@@ -114,6 +115,7 @@ type Handler struct {
 	Keys          wookey.Source
 	Logistos      CredentialsPoster
 	Queue         BatchSender
+	Ledger        *ledger.Recorder // what the backfill queued, from its ledger.Horizon on (nil: nothing recorded)
 	DeadLetters   DeadLetterSender // takes orders too large for Queue even compressed (nil: they fail the backfill)
 	DLQURL        string           // the dead-letter queue DeadLetters sends to
 	State         state.Store

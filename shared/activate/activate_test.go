@@ -18,7 +18,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/logistos-sync/logistos-sync/internal/testwait"
+	"github.com/logistos-sync/logistos-sync/shared/ledger"
 	"github.com/logistos-sync/logistos-sync/shared/logistos"
+	"github.com/logistos-sync/logistos-sync/shared/metrics"
 	"github.com/logistos-sync/logistos-sync/shared/queue"
 	"github.com/logistos-sync/logistos-sync/shared/state"
 	"github.com/logistos-sync/logistos-sync/shared/wooapi"
@@ -33,6 +35,13 @@ import (
 // headers, taking latency per page.
 func tinyShop(t *testing.T, n int, latency time.Duration) string {
 	t.Helper()
+	return shopOf(t, n, latency, nil)
+}
+
+// shopOf is tinyShop with the members members(id) returns added to each
+// order (nil: none).
+func shopOf(t *testing.T, n int, latency time.Duration, members func(id int) string) string {
+	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		time.Sleep(latency)
 		page, _ := strconv.Atoi(r.URL.Query().Get("page"))
@@ -44,7 +53,11 @@ func tinyShop(t *testing.T, n int, latency time.Duration) string {
 			if b.Len() > 1 {
 				b.WriteByte(',')
 			}
-			fmt.Fprintf(&b, `{"id":%d,"billing":{"email":"x@example.com"}}`, id)
+			fmt.Fprintf(&b, `{"id":%d,`, id)
+			if members != nil {
+				b.WriteString(members(id) + ",")
+			}
+			b.WriteString(`"billing":{"email":"x@example.com"}}`)
 		}
 		b.WriteByte(']')
 		w.Header().Set("X-WP-Total", strconv.Itoa(n))
@@ -87,7 +100,11 @@ func (r *recorder) orders() int {
 
 func handler(t *testing.T, n int, latency time.Duration) (*Handler, *recorder) {
 	t.Helper()
-	url := tinyShop(t, n, latency)
+	return handlerFor(t, tinyShop(t, n, latency))
+}
+
+func handlerFor(t *testing.T, url string) (*Handler, *recorder) {
+	t.Helper()
 	shop, err := wooapi.NewClient(wooapi.NewHTTPClient(), url, wooapi.Key{})
 	if err != nil {
 		t.Fatal(err)
@@ -321,5 +338,42 @@ func TestBackfillDeadLettersTooLarge(t *testing.T) {
 		!strings.Contains(reason, "order 123") || !strings.Contains(reason, "2000000 bytes") ||
 		aws.ToString(in.MessageAttributes[queue.AttrOrigin].StringValue) != queue.OriginBackfill {
 		t.Errorf("dead-lettered %s with %v", aws.ToString(in.MessageBody), in.MessageAttributes)
+	}
+}
+
+// The backfill records in the ledger only the orders reconcile can look up:
+// those created or modified from an hour before the cut-off on (and none
+// that did not reach the queue). A shop's history stays out of it.
+func TestBackfillRecordsFromTheHorizon(t *testing.T) {
+	const n, tooLarge, oldButModified = 300, 280, 5
+	now := time.Now().UTC()
+	// Order id was created (n-id) minutes and 30 s ago: 241..300 within
+	// the hour before the cut-off (about now), the rest before it.
+	created := func(id int) time.Time { return now.Add(-time.Duration(n-id)*time.Minute - 30*time.Second) }
+	url := shopOf(t, n, 0, func(id int) string {
+		mod := created(id)
+		if id == oldButModified {
+			mod = now.Add(-10 * time.Minute)
+		}
+		return fmt.Sprintf(`"date_created_gmt":%q,"date_modified_gmt":%q`, created(id).Format("2006-01-02T15:04:05"), mod.Format("2006-01-02T15:04:05"))
+	})
+	h, rec := handlerFor(t, url)
+	h.Queue, h.DeadLetters, h.DLQURL = tooLargeQueue{recorder: rec, tooLarge: tooLarge}, &dlq{}, "https://sqs/dlq"
+	mem := &ledger.Memory{}
+	h.Ledger = &ledger.Recorder{Store: mem, Log: h.Log, Metrics: metrics.New(io.Discard, "")}
+	rep, err := h.Handle(context.Background(), Event{Steps: []string{"backfill"}})
+	if err != nil || rep.Backfill.OrdersEnqueued != n-1 {
+		t.Fatalf("%+v %v", rep.Backfill, err)
+	}
+	var ids []int64
+	for id := int64(1); id <= n; id++ {
+		ids = append(ids, id)
+	}
+	got, _ := mem.Get(context.Background(), ids)
+	for id := int64(1); id <= n; id++ {
+		want := (id > n-60 || id == oldButModified) && id != tooLarge
+		if _, ok := got[id]; ok != want {
+			t.Errorf("order %d (created %s) recorded: %v, want %v", id, created(int(id)).Format(time.TimeOnly), ok, want)
+		}
 	}
 }

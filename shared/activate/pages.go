@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -14,6 +15,7 @@ import (
 	"unsafe"
 
 	"github.com/logistos-sync/logistos-sync/shared/config"
+	"github.com/logistos-sync/logistos-sync/shared/ledger"
 	"github.com/logistos-sync/logistos-sync/shared/logistos"
 	"github.com/logistos-sync/logistos-sync/shared/metrics"
 	"github.com/logistos-sync/logistos-sync/shared/queue"
@@ -354,10 +356,16 @@ func (r *run) enqueue(ctx context.Context, pg *wooapi.OrdersPage, keep ...int) (
 	if errors.As(err, &tooLarge) {
 		// Every other order is on the queue; these never can be.
 		dead, err = len(tooLarge.Indexes), r.deadLetter(ctx, pg, idx, msgs, tooLarge)
+		for _, j := range slices.Backward(tooLarge.Indexes) {
+			ptrs = slices.Delete(ptrs, j, j+1)
+		}
 	}
 	if err != nil {
 		return 0, err
 	}
+	// Once on the queue, and only from the horizon on: reconcile looks up
+	// nothing older, and most of a shop's history is older.
+	r.h.Ledger.RecordSince(ctx, ledger.Horizon(r.st.Cutoff), ptrs...)
 	r.h.Metrics.Count(metrics.OrdersBackfilled, len(idx)-dead)
 	return dead, nil
 }

@@ -39,15 +39,11 @@ func New(cfg config.Activate, awsCfg aws.Config, log *slog.Logger, m *metrics.Em
 	store := state.Open(db, cfg.StateTable)
 	sqsClient := sqs.NewFromConfig(awsCfg)
 	h := &Handler{
-		Shop:     shop.Client,
-		Keys:     shop.Keys,
-		Logistos: &logistos.Client{HTTP: logistos.NewHTTPClient(), CredentialsURL: cfg.CredentialsURL},
-		// What the backfill queued is recorded in the ledger after SQS took
-		// it, so reconcile does not queue it again.
-		Queue: &ledger.RecordingSender{
-			Sender:   &queue.Sender{Client: sqsClient, QueueURL: cfg.QueueURL},
-			Recorder: &ledger.Recorder{Store: ledger.Open(db, cfg.LedgerTable), Log: log, Metrics: m},
-		},
+		Shop:           shop.Client,
+		Keys:           shop.Keys,
+		Logistos:       &logistos.Client{HTTP: logistos.NewHTTPClient(), CredentialsURL: cfg.CredentialsURL},
+		Queue:          &queue.Sender{Client: sqsClient, QueueURL: cfg.QueueURL},
+		Ledger:         &ledger.Recorder{Store: ledger.Open(db, cfg.LedgerTable), Log: log, Metrics: m},
 		DeadLetters:    sqsClient,
 		DLQURL:         cfg.DLQURL,
 		State:          store,

@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"golang.org/x/sync/errgroup"
 )
 
 // Attribute names of a ledger item. The table's partition key is AttrOrderID
@@ -28,10 +30,10 @@ const (
 	MaxWriteBatch = 25
 	// MaxReadBatch is BatchGetItem's limit on keys per call.
 	MaxReadBatch = 100
-	// readConcurrency is how many BatchGetItem calls a lookup makes at
-	// once: a window of 10,000 orders is 100 calls, which one after the
-	// other would take longer than listing the window from the shop.
-	readConcurrency = 4
+	// concurrency is how many batch calls a Put or a Get makes at once: a
+	// window of 10,000 orders is 100 BatchGetItem calls, which one after
+	// the other would take longer than listing the window from the shop.
+	concurrency = 4
 	// batchRetries bounds how often unprocessed items (throttling) are
 	// sent again before giving up.
 	batchRetries = 5
@@ -90,7 +92,7 @@ func (d *DynamoDB) wait(ctx context.Context, retry int) error {
 }
 
 // Put writes one entry with PutItem (the webhook's one call per order) and
-// more with BatchWriteItem, 25 at a time.
+// more with BatchWriteItem, 25 at a time and concurrency calls at once.
 func (d *DynamoDB) Put(ctx context.Context, es []Entry) error {
 	if len(es) == 1 {
 		if _, err := d.Client.PutItem(ctx, &dynamodb.PutItemInput{TableName: &d.Table, Item: d.item(es[0])}); err != nil {
@@ -98,24 +100,35 @@ func (d *DynamoDB) Put(ctx context.Context, es []Entry) error {
 		}
 		return nil
 	}
-	for start := 0; start < len(es); start += MaxWriteBatch {
-		// One request per order id: BatchWriteItem refuses duplicate keys.
-		seen := make(map[int64]int)
-		var reqs []types.WriteRequest
-		for _, e := range es[start:min(start+MaxWriteBatch, len(es))] {
-			r := types.WriteRequest{PutRequest: &types.PutRequest{Item: d.item(e)}}
-			if i, ok := seen[e.OrderID]; ok {
-				reqs[i] = r
-				continue
-			}
-			seen[e.OrderID] = len(reqs)
-			reqs = append(reqs, r)
+	// One request per order id, its last entry: BatchWriteItem refuses
+	// duplicate keys, and the calls run at once, so no later call could
+	// be counted on to overwrite an earlier one.
+	last := make(map[int64]int, len(es))
+	for i, e := range es {
+		last[e.OrderID] = i
+	}
+	var chunks [][]types.WriteRequest
+	var reqs []types.WriteRequest
+	for i, e := range es {
+		if last[e.OrderID] != i {
+			continue
 		}
-		if err := d.write(ctx, reqs); err != nil {
-			return err
+		reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: d.item(e)}})
+		if len(reqs) == MaxWriteBatch {
+			chunks, reqs = append(chunks, reqs), nil
 		}
 	}
-	return nil
+	if len(reqs) > 0 {
+		chunks = append(chunks, reqs)
+	}
+	// A backfill page is four calls: one after the other they held up the
+	// backfill (BenchmarkBackfill).
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(concurrency)
+	for _, reqs := range chunks {
+		g.Go(func() error { return d.write(ctx, reqs) })
+	}
+	return g.Wait()
 }
 
 func (d *DynamoDB) write(ctx context.Context, reqs []types.WriteRequest) error {
@@ -140,7 +153,7 @@ func (d *DynamoDB) write(ctx context.Context, reqs []types.WriteRequest) error {
 }
 
 // Get reads the entries of ids with BatchGetItem, 100 keys at a time and
-// readConcurrency calls at once, with eventually consistent reads: an entry
+// concurrency calls at once, with eventually consistent reads: an entry
 // written a second ago and not yet seen costs one duplicate, and reads cost
 // half.
 func (d *DynamoDB) Get(ctx context.Context, ids []int64) (map[int64]Entry, error) {
@@ -162,29 +175,22 @@ func (d *DynamoDB) Get(ctx context.Context, ids []int64) (map[int64]Entry, error
 	}
 	out := make(map[int64]Entry, len(ids))
 	var mu sync.Mutex
-	var firstErr error
-	sem := make(chan struct{}, readConcurrency)
-	var wg sync.WaitGroup
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(concurrency)
 	for _, chunk := range chunks {
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
+		g.Go(func() error {
 			got := make(map[int64]Entry, len(chunk))
-			err := d.read(ctx, chunk, got)
+			if err := d.read(ctx, chunk, got); err != nil {
+				return err
+			}
 			mu.Lock()
 			defer mu.Unlock()
-			if err != nil && firstErr == nil {
-				firstErr = err
-			}
-			for id, e := range got {
-				out[id] = e
-			}
-		}()
+			maps.Copy(out, got)
+			return nil
+		})
 	}
-	wg.Wait()
-	if firstErr != nil {
-		return nil, firstErr
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
 	return out, nil
 }

@@ -23,6 +23,21 @@ import (
 	"github.com/logistos-sync/logistos-sync/shared/wooapi"
 )
 
+// Overlap is how far before its start (the high-water mark of the sweeps
+// before it; at first the backfill's cut-off) a reconcile window begins:
+// an order's date_created can be earlier than the moment it became visible
+// (a slow checkout, a clock step). No window reaches further back than the
+// cut-off minus Overlap, so the backfill records only the orders created or
+// modified since then (Horizon); a sweep from an earlier date (Event.Since)
+// queues the older ones again, and Logistos drops them by their
+// Idempotency-Key.
+const Overlap = time.Hour
+
+// Horizon is the earliest date of an order reconcile ever looks up after a
+// backfill with this cut-off: the backfill records nothing older, which
+// for a shop with years of orders is nearly all of them.
+func Horizon(cutoff time.Time) time.Time { return cutoff.Add(-Overlap) }
+
 // TTL is how long an entry is kept: far longer than any reconcile window
 // (an order older than that is never looked up again), short enough to
 // bound the table's size.
@@ -95,11 +110,18 @@ func (m *Memory) Writes() int {
 	return m.puts
 }
 
-// modifiedKey starts the top-level date_modified_gmt member. WooCommerce
-// writes it near the start of an order; meta_data keys appear as values
-// ("key":"date_modified_gmt"), never as this member, so the first match is
-// the order's own.
-var modifiedKey = []byte(`"date_modified_gmt":`)
+// The top-level date members EntryOf and recent read. WooCommerce writes
+// them near the start of an order; meta_data keys appear as values
+// ("key":"date_modified_gmt") and quotes inside strings are escaped, so
+// the first match is the order's own.
+var (
+	modifiedKey = []byte(`"date_modified_gmt":`)
+	createdKey  = []byte(`"date_created_gmt":`)
+)
+
+// dateLayout is how WooCommerce writes a *_gmt date: strings in it compare
+// as the dates do.
+const dateLayout = "2006-01-02T15:04:05"
 
 // maxDateLen bounds what is taken for a date, so a malformed body cannot
 // put a long string in the ledger.
@@ -113,17 +135,32 @@ func EntryOf(body []byte, origin string, at time.Time) (e Entry, ok bool) {
 	if err != nil {
 		return Entry{}, false
 	}
-	e = Entry{OrderID: id, Origin: origin, ReceivedAt: at.UTC()}
-	if i := bytes.Index(body, modifiedKey); i >= 0 {
-		// A date is plain ASCII between quotes (no escapes); null stays "".
-		rest := bytes.TrimLeft(body[i+len(modifiedKey):], " \t\r\n")
-		if len(rest) > 0 && rest[0] == '"' {
-			if j := bytes.IndexByte(rest[1:], '"'); j >= 0 && j <= maxDateLen {
-				e.Modified = string(rest[1 : 1+j])
-			}
+	return Entry{OrderID: id, Origin: origin, ReceivedAt: at.UTC(), Modified: string(date(body, modifiedKey))}, true
+}
+
+// date returns the value of the date member key of an order body, nil when
+// it is missing, null or not a short string. A date is plain ASCII between
+// quotes (no escapes).
+func date(body, key []byte) []byte {
+	i := bytes.Index(body, key)
+	if i < 0 {
+		return nil
+	}
+	rest := bytes.TrimLeft(body[i+len(key):], " \t\r\n")
+	if len(rest) > 0 && rest[0] == '"' {
+		if j := bytes.IndexByte(rest[1:], '"'); j >= 0 && j <= maxDateLen {
+			return rest[1 : 1+j]
 		}
 	}
-	return e, true
+	return nil
+}
+
+// recent reports whether an order was created or last modified at or after
+// since (in dateLayout). An order without readable dates counts as recent:
+// an entry too many costs a write, one too few a duplicate.
+func recent(body []byte, since string) bool {
+	created, modified := date(body, createdKey), date(body, modifiedKey)
+	return created == nil || modified == nil || string(created) >= since || string(modified) >= since
 }
 
 // Recorder records what a producer queued and reports failures to record.
@@ -138,8 +175,19 @@ type Recorder struct {
 // the orders are queued, and a failure here costs at most a duplicate, so it
 // is logged and counted (LedgerWriteFailed) instead.
 func (r *Recorder) Record(ctx context.Context, ms ...*queue.Message) {
+	r.RecordSince(ctx, time.Time{}, ms...)
+}
+
+// RecordSince is Record for the orders among ms created or last modified at
+// or after since (all of them when since is zero): the backfill records
+// from its Horizon on, as reconcile never looks further back.
+func (r *Recorder) RecordSince(ctx context.Context, since time.Time, ms ...*queue.Message) {
 	if r == nil || r.Store == nil || len(ms) == 0 {
 		return
+	}
+	var from string
+	if !since.IsZero() {
+		from = since.UTC().Format(dateLayout)
 	}
 	now := time.Now
 	if r.Now != nil {
@@ -154,7 +202,11 @@ func (r *Recorder) Record(ctx context.Context, ms ...*queue.Message) {
 		}
 		// A read-only view: bodies can be megabytes, and EntryOf keeps
 		// nothing of them but a short copied date.
-		if e, ok := EntryOf(unsafe.Slice(unsafe.StringData(m.Body), len(m.Body)), m.Origin, at); ok {
+		body := unsafe.Slice(unsafe.StringData(m.Body), len(m.Body))
+		if from != "" && !recent(body, from) {
+			continue
+		}
+		if e, ok := EntryOf(body, m.Origin, at); ok {
 			es = append(es, e)
 		}
 	}

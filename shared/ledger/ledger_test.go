@@ -82,3 +82,25 @@ func TestRecordingSenderRecordsOnlyWhatWasQueued(t *testing.T) {
 		t.Fatalf("want LedgerWriteFailed 2, got %s", out.String())
 	}
 }
+
+// RecordSince keeps an order created or modified at or after since, and an
+// order whose dates it cannot read (an entry too many costs a write, one
+// too few a duplicate).
+func TestRecordSince(t *testing.T) {
+	since := time.Date(2026, 11, 29, 9, 0, 0, 0, time.UTC)
+	for body, want := range map[string]bool{
+		`{"id":1,"date_created_gmt":"2026-11-29T08:59:59","date_modified_gmt":"2026-11-29T08:59:59"}`: false,
+		`{"id":2,"date_created_gmt":"2026-11-29T09:00:00","date_modified_gmt":"2026-11-29T09:00:00"}`: true,
+		`{"id":3,"date_created_gmt":"2025-01-01T00:00:00","date_modified_gmt":"2026-11-29T10:00:00"}`: true,
+		`{"id":4,"date_created_gmt":null,"date_modified_gmt":"2025-01-01T00:00:00"}`:                  true,
+		`{"id":5}`: true,
+		`{"id":6,"customer_note":"\"date_created_gmt\":\"2099-01-01T00:00:00\"","date_created_gmt":"2025-01-01T00:00:00","date_modified_gmt":"2025-01-01T00:00:00"}`: false,
+	} {
+		mem := &Memory{}
+		rec := &Recorder{Store: mem, Metrics: metrics.New(&bytes.Buffer{}, "")}
+		rec.RecordSince(context.Background(), since, &queue.Message{Body: body, Origin: queue.OriginBackfill})
+		if got := mem.Len() == 1; got != want {
+			t.Errorf("%s: recorded %v, want %v", body, got, want)
+		}
+	}
+}

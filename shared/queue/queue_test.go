@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -126,6 +127,9 @@ type fakeSQS struct {
 	// fail decides per entry body whether SQS fails it (receiver fault).
 	fail func(call int, body string) bool
 	err  error
+	// gate, when set, runs at the start of every SendMessageBatch call,
+	// outside the lock: a test holds calls there to see how many overlap.
+	gate func()
 }
 
 func (f *fakeSQS) SendMessage(_ context.Context, in *sqs.SendMessageInput, _ ...func(*sqs.Options)) (*sqs.SendMessageOutput, error) {
@@ -139,6 +143,9 @@ func (f *fakeSQS) SendMessage(_ context.Context, in *sqs.SendMessageInput, _ ...
 }
 
 func (f *fakeSQS) SendMessageBatch(_ context.Context, in *sqs.SendMessageBatchInput, _ ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error) {
+	if f.gate != nil {
+		f.gate()
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.err != nil {
@@ -218,6 +225,76 @@ func TestSendBatchSplits(t *testing.T) {
 	if len(f.batches) < 4 {
 		t.Fatalf("%d calls; 25 messages with three 400 KB ones need at least 4", len(f.batches))
 	}
+}
+
+// A backfill page's ten calls go out at once (one after the other they
+// took twice as long as listing the page), and never more than
+// batchConcurrency at a time.
+func TestSendBatchCallsAtOnce(t *testing.T) {
+	var inflight, peak atomic.Int32
+	full := make(chan struct{})
+	var once sync.Once
+	f := &fakeSQS{gate: func() {
+		n := inflight.Add(1)
+		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+		}
+		if n == batchConcurrency {
+			once.Do(func() { close(full) })
+		}
+		// Calls made one after the other never fill the gate: each gives
+		// up after a second, and the peak stays at one.
+		select {
+		case <-full:
+		case <-time.After(time.Second):
+		}
+		inflight.Add(-1)
+	}}
+	ms := make([]*Message, batchConcurrency*MaxBatchEntries+5) // one call more than at once
+	for i := range ms {
+		ms[i] = &Message{Body: fmt.Sprintf(`{"id":%d}`, i+1), Origin: OriginBackfill}
+	}
+	if err := (&Sender{Client: f, QueueURL: "q"}).SendBatch(context.Background(), ms); err != nil {
+		t.Fatal(err)
+	}
+	if got := peak.Load(); got != batchConcurrency {
+		t.Errorf("%d calls at once at most, want %d", got, batchConcurrency)
+	}
+	sent := 0
+	for _, b := range f.batches {
+		sent += len(b)
+	}
+	if len(f.batches) != batchConcurrency+1 || sent != len(ms) {
+		t.Errorf("%d calls sent %d messages, want %d calls sending %d", len(f.batches), sent, batchConcurrency+1, len(ms))
+	}
+}
+
+// One call failing fails SendBatch, so the caller records nothing and sends
+// the page again.
+func TestSendBatchOneCallFails(t *testing.T) {
+	var calls atomic.Int32
+	f := &failingCall{fakeSQS: &fakeSQS{}, fail: 3, calls: &calls}
+	ms := make([]*Message, 5*MaxBatchEntries)
+	for i := range ms {
+		ms[i] = &Message{Body: fmt.Sprintf(`{"id":%d}`, i+1)}
+	}
+	err := (&Sender{Client: f, QueueURL: "q"}).SendBatch(context.Background(), ms)
+	if err == nil || !strings.Contains(err.Error(), "throttled") {
+		t.Fatalf("err %v, want the failed call's error", err)
+	}
+}
+
+// failingCall is a fakeSQS whose call number fail (1-based) returns an error.
+type failingCall struct {
+	*fakeSQS
+	fail  int32
+	calls *atomic.Int32
+}
+
+func (f *failingCall) SendMessageBatch(ctx context.Context, in *sqs.SendMessageBatchInput, opts ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error) {
+	if f.calls.Add(1) == f.fail {
+		return nil, errors.New("throttled")
+	}
+	return f.fakeSQS.SendMessageBatch(ctx, in, opts...)
 }
 
 // recordedDelays is a Sender.RetryDelay that waits not at all and keeps

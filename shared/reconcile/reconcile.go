@@ -41,11 +41,6 @@ const StateID = "reconcile"
 
 // Tuning of a sweep.
 const (
-	// Overlap is how far before the high-water mark a window starts: an
-	// order's date_created can be earlier than the moment it became
-	// visible (a slow checkout, a clock step), and a duplicate costs
-	// nothing (Logistos de-duplicates; the ledger filters most anyway).
-	Overlap = time.Hour
 	// ScanConcurrency is how many pages are listed at once: quick, yet
 	// gentle on a shop on shared hosting (as BACKFILL_CONCURRENCY's default).
 	ScanConcurrency = 4
@@ -169,7 +164,7 @@ func (h *Handler) now() time.Time {
 // doc is reconcile's state document.
 type doc struct {
 	// Mark is the end of the last window swept to the end: the next window
-	// starts here (minus Overlap). Never moves back.
+	// starts here (minus ledger.Overlap). Never moves back.
 	Mark       time.Time `json:"mark"`
 	Owner      string    `json:"owner"`
 	LeaseUntil time.Time `json:"lease_until"`
@@ -251,11 +246,12 @@ func (h *Handler) sweep(ctx context.Context, log *slog.Logger, ev Event, rep *Re
 		}
 	}
 
-	w := Window{Start: cutoff, End: now.Add(-h.Grace).UTC().Truncate(time.Second)}
+	// The window starts ledger.Overlap early; from the cut-off on, that is
+	// the backfill's ledger.Horizon, before which it records nothing.
+	w := Window{Start: ledger.Horizon(cutoff).UTC(), End: now.Add(-h.Grace).UTC().Truncate(time.Second)}
 	if !st.Mark.IsZero() {
-		w.Start = st.Mark
+		w.Start = st.Mark.Add(-ledger.Overlap).UTC()
 	}
-	w.Start = w.Start.Add(-Overlap).UTC()
 	if ev.Since != nil {
 		w.Start = ev.Since.UTC()
 	}
