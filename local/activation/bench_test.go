@@ -31,6 +31,10 @@ import (
 // apart from kumo and the stand-in shop.
 const childEnv = "LOGISTOS_BACKFILL_BENCH_CHILD"
 
+// shopEnv makes the test binary serve a stand-in shop of that many orders
+// (benchShop) instead of running the tests.
+const shopEnv = "LOGISTOS_BACKFILL_BENCH_SHOP"
+
 // childProfileEnv, set in the benchmark's environment, makes each child
 // write its CPU profile to that path: -cpuprofile profiles the parent,
 // whose share is the stand-in shop and kumo.
@@ -45,7 +49,9 @@ const (
 
 // BenchmarkBackfill backfills shops of 10,000 and 100,000 orders from the
 // stand-in shop (50 ms per page, 4 pages at a time) into the embedded kumo
-// queue, with the backfill in a process of its own. It reports the
+// queue, with the backfill and the shop each in a process of its own (a
+// real shop is on another machine: sharing Go's scheduler with kumo, which
+// decodes every order the backfill sends, made its 50 ms pages take 55). It reports the
 // backfill's wall time (s-backfill) against the bound set by the shop alone,
 // pages × 50 ms ÷ 4 (s-bound, x-bound), that process's CPU time and peak
 // RSS, and, measured in the same iteration just before the backfill, how
@@ -54,14 +60,13 @@ const (
 // machine the stand-in shop itself falls behind its 50 ms, and this tells
 // that apart from the backfill's own overhead.
 func BenchmarkBackfill(b *testing.B) {
-	// This process is the stand-ins (the shop and kumo, whose SQS runs on
-	// other machines in AWS): collecting their garbage less often leaves
-	// more of a shared machine to the backfill measured.
+	// This process is kumo (whose SQS and DynamoDB run on other machines
+	// in AWS): collecting its garbage less often leaves more of a shared
+	// machine to the backfill measured.
 	defer debug.SetGCPercent(debug.SetGCPercent(400))
 	for _, n := range []int{10_000, 100_000} {
 		b.Run(fmt.Sprintf("orders=%d", n), func(b *testing.B) {
-			shop := fakewoo.Start(fakewoo.Options{Orders: n, Latency: pageLatency})
-			defer shop.Close()
+			shopURL := startShop(b, n)
 			pages := (n + activate.PerPage - 1) / activate.PerPage
 			bound := time.Duration(pages) * pageLatency / benchConcurrency
 			var wall, proc, cpu, alone time.Duration
@@ -79,13 +84,13 @@ func BenchmarkBackfill(b *testing.B) {
 				vars := st.Env()
 				vars["STATE_TABLE"], vars["LEDGER_TABLE"] = stateTable, ledgerTable
 				for k, v := range map[string]string{
-					childEnv: "1", "STORE_URL": shop.URL, "QUEUE_URL": st.QueueURL, "DLQ_URL": st.DLQURL, "WEBHOOK_SECRET": "bench",
+					childEnv: "1", "STORE_URL": shopURL, "QUEUE_URL": st.QueueURL, "DLQ_URL": st.DLQURL, "WEBHOOK_SECRET": "bench",
 					"WOO_CONSUMER_KEY": fakewoo.Key, "WOO_CONSUMER_SECRET": fakewoo.Secret, "WEBHOOK_URL": webhookURL,
 					"BACKFILL_CONCURRENCY": fmt.Sprint(benchConcurrency),
 				} {
 					vars[k] = v
 				}
-				alone += readShop(b, shop.URL, pages)
+				alone += readShop(b, shopURL, pages)
 				rep, elapsed, used, peak, err := runChild(vars)
 				if err != nil {
 					b.Fatal(err)
@@ -112,6 +117,46 @@ func BenchmarkBackfill(b *testing.B) {
 			b.ReportMetric(float64(rss)/1024, "MB-peak-rss")
 		})
 	}
+}
+
+// startShop runs benchShop in a child process until the benchmark ends and
+// returns its URL.
+func startShop(b *testing.B, n int) (url string) {
+	b.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), shopEnv+"="+strconv.Itoa(n))
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = stdin.Close(); _ = cmd.Wait() })
+	if _, err := fmt.Fscanln(stdout, &url); err != nil {
+		b.Fatalf("stand-in shop process: %v", err)
+	}
+	return url
+}
+
+// benchShop is the shop's process: it prints the shop's URL and serves it
+// until its standard input closes (the benchmark ended, or died).
+func benchShop() int {
+	n, err := strconv.Atoi(os.Getenv(shopEnv))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	shop := fakewoo.Start(fakewoo.Options{Orders: n, Latency: pageLatency})
+	defer shop.Close()
+	fmt.Println(shop.URL)
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	return 0
 }
 
 // readShop reads pages 1..pages of the shop at url, benchConcurrency at a

@@ -42,6 +42,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(childEnv) != "" {
 		os.Exit(benchChild())
 	}
+	if os.Getenv(shopEnv) != "" {
+		os.Exit(benchShop())
+	}
 	os.Exit(stacktest.RunTests(m))
 }
 

@@ -121,8 +121,8 @@ func (d *DynamoDB) Put(ctx context.Context, es []Entry) error {
 	if len(reqs) > 0 {
 		chunks = append(chunks, reqs)
 	}
-	// A backfill page is four calls: one after the other they held up the
-	// backfill (BenchmarkBackfill).
+	// Reconcile records what it recovered 100 orders at a time: four
+	// calls, made at once as Get's are.
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(concurrency)
 	for _, reqs := range chunks {

@@ -13,11 +13,13 @@ package ledger
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"time"
 	"unsafe"
 
+	"github.com/logistos-sync/logistos-sync/shared/jsonscan"
 	"github.com/logistos-sync/logistos-sync/shared/metrics"
 	"github.com/logistos-sync/logistos-sync/shared/queue"
 	"github.com/logistos-sync/logistos-sync/shared/wooapi"
@@ -110,15 +112,6 @@ func (m *Memory) Writes() int {
 	return m.puts
 }
 
-// The top-level date members EntryOf and recent read. WooCommerce writes
-// them near the start of an order; meta_data keys appear as values
-// ("key":"date_modified_gmt") and quotes inside strings are escaped, so
-// the first match is the order's own.
-var (
-	modifiedKey = []byte(`"date_modified_gmt":`)
-	createdKey  = []byte(`"date_created_gmt":`)
-)
-
 // dateLayout is how WooCommerce writes a *_gmt date: strings in it compare
 // as the dates do.
 const dateLayout = "2006-01-02T15:04:05"
@@ -135,31 +128,49 @@ func EntryOf(body []byte, origin string, at time.Time) (e Entry, ok bool) {
 	if err != nil {
 		return Entry{}, false
 	}
-	return Entry{OrderID: id, Origin: origin, ReceivedAt: at.UTC(), Modified: string(date(body, modifiedKey))}, true
+	_, modified := dates(body)
+	return Entry{OrderID: id, Origin: origin, ReceivedAt: at.UTC(), Modified: string(modified)}, true
 }
 
-// date returns the value of the date member key of an order body, nil when
-// it is missing, null or not a short string. A date is plain ASCII between
-// quotes (no escapes).
-func date(body, key []byte) []byte {
-	i := bytes.Index(body, key)
-	if i < 0 {
+// errFound ends a walk that found what it looked for.
+var errFound = errors.New("found")
+
+// dates returns an order's date_created_gmt and date_modified_gmt, each nil
+// when missing, null or not a short string. It walks the top level only:
+// WooCommerce writes these dates after meta_data, whose values a plugin
+// can make objects with members of the same names.
+func dates(body []byte) (created, modified []byte) {
+	_ = jsonscan.Members(body, func(key, value []byte) error {
+		switch string(key) {
+		case "date_created_gmt":
+			created = dateValue(value)
+		case "date_modified_gmt":
+			modified = dateValue(value)
+		default:
+			return nil
+		}
+		if created != nil && modified != nil {
+			return errFound
+		}
+		return nil
+	})
+	return created, modified
+}
+
+// dateValue is a date string's text without its quotes: plain ASCII, no
+// escapes, at most maxDateLen bytes; nil for anything else (null).
+func dateValue(v []byte) []byte {
+	if len(v) < 2 || v[0] != '"' || len(v)-2 > maxDateLen || bytes.IndexByte(v, '\\') >= 0 {
 		return nil
 	}
-	rest := bytes.TrimLeft(body[i+len(key):], " \t\r\n")
-	if len(rest) > 0 && rest[0] == '"' {
-		if j := bytes.IndexByte(rest[1:], '"'); j >= 0 && j <= maxDateLen {
-			return rest[1 : 1+j]
-		}
-	}
-	return nil
+	return v[1 : len(v)-1]
 }
 
 // recent reports whether an order was created or last modified at or after
 // since (in dateLayout). An order without readable dates counts as recent:
 // an entry too many costs a write, one too few a duplicate.
 func recent(body []byte, since string) bool {
-	created, modified := date(body, createdKey), date(body, modifiedKey)
+	created, modified := dates(body)
 	return created == nil || modified == nil || string(created) >= since || string(modified) >= since
 }
 

@@ -31,6 +31,10 @@ func TestEntryOfEdges(t *testing.T) {
 		`{"id":8,"meta_data":[{"key":"date_modified_gmt","value":"x"}]}`:                 {OrderID: 8},
 		`{"id":9,"date_modified_gmt": "2026-01-02T03:04:05","x":1}`:                      {OrderID: 9},
 		`{"id":10,"date_modified_gmt":"` + string(bytes.Repeat([]byte("9"), 100)) + `"}`: {OrderID: 10},
+		// WooCommerce writes meta_data before the dates, and a plugin's
+		// meta value can be an object with a member of the same name.
+		`{"id":11,"meta_data":[{"key":"_snapshot","value":{"date_modified_gmt":"2099-01-01T00:00:00"}}],"date_modified_gmt":"2026-01-02T03:04:05"}`: {OrderID: 11, Modified: "2026-01-02T03:04:05"},
+		`{"id":12,"date_modified_gmt":"2026-01-02T03:04:\u0030"}`: {OrderID: 12},
 	} {
 		e, ok := EntryOf([]byte(body), "", time.Time{})
 		if want.OrderID == 9 {
@@ -101,6 +105,20 @@ func TestRecordSince(t *testing.T) {
 		rec.RecordSince(context.Background(), since, &queue.Message{Body: body, Origin: queue.OriginBackfill})
 		if got := mem.Len() == 1; got != want {
 			t.Errorf("%s: recorded %v, want %v", body, got, want)
+		}
+	}
+}
+
+func BenchmarkEntryOf(b *testing.B) {
+	body, err := os.ReadFile("../../testdata/woocommerce/real-wc-8.9.1/order-created-313.body")
+	if err != nil {
+		b.Fatal(err)
+	}
+	since := time.Date(2026, 11, 29, 9, 0, 0, 0, time.UTC).Format(dateLayout)
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		if _, ok := EntryOf(body, queue.OriginWebhook, time.Time{}); !ok || recent(body, since) {
+			b.Fatal("no entry")
 		}
 	}
 }

@@ -127,9 +127,6 @@ type fakeSQS struct {
 	// fail decides per entry body whether SQS fails it (receiver fault).
 	fail func(call int, body string) bool
 	err  error
-	// gate, when set, runs at the start of every SendMessageBatch call,
-	// outside the lock: a test holds calls there to see how many overlap.
-	gate func()
 }
 
 func (f *fakeSQS) SendMessage(_ context.Context, in *sqs.SendMessageInput, _ ...func(*sqs.Options)) (*sqs.SendMessageOutput, error) {
@@ -143,9 +140,6 @@ func (f *fakeSQS) SendMessage(_ context.Context, in *sqs.SendMessageInput, _ ...
 }
 
 func (f *fakeSQS) SendMessageBatch(_ context.Context, in *sqs.SendMessageBatchInput, _ ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error) {
-	if f.gate != nil {
-		f.gate()
-	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.err != nil {
@@ -227,49 +221,8 @@ func TestSendBatchSplits(t *testing.T) {
 	}
 }
 
-// A backfill page's ten calls go out at once (one after the other they
-// took twice as long as listing the page), and never more than
-// batchConcurrency at a time.
-func TestSendBatchCallsAtOnce(t *testing.T) {
-	var inflight, peak atomic.Int32
-	full := make(chan struct{})
-	var once sync.Once
-	f := &fakeSQS{gate: func() {
-		n := inflight.Add(1)
-		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
-		}
-		if n == batchConcurrency {
-			once.Do(func() { close(full) })
-		}
-		// Calls made one after the other never fill the gate: each gives
-		// up after a second, and the peak stays at one.
-		select {
-		case <-full:
-		case <-time.After(time.Second):
-		}
-		inflight.Add(-1)
-	}}
-	ms := make([]*Message, batchConcurrency*MaxBatchEntries+5) // one call more than at once
-	for i := range ms {
-		ms[i] = &Message{Body: fmt.Sprintf(`{"id":%d}`, i+1), Origin: OriginBackfill}
-	}
-	if err := (&Sender{Client: f, QueueURL: "q"}).SendBatch(context.Background(), ms); err != nil {
-		t.Fatal(err)
-	}
-	if got := peak.Load(); got != batchConcurrency {
-		t.Errorf("%d calls at once at most, want %d", got, batchConcurrency)
-	}
-	sent := 0
-	for _, b := range f.batches {
-		sent += len(b)
-	}
-	if len(f.batches) != batchConcurrency+1 || sent != len(ms) {
-		t.Errorf("%d calls sent %d messages, want %d calls sending %d", len(f.batches), sent, batchConcurrency+1, len(ms))
-	}
-}
-
-// One call failing fails SendBatch, so the caller records nothing and sends
-// the page again.
+// One call of several failing fails SendBatch, so the caller records
+// nothing and sends the page again.
 func TestSendBatchOneCallFails(t *testing.T) {
 	var calls atomic.Int32
 	f := &failingCall{fakeSQS: &fakeSQS{}, fail: 3, calls: &calls}

@@ -11,7 +11,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
-	"golang.org/x/sync/errgroup"
 )
 
 // SendAPI is the part of the SQS client a Sender uses.
@@ -99,38 +98,32 @@ func (s *Sender) retryDelay(retry int) time.Duration {
 	return batchRetryDelay(retry)
 }
 
-// batchConcurrency is how many SendMessageBatch calls one SendBatch makes
-// at once. A backfill page of 100 orders is ten calls; one after the other
-// they took about twice as long as listing the page from the shop, which
-// held up the listing (BenchmarkBackfill).
-const batchConcurrency = 10
-
 // SendBatch enqueues messages with SendMessageBatch, in as few calls as the
-// entry-count and byte limits allow, up to batchConcurrency calls at once.
-// Entries that SQS fails on its side are resent with backoff; an error
-// means some message was not enqueued (and names how many), so the caller
-// must not record them as done. Messages too large even compressed do not
-// stop the others: when they are the only failure, the error is a
-// *TooLargeError naming them, and every other message was sent.
+// entry-count and byte limits allow. Entries that SQS fails on its side are
+// resent with backoff; an error means some message was not enqueued (and
+// names how many), so the caller must not record them as done. Messages too
+// large even compressed do not stop the others: when they are the only
+// failure, the error is a *TooLargeError naming them, and every other
+// message was sent.
 func (s *Sender) SendBatch(ctx context.Context, ms []*Message) error {
-	batches, tooLarge, err := s.batches(ms)
-	if err != nil {
-		return err
+	type entry struct {
+		e    types.SendMessageBatchRequestEntry
+		size int
 	}
-	if err := s.sendAll(ctx, batches); err != nil {
-		return err
-	}
-	if tooLarge != nil {
-		return tooLarge
-	}
-	return nil
-}
-
-// batches encodes ms into SendMessageBatch entry lists within the entry
-// and byte limits, setting aside the messages too large to send.
-func (s *Sender) batches(ms []*Message) (batches [][]types.SendMessageBatchRequestEntry, tooLarge *TooLargeError, err error) {
-	var batch []types.SendMessageBatchRequestEntry
+	var batch []entry
 	size := 0
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		entries := make([]types.SendMessageBatchRequestEntry, len(batch))
+		for i := range batch {
+			entries[i] = batch[i].e
+		}
+		batch, size = batch[:0], 0
+		return s.sendEntries(ctx, entries)
+	}
+	var tooLarge *TooLargeError
 	for i, m := range ms {
 		body, enc, err := Encode(m, s.limit())
 		if errors.Is(err, ErrTooLarge) {
@@ -141,37 +134,31 @@ func (s *Sender) batches(ms []*Message) (batches [][]types.SendMessageBatchReque
 			continue
 		}
 		if err != nil {
-			return nil, nil, fmt.Errorf("message %d: %w", i, err)
+			return fmt.Errorf("message %d: %w", i, err)
 		}
-		n := len(body) + m.attributeSize(enc)
-		if len(batch) == MaxBatchEntries || size+n > MaxBatchBytes {
-			batches, batch, size = append(batches, batch), nil, 0
+		e := entry{
+			e: types.SendMessageBatchRequestEntry{
+				Id:                aws.String(strconv.Itoa(i)),
+				MessageBody:       aws.String(body),
+				MessageAttributes: attributes(m, enc, new([7]string)),
+			},
+			size: len(body) + m.attributeSize(enc),
 		}
-		batch = append(batch, types.SendMessageBatchRequestEntry{
-			Id:                aws.String(strconv.Itoa(i)),
-			MessageBody:       aws.String(body),
-			MessageAttributes: attributes(m, enc, new([7]string)),
-		})
-		size += n
+		if len(batch) == MaxBatchEntries || size+e.size > MaxBatchBytes {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		batch = append(batch, e)
+		size += e.size
 	}
-	if len(batch) > 0 {
-		batches = append(batches, batch)
+	if err := flush(); err != nil {
+		return err
 	}
-	return batches, tooLarge, nil
-}
-
-// sendAll sends batches, batchConcurrency at a time, and returns the first
-// error.
-func (s *Sender) sendAll(ctx context.Context, batches [][]types.SendMessageBatchRequestEntry) error {
-	if len(batches) == 1 {
-		return s.sendEntries(ctx, batches[0])
+	if tooLarge != nil {
+		return tooLarge
 	}
-	g, ctx := errgroup.WithContext(ctx)
-	g.SetLimit(batchConcurrency)
-	for _, b := range batches {
-		g.Go(func() error { return s.sendEntries(ctx, b) })
-	}
-	return g.Wait()
+	return nil
 }
 
 func (s *Sender) sendEntries(ctx context.Context, entries []types.SendMessageBatchRequestEntry) error {
