@@ -34,7 +34,7 @@ func TestEntryOfEdges(t *testing.T) {
 		// WooCommerce writes meta_data before the dates, and a plugin's
 		// meta value can be an object with a member of the same name.
 		`{"id":11,"meta_data":[{"key":"_snapshot","value":{"date_modified_gmt":"2099-01-01T00:00:00"}}],"date_modified_gmt":"2026-01-02T03:04:05"}`: {OrderID: 11, Modified: "2026-01-02T03:04:05"},
-		`{"id":12,"date_modified_gmt":"2026-01-02T03:04:\u0030"}`: {OrderID: 12},
+		`{"id":12,"date_modified_gmt":"2026-01-02T03:04:\u0030"}`:                                                                                   {OrderID: 12},
 	} {
 		e, ok := EntryOf([]byte(body), "", time.Time{})
 		if want.OrderID == 9 {
