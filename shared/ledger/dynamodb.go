@@ -65,15 +65,26 @@ func Open(client DynamoDBAPI, table string) Store {
 	return &DynamoDB{Client: client, Table: table}
 }
 
+// itemValues holds the attribute values of one item, so that they cost
+// one allocation rather than one each: the webhook writes an item per
+// delivery.
+type itemValues struct {
+	id, expires                types.AttributeValueMemberN
+	origin, received, modified types.AttributeValueMemberS
+}
+
 func (d *DynamoDB) item(e Entry) map[string]types.AttributeValue {
-	it := map[string]types.AttributeValue{
-		AttrOrderID:  &types.AttributeValueMemberN{Value: strconv.FormatInt(e.OrderID, 10)},
-		AttrOrigin:   &types.AttributeValueMemberS{Value: e.Origin},
-		AttrReceived: &types.AttributeValueMemberS{Value: e.ReceivedAt.UTC().Format(time.RFC3339)},
-		AttrExpires:  &types.AttributeValueMemberN{Value: strconv.FormatInt(e.ReceivedAt.Add(TTL).Unix(), 10)},
+	v := &itemValues{
+		id:       types.AttributeValueMemberN{Value: strconv.FormatInt(e.OrderID, 10)},
+		expires:  types.AttributeValueMemberN{Value: strconv.FormatInt(e.ReceivedAt.Add(TTL).Unix(), 10)},
+		origin:   types.AttributeValueMemberS{Value: e.Origin},
+		received: types.AttributeValueMemberS{Value: e.ReceivedAt.UTC().Format(time.RFC3339)},
+		modified: types.AttributeValueMemberS{Value: e.Modified},
 	}
+	it := make(map[string]types.AttributeValue, 5)
+	it[AttrOrderID], it[AttrExpires], it[AttrOrigin], it[AttrReceived] = &v.id, &v.expires, &v.origin, &v.received
 	if e.Modified != "" {
-		it[AttrModified] = &types.AttributeValueMemberS{Value: e.Modified}
+		it[AttrModified] = &v.modified
 	}
 	return it
 }
