@@ -115,7 +115,7 @@ type Handler struct {
 	Keys          wookey.Source
 	Logistos      CredentialsPoster
 	Queue         BatchSender
-	Ledger        *ledger.Recorder // what the backfill queued, from its ledger.Horizon on (nil: nothing recorded)
+	Ledger        *ledger.Recorder // records what the backfill queued, from its ledger.Horizon on (nil: nothing)
 	DeadLetters   DeadLetterSender // takes orders too large for Queue even compressed (nil: they fail the backfill)
 	DLQURL        string           // the dead-letter queue DeadLetters sends to
 	State         state.Store

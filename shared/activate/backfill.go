@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/logistos-sync/logistos-sync/shared/config"
+	"github.com/logistos-sync/logistos-sync/shared/ledger"
 	"github.com/logistos-sync/logistos-sync/shared/wooapi"
 )
 
@@ -218,7 +219,10 @@ func (h *Handler) backfill(ctx context.Context, log *slog.Logger, shop *wooapi.C
 
 	st.Owner, st.LeaseUntil = runID, h.leaseUntil(ctx)
 	st.Invocations++
-	r := &run{h: h, shop: shop, st: st, version: version, log: log, start: start}
+	r := &run{h: h, shop: shop, st: st, version: version, log: log, start: start,
+		// Recorded once on the queue, and only from the horizon on:
+		// reconcile looks up nothing older, and most of a shop's history is.
+		sender: &ledger.RecordingSender{Sender: h.Queue, Recorder: h.Ledger, Since: ledger.Horizon(st.Cutoff)}}
 	if err := r.save(ctx); err != nil {
 		if errors.Is(err, errLostLease) {
 			rep.Outcome, rep.Detail = OutcomeAlreadyRunning, "another run took the backfill at the same moment; it continues by itself"

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -15,7 +14,6 @@ import (
 	"unsafe"
 
 	"github.com/logistos-sync/logistos-sync/shared/config"
-	"github.com/logistos-sync/logistos-sync/shared/ledger"
 	"github.com/logistos-sync/logistos-sync/shared/logistos"
 	"github.com/logistos-sync/logistos-sync/shared/metrics"
 	"github.com/logistos-sync/logistos-sync/shared/queue"
@@ -110,6 +108,7 @@ type run struct {
 	log     *slog.Logger
 	start   time.Time
 	slots   chan struct{} // fetches in flight
+	sender  BatchSender   // h.Queue, recording in h.Ledger what it queued
 
 	// recordedID is st.LastID for the workers: a page ending at or before
 	// it is a repeat, not worth queueing (advance decides about it).
@@ -351,21 +350,15 @@ func (r *run) enqueue(ctx context.Context, pg *wooapi.OrdersPage, keep ...int) (
 			Origin: queue.OriginBackfill, ReceivedAt: now}
 		ptrs[j] = &msgs[j]
 	}
-	err = r.h.Queue.SendBatch(ctx, ptrs)
+	err = r.sender.SendBatch(ctx, ptrs)
 	var tooLarge *queue.TooLargeError
 	if errors.As(err, &tooLarge) {
 		// Every other order is on the queue; these never can be.
 		dead, err = len(tooLarge.Indexes), r.deadLetter(ctx, pg, idx, msgs, tooLarge)
-		for _, j := range slices.Backward(tooLarge.Indexes) {
-			ptrs = slices.Delete(ptrs, j, j+1)
-		}
 	}
 	if err != nil {
 		return 0, err
 	}
-	// Once on the queue, and only from the horizon on: reconcile looks up
-	// nothing older, and most of a shop's history is older.
-	r.h.Ledger.RecordSince(ctx, ledger.Horizon(r.st.Cutoff), ptrs...)
 	r.h.Metrics.Count(metrics.OrdersBackfilled, len(idx)-dead)
 	return dead, nil
 }

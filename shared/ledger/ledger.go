@@ -240,20 +240,45 @@ type BatchSender interface {
 }
 
 // RecordingSender is a BatchSender that records in the ledger what the
-// wrapped sender queued, once it succeeded: the backfill and reconcile send
-// through it, so neither has to remember to record.
+// wrapped sender queued, once SQS accepted it: the backfill and reconcile
+// send through it, so neither has to remember to record.
 type RecordingSender struct {
 	Sender   BatchSender
 	Recorder *Recorder
+	// Since, when set, records only the orders created or last modified
+	// from then on (Recorder.RecordSince): the backfill's Horizon.
+	Since time.Time
 }
 
-// SendBatch sends ms and, when every one was accepted, records them. After
-// an error nothing is recorded: some messages may not be on the queue, and
-// the caller sends them again.
+// SendBatch sends ms and records what SQS accepted: all of ms, or, when
+// the only failure is messages too large for the queue (a
+// *queue.TooLargeError, returned as it came), every other one. After any
+// other error nothing is recorded: some messages may not be on the queue,
+// and the caller sends them again.
 func (s *RecordingSender) SendBatch(ctx context.Context, ms []*queue.Message) error {
-	if err := s.Sender.SendBatch(ctx, ms); err != nil {
+	err := s.Sender.SendBatch(ctx, ms)
+	var tl *queue.TooLargeError
+	switch {
+	case err == nil:
+	case errors.As(err, &tl):
+		ms = without(ms, tl.Indexes)
+	default:
 		return err
 	}
-	s.Recorder.Record(ctx, ms...)
-	return nil
+	s.Recorder.RecordSince(ctx, s.Since, ms...)
+	return err
+}
+
+// without is ms less the messages at the ascending positions skip, in a
+// new slice: the caller's stays as it was.
+func without(ms []*queue.Message, skip []int) []*queue.Message {
+	out := make([]*queue.Message, 0, len(ms))
+	for i, m := range ms {
+		if len(skip) > 0 && skip[0] == i {
+			skip = skip[1:]
+			continue
+		}
+		out = append(out, m)
+	}
+	return out
 }

@@ -122,3 +122,23 @@ func BenchmarkEntryOf(b *testing.B) {
 		}
 	}
 }
+
+// Orders too large for the queue are the only ones a RecordingSender leaves
+// out of the ledger when SendBatch says so (the rest are on the queue); it
+// hands the error on and leaves the caller's slice as it was.
+func TestRecordingSenderSkipsTooLarge(t *testing.T) {
+	ms := []*queue.Message{{Body: `{"id":1}`}, {Body: `{"id":2}`}, {Body: `{"id":3}`}}
+	tl := &queue.TooLargeError{Indexes: []int{1}, Errs: []error{queue.ErrTooLarge}}
+	mem := &Memory{}
+	rs := &RecordingSender{Sender: &fakeSender{err: tl}, Recorder: &Recorder{Store: mem, Metrics: metrics.New(&bytes.Buffer{}, "")}}
+	if err := rs.SendBatch(context.Background(), ms); !errors.Is(err, queue.ErrTooLarge) {
+		t.Fatalf("err %v, want the TooLargeError", err)
+	}
+	got, _ := mem.Get(context.Background(), []int64{1, 2, 3})
+	if _, ok := got[2]; ok || len(got) != 2 {
+		t.Errorf("recorded %v, want orders 1 and 3", got)
+	}
+	if ms[1].Body != `{"id":2}` || len(ms) != 3 {
+		t.Error("the caller's messages changed")
+	}
+}
