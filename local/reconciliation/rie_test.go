@@ -42,7 +42,7 @@ func TestReconcileBinaryUnderRIE(t *testing.T) {
 	}
 
 	vars := e.st.Env()
-	for _, k := range []string{config.StoreURL, config.QueueURL, config.WooConsumerKey, config.WooConsumerSecret,
+	for _, k := range []string{config.StoreURL, config.QueueURL, config.DLQURL, config.WooConsumerKey, config.WooConsumerSecret,
 		config.WebhookURL, config.StateTable, config.LedgerTable, config.ReconcileGrace} {
 		vars[k] = e.vars[k]
 	}

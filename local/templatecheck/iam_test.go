@@ -156,7 +156,8 @@ func TestIAMLeastPrivilege(t *testing.T) {
 		},
 	}
 	want["ReconcileFunction"] = map[string][]string{
-		"sqs:SendMessage": {"OrdersQueue"},
+		// The recovered orders; and those too large for SQS, by id.
+		"sqs:SendMessage": {"OrdersQueue", "DeadLetterQueue"},
 		secret[0]:         {"WebhookSecret", "WooCredentialsSecret"}, secret[1]: {"WebhookSecret", "WooCredentialsSecret"},
 		// The mark and lease in the state table; the ledger read in
 		// batches and written for what was queued.

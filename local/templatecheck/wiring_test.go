@@ -501,7 +501,7 @@ func TestReconcile(t *testing.T) {
 	if grace, ok := vars[config.ReconcileGrace].(string); !ok {
 		t.Errorf("RECONCILE_GRACE = %v, want a literal duration", vars[config.ReconcileGrace])
 	} else if _, err := config.LoadReconcile(config.FromMap(map[string]string{
-		config.StoreURL: "https://shop.example", config.QueueURL: "q", config.WebhookSecretARN: "a",
+		config.StoreURL: "https://shop.example", config.QueueURL: "q", config.DLQURL: "d", config.WebhookSecretARN: "a",
 		config.WooCredentialsSecretARN: "b", config.WebhookURL: "https://api.example/woocommerce/webhook", config.ReconcileGrace: grace,
 	})); err != nil {
 		t.Errorf("RECONCILE_GRACE %q: %v", grace, err)

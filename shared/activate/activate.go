@@ -19,8 +19,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
-
 	"github.com/logistos-sync/logistos-sync/shared/ledger"
 	"github.com/logistos-sync/logistos-sync/shared/logistos"
 	"github.com/logistos-sync/logistos-sync/shared/metrics"
@@ -103,11 +101,6 @@ type BatchSender interface {
 	SendBatch(ctx context.Context, ms []*queue.Message) error
 }
 
-// DeadLetterSender puts a message on the dead-letter queue (the SQS client).
-type DeadLetterSender interface {
-	SendMessage(ctx context.Context, in *sqs.SendMessageInput, opts ...func(*sqs.Options)) (*sqs.SendMessageOutput, error)
-}
-
 // Handler runs activation. Build it once per cold start; Handle may be
 // called many times (the Lambda RIE and local runs keep it warm).
 type Handler struct {
@@ -115,9 +108,9 @@ type Handler struct {
 	Keys          wookey.Source
 	Logistos      CredentialsPoster
 	Queue         BatchSender
-	Ledger        *ledger.Recorder // records what the backfill queued, from its ledger.Horizon on (nil: nothing)
-	DeadLetters   DeadLetterSender // takes orders too large for Queue even compressed (nil: they fail the backfill)
-	DLQURL        string           // the dead-letter queue DeadLetters sends to
+	Ledger        *ledger.Recorder    // records what the backfill queued, from its ledger.Horizon on (nil: nothing)
+	DeadLetters   queue.DeadLetterAPI // takes orders too large for Queue even compressed (nil: they fail the backfill)
+	DLQURL        string              // the dead-letter queue DeadLetters sends to
 	State         state.Store
 	Invoker       Invoker       // nil: Report.Next is left for the caller to run
 	WebhookSecret secret.Source // the secret WooCommerce signs deliveries with

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -354,7 +353,7 @@ func (r *run) enqueue(ctx context.Context, pg *wooapi.OrdersPage, keep ...int) (
 	var tooLarge *queue.TooLargeError
 	if errors.As(err, &tooLarge) {
 		// Every other order is on the queue; these never can be.
-		dead, err = len(tooLarge.Indexes), r.deadLetter(ctx, pg, idx, msgs, tooLarge)
+		dead, err = len(tooLarge.Indexes), r.deadLetter(ctx, pg, idx, ptrs, tooLarge)
 	}
 	if err != nil {
 		return 0, err
@@ -375,28 +374,19 @@ func bytesView(b []byte) string {
 	return unsafe.String(&b[0], len(b))
 }
 
-// deadLetter puts the orders SendBatch found too large on the dead-letter
-// queue: by id (the order itself does not fit), with the message's
-// attributes and the reason, so that the owner learns which order to send
-// by other means and the backfill goes on. Without a DLQ it returns tl.
-func (r *run) deadLetter(ctx context.Context, pg *wooapi.OrdersPage, idx []int, msgs []queue.Message, tl *queue.TooLargeError) error {
+// deadLetter dead-letters the orders SendBatch found too large
+// (queue.Oversize), so that the backfill goes on. Without a DLQ it returns
+// tl.
+func (r *run) deadLetter(ctx context.Context, pg *wooapi.OrdersPage, idx []int, ms []*queue.Message, tl *queue.TooLargeError) error {
 	if r.h.DeadLetters == nil {
 		return tl
 	}
-	for k, j := range tl.Indexes {
-		i := idx[j]
-		id, size := pg.IDs[i], len(pg.Orders[i])
-		f := queue.Failure{Class: queue.FailurePermanent,
-			Reason: fmt.Sprintf("order %d (%d bytes) was not backfilled: %v; send it to Logistos by other means", id, size, tl.Errs[k])}
-		in := queue.DeadLetter(r.h.DLQURL, `{"id":`+strconv.FormatInt(id, 10)+`}`, msgs[j].StringAttributes(), f)
-		if _, err := r.h.DeadLetters.SendMessage(ctx, in); err != nil {
-			return fmt.Errorf("dead-letter order %d, too large for the queue: %w", id, err)
-		}
-		// Its id and size only: the order's data stays out of the logs.
-		r.log.LogAttrs(ctx, slog.LevelWarn, "order dead-lettered", slog.Int64("order_id", id), slog.Int("bytes", size),
-			slog.String("reason", "too large for an SQS message even gzip-compressed"))
+	ids := make([]int64, len(idx))
+	for j, i := range idx {
+		ids[j] = pg.IDs[i]
 	}
-	return nil
+	o := queue.Oversize{Client: r.h.DeadLetters, DLQURL: r.h.DLQURL, Log: r.log}
+	return o.DeadLetter(ctx, ms, ids, tl, "backfilled")
 }
 
 // advance makes sure page d lists some order past the last one recorded,

@@ -210,8 +210,11 @@ const (
 
 // Reconcile is the reconcile function's configuration.
 type Reconcile struct {
-	StoreURL      string
-	QueueURL      string
+	StoreURL string
+	QueueURL string
+	// DLQURL receives, by id, the missed orders reconcile cannot queue (too
+	// large for an SQS message even compressed), as Activate's.
+	DLQURL        string
 	WebhookSecret Secret
 	// WooCredentials, ConsumerKey, ConsumerSecret: as Activate's.
 	WooCredentials Secret
@@ -236,6 +239,7 @@ func LoadReconcile(e *Env) (Reconcile, error) {
 	c := Reconcile{
 		StoreURL:      e.SecureURL(StoreURL, "", true),
 		QueueURL:      e.Required(QueueURL),
+		DLQURL:        e.Required(DLQURL),
 		WebhookSecret: e.secret(WebhookSecretARN, WebhookSecret),
 		WebhookURL:    e.SecureURL(WebhookURL, "", true),
 		StateTable:    e.String(StateTable, ""),

@@ -111,13 +111,16 @@ type Report struct {
 	// OrdersSeen were listed in the window; OrdersMissing had no ledger
 	// entry (or an older date_modified_gmt, with order.updated forwarded);
 	// OrdersQueued were put on the queue (0 in a dry run).
-	OrdersSeen    int            `json:"orders_seen"`
-	OrdersMissing int            `json:"orders_missing"`
-	OrdersQueued  int            `json:"orders_queued"`
-	MissingIDs    []int64        `json:"missing_ids,omitempty"` // the first few, for the owner to look up
-	Webhook       *WebhookReport `json:"webhook,omitempty"`
-	Error         string         `json:"error,omitempty"`
-	DurationMS    int64          `json:"duration_ms"`
+	OrdersSeen    int `json:"orders_seen"`
+	OrdersMissing int `json:"orders_missing"`
+	OrdersQueued  int `json:"orders_queued"`
+	// OrdersDeadLettered were too large for the queue even compressed:
+	// on the dead-letter queue by id, with the reason.
+	OrdersDeadLettered int            `json:"orders_dead_lettered,omitempty"`
+	MissingIDs         []int64        `json:"missing_ids,omitempty"` // the first few, for the owner to look up
+	Webhook            *WebhookReport `json:"webhook,omitempty"`
+	Error              string         `json:"error,omitempty"`
+	DurationMS         int64          `json:"duration_ms"`
 }
 
 // drafts are statuses WooCommerce fires no order.created for (an
@@ -138,6 +141,8 @@ type Handler struct {
 	Shop          *wooapi.Client // without a key: Keys supplies it per sweep
 	Keys          wookey.Source
 	Queue         BatchSender
+	DeadLetters   queue.DeadLetterAPI // takes missed orders too large for Queue even compressed (nil: they fail the sweep)
+	DLQURL        string              // the dead-letter queue DeadLetters sends to
 	Ledger        ledger.Store
 	State         state.Store
 	WebhookSecret secret.Source
@@ -399,17 +404,42 @@ func (h *Handler) recoverOrders(ctx context.Context, log *slog.Logger, shop *woo
 		if len(ms) == 0 {
 			continue
 		}
-		if err := h.Queue.SendBatch(ctx, ms); err != nil {
+		dead, err := h.send(ctx, log, ms, ids)
+		if err != nil {
 			return err
 		}
-		rep.OrdersQueued += len(ms)
-		h.Metrics.Count(metrics.OrdersRecovered, len(ms))
+		rep.OrdersDeadLettered += len(dead)
+		rep.OrdersQueued += len(ms) - len(dead)
+		h.Metrics.Count(metrics.OrdersRecovered, len(ms)-len(dead))
 		for i := range ms {
+			if dead[i] {
+				continue
+			}
 			log.LogAttrs(ctx, slog.LevelInfo, "order recovered", slog.Int64("order_id", ids[i]),
 				slog.String("topic", ms[i].Topic), slog.String("origin", queue.OriginReconcile), slog.String("outcome", "enqueued"))
 		}
 	}
 	return nil
+}
+
+// send queues ms, the orders ids, and dead-letters those too large for
+// the queue (dead holds their positions): one such order must not fail
+// every sweep from now on and hold the high-water mark back.
+func (h *Handler) send(ctx context.Context, log *slog.Logger, ms []*queue.Message, ids []int64) (dead map[int]bool, err error) {
+	err = h.Queue.SendBatch(ctx, ms)
+	var tl *queue.TooLargeError
+	if !errors.As(err, &tl) || h.DeadLetters == nil {
+		return nil, err
+	}
+	o := queue.Oversize{Client: h.DeadLetters, DLQURL: h.DLQURL, Log: log}
+	if err := o.DeadLetter(ctx, ms, ids, tl, "recovered"); err != nil {
+		return nil, err
+	}
+	dead = make(map[int]bool, len(tl.Indexes))
+	for _, j := range tl.Indexes {
+		dead[j] = true
+	}
+	return dead, nil
 }
 
 // fetch returns the full JSON of the orders ids, as the shop lists them:

@@ -36,13 +36,16 @@ func New(cfg config.Reconcile, awsCfg aws.Config, log *slog.Logger, m *metrics.E
 	}
 	db := dynamodb.NewFromConfig(awsCfg)
 	l := ledger.Open(db, cfg.LedgerTable)
+	sqsClient := sqs.NewFromConfig(awsCfg)
 	return &Handler{
 		Shop: shop.Client,
 		Keys: shop.Keys,
 		Queue: &ledger.RecordingSender{
-			Sender:   &queue.Sender{Client: sqs.NewFromConfig(awsCfg), QueueURL: cfg.QueueURL},
+			Sender:   &queue.Sender{Client: sqsClient, QueueURL: cfg.QueueURL},
 			Recorder: &ledger.Recorder{Store: l, Log: log, Metrics: m},
 		},
+		DeadLetters:   sqsClient,
+		DLQURL:        cfg.DLQURL,
 		Ledger:        l,
 		State:         state.Open(db, cfg.StateTable),
 		WebhookSecret: webhookSecret,

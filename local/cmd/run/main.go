@@ -226,7 +226,7 @@ func reconciler(st *stack.Stack, webhookURL, secretValue string, log *slog.Logge
 	if os.Getenv(config.StoreURL) == "" || os.Getenv(config.WooConsumerKey) == "" || os.Getenv(config.WooConsumerSecret) == "" {
 		return nil, nil
 	}
-	vars := map[string]string{config.QueueURL: st.QueueURL, config.WebhookSecret: secretValue, config.WebhookURL: webhookURL,
+	vars := map[string]string{config.QueueURL: st.QueueURL, config.DLQURL: st.DLQURL, config.WebhookSecret: secretValue, config.WebhookURL: webhookURL,
 		config.StateTable: st.StateTable, config.LedgerTable: st.LedgerTable}
 	for _, name := range []string{config.StoreURL, config.WooConsumerKey, config.WooConsumerSecret, config.ForwardTopics,
 		config.ReconcileGrace, config.LogLevel} {
