@@ -49,12 +49,13 @@ type env struct {
 	c        *pipeline.Connect
 	api      string // the HTTP API's base URL
 	logs     *syncbuf.Buffer
+	metrics  *syncbuf.Buffer // the EMF lines of every function
 	browser  *http.Client
 }
 
 func newEnv(t *testing.T, orders int) *env {
 	t.Helper()
-	e := &env{t: t, logistos: &fakelogistos.Server{}, logs: &syncbuf.Buffer{},
+	e := &env{t: t, logistos: &fakelogistos.Server{}, logs: &syncbuf.Buffer{}, metrics: &syncbuf.Buffer{},
 		shop: fakewoo.Start(fakewoo.Options{Orders: orders, AllowLoopbackHTTPCallback: true})}
 	t.Cleanup(e.shop.Close)
 	lsrv := httptest.NewServer(e.logistos)
@@ -73,12 +74,12 @@ func newEnv(t *testing.T, orders int) *env {
 		config.WebhookURL:             e.api + pipeline.WebhookPath,
 		config.LedgerTable:            e.st.LedgerTable,
 	}
-	fns, err := pipeline.New(e.st, vars, log, nil)
+	fns, err := pipeline.New(e.st, vars, log, e.metrics)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	if e.c, err = pipeline.NewConnect(ctx, e.st, vars, log, nil); err != nil {
+	if e.c, err = pipeline.NewConnect(ctx, e.st, vars, log, e.metrics); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)

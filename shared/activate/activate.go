@@ -69,6 +69,10 @@ const (
 	// OutcomeNotConnected: no key yet. Not a function error (nothing is
 	// broken, the owner has not connected the shop), as in reconcile.
 	OutcomeNotConnected = "not_connected"
+	// OutcomeKeyRejected: the run was started for a key that arrived
+	// through connect, and the shop refused it. Not a function error: a
+	// stranger's key is expected, and must not page the owner.
+	OutcomeKeyRejected = "key_rejected"
 )
 
 // Report is the function's result: what each step did.

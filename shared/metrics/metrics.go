@@ -39,6 +39,10 @@ const (
 	ForwardLatency        = "ForwardLatency"        // milliseconds per Logistos POST
 	// activate
 	OrdersBackfilled = "OrdersBackfilled"
+	// ConnectKeyRejected: a key that arrived through connect did not work
+	// against the shop and was discarded (a stranger's, most likely: states
+	// are public). Not alarmed: a flood of them must not page the owner.
+	ConnectKeyRejected = "ConnectKeyRejected"
 	// ledger (webhook, activate, reconcile)
 	LedgerWriteFailed = "LedgerWriteFailed" // orders queued but not recorded: reconcile may queue them once more
 	// reconcile
