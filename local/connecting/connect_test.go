@@ -35,6 +35,7 @@ import (
 	"github.com/logistos-sync/logistos-sync/shared/logging"
 	"github.com/logistos-sync/logistos-sync/shared/logistos"
 	"github.com/logistos-sync/logistos-sync/shared/wooapi"
+	"github.com/logistos-sync/logistos-sync/shared/wookey"
 )
 
 func TestMain(m *testing.M) { os.Exit(stacktest.RunTests(m)) }
@@ -230,13 +231,13 @@ func TestConnectChain(t *testing.T) {
 	if len(auths) != 1 || !auths[0].Kept || auths[0].Permissions != fakewoo.ReadWrite || auths[0].AppName != connect.AppName {
 		t.Fatalf("shop authorizations %+v", auths)
 	}
-	if k := e.storedKey(); k.ConsumerKey != auths[0].Key || k.ConsumerSecret != auths[0].Secret {
-		t.Fatal("the stored key is not the one the shop generated")
-	}
 	rep := e.activated(1)
-	if !rep.OK || rep.Handoff == nil || rep.Handoff.Outcome != activate.OutcomeDone ||
+	if !rep.OK || rep.Key == nil || rep.Key.Outcome != activate.KeyProven || rep.Handoff == nil || rep.Handoff.Outcome != activate.OutcomeDone ||
 		rep.Backfill == nil || rep.Backfill.Outcome != activate.OutcomeComplete {
 		t.Fatalf("activation report %+v", rep)
+	}
+	if k := e.storedKey(); k.ConsumerKey != auths[0].Key || k.ConsumerSecret != auths[0].Secret {
+		t.Fatal("the key in use is not the one the shop generated")
 	}
 	if c := e.credentialsSent(); len(c) != 1 || c[0].ConsumerKey != auths[0].Key || c[0].StoreURL != e.shop.URL {
 		t.Fatalf("Logistos got credentials %d times", len(c))
@@ -268,12 +269,12 @@ func TestConnectChain(t *testing.T) {
 	if len(auths) != 2 || auths[1].Key == auths[0].Key {
 		t.Fatalf("shop authorizations %+v", auths)
 	}
-	if k := e.storedKey(); k.ConsumerKey != auths[1].Key {
-		t.Fatal("the second key did not replace the first")
-	}
 	rep = e.activated(2)
 	if !rep.OK || rep.Handoff == nil || rep.Handoff.Outcome != activate.OutcomeDone {
 		t.Fatalf("second activation %+v", rep)
+	}
+	if k := e.storedKey(); k.ConsumerKey != auths[1].Key {
+		t.Fatal("the second key did not replace the first")
 	}
 	if c := e.credentialsSent(); len(c) != 2 || c[1].ConsumerKey != auths[1].Key {
 		t.Fatalf("Logistos got credentials %d times, want the new key handed over", len(c))
@@ -292,8 +293,8 @@ func TestReplayedCallback(t *testing.T) {
 	if status, _ := e.click(authorize, true); status != 200 {
 		t.Fatal(status)
 	}
-	first := e.storedKey()
 	e.activated(1)
+	first := e.storedKey()
 	body := fmt.Sprintf(`{"key_id":99,"user_id":%q,"consumer_key":"ck_replayed0","consumer_secret":"cs_replayed0","key_permissions":"read_write"}`, st)
 	resp, err := http.Post(e.api+connect.PathCallback, "application/json;charset=UTF-8", strings.NewReader(body))
 	if status, _ := page(t, resp, err); status != http.StatusForbidden {
@@ -428,8 +429,8 @@ func TestConcurrentReplays(t *testing.T) {
 
 // TestKeyKeptWhenActivationCannotStart: a shop activate refuses (plain
 // http elsewhere than this machine) still connects: the callback answers
-// 200, so WooCommerce keeps the key, which is stored; the failure to start
-// activation is logged as an error.
+// 200, so WooCommerce keeps the key, which stays pending; the failure to
+// start activation is logged as an error naming the pending key.
 func TestKeyKeptWhenActivationCannotStart(t *testing.T) {
 	st := stacktest.ForTest(t, stack.Options{Tables: true})
 	logs := &syncbuf.Buffer{}
@@ -454,11 +455,12 @@ func TestKeyKeptWhenActivationCannotStart(t *testing.T) {
 	if status, _ := page(t, resp, err); status != 200 {
 		t.Fatalf("callback answered %d, want 200 (any other answer makes WooCommerce delete the key)", status)
 	}
-	if k := e.storedKey(); k.ConsumerKey != "ck_kept0" {
-		t.Error("the key was not stored")
+	if k, err := c.Handler.Pending.Get(context.Background(), wookey.Ref(state)); err != nil || k.ConsumerKey != "ck_kept0" {
+		t.Errorf("the key is not pending: %v", err)
 	}
-	if !strings.Contains(logs.String(), `"outcome":"activation_not_started"`) || !strings.Contains(logs.String(), `"level":"ERROR"`) {
-		t.Errorf("no error logged:\n%s", logs.String())
+	if !strings.Contains(logs.String(), `"outcome":"activation_not_started"`) || !strings.Contains(logs.String(), `"level":"ERROR"`) ||
+		!strings.Contains(logs.String(), `"pending_key":"`+wookey.Ref(state)+`"`) {
+		t.Errorf("no error logged naming the pending key:\n%s", logs.String())
 	}
 	if strings.Contains(logs.String(), "cs_kept0") || strings.Contains(logs.String(), state) {
 		t.Error("a secret or the state was logged")

@@ -23,6 +23,8 @@ import (
 	"github.com/logistos-sync/logistos-sync/local/stack"
 	"github.com/logistos-sync/logistos-sync/local/stacktest"
 	"github.com/logistos-sync/logistos-sync/shared/connect"
+	"github.com/logistos-sync/logistos-sync/shared/state"
+	"github.com/logistos-sync/logistos-sync/shared/wookey"
 )
 
 const apiBase = "https://abc123.execute-api.us-east-1.amazonaws.com"
@@ -72,8 +74,7 @@ func TestConnectBinaryUnderRIE(t *testing.T) {
 
 	vars := st.Env()
 	for k, v := range map[string]string{
-		"STORE_URL": "https://shop.example", "WOO_CREDENTIALS_SECRET_ARN": st.WooCredentialsSecretARN,
-		"ACTIVATE_FUNCTION": activateName, "STATE_TABLE": st.StateTable,
+		"STORE_URL": "https://shop.example", "ACTIVATE_FUNCTION": activateName, "STATE_TABLE": st.StateTable,
 		"AWS_LAMBDA_FUNCTION_NAME": "connect-rie", "AWS_LAMBDA_FUNCTION_TIMEOUT": "20",
 	} {
 		vars[k] = v
@@ -124,8 +125,8 @@ func TestConnectBinaryUnderRIE(t *testing.T) {
 		q.Get("callback_url") != apiBase+connect.PathCallback || q.Get("app_name") == "" || len(q.Get("user_id")) < 22 {
 		t.Fatalf("authorize parameters %v", q)
 	}
-	state := q.Get("user_id")
-	states = append(states, state)
+	st0 := q.Get("user_id")
+	states = append(states, st0)
 
 	body := func(st, perms string) string {
 		return fmt.Sprintf(`{"key_id":7,"user_id":%q,"consumer_key":"ck_rie0123456789","consumer_secret":"cs_rie0123456789","key_permissions":%q}`, st, perms)
@@ -136,7 +137,7 @@ func TestConnectBinaryUnderRIE(t *testing.T) {
 		body   string
 		status int
 	}{
-		"read only":     {body(state, "read"), http.StatusForbidden},
+		"read only":     {body(st0, "read"), http.StatusForbidden},
 		"unknown state": {body(unknown, "read_write"), http.StatusForbidden},
 		"malformed":     {`{"key_id":`, http.StatusBadRequest},
 		"huge":          {`{"pad":"` + strings.Repeat("x", 64<<10) + `"}`, http.StatusRequestEntityTooLarge},
@@ -149,13 +150,19 @@ func TestConnectBinaryUnderRIE(t *testing.T) {
 		t.Fatal("a bad callback started activation")
 	}
 
-	// The genuine callback: 200, the key stored, activate invoked.
-	if resp := invoke(http.MethodPost, connect.PathCallback, body(state, "read_write")); resp.StatusCode != 200 {
+	// The genuine callback: 200, the key pending in the state table (not
+	// in the credentials secret: activation proves it first), activate
+	// invoked with its reference.
+	if resp := invoke(http.MethodPost, connect.PathCallback, body(st0, "read_write")); resp.StatusCode != 200 {
 		t.Fatalf("callback: %d %s", resp.StatusCode, resp.Body)
 	}
 	e := &env{t: t, st: st}
-	if k := e.storedKey(); k.ConsumerKey != "ck_rie0123456789" || k.ConsumerSecret != "cs_rie0123456789" {
-		t.Error("the key is not in the credentials secret")
+	if k := e.storedKey(); k.ConsumerKey != "" {
+		t.Error("connect wrote the key to the credentials secret")
+	}
+	pending := wookey.Pending{States: &state.DynamoDBOnce{Client: st.DynamoDB, Table: st.StateTable}}
+	if k, err := pending.Get(ctx, wookey.Ref(st0)); err != nil || k.ConsumerKey != "ck_rie0123456789" || k.ConsumerSecret != "cs_rie0123456789" || k.KeyID != 7 {
+		t.Errorf("the key is not pending in the state table: %v", err)
 	}
 	testwait.Eventually(t, 30*time.Second, func() error {
 		if p := inv.all(); len(p) != 1 {
@@ -164,19 +171,19 @@ func TestConnectBinaryUnderRIE(t *testing.T) {
 		return nil
 	})
 	var ev map[string]any
-	if err := json.Unmarshal([]byte(inv.all()[0]), &ev); err != nil || len(ev) != 0 {
-		t.Errorf("activate got %s, want the empty event (all steps)", inv.all()[0])
+	if err := json.Unmarshal([]byte(inv.all()[0]), &ev); err != nil || len(ev) != 1 || ev["pending_key"] != wookey.Ref(st0) {
+		t.Errorf("activate got %s, want only the pending key's reference (all steps)", inv.all()[0])
 	}
 	// Replayed: spent.
-	if resp := invoke(http.MethodPost, connect.PathCallback, body(state, "read_write")); resp.StatusCode != http.StatusForbidden {
+	if resp := invoke(http.MethodPost, connect.PathCallback, body(st0, "read_write")); resp.StatusCode != http.StatusForbidden {
 		t.Errorf("replay: %d", resp.StatusCode)
 	}
 	// The pages.
-	if resp := invoke(http.MethodGet, connect.PathConnected+"?success=1&user_id="+state, ""); resp.StatusCode != 200 ||
+	if resp := invoke(http.MethodGet, connect.PathConnected+"?success=1&user_id="+st0, ""); resp.StatusCode != 200 ||
 		!strings.Contains(resp.Body, "Your shop is connected") || !strings.HasPrefix(resp.Headers["content-type"], "text/html") {
 		t.Errorf("connected page: %d %s", resp.StatusCode, resp.Body)
 	}
-	if resp := invoke(http.MethodGet, connect.PathConnected+"?success=0&user_id="+state, ""); !strings.Contains(resp.Body, "was not connected") {
+	if resp := invoke(http.MethodGet, connect.PathConnected+"?success=0&user_id="+st0, ""); !strings.Contains(resp.Body, "was not connected") {
 		t.Errorf("denied page: %d %s", resp.StatusCode, resp.Body)
 	}
 }

@@ -35,8 +35,9 @@ type Connect struct {
 }
 
 // NewConnect builds connect and activate as functions/connect and
-// functions/activate build them, on st: the credentials secret and state
-// table are the stack's. vars are what a deployment's template gives them
+// functions/activate build them, on st: the state table (where connect
+// keeps a key pending) and the credentials secret (where activation puts it
+// once proven) are the stack's. vars are what a deployment's template gives them
 // (STORE_URL, WEBHOOK_URL, LOGISTOS_CREDENTIALS_URL, LOG_LEVEL, ...). When
 // connect starts activation, it runs here, in the background of ctx, as
 // Lambda's asynchronous invoke would run it; a backfill's continuations run
@@ -68,7 +69,7 @@ func NewConnect(ctx context.Context, st *stack.Stack, vars map[string]string, lo
 	alog := log.With("function", "activate")
 	c.Activation = &Activation{ctx: context.WithoutCancel(ctx), Log: alog}
 	// A shop activate cannot work with (plain http elsewhere than this
-	// machine) still connects: the key is stored and starting activation
+	// machine) still connects: the key is kept pending and starting activation
 	// fails, as a broken activate function would in AWS.
 	if c.ActivateConfig, c.Activation.Err = config.LoadActivate(config.FromMap(env)); c.Activation.Err == nil {
 		c.Activation.Handler, c.Activation.Err = activate.New(c.ActivateConfig, st.AWS, alog, metrics.New(metricsOut, "activate"))
@@ -93,16 +94,16 @@ type Activation struct {
 	reports []activate.Report
 }
 
-// Start runs activation with the empty event (all steps) in the
+// Start runs activation for the key pending under ref (all steps) in the
 // background and returns at once, as an asynchronous invoke does.
-func (a *Activation) Start(context.Context) error {
+func (a *Activation) Start(_ context.Context, ref string) error {
 	if a.Err != nil {
 		return fmt.Errorf("activate cannot run: %w", a.Err)
 	}
 	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()
-		ev := activate.Event{}
+		ev := activate.Event{PendingKey: ref}
 		for {
 			rep, _ := a.Handler.Handle(a.ctx, ev) // the handler logs its report
 			if rep.Next == nil || a.ctx.Err() != nil {

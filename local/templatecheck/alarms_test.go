@@ -17,9 +17,9 @@ var emitted = map[string][]string{
 		metrics.SignatureRejected, metrics.SignatureMissing, metrics.BodyTooLarge, metrics.BodyMalformed,
 		metrics.EnqueueFailed, metrics.SecretUnavailable, metrics.LedgerWriteFailed},
 	"ForwarderFunction": {metrics.OrdersForwarded, metrics.OrdersFailedTransient, metrics.OrdersFailedPermanent, metrics.OrdersSkipped, metrics.ValuesDropped, metrics.ForwardLatency},
-	"ActivateFunction":  {metrics.OrdersBackfilled, metrics.LedgerWriteFailed},
+	"ActivateFunction":  {metrics.OrdersBackfilled, metrics.LedgerWriteFailed, metrics.ShopConnected, metrics.ConnectKeyRejected},
 	"ReconcileFunction": {metrics.OrdersRecovered, metrics.WebhookRepaired, metrics.ReconcileFailed, metrics.LedgerWriteFailed},
-	"ConnectFunction": {metrics.ConnectStarted, metrics.ShopConnected, metrics.ConnectRejected, metrics.ConnectFailed,
+	"ConnectFunction": {metrics.ConnectStarted, metrics.ConnectKeyReceived, metrics.ConnectRejected, metrics.ConnectFailed,
 		metrics.ConnectActivationFailed},
 }
 
@@ -130,6 +130,7 @@ func TestRequiredAlarms(t *testing.T) {
 	if !api5xx {
 		t.Error("no alarm on the HTTP API's 5xx answers")
 	}
+	webhookFloodAlarm(t, tpl)
 
 	// The one failure a shop never notices: WooCommerce disabled the webhook.
 	// Orders queued, not merely received: deliveries that arrive but are
@@ -159,7 +160,7 @@ func TestRequiredAlarms(t *testing.T) {
 
 var (
 	// eventInText is an activate event quoted in an alarm's description.
-	eventInText = regexp.MustCompile(`\{"steps":[^}]*\}`)
+	eventInText = regexp.MustCompile(`\{"(steps|pending_key)":[^}]*\}`)
 	// outputInText is a stack output a description refers to.
 	outputInText = regexp.MustCompile(`stack outputs? (\w+)|<(\w+)>`)
 )
@@ -207,4 +208,30 @@ func TestAlarmDescriptionsNameAWorkingStep(t *testing.T) {
 			t.Errorf("%s: aws CLI v2 reads --payload as base64 unless --cli-binary-format raw-in-base64-out", id)
 		}
 	}
+}
+
+// webhookFloodAlarm: a flood at the webhook route is what makes WooCommerce
+// disable the webhook (its own deliveries get 429 among the junk), so the
+// route's 4xx answers (throttled or refused) are alarmed, per route: the
+// route must publish detailed metrics, or the alarm never sees a datum.
+func webhookFloodAlarm(t *testing.T, tpl *Template) {
+	t.Helper()
+	route := "POST /woocommerce/webhook"
+	if Get(tpl.Resources, "HttpApi", "Properties", "RouteSettings", route, "DetailedMetricsEnabled") != true {
+		t.Errorf("route %s does not publish detailed (per-route) metrics", route)
+	}
+	for _, a := range tpl.OfType("AWS::CloudWatch::Alarm") {
+		p := Map(a, "Properties")
+		if Get(p, "Namespace") != "AWS/ApiGateway" || Get(p, "MetricName") != "4xx" {
+			continue
+		}
+		dims := map[string]any{}
+		for _, d := range List(p, "Dimensions") {
+			dims[Get(d, "Name").(string)] = Get(d, "Value")
+		}
+		if id, _ := Ref(dims["ApiId"]); id == "HttpApi" && dims["Stage"] == "$default" && dims["Route"] == route && len(dims) == 3 {
+			return
+		}
+	}
+	t.Errorf("no alarm on the 4xx answers of the HTTP API's route %s (dimensions ApiId, Stage, Route)", route)
 }

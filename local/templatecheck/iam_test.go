@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/logistos-sync/logistos-sync/shared/wookey"
 )
 
 // resourceName names what a statement's Resource points at: the logical id
@@ -151,8 +153,12 @@ func TestIAMLeastPrivilege(t *testing.T) {
 			secret[0]:         {"WebhookSecret", "WooCredentialsSecret"}, secret[1]: {"WebhookSecret", "WooCredentialsSecret"},
 			"dynamodb:GetItem": {"StateTable"}, "dynamodb:PutItem": {"StateTable", "LedgerTable"},
 			"dynamodb:BatchWriteItem": {"LedgerTable"},
-			"lambda:InvokeFunction":   {"arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:" + activateName},
-			logs[0]:                   {"ActivateLogGroup"}, logs[1]: {"ActivateLogGroup"},
+			// A pending key: read it, discard it once proven or refused
+			// (TestStateTableLeadingKeys), and make a proven one the key in use.
+			"dynamodb:DeleteItem":           {"StateTable"},
+			"secretsmanager:PutSecretValue": {"WooCredentialsSecret"},
+			"lambda:InvokeFunction":         {"arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:" + activateName},
+			logs[0]:                         {"ActivateLogGroup"}, logs[1]: {"ActivateLogGroup"},
 		},
 	}
 	want["ReconcileFunction"] = map[string][]string{
@@ -165,11 +171,11 @@ func TestIAMLeastPrivilege(t *testing.T) {
 		"dynamodb:BatchGetItem": {"LedgerTable"}, "dynamodb:BatchWriteItem": {"LedgerTable"},
 		logs[0]: {"ReconcileLogGroup"}, logs[1]: {"ReconcileLogGroup"},
 	}
-	// connect writes the key (never reads a secret), issues and spends its
-	// states, and starts activate by its explicit name.
+	// connect issues its states and spends them keeping the key pending
+	// (its own items only: TestStateTableLeadingKeys), never touches a
+	// secret, and starts activate by its explicit name.
 	want["ConnectFunction"] = map[string][]string{
-		"secretsmanager:PutSecretValue": {"WooCredentialsSecret"},
-		"dynamodb:PutItem":              {"StateTable"}, "dynamodb:DeleteItem": {"StateTable"},
+		"dynamodb:PutItem": {"StateTable"}, "dynamodb:UpdateItem": {"StateTable"},
 		"lambda:InvokeFunction": {"arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:" + activateName},
 		logs[0]:                 {"ConnectLogGroup"}, logs[1]: {"ConnectLogGroup"},
 	}
@@ -193,4 +199,56 @@ func TestIAMLeastPrivilege(t *testing.T) {
 			t.Errorf("%s logs to %q but may write to %v", fn, lg, w[logs[0]])
 		}
 	}
+}
+
+// TestStateTableLeadingKeys: connect answers strangers, so its role may
+// touch only its own documents in the state table (dynamodb:LeadingKeys),
+// never the backfill's checkpoint, the handoff record or reconcile's mark;
+// activate deletes only those documents (a pending key proven or refused).
+func TestStateTableLeadingKeys(t *testing.T) {
+	tpl := load(t)
+	want := []any{wookey.StatePrefix + "*"}
+	for fn, limited := range map[string][]string{
+		"ConnectFunction":  {"dynamodb:PutItem", "dynamodb:UpdateItem"},
+		"ActivateFunction": {"dynamodb:DeleteItem"},
+	} {
+		role, _, _ := GetAtt(Get(tpl.Resources, fn, "Properties", "Role"))
+		seen := map[string]bool{}
+		for _, st := range statements(tpl, role) {
+			onState := false
+			for _, r := range List(st, "Resource") {
+				onState = onState || resourceName(r) == "StateTable"
+			}
+			if !onState {
+				continue
+			}
+			keys := Get(st, "Condition", "ForAllValues:StringLike", "dynamodb:LeadingKeys")
+			for _, a := range List(st, "Action") {
+				if !slices.Contains(limited, a.(string)) {
+					continue
+				}
+				seen[a.(string)] = true
+				if l, _ := keys.([]any); !slices.Equal(l, want) {
+					t.Errorf("%s may %s on the state table with leading keys %v, want only %v", fn, a, keys, want)
+				}
+			}
+			if fn == "ConnectFunction" && !slices.Equal(anyStrings(List(st, "Action")), limited) {
+				t.Errorf("connect may %v on the state table, want exactly %v", List(st, "Action"), limited)
+			}
+		}
+		for _, a := range limited {
+			if !seen[a] {
+				t.Errorf("%s lacks %s on the state table", fn, a)
+			}
+		}
+	}
+}
+
+func anyStrings(l []any) []string {
+	out := make([]string, len(l))
+	for i, v := range l {
+		out[i], _ = v.(string)
+	}
+	slices.Sort(out)
+	return out
 }

@@ -232,7 +232,9 @@ func TestSecrets(t *testing.T) {
 	arns := map[string]map[string]string{
 		"WebhookFunction":  {config.WebhookSecretARN: "WebhookSecret"},
 		"ActivateFunction": {config.WebhookSecretARN: "WebhookSecret", config.WooCredentialsSecretARN: "WooCredentialsSecret"},
-		"ConnectFunction":  {config.WooCredentialsSecretARN: "WooCredentialsSecret"},
+		// Connect keeps a key pending in the state table and reads or
+		// writes no secret: a stranger's key never reaches one.
+		"ConnectFunction": {},
 	}
 	for id, want := range arns {
 		vars := env(tpl, resource(t, tpl, id, "AWS::Serverless::Function"))
@@ -563,12 +565,25 @@ func TestReconcile(t *testing.T) {
 func TestConnect(t *testing.T) {
 	tpl := load(t)
 	api := resource(t, tpl, "HttpApi", "AWS::Serverless::HttpApi")
+	// Throttles are shared by every caller. The connect route bounds how
+	// many states (so keys for activation to check against the shop) a
+	// stranger can get: small. The callback rejects junk before any AWS
+	// call, and the owner's one callback must get through a flood of junk
+	// (a 429 makes WooCommerce delete the key): ten times the room.
+	limits := map[string][2]int{}
 	for _, route := range []string{"GET " + connect.PathConnect, "POST " + connect.PathCallback, "GET " + connect.PathConnected} {
 		rate, ok1 := Int(api, "Properties", "RouteSettings", route, "ThrottlingRateLimit")
 		burst, ok2 := Int(api, "Properties", "RouteSettings", route, "ThrottlingBurstLimit")
-		if !ok1 || !ok2 || rate <= 0 || burst <= 0 || rate > 10 || burst > 20 {
-			t.Errorf("route %s: throttling %d/s burst %d, want a small explicit limit (one owner connects a shop)", route, rate, burst)
+		if !ok1 || !ok2 || rate <= 0 || burst < rate || rate > 50 {
+			t.Errorf("route %s: throttling %d/s burst %d, want an explicit limit", route, rate, burst)
 		}
+		limits[route] = [2]int{rate, burst}
+	}
+	if c := limits["GET "+connect.PathConnect]; c[0] > 2 || c[1] > 10 {
+		t.Errorf("connect route: %d/s burst %d lets a stranger start that many key checks against the shop", c[0], c[1])
+	}
+	if cb, c := limits["POST "+connect.PathCallback], limits["GET "+connect.PathConnect]; cb[0] < 10*c[0] || cb[1] < 4*c[1] {
+		t.Errorf("callback route: %d/s burst %d, want ten times the connect route's %d/s (burst four times %d)", cb[0], cb[1], c[0], c[1])
 	}
 	fn := resource(t, tpl, "ConnectFunction", "AWS::Serverless::Function")
 	vars := env(tpl, fn)

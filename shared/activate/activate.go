@@ -50,6 +50,11 @@ type Event struct {
 	// Restart backfills from the first order although a backfill completed
 	// or is part-way through.
 	Restart bool `json:"restart,omitempty"`
+	// PendingKey is the reference of a key that arrived through connect
+	// (wookey.Pending): proven against the shop before anything else, it
+	// becomes the key in use; refused, it is discarded and nothing runs.
+	// Connect sets it; empty runs with the key in use.
+	PendingKey string `json:"pending_key,omitempty"`
 	// RunID and Continuation are set by the function when it continues
 	// itself; the cut-off and progress live in the checkpoint.
 	RunID        string `json:"run_id,omitempty"`
@@ -82,8 +87,10 @@ type Report struct {
 	OK     bool   `json:"ok"`
 	// Outcome is set when the run did nothing for a reason that is not a
 	// failure: not_connected (no key yet; Detail names the ConnectUrl).
-	Outcome    string          `json:"outcome,omitempty"`
-	Detail     string          `json:"detail,omitempty"`
+	Outcome string `json:"outcome,omitempty"`
+	Detail  string `json:"detail,omitempty"`
+	// Key says what became of the pending key the run was started for.
+	Key        *KeyReport      `json:"key,omitempty"`
 	Handoff    *HandoffReport  `json:"handoff,omitempty"`
 	Webhook    *WebhookReport  `json:"webhook,omitempty"`
 	Backfill   *BackfillReport `json:"backfill,omitempty"`
@@ -110,6 +117,8 @@ type BatchSender interface {
 type Handler struct {
 	Shop          *wooapi.Client // the shop, without a key: Keys supplies it per invocation
 	Keys          wookey.Source
+	Pending       wookey.Pending // keys that arrived through connect, not yet proven
+	KeyStore      KeyWriter      // where a proven key becomes the key in use (nil: literal keys, none can be adopted)
 	Logistos      CredentialsPoster
 	Queue         BatchSender
 	Ledger        *ledger.Recorder    // records what the backfill queued, from its ledger.Horizon on (nil: nothing)
@@ -155,7 +164,7 @@ func (h *Handler) Handle(ctx context.Context, ev Event) (Report, error) {
 	}
 	log := h.Log.With(slog.String("run_id", rep.RunID))
 	steps, err := normalize(ev.Steps)
-	if err == nil && ev.Continuation && (ev.RunID == "" || !slices.Equal(steps, []string{StepBackfill})) {
+	if err == nil && ev.Continuation && (ev.RunID == "" || ev.PendingKey != "" || !slices.Equal(steps, []string{StepBackfill})) {
 		err = errors.New(`a continuation event carries "run_id" and only the backfill step`)
 	}
 	if err != nil {
@@ -164,12 +173,14 @@ func (h *Handler) Handle(ctx context.Context, ev Event) (Report, error) {
 	log.LogAttrs(ctx, slog.LevelInfo, "activation started", slog.Any("steps", steps),
 		slog.Bool("dry_run", ev.DryRun), slog.Bool("continuation", ev.Continuation))
 
-	key, err := h.Keys.Key(ctx, !ev.Continuation)
-	if errors.Is(err, wookey.ErrNoKey) {
+	key, err := h.key(ctx, log, ev, &rep)
+	switch {
+	case errors.Is(err, wookey.ErrNoKey):
 		rep.Outcome, rep.Detail = OutcomeNotConnected, wookey.NotConnected(h.WebhookURL)
 		return h.finish(ctx, log, rep, start, nil)
-	}
-	if err != nil {
+	case errors.Is(err, errKeyRejected):
+		return h.finish(ctx, log, rep, start, nil)
+	case err != nil:
 		return h.finish(ctx, log, rep, start, err)
 	}
 	shop := h.Shop.WithKey(key)

@@ -45,6 +45,7 @@ func New(cfg config.Activate, awsCfg aws.Config, log *slog.Logger, m *metrics.Em
 	h := &Handler{
 		Shop:           shop.Client,
 		Keys:           shop.Keys,
+		Pending:        wookey.Pending{States: state.OpenOnce(db, cfg.StateTable)},
 		Logistos:       &logistos.Client{HTTP: logistos.NewHTTPClient(), CredentialsURL: cfg.CredentialsURL},
 		Queue:          &queue.Sender{Client: sqsClient, QueueURL: cfg.QueueURL},
 		Ledger:         &ledger.Recorder{Store: ledger.Open(db, cfg.LedgerTable), Log: log, Metrics: m},
@@ -59,6 +60,9 @@ func New(cfg config.Activate, awsCfg aws.Config, log *slog.Logger, m *metrics.Em
 		Concurrency:    cfg.BackfillConcurrency,
 		Log:            log,
 		Metrics:        m,
+	}
+	if cfg.WooCredentials.ARN != "" {
+		h.KeyStore = wookey.Writer{Client: sm, ARN: cfg.WooCredentials.ARN}
 	}
 	if cfg.Function != "" {
 		h.Invoker = &LambdaInvoker{Client: lambda.NewFromConfig(awsCfg), FunctionName: cfg.Function}

@@ -6,13 +6,13 @@ import (
 )
 
 func TestLoadConnect(t *testing.T) {
-	base := map[string]string{StoreURL: "https://shop.example/", WooCredentialsSecretARN: "arn:woo", ActivateFunction: "stack-activate"}
+	base := map[string]string{StoreURL: "https://shop.example/", ActivateFunction: "stack-activate"}
 	c, err := LoadConnect(FromMap(base))
-	if err != nil || c.StoreURL != "https://shop.example" || c.WooCredentialsARN != "arn:woo" ||
+	if err != nil || c.StoreURL != "https://shop.example" ||
 		c.ActivateFunction != "stack-activate" || c.StateTable != "" || c.LogLevel != DefaultLogLevel {
 		t.Fatalf("%+v %v", c, err)
 	}
-	for _, name := range []string{StoreURL, WooCredentialsSecretARN, ActivateFunction} {
+	for _, name := range []string{StoreURL, ActivateFunction} {
 		m := map[string]string{}
 		for k, v := range base {
 			if k != name {
@@ -25,7 +25,7 @@ func TestLoadConnect(t *testing.T) {
 	}
 	// Only the owner's browser goes to the shop: a plain-http shop is
 	// allowed (activate refuses to send it the key), a malformed URL not.
-	plain := map[string]string{StoreURL: "http://shop.example", WooCredentialsSecretARN: "arn:woo", ActivateFunction: "a"}
+	plain := map[string]string{StoreURL: "http://shop.example", ActivateFunction: "a"}
 	if c, err := LoadConnect(FromMap(plain)); err != nil || c.StoreURL != "http://shop.example" {
 		t.Errorf("http store URL: %v", err)
 	}

@@ -256,10 +256,9 @@ func LoadReconcile(e *Env) (Reconcile, error) {
 // Connect is the connect function's configuration.
 type Connect struct {
 	StoreURL string
-	// WooCredentialsARN is the secret connect writes the key WooCommerce
-	// generated into; activate and reconcile read it.
-	WooCredentialsARN string
-	// ActivateFunction is started asynchronously once a key is stored.
+	// ActivateFunction is started asynchronously once a key is pending: it
+	// proves the key and makes it the key in use (connect never writes a
+	// secret).
 	ActivateFunction string
 	StateTable       string // the connect states; empty keeps them in memory (local runs)
 	Function         string
@@ -270,16 +269,14 @@ type Connect struct {
 // only where the owner's browser is sent to approve the key: connect sends
 // the shop nothing (the key comes to the https callback), so a plain-http
 // shop is the shop's own choice here, unlike for activate and reconcile,
-// which send it the key. Connect exists to write the key into the secret,
-// so it takes no literal key.
+// which send it the key.
 func LoadConnect(e *Env) (Connect, error) {
 	c := Connect{
-		StoreURL:          e.URL(StoreURL, "", true),
-		WooCredentialsARN: e.Required(WooCredentialsSecretARN),
-		ActivateFunction:  e.Required(ActivateFunction),
-		StateTable:        e.String(StateTable, ""),
-		Function:          e.String(FunctionName, ""),
-		LogLevel:          e.String(LogLevel, DefaultLogLevel),
+		StoreURL:         e.URL(StoreURL, "", true),
+		ActivateFunction: e.Required(ActivateFunction),
+		StateTable:       e.String(StateTable, ""),
+		Function:         e.String(FunctionName, ""),
+		LogLevel:         e.String(LogLevel, DefaultLogLevel),
 	}
 	return c, e.Err()
 }

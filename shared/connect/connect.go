@@ -1,13 +1,19 @@
 // Package connect lets a shop connect itself: the owner opens the connect
 // URL, approves our app on WooCommerce's own authorization screen, and
 // WooCommerce POSTs a freshly generated REST API key to our callback, which
-// stores it in the credentials secret and starts activation. No one copies a
-// secret by hand.
+// keeps it pending and starts activation. No one copies a secret by hand.
 //
 // WooCommerce deletes the new key unless the callback answers exactly 200,
 // and calls it inside the owner's page request, so the callback does the
-// least it can (spend the state, store the key, start activation without
+// least it can (spend the state, keep the key, start activation without
 // waiting) and never calls the shop.
+//
+// The states are public: anyone may open the connect URL and read one from
+// the redirect. So a callback proves nothing about who sent its key, and the
+// key is only pending (wookey.Pending): activation proves it against the
+// shop before it becomes the key in use, and discards it if the shop refuses
+// it. A stranger's callback therefore costs one check of a key, never the
+// owner's connection.
 package connect
 
 import (
@@ -58,38 +64,28 @@ const (
 	// MaxCallbackBytes bounds the callback body: WooCommerce's is about 200
 	// bytes; anything much larger is not WooCommerce.
 	MaxCallbackBytes = 4 << 10
-	// StoreTimeout bounds the state and secret calls, well inside
-	// WooCommerce's 60 s and API Gateway's 30 s.
+	// StoreTimeout bounds the state table calls, well inside WooCommerce's
+	// 60 s and API Gateway's 30 s.
 	StoreTimeout = 8 * time.Second
 	// StartTimeout bounds starting activation: an asynchronous invoke
 	// answers in milliseconds.
 	StartTimeout = 5 * time.Second
 	// maxRouteLog bounds the route in a log line.
 	maxRouteLog = 128
-	// stateIDPrefix keeps connect's states apart from the other documents
-	// of the state table.
-	stateIDPrefix = "connect-state/"
 )
 
-// States keeps the single-use states (state.Once).
-type States = state.Once
-
-// KeyStore stores the key in the credentials secret (wookey.Writer).
-type KeyStore interface {
-	Put(ctx context.Context, k wooapi.Key) error
-}
-
-// Starter starts activation without waiting for it.
+// Starter starts activation of the key pending under ref without waiting
+// for it.
 type Starter interface {
-	Start(ctx context.Context) error
+	Start(ctx context.Context, ref string) error
 }
 
 // Handler serves connect's three routes. Build it with New, once per cold
 // start.
 type Handler struct {
 	StoreURL string
-	States   States
-	Keys     KeyStore
+	// Pending issues the states and keeps the keys that arrive with them.
+	Pending  wookey.Pending
 	Activate Starter
 	Log      *slog.Logger
 	Metrics  *metrics.Emitter
@@ -117,24 +113,25 @@ type outcome struct {
 }
 
 const (
-	bodyStored      = `{"status":"connected"}`
+	bodyPending     = `{"status":"received"}`
 	bodyTooLarge    = `{"error":"body too large"}`
 	bodyMalformed   = `{"error":"body is not WooCommerce's key callback"}`
 	bodyBadScope    = `{"error":"key_permissions must be read_write"}`
 	bodyBadState    = `{"error":"unknown, used or expired state: start again from the connect URL"}`
-	bodyUnavailable = `{"error":"could not store the key; start again from the connect URL"}`
+	bodyUnavailable = `{"error":"could not keep the key; start again from the connect URL"}`
 	bodyNotFound    = `{"error":"not found"}`
 )
 
 var (
 	outRedirect = outcome{name: "redirected", status: http.StatusFound, metric: metrics.ConnectStarted, level: slog.LevelInfo}
-	outStored   = outcome{name: "connected", status: http.StatusOK, metric: metrics.ShopConnected, level: slog.LevelInfo, body: bodyStored}
-	// The key is stored, so the answer stays 200 (any other answer makes
+	outPending  = outcome{name: "key_pending", status: http.StatusOK, metric: metrics.ConnectKeyReceived, level: slog.LevelInfo, body: bodyPending}
+	// The key is kept, so the answer stays 200 (any other answer makes
 	// WooCommerce delete it); the alarm on the metric tells the owner to run
-	// activation by hand.
+	// activation by hand, within the key's PendingTTL.
 	outStartFailed = outcome{name: "activation_not_started", status: http.StatusOK, metric: metrics.ConnectActivationFailed,
-		level: slog.LevelError, body: bodyStored,
-		reason: "the key is stored but activation could not be started: invoke the activate function (stack output ActivateFunctionName) with {}"}
+		level: slog.LevelError, body: bodyPending,
+		reason: "the key is pending but activation could not be started: within 6 hours, invoke the activate function " +
+			"(stack output ActivateFunctionName) with {\"pending_key\":\"<this line's pending_key>\"}"}
 
 	outTooLarge  = rejected(http.StatusRequestEntityTooLarge, bodyTooLarge, "body too large")
 	outMalformed = rejected(http.StatusBadRequest, bodyMalformed, "body is not a WooCommerce key callback")
@@ -144,8 +141,6 @@ var (
 
 	outStateFailed = outcome{name: "failed", status: http.StatusServiceUnavailable, metric: metrics.ConnectFailed,
 		level: slog.LevelError, body: bodyUnavailable, reason: "the state table did not answer"}
-	outKeyFailed = outcome{name: "failed", status: http.StatusServiceUnavailable, metric: metrics.ConnectFailed,
-		level: slog.LevelError, body: bodyUnavailable, reason: "the credentials secret could not be written"}
 
 	outPage = outcome{name: "page", status: http.StatusOK, level: slog.LevelInfo}
 )
@@ -218,7 +213,7 @@ func (h *Handler) connect(ctx context.Context, req events.APIGatewayV2HTTPReques
 	st, err := NewState()
 	if err == nil {
 		sctx, cancel := context.WithTimeout(ctx, StoreTimeout)
-		err = h.States.Issue(sctx, stateIDPrefix+st, h.now().Add(StateTTL))
+		err = h.Pending.Await(sctx, st, h.now().Add(StateTTL))
 		cancel()
 	}
 	if err != nil {
@@ -276,9 +271,9 @@ type Callback struct {
 	KeyPermissions string          `json:"key_permissions"`
 }
 
-// callback validates WooCommerce's body and state, stores the key and
-// starts activation. Everything is checked before the state is spent, so a
-// bad request spends nothing and stores nothing.
+// callback validates WooCommerce's body and state, keeps the key pending
+// and starts activation. Everything is checked before the state is spent,
+// so a bad request spends nothing and keeps nothing.
 func (h *Handler) callback(ctx context.Context, req events.APIGatewayV2HTTPRequest, r *request) outcome {
 	raw := req.Body
 	if req.IsBase64Encoded {
@@ -300,8 +295,9 @@ func (h *Handler) callback(ctx context.Context, req events.APIGatewayV2HTTPReque
 		!consumerKeyShape.MatchString(cb.ConsumerKey) || !consumerSecretShape.MatchString(cb.ConsumerSecret) {
 		return outMalformed
 	}
-	if id, err := strconv.ParseInt(string(cb.KeyID), 10, 64); err == nil {
-		r.extra = append(r.extra, slog.Int64("key_id", id)) // WooCommerce's id, not a secret: where to revoke it
+	keyID, err := strconv.ParseInt(string(cb.KeyID), 10, 64)
+	if err == nil {
+		r.extra = append(r.extra, slog.Int64("key_id", keyID)) // WooCommerce's id, not a secret: where to revoke it
 	}
 	if cb.KeyPermissions != Scope {
 		// The permission names are WooCommerce's own words, not secrets;
@@ -314,24 +310,27 @@ func (h *Handler) callback(ctx context.Context, req events.APIGatewayV2HTTPReque
 	}
 	sctx, cancel := context.WithTimeout(ctx, StoreTimeout)
 	defer cancel()
-	if err := h.States.Spend(sctx, stateIDPrefix+cb.UserID); err != nil {
+	ref, err := h.Pending.Arrive(sctx, cb.UserID, wookey.PendingKey{
+		Key:   wooapi.Key{ConsumerKey: cb.ConsumerKey, ConsumerSecret: cb.ConsumerSecret},
+		KeyID: keyID, ArrivedAt: h.now().UTC(),
+	})
+	if err != nil {
 		if errors.Is(err, state.ErrSpent) {
 			return outBadState
 		}
 		r.err = err
 		return outStateFailed
 	}
-	if err := h.Keys.Put(sctx, wooapi.Key{ConsumerKey: cb.ConsumerKey, ConsumerSecret: cb.ConsumerSecret}); err != nil {
-		r.err = err
-		return outKeyFailed
-	}
+	// The reference opens nothing (a hash of a spent state): it is what an
+	// operator passes to activate when starting it failed.
+	r.extra = append(r.extra, slog.String("pending_key", ref))
 	actx, cancel2 := context.WithTimeout(ctx, StartTimeout)
 	defer cancel2()
-	if err := h.Activate.Start(actx); err != nil {
+	if err := h.Activate.Start(actx, ref); err != nil {
 		r.err = err
 		return outStartFailed
 	}
-	return outStored
+	return outPending
 }
 
 // connected shows the owner the end of the journey: WooCommerce redirects

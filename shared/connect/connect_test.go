@@ -20,7 +20,7 @@ import (
 	"github.com/logistos-sync/logistos-sync/shared/logging"
 	"github.com/logistos-sync/logistos-sync/shared/metrics"
 	"github.com/logistos-sync/logistos-sync/shared/state"
-	"github.com/logistos-sync/logistos-sync/shared/wooapi"
+	"github.com/logistos-sync/logistos-sync/shared/wookey"
 )
 
 const (
@@ -29,41 +29,28 @@ const (
 	apiDomain  = "abc123.execute-api.eu-west-1.amazonaws.com"
 )
 
-type keyStore struct {
+// starter records the pending keys activation was started for.
+type starter struct {
 	mu   sync.Mutex
-	keys []wooapi.Key
+	refs []string
 	err  error
 }
 
-func (k *keyStore) Put(_ context.Context, key wooapi.Key) error {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.err != nil {
-		return k.err
-	}
-	k.keys = append(k.keys, key)
-	return nil
-}
-
-func (k *keyStore) stored() []wooapi.Key {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	return append([]wooapi.Key(nil), k.keys...)
-}
-
-type starter struct {
-	n   atomic.Int32
-	err error
-}
-
-func (s *starter) Start(context.Context) error {
-	s.n.Add(1)
+func (s *starter) Start(_ context.Context, ref string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refs = append(s.refs, ref)
 	return s.err
+}
+
+func (s *starter) started() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.refs...)
 }
 
 type fixture struct {
 	h      *Handler
-	keys   *keyStore
 	start  *starter
 	logs   *bytes.Buffer
 	emf    *bytes.Buffer
@@ -74,10 +61,10 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	f := &fixture{keys: &keyStore{}, start: &starter{}, logs: &bytes.Buffer{}, emf: &bytes.Buffer{},
+	f := &fixture{start: &starter{}, logs: &bytes.Buffer{}, emf: &bytes.Buffer{},
 		now: time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)}
 	f.states = &state.MemoryOnce{Now: func() time.Time { return f.now }}
-	f.h = &Handler{StoreURL: "https://shop.example", States: f.states, Keys: f.keys, Activate: f.start,
+	f.h = &Handler{StoreURL: "https://shop.example", Pending: wookey.Pending{States: f.states}, Activate: f.start,
 		Log: logging.New(f.logs, "debug"), Metrics: metrics.New(f.emf, "test"), Now: func() time.Time { return f.now }}
 	t.Cleanup(func() {
 		// Whatever a test did, no key, secret or state reaches a log line.
@@ -92,6 +79,18 @@ func newFixture(t *testing.T) *fixture {
 
 // issued lists the states handed out, for the log check.
 func (f *fixture) remember(st string) { f.issued = append(f.issued, st) }
+
+// kept returns the keys pending, whether or not activation started.
+func (f *fixture) kept(t *testing.T) []wookey.PendingKey {
+	t.Helper()
+	var out []wookey.PendingKey
+	for _, st := range f.issued {
+		if k, err := f.h.Pending.Get(context.Background(), wookey.Ref(st)); err == nil {
+			out = append(out, k)
+		}
+	}
+	return out
+}
 
 func req(method, path, query, body string) events.APIGatewayV2HTTPRequest {
 	q, _ := url.ParseQuery(query)
@@ -172,26 +171,31 @@ func TestRedirect(t *testing.T) {
 	}
 }
 
-func TestCallbackStoresKeyAndStartsActivation(t *testing.T) {
+func TestCallbackKeepsKeyPendingAndStartsActivation(t *testing.T) {
 	f := newFixture(t)
 	st := f.begin(t)
 	resp := f.do(t, req(http.MethodPost, PathCallback, "", callbackBody(st, "read_write")))
 	if resp.StatusCode != 200 {
 		t.Fatalf("%d %s", resp.StatusCode, resp.Body)
 	}
-	if k := f.keys.stored(); len(k) != 1 || k[0].ConsumerKey != testKey || k[0].ConsumerSecret != testSecret {
-		t.Errorf("stored %d keys", len(k))
+	k := f.kept(t)
+	if len(k) != 1 || k[0].ConsumerKey != testKey || k[0].ConsumerSecret != testSecret || k[0].KeyID != 12 || !k[0].ArrivedAt.Equal(f.now) {
+		t.Errorf("kept %+v", k)
 	}
-	if f.start.n.Load() != 1 {
-		t.Errorf("activation started %d times", f.start.n.Load())
+	if refs := f.start.started(); len(refs) != 1 || refs[0] != wookey.Ref(st) {
+		t.Errorf("activation started for %v, want the pending key's reference", refs)
 	}
-	if !strings.Contains(f.emf.String(), metrics.ShopConnected) {
-		t.Error("no ShopConnected metric")
+	if !strings.Contains(f.emf.String(), metrics.ConnectKeyReceived) {
+		t.Error("no ConnectKeyReceived metric")
 	}
-	// Replayed: the state is spent.
-	resp = f.do(t, req(http.MethodPost, PathCallback, "", callbackBody(st, "read_write")))
-	if resp.StatusCode != http.StatusForbidden || len(f.keys.stored()) != 1 || f.start.n.Load() != 1 {
-		t.Errorf("replay: %d, %d keys", resp.StatusCode, len(f.keys.stored()))
+	// Replayed: the state is spent, and the first key stays the pending one.
+	body := strings.Replace(callbackBody(st, "read_write"), testSecret, "cs_replayed", 1)
+	resp = f.do(t, req(http.MethodPost, PathCallback, "", body))
+	if resp.StatusCode != http.StatusForbidden || len(f.start.started()) != 1 {
+		t.Errorf("replay: %d, activation started %d times", resp.StatusCode, len(f.start.started()))
+	}
+	if k := f.kept(t); len(k) != 1 || k[0].ConsumerSecret != testSecret {
+		t.Error("a replay replaced the pending key")
 	}
 }
 
@@ -199,7 +203,7 @@ func TestCallbackBase64Body(t *testing.T) {
 	f := newFixture(t)
 	r := req(http.MethodPost, PathCallback, "", base64.StdEncoding.EncodeToString([]byte(callbackBody(f.begin(t), "read_write"))))
 	r.IsBase64Encoded = true
-	if resp := f.do(t, r); resp.StatusCode != 200 || len(f.keys.stored()) != 1 {
+	if resp := f.do(t, r); resp.StatusCode != 200 || len(f.kept(t)) != 1 {
 		t.Fatalf("%d", resp.StatusCode)
 	}
 }
@@ -245,8 +249,8 @@ func TestCallbackRejections(t *testing.T) {
 			if resp.StatusCode != c.status {
 				t.Errorf("status %d %s, want %d", resp.StatusCode, resp.Body, c.status)
 			}
-			if len(f.keys.stored()) != 0 || f.start.n.Load() != 0 {
-				t.Error("stored or started on a bad callback")
+			if len(f.kept(t)) != 0 || len(f.start.started()) != 0 {
+				t.Error("kept a key or started activation on a bad callback")
 			}
 			if !strings.Contains(f.emf.String(), metrics.ConnectRejected) {
 				t.Error("no ConnectRejected metric")
@@ -284,32 +288,39 @@ func TestConcurrentReplaysStoreOnce(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if ok.Load() != 1 || len(f.keys.stored()) != 1 {
-		t.Errorf("%d answered 200, %d keys stored", ok.Load(), len(f.keys.stored()))
+	if ok.Load() != 1 || len(f.kept(t)) != 1 || len(f.start.started()) != 1 {
+		t.Errorf("%d answered 200, %d keys kept, %d activations", ok.Load(), len(f.kept(t)), len(f.start.started()))
 	}
 }
 
+// TestActivationStartFailureStillAnswers200: the key is kept, so the answer
+// stays 200; the error line names the pending key's reference, which the
+// operator passes to activate by hand.
 func TestActivationStartFailureStillAnswers200(t *testing.T) {
 	f := newFixture(t)
 	f.start.err = errors.New("invoke stack-activate: AccessDenied")
-	resp := f.do(t, req(http.MethodPost, PathCallback, "", callbackBody(f.begin(t), "read_write")))
-	if resp.StatusCode != 200 || len(f.keys.stored()) != 1 {
+	st := f.begin(t)
+	resp := f.do(t, req(http.MethodPost, PathCallback, "", callbackBody(st, "read_write")))
+	if resp.StatusCode != 200 || len(f.kept(t)) != 1 {
 		t.Fatalf("%d", resp.StatusCode)
 	}
 	if !strings.Contains(f.emf.String(), metrics.ConnectActivationFailed) || !strings.Contains(f.logs.String(), `"level":"ERROR"`) {
 		t.Errorf("no error log or metric:\n%s", f.logs.String())
 	}
+	if !strings.Contains(f.logs.String(), `"pending_key":"`+wookey.Ref(st)+`"`) || !strings.Contains(f.logs.String(), `{\"pending_key\"`) {
+		t.Errorf("the error line does not say how to start activation for the pending key:\n%s", f.logs.String())
+	}
 }
 
 func TestStoreFailures(t *testing.T) {
 	f := newFixture(t)
-	f.keys.err = errors.New("AccessDenied")
-	if resp := f.do(t, req(http.MethodPost, PathCallback, "", callbackBody(f.begin(t), "read_write"))); resp.StatusCode != 503 || f.start.n.Load() != 0 {
-		t.Errorf("secret down: %d", resp.StatusCode)
+	st := f.begin(t)
+	f.h.Pending = wookey.Pending{States: failingStates{}}
+	if resp := f.do(t, req(http.MethodPost, PathCallback, "", callbackBody(st, "read_write"))); resp.StatusCode != 503 || len(f.start.started()) != 0 {
+		t.Errorf("state table down at the callback: %d", resp.StatusCode)
 	}
-	f.h.States = failingStates{}
 	if resp := f.do(t, req(http.MethodGet, PathConnect, "", "")); resp.StatusCode != 503 || !strings.Contains(resp.Body, "<html") {
-		t.Errorf("state table down: %d", resp.StatusCode)
+		t.Errorf("state table down at connect: %d", resp.StatusCode)
 	}
 	if !strings.Contains(f.emf.String(), metrics.ConnectFailed) {
 		t.Error("no ConnectFailed metric")
@@ -318,8 +329,12 @@ func TestStoreFailures(t *testing.T) {
 
 type failingStates struct{}
 
-func (failingStates) Issue(context.Context, string, time.Time) error { return errors.New("table down") }
-func (failingStates) Spend(context.Context, string) error            { return errors.New("table down") }
+var errTableDown = errors.New("table down")
+
+func (failingStates) Issue(context.Context, string, time.Time) error         { return errTableDown }
+func (failingStates) Spend(context.Context, string, []byte, time.Time) error { return errTableDown }
+func (failingStates) Held(context.Context, string) ([]byte, error)           { return nil, errTableDown }
+func (failingStates) Discard(context.Context, string) error                  { return errTableDown }
 
 func TestConnectedPage(t *testing.T) {
 	f := newFixture(t)
@@ -381,7 +396,7 @@ func TestLocalBaseURL(t *testing.T) {
 func TestCallbackKeyIDAnyType(t *testing.T) {
 	f := newFixture(t)
 	body := strings.Replace(callbackBody(f.begin(t), "read_write"), `"key_id":12`, `"key_id":"12"`, 1)
-	if resp := f.do(t, req(http.MethodPost, PathCallback, "", body)); resp.StatusCode != 200 || len(f.keys.stored()) != 1 {
+	if resp := f.do(t, req(http.MethodPost, PathCallback, "", body)); resp.StatusCode != 200 || len(f.kept(t)) != 1 {
 		t.Fatalf("%d %s", resp.StatusCode, resp.Body)
 	}
 }

@@ -48,10 +48,10 @@ const pageFoot = `</main>
 
 var pageBodies = map[Page]struct{ title, body string }{
 	PageConnected: {"Shop connected", `<h1 class="ok">Your shop is connected</h1>
-<p>WooCommerce created a REST API key for Logistos Sync and it is stored safely in your AWS account. Nobody needs to copy it.</p>
+<p>WooCommerce created a REST API key for Logistos Sync and sent it to your AWS account. Nobody needs to copy it.</p>
 <p>What happens next, by itself, in the next minutes:</p>
 <ol>
-<li>The key is handed over to Logistos.</li>
+<li>The key is checked against your shop, then kept safely in your AWS account (Secrets Manager) and handed over to Logistos.</li>
 <li>A webhook is registered in your shop, so every new order goes to Logistos within seconds.</li>
 <li>Every existing order is sent to Logistos (a large shop takes a few minutes).</li>
 </ol>

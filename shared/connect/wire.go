@@ -7,7 +7,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/logistos-sync/logistos-sync/shared/activate"
 	"github.com/logistos-sync/logistos-sync/shared/config"
@@ -23,8 +22,7 @@ import (
 func New(cfg config.Connect, awsCfg aws.Config, log *slog.Logger, m *metrics.Emitter) (*Handler, error) {
 	return &Handler{
 		StoreURL: cfg.StoreURL,
-		States:   state.OpenOnce(dynamodb.NewFromConfig(awsCfg), cfg.StateTable),
-		Keys:     wookey.Writer{Client: secretsmanager.NewFromConfig(awsCfg), ARN: cfg.WooCredentialsARN},
+		Pending:  wookey.Pending{States: state.OpenOnce(dynamodb.NewFromConfig(awsCfg), cfg.StateTable)},
 		Activate: LambdaStarter{Invoker: &activate.LambdaInvoker{Client: lambda.NewFromConfig(awsCfg), FunctionName: cfg.ActivateFunction}},
 		Log:      log,
 		Metrics:  m,
@@ -32,11 +30,12 @@ func New(cfg config.Connect, awsCfg aws.Config, log *slog.Logger, m *metrics.Emi
 }
 
 // LambdaStarter starts activation as an asynchronous invocation of the
-// activate function with the empty event (all steps): a new key differs
-// from the one handed over before, so the handoff runs again.
+// activate function with the pending key's reference (all steps, once the
+// key is proven: a new key differs from the one handed over before, so the
+// handoff runs again).
 type LambdaStarter struct{ Invoker activate.Invoker }
 
 // Start invokes activate without waiting for it.
-func (s LambdaStarter) Start(ctx context.Context) error {
-	return s.Invoker.Continue(ctx, activate.Event{})
+func (s LambdaStarter) Start(ctx context.Context, ref string) error {
+	return s.Invoker.Continue(ctx, activate.Event{PendingKey: ref})
 }

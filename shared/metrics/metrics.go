@@ -39,6 +39,9 @@ const (
 	ForwardLatency        = "ForwardLatency"        // milliseconds per Logistos POST
 	// activate
 	OrdersBackfilled = "OrdersBackfilled"
+	// ShopConnected: a key that arrived through connect worked against the
+	// shop and became the key in use.
+	ShopConnected = "ShopConnected"
 	// ConnectKeyRejected: a key that arrived through connect did not work
 	// against the shop and was discarded (a stranger's, most likely: states
 	// are public). Not alarmed: a flood of them must not page the owner.
@@ -51,10 +54,10 @@ const (
 	ReconcileFailed = "ReconcileFailed" // a sweep could not finish (shop unreachable, key revoked, ...)
 	// connect
 	ConnectStarted          = "ConnectStarted"          // an owner was sent to the shop's authorization screen
-	ShopConnected           = "ShopConnected"           // a key arrived and was stored
+	ConnectKeyReceived      = "ConnectKeyReceived"      // a key arrived and is pending until activation proves it
 	ConnectRejected         = "ConnectRejected"         // answered 4xx: bad state, body or permissions
-	ConnectFailed           = "ConnectFailed"           // answered 503: the state table or the secret failed
-	ConnectActivationFailed = "ConnectActivationFailed" // the key is stored but activation did not start
+	ConnectFailed           = "ConnectFailed"           // answered 503: the state table failed
+	ConnectActivationFailed = "ConnectActivationFailed" // the key is pending but activation did not start
 )
 
 // Units.

@@ -23,14 +23,29 @@ const AttrExpires = "expires_at"
 // reveal which states exist.
 var ErrSpent = errors.New("no such single-use document: unknown, already used or expired")
 
-// Once keeps single-use documents that expire (connect's states).
+// ErrNotHeld means a spent document holds nothing (any more): it was never
+// spent, its document was discarded, or its time ran out.
+var ErrNotHeld = errors.New("no document held: never spent, discarded or expired")
+
+// AttrHeld is the attribute of a spent item that holds what was kept with
+// it (connect's pending key, as JSON).
+const AttrHeld = "held"
+
+// Once keeps single-use documents that expire (connect's states). Spending
+// one keeps a document with it for a while, for another function to pick
+// up (the key that arrived with the state, until activation proves it).
 type Once interface {
 	// Issue stores a new document id that expires at expires; ErrConflict
 	// if one with that id exists.
 	Issue(ctx context.Context, id string, expires time.Time) error
-	// Spend removes id if it exists and has not expired, atomically: of
-	// two concurrent calls at most one succeeds. ErrSpent otherwise.
-	Spend(ctx context.Context, id string) error
+	// Spend marks id spent if it exists, is unspent and has not expired,
+	// and keeps held with it until until; atomically, so of two concurrent
+	// calls at most one succeeds. ErrSpent otherwise.
+	Spend(ctx context.Context, id string, held []byte, until time.Time) error
+	// Held returns what the spent id holds; ErrNotHeld when nothing.
+	Held(ctx context.Context, id string) ([]byte, error)
+	// Discard forgets id and what it holds; forgetting nothing is no error.
+	Discard(ctx context.Context, id string) error
 }
 
 // OpenOnce returns single-use documents in table, or in memory when table
@@ -48,7 +63,12 @@ type MemoryOnce struct {
 	Now func() time.Time
 
 	mu   sync.Mutex
-	docs map[string]time.Time
+	docs map[string]onceDoc
+}
+
+type onceDoc struct {
+	expires time.Time
+	held    []byte // nil until spent
 }
 
 func clock(now func() time.Time) time.Time {
@@ -63,43 +83,67 @@ func (m *MemoryOnce) Issue(_ context.Context, id string, expires time.Time) erro
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.docs == nil {
-		m.docs = make(map[string]time.Time)
+		m.docs = make(map[string]onceDoc)
 	}
 	if _, ok := m.docs[id]; ok {
 		return ErrConflict
 	}
-	m.docs[id] = expires
+	m.docs[id] = onceDoc{expires: expires}
 	return nil
 }
 
-// Spend removes id if it is there and not expired.
-func (m *MemoryOnce) Spend(_ context.Context, id string) error {
+// Spend marks id spent, holding held, if it is there, unspent and not
+// expired.
+func (m *MemoryOnce) Spend(_ context.Context, id string, held []byte, until time.Time) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	exp, ok := m.docs[id]
-	if !ok {
+	d, ok := m.docs[id]
+	if !ok || d.held != nil || !clock(m.Now).Before(d.expires) {
 		return ErrSpent
 	}
+	m.docs[id] = onceDoc{expires: until, held: append([]byte{}, held...)}
+	return nil
+}
+
+// Held returns what id holds.
+func (m *MemoryOnce) Held(_ context.Context, id string) ([]byte, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	d, ok := m.docs[id]
+	if !ok || d.held == nil || !clock(m.Now).Before(d.expires) {
+		return nil, ErrNotHeld
+	}
+	return append([]byte(nil), d.held...), nil
+}
+
+// Discard forgets id.
+func (m *MemoryOnce) Discard(_ context.Context, id string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	delete(m.docs, id)
-	if !clock(m.Now).Before(exp) {
-		return ErrSpent
-	}
 	return nil
 }
 
 // OnceAPI is the part of the DynamoDB client a DynamoDBOnce uses.
 type OnceAPI interface {
 	PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
 	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
 }
 
 // DynamoDBOnce keeps single-use documents as items of the state table with
-// its TTL attribute set, so that unspent ones disappear by themselves.
+// its TTL attribute set, so that unspent ones, and spent ones nobody picked
+// up, disappear by themselves.
 type DynamoDBOnce struct {
 	Client OnceAPI
 	Table  string
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+}
+
+func epoch(t time.Time) types.AttributeValue {
+	return &types.AttributeValueMemberN{Value: strconv.FormatInt(t.Unix(), 10)}
 }
 
 // Issue puts the item if no item has its id.
@@ -109,7 +153,7 @@ func (d *DynamoDBOnce) Issue(ctx context.Context, id string, expires time.Time) 
 		TableName: &d.Table,
 		Item: map[string]types.AttributeValue{
 			AttrID:      &types.AttributeValueMemberS{Value: id},
-			AttrExpires: &types.AttributeValueMemberN{Value: strconv.FormatInt(expires.Unix(), 10)},
+			AttrExpires: epoch(expires),
 			AttrUpdated: &types.AttributeValueMemberS{Value: now.UTC().Format(time.RFC3339)},
 		},
 		ConditionExpression:      aws.String("attribute_not_exists(#id)"),
@@ -124,26 +168,67 @@ func (d *DynamoDBOnce) Issue(ctx context.Context, id string, expires time.Time) 
 	return nil
 }
 
-// Spend deletes the item on the condition that it exists and has not
-// expired: one conditional write, so two concurrent replays cannot both
-// pass, and an expired item the TTL has not yet removed does not count.
-func (d *DynamoDBOnce) Spend(ctx context.Context, id string) error {
+// Spend updates the item on the condition that it exists, holds nothing
+// yet and has not expired: one conditional write, so two concurrent
+// replays cannot both pass, and an expired item the TTL has not yet
+// removed does not count. The new expiry keeps what it holds until until.
+func (d *DynamoDBOnce) Spend(ctx context.Context, id string, held []byte, until time.Time) error {
 	now := clock(d.Now)
-	_, err := d.Client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-		TableName:                &d.Table,
-		Key:                      map[string]types.AttributeValue{AttrID: &types.AttributeValueMemberS{Value: id}},
-		ConditionExpression:      aws.String("attribute_exists(#id) AND #exp > :now"),
-		ExpressionAttributeNames: map[string]string{"#id": AttrID, "#exp": AttrExpires},
+	_, err := d.Client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:           &d.Table,
+		Key:                 d.key(id),
+		ConditionExpression: aws.String("attribute_exists(#id) AND attribute_not_exists(#held) AND #exp > :now"),
+		UpdateExpression:    aws.String("SET #held = :held, #exp = :until, #upd = :stamp"),
+		ExpressionAttributeNames: map[string]string{
+			"#id": AttrID, "#held": AttrHeld, "#exp": AttrExpires, "#upd": AttrUpdated,
+		},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":now": &types.AttributeValueMemberN{Value: strconv.FormatInt(now.Unix(), 10)},
+			":now":   epoch(now),
+			":held":  &types.AttributeValueMemberS{Value: string(held)},
+			":until": epoch(until),
+			":stamp": &types.AttributeValueMemberS{Value: now.UTC().Format(time.RFC3339)},
 		},
 	})
 	if conditionFailed(err) {
 		return ErrSpent
 	}
 	if err != nil {
-		// The id is a secret (connect's state): never put it in an error.
+		// The id may be derived from a secret (connect's state): never put
+		// it in an error.
 		return fmt.Errorf("spend a single-use document in table %s: %w", d.Table, err)
 	}
 	return nil
+}
+
+// Held reads the item with a strongly consistent read, so that activation
+// started by the callback that spent it sees what it holds.
+func (d *DynamoDBOnce) Held(ctx context.Context, id string) ([]byte, error) {
+	out, err := d.Client.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: &d.Table, Key: d.key(id), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read a spent document in table %s: %w", d.Table, err)
+	}
+	held, ok := out.Item[AttrHeld].(*types.AttributeValueMemberS)
+	exp, ok2 := out.Item[AttrExpires].(*types.AttributeValueMemberN)
+	if !ok || !ok2 {
+		return nil, ErrNotHeld
+	}
+	// DynamoDB removes expired items some time after they expire.
+	if until, err := strconv.ParseInt(exp.Value, 10, 64); err != nil || clock(d.Now).Unix() >= until {
+		return nil, ErrNotHeld
+	}
+	return []byte(held.Value), nil
+}
+
+// Discard deletes the item.
+func (d *DynamoDBOnce) Discard(ctx context.Context, id string) error {
+	if _, err := d.Client.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &d.Table, Key: d.key(id)}); err != nil {
+		return fmt.Errorf("discard a spent document in table %s: %w", d.Table, err)
+	}
+	return nil
+}
+
+func (d *DynamoDBOnce) key(id string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{AttrID: &types.AttributeValueMemberS{Value: id}}
 }

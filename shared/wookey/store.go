@@ -16,7 +16,8 @@ type PutAPI interface {
 }
 
 // Writer stores a key in the credentials secret, in the shape Secret
-// reads: connect writes what WooCommerce generated for us.
+// reads: activation writes a key that arrived through connect once the
+// shop has accepted it.
 type Writer struct {
 	Client PutAPI
 	ARN    string
@@ -24,13 +25,16 @@ type Writer struct {
 
 // Put makes k the secret's current value; the previous value stays as
 // AWSPREVIOUS, so a replaced key can still be found in Secrets Manager.
-func (w Writer) Put(ctx context.Context, k wooapi.Key) error {
+// version (32 to 64 characters) names the secret's version: putting the
+// same key as the same version again (a retried run) writes nothing new.
+func (w Writer) Put(ctx context.Context, k wooapi.Key, version string) error {
 	b, err := json.Marshal(k)
 	if err != nil {
 		return fmt.Errorf("encode the WooCommerce key: %w", err)
 	}
 	s := string(b)
-	if _, err := w.Client.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: &w.ARN, SecretString: &s}); err != nil {
+	in := &secretsmanager.PutSecretValueInput{SecretId: &w.ARN, SecretString: &s, ClientRequestToken: &version}
+	if _, err := w.Client.PutSecretValue(ctx, in); err != nil {
 		return fmt.Errorf("store the WooCommerce key in the credentials secret: %w", err)
 	}
 	return nil

@@ -22,19 +22,24 @@ func (p *putter) PutSecretValue(_ context.Context, in *secretsmanager.PutSecretV
 	return &secretsmanager.PutSecretValueOutput{}, p.err
 }
 
-// What connect writes is what activate and reconcile read.
+// What activation writes is what activate and reconcile read, as the
+// version it names.
 func TestWriterWritesWhatSecretReads(t *testing.T) {
 	p := &putter{}
 	k := wooapi.Key{ConsumerKey: "ck_abc", ConsumerSecret: "cs_def"}
-	if err := (Writer{Client: p, ARN: "arn:woo"}).Put(context.Background(), k); err != nil || *p.in.SecretId != "arn:woo" {
+	ref := Ref("a state")
+	if err := (Writer{Client: p, ARN: "arn:woo"}).Put(context.Background(), k, ref); err != nil || *p.in.SecretId != "arn:woo" {
 		t.Fatal(err)
+	}
+	if p.in.ClientRequestToken == nil || *p.in.ClientRequestToken != ref {
+		t.Errorf("version %v, want the reference %s (a retried write stores nothing new)", p.in.ClientRequestToken, ref)
 	}
 	got, err := Secret{Source: secret.Literal(*p.in.SecretString)}.Key(context.Background(), false)
 	if err != nil || got != k {
 		t.Fatalf("%+v %v", got, err)
 	}
 	p.err = errors.New("AccessDenied")
-	if err := (Writer{Client: p, ARN: "arn:woo"}).Put(context.Background(), k); err == nil || strings.Contains(err.Error(), "cs_def") {
+	if err := (Writer{Client: p, ARN: "arn:woo"}).Put(context.Background(), k, ref); err == nil || strings.Contains(err.Error(), "cs_def") {
 		t.Errorf("error %v", err)
 	}
 }

@@ -5,8 +5,11 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/logistos-sync/logistos-sync/shared/secret"
+	"github.com/logistos-sync/logistos-sync/shared/state"
+	"github.com/logistos-sync/logistos-sync/shared/wooapi"
 )
 
 func TestSecret(t *testing.T) {
@@ -20,5 +23,44 @@ func TestSecret(t *testing.T) {
 		if !errors.Is(err, ErrNoKey) || (v != "" && strings.Contains(err.Error(), v) && v != "{}") {
 			t.Errorf("%q: %v", v, err)
 		}
+	}
+}
+
+func TestPendingKey(t *testing.T) {
+	now := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
+	p := Pending{States: &state.MemoryOnce{Now: func() time.Time { return now }}}
+	ctx := context.Background()
+	if err := p.Await(ctx, "st", now.Add(30*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	k := PendingKey{Key: wooapi.Key{ConsumerKey: "ck_0123456789abcdef", ConsumerSecret: "cs_secret"}, KeyID: 42, ArrivedAt: now}
+	ref, err := p.Arrive(ctx, "st", k)
+	if err != nil || ref != Ref("st") || len(ref) != 64 || strings.Contains(ref, "st") {
+		t.Fatalf("ref %q, %v", ref, err)
+	}
+	if _, err := p.Arrive(ctx, "st", k); !errors.Is(err, state.ErrSpent) {
+		t.Errorf("a second key arrived with one state: %v", err)
+	}
+	got, err := p.Get(ctx, ref)
+	if err != nil || got != k {
+		t.Fatalf("%+v %v", got, err)
+	}
+	if n := got.Name(); n != "key_id 42, consumer key ending in 9abcdef" || strings.Contains(n, "cs_") {
+		t.Errorf("name %q", n)
+	}
+	for _, bad := range []string{"", "st", strings.Repeat("g", 64), "../" + ref} {
+		if _, err := p.Get(ctx, bad); !errors.Is(err, ErrNoPendingKey) {
+			t.Errorf("ref %q: %v", bad, err)
+		}
+	}
+	now = now.Add(PendingTTL - time.Second)
+	if _, err := p.Get(ctx, ref); err != nil {
+		t.Errorf("gone before PendingTTL: %v", err)
+	}
+	if err := p.Discard(ctx, ref); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Get(ctx, ref); !errors.Is(err, ErrNoPendingKey) {
+		t.Errorf("discarded key still pending: %v", err)
 	}
 }

@@ -64,7 +64,7 @@ func TestRunConnectsTheStandInShop(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(string(page), "Your shop is connected") {
 		t.Fatalf("final page %d:\n%s\nlogs:\n%s", resp.StatusCode, page, logs.String())
 	}
-	waitFor(t, out, "── Activation done: handoff done, webhook done, backfill complete (3 orders)")
+	waitFor(t, out, "── Activation done: key proven, handoff done, webhook done, backfill complete (3 orders)")
 	waitFor(t, out, "Logistos received POST /integration/woo_commerce_orders")
 	if strings.Contains(logs.String(), "ck_") || strings.Contains(out.String(), "ck_") {
 		t.Error("a key reached the logs or the terminal")

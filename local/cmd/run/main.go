@@ -204,7 +204,7 @@ func run(ctx context.Context, log *slog.Logger, out io.Writer) error {
 	connectURL := strings.TrimSuffix(url, pipeline.WebhookPath) + connect.PathConnect
 	fmt.Fprintf(out, "Connect      open %s in a browser and click Approve\n             shop: %s\n\n", connectURL, shopLine)
 	if conn.Activation.Err != nil {
-		fmt.Fprintf(out, "Activation   off: %v\n             (a connect stores the key but cannot start activation)\n\n", conn.Activation.Err)
+		fmt.Fprintf(out, "Activation   off: %v\n             (a connect keeps the key pending but cannot start activation)\n\n", conn.Activation.Err)
 	}
 	if rec != nil {
 		fmt.Fprintf(out, "Reconcile    every %s against %s (tables %s, %s): run `STATE_TABLE=%s LEDGER_TABLE=%s make activate` once first\n\n",
@@ -321,6 +321,9 @@ func printActivation(out io.Writer, rep activate.Report) {
 		fmt.Fprintf(out, "── Activation failed: %s\n", rep.Error)
 	default:
 		line := "── Activation done:"
+		if rep.Key != nil {
+			line += " key " + rep.Key.Outcome + ","
+		}
 		if rep.Handoff != nil {
 			line += " handoff " + rep.Handoff.Outcome + ","
 		}
