@@ -6,6 +6,7 @@ import (
 
 	"github.com/logistos-sync/logistos-sync/local/fakewoo"
 	"github.com/logistos-sync/logistos-sync/shared/activate"
+	"github.com/logistos-sync/logistos-sync/shared/config"
 )
 
 var webhookOnly = activate.Event{Steps: []string{activate.StepWebhook}}
@@ -99,5 +100,50 @@ func TestWebhookSecretRotation(t *testing.T) {
 	hooks := e.shop.Webhooks()
 	if len(hooks) != 1 || hooks[0].Secret != "rotated-secret" {
 		t.Errorf("webhooks %+v", hooks)
+	}
+}
+
+// A webhook WooCommerce disabled (or one paused) keeps its failure count
+// when set back to active, so the webhook step leaves a fresh one in its
+// place: after one more failed delivery, the webhook at WEBHOOK_URL is
+// still active. With order.updated forwarded, each topic has its webhook.
+func TestWebhookStepLeavesAWebhookThatSurvivesAFailure(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		status string
+		vars   map[string]string
+		topics []string
+	}{
+		{"disabled", "disabled", nil, []string{"order.created"}},
+		{"paused", "paused", nil, []string{"order.created"}},
+		{"disabled, order.updated forwarded", "disabled", map[string]string{config.ForwardTopics: "order.created,order.updated"},
+			[]string{"order.created", "order.updated"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := newEnv(t, fakewoo.Options{Orders: 1}, c.vars)
+			for _, topic := range c.topics {
+				e.shop.AddWebhook(fakewoo.Webhook{Name: "ours", Status: c.status, Topic: topic, DeliveryURL: webhookURL,
+					Secret: "stale", Failures: fakewoo.MaxDeliveryFailures + 1})
+			}
+			rep, err := e.run(webhookOnly)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.shop.FailDeliveries(true)
+			e.shop.PlaceOrders(1)
+			e.shop.Modify(1)
+			for _, topic := range c.topics {
+				var mine []fakewoo.Webhook
+				for _, w := range e.shop.Webhooks() {
+					if w.Topic == topic && w.DeliveryURL == webhookURL {
+						mine = append(mine, w)
+					}
+				}
+				if len(mine) != 1 || mine[0].Status != "active" || mine[0].Secret != e.st.WebhookSecret {
+					t.Errorf("%s webhooks after the step (actions %v) and one failed delivery: %+v; want one, active",
+						topic, rep.Webhook.Actions, mine)
+				}
+			}
+		})
 	}
 }
