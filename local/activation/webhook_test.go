@@ -13,9 +13,10 @@ var webhookOnly = activate.Event{Steps: []string{activate.StepWebhook}}
 
 // Whatever the shop starts with, one run leaves exactly one active
 // order.created webhook delivering to WEBHOOK_URL with the deployment's
-// secret, and leaves other webhooks alone. Every later run makes exactly one
-// write: the secret refresh (WooCommerce never shows a secret, so a run
-// cannot tell whether it still matches).
+// secret, and leaves other webhooks alone: one not active is replaced by a
+// new one (created first, then the old deleted), never re-activated. Every
+// later run makes exactly one write: the secret refresh (WooCommerce never
+// shows a secret, so a run cannot tell whether it still matches).
 func TestWebhookIdempotent(t *testing.T) {
 	other := fakewoo.Webhook{Name: "old plugin", Status: "active", Topic: "order.created", DeliveryURL: "https://elsewhere.example/hook", Secret: "theirs"}
 	updated := fakewoo.Webhook{Name: "ours, other topic", Status: "active", Topic: "order.updated", DeliveryURL: webhookURL, Secret: "x"}
@@ -30,10 +31,10 @@ func TestWebhookIdempotent(t *testing.T) {
 	}{
 		{"none", nil, 1, "create"},
 		{"one active", []fakewoo.Webhook{ours("active")}, 1, "refresh secret"},
-		{"one disabled", []fakewoo.Webhook{ours("disabled")}, 1, "re-activate"},
-		{"one paused", []fakewoo.Webhook{ours("paused")}, 1, "re-activate"},
+		{"one disabled", []fakewoo.Webhook{ours("disabled")}, 2, "create order.created webhook in place of #1 (disabled);delete replaced"},
+		{"one paused", []fakewoo.Webhook{ours("paused")}, 2, "create order.created webhook in place of #1 (paused);delete replaced"},
 		{"two duplicates", []fakewoo.Webhook{ours("disabled"), ours("active")}, 2, "delete duplicate"},
-		{"three duplicates among others", []fakewoo.Webhook{other, ours("disabled"), updated, ours("paused"), ours("disabled")}, 3, "delete duplicate"},
+		{"three not active among others", []fakewoo.Webhook{other, ours("disabled"), updated, ours("paused"), ours("disabled")}, 4, "delete replaced"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -61,8 +62,8 @@ func TestWebhookIdempotent(t *testing.T) {
 				if len(mine) != 1 || mine[0].Status != "active" || mine[0].Secret != e.st.WebhookSecret || mine[0].APIVersion != "wp_api_v3" {
 					t.Fatalf("webhooks at our URL: %+v", mine)
 				}
-				if mine[0].ID != rep.Webhook.WebhookID {
-					t.Errorf("report names webhook %d, kept %d", rep.Webhook.WebhookID, mine[0].ID)
+				if id := rep.Webhook.WebhookIDs["order.created"]; mine[0].ID != id {
+					t.Errorf("report names webhook %d, kept %d", id, mine[0].ID)
 				}
 				for _, w := range e.shop.Webhooks() {
 					if w.DeliveryURL == other.DeliveryURL && (w.Secret != "theirs" || w.Status != "active") {
