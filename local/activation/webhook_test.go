@@ -6,15 +6,17 @@ import (
 
 	"github.com/logistos-sync/logistos-sync/local/fakewoo"
 	"github.com/logistos-sync/logistos-sync/shared/activate"
+	"github.com/logistos-sync/logistos-sync/shared/config"
 )
 
 var webhookOnly = activate.Event{Steps: []string{activate.StepWebhook}}
 
 // Whatever the shop starts with, one run leaves exactly one active
 // order.created webhook delivering to WEBHOOK_URL with the deployment's
-// secret, and leaves other webhooks alone. Every later run makes exactly one
-// write: the secret refresh (WooCommerce never shows a secret, so a run
-// cannot tell whether it still matches).
+// secret, and leaves other webhooks alone: one not active is replaced by a
+// new one (created first, then the old deleted), never re-activated. Every
+// later run makes exactly one write: the secret refresh (WooCommerce never
+// shows a secret, so a run cannot tell whether it still matches).
 func TestWebhookIdempotent(t *testing.T) {
 	other := fakewoo.Webhook{Name: "old plugin", Status: "active", Topic: "order.created", DeliveryURL: "https://elsewhere.example/hook", Secret: "theirs"}
 	updated := fakewoo.Webhook{Name: "ours, other topic", Status: "active", Topic: "order.updated", DeliveryURL: webhookURL, Secret: "x"}
@@ -29,10 +31,10 @@ func TestWebhookIdempotent(t *testing.T) {
 	}{
 		{"none", nil, 1, "create"},
 		{"one active", []fakewoo.Webhook{ours("active")}, 1, "refresh secret"},
-		{"one disabled", []fakewoo.Webhook{ours("disabled")}, 1, "re-activate"},
-		{"one paused", []fakewoo.Webhook{ours("paused")}, 1, "re-activate"},
+		{"one disabled", []fakewoo.Webhook{ours("disabled")}, 2, "create order.created webhook in place of #1 (disabled);delete replaced"},
+		{"one paused", []fakewoo.Webhook{ours("paused")}, 2, "create order.created webhook in place of #1 (paused);delete replaced"},
 		{"two duplicates", []fakewoo.Webhook{ours("disabled"), ours("active")}, 2, "delete duplicate"},
-		{"three duplicates among others", []fakewoo.Webhook{other, ours("disabled"), updated, ours("paused"), ours("disabled")}, 3, "delete duplicate"},
+		{"three not active among others", []fakewoo.Webhook{other, ours("disabled"), updated, ours("paused"), ours("disabled")}, 4, "delete replaced"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -60,8 +62,8 @@ func TestWebhookIdempotent(t *testing.T) {
 				if len(mine) != 1 || mine[0].Status != "active" || mine[0].Secret != e.st.WebhookSecret || mine[0].APIVersion != "wp_api_v3" {
 					t.Fatalf("webhooks at our URL: %+v", mine)
 				}
-				if mine[0].ID != rep.Webhook.WebhookID {
-					t.Errorf("report names webhook %d, kept %d", rep.Webhook.WebhookID, mine[0].ID)
+				if id := rep.Webhook.WebhookIDs["order.created"]; mine[0].ID != id {
+					t.Errorf("report names webhook %d, kept %d", id, mine[0].ID)
 				}
 				for _, w := range e.shop.Webhooks() {
 					if w.DeliveryURL == other.DeliveryURL && (w.Secret != "theirs" || w.Status != "active") {
@@ -99,5 +101,50 @@ func TestWebhookSecretRotation(t *testing.T) {
 	hooks := e.shop.Webhooks()
 	if len(hooks) != 1 || hooks[0].Secret != "rotated-secret" {
 		t.Errorf("webhooks %+v", hooks)
+	}
+}
+
+// A webhook WooCommerce disabled (or one paused) keeps its failure count
+// when set back to active, so the webhook step leaves a fresh one in its
+// place: after one more failed delivery, the webhook at WEBHOOK_URL is
+// still active. With order.updated forwarded, each topic has its webhook.
+func TestWebhookStepLeavesAWebhookThatSurvivesAFailure(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		status string
+		vars   map[string]string
+		topics []string
+	}{
+		{"disabled", "disabled", nil, []string{"order.created"}},
+		{"paused", "paused", nil, []string{"order.created"}},
+		{"disabled, order.updated forwarded", "disabled", map[string]string{config.ForwardTopics: "order.created,order.updated"},
+			[]string{"order.created", "order.updated"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := newEnv(t, fakewoo.Options{Orders: 1}, c.vars)
+			for _, topic := range c.topics {
+				e.shop.AddWebhook(fakewoo.Webhook{Name: "ours", Status: c.status, Topic: topic, DeliveryURL: webhookURL,
+					Secret: "stale", Failures: fakewoo.MaxDeliveryFailures + 1})
+			}
+			rep, err := e.run(webhookOnly)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.shop.FailDeliveries(true)
+			e.shop.PlaceOrders(1)
+			e.shop.Modify(1)
+			for _, topic := range c.topics {
+				var mine []fakewoo.Webhook
+				for _, w := range e.shop.Webhooks() {
+					if w.Topic == topic && w.DeliveryURL == webhookURL {
+						mine = append(mine, w)
+					}
+				}
+				if len(mine) != 1 || mine[0].Status != "active" || mine[0].Secret != e.st.WebhookSecret {
+					t.Errorf("%s webhooks after the step (actions %v) and one failed delivery: %+v; want one, active",
+						topic, rep.Webhook.Actions, mine)
+				}
+			}
+		})
 	}
 }

@@ -2,10 +2,12 @@ package fakewoo
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/md5"
 	"encoding/hex"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -40,7 +42,7 @@ type DeliveryStats struct {
 func (s *Shop) PlaceOrders(n int) []int64 {
 	ids := s.AddOrders(n)
 	for _, id := range ids {
-		s.deliver(id)
+		s.deliver(woohook.TopicOrderCreated, id)
 	}
 	return ids
 }
@@ -68,18 +70,20 @@ func (s *Shop) Deliveries() DeliveryStats {
 	return s.deliveries
 }
 
-// deliver sends order id to each active order.created webhook. No retries:
-// a failed delivery is counted and never re-sent, as in WooCommerce.
-func (s *Shop) deliver(id int64) {
+// deliver sends order id to each active webhook of topic, oldest first. No
+// retries: a failed delivery is counted and never re-sent, as in
+// WooCommerce.
+func (s *Shop) deliver(topic string, id int64) {
 	s.mu.Lock()
 	unreachable := s.failDeliveries
 	var hooks []Webhook
 	for _, w := range s.webhooks {
-		if w.Status == "active" && w.Topic == woohook.TopicOrderCreated {
+		if w.Status == "active" && w.Topic == topic {
 			hooks = append(hooks, *w)
 		}
 	}
 	s.mu.Unlock()
+	slices.SortFunc(hooks, func(a, b Webhook) int { return cmp.Compare(a.ID, b.ID) })
 	for _, w := range hooks {
 		// The body is built when the delivery runs, as WooCommerce does.
 		body, ok := s.OrderJSON(s.URL, id)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/logistos-sync/logistos-sync/shared/jsonscan"
+	"github.com/logistos-sync/logistos-sync/shared/woohook"
 )
 
 // Statuses WooCommerce accepts in ?status=.
@@ -48,15 +49,16 @@ func (s *Shop) SetStatus(id int64, status string) {
 }
 
 // Modify changes order id now (an edit in WP admin, a refund): its
-// date_modified becomes the shop's clock. No webhook is delivered for it
-// (order.updated webhooks are not registered by this project).
+// date_modified becomes the shop's clock, and order.updated is delivered
+// to every active order.updated webhook before Modify returns.
 func (s *Shop) Modify(id int64) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.modified == nil {
 		s.modified = make(map[int64]time.Time)
 	}
 	s.modified[id] = s.now().UTC().Truncate(time.Second)
+	s.mu.Unlock()
+	s.deliver(woohook.TopicOrderUpdated, id)
 }
 
 // modifiedAt is order id's date_modified; its creation when never modified.

@@ -19,7 +19,10 @@ type Webhook struct {
 	DeliveryURL string
 	Secret      string
 	APIVersion  string // "wp_api_v3" for webhooks created through /wc/v3
-	// Failures counts consecutive failed deliveries (failed_delivery_count).
+	// Failures counts consecutive failed deliveries (WooCommerce's
+	// failure_count): only a successful delivery resets it; an update
+	// (status=active included) keeps it, as WC_Webhook::set_status does and
+	// the REST API cannot write it; a webhook created anew starts at 0.
 	Failures int
 	Created  time.Time
 	Modified time.Time
@@ -194,7 +197,8 @@ func (s *Shop) serveWebhooks(w http.ResponseWriter, r *http.Request, id int64) {
 }
 
 // updateWebhook applies what was sent, as WC_REST_Webhooks_V1_Controller
-// does: empty values are ignored, the api_version is left alone.
+// does: empty values are ignored, the api_version and the failure count
+// are left alone.
 func (s *Shop) updateWebhook(w http.ResponseWriter, r *http.Request, base string, id int64) {
 	var in webhookInput
 	if err := decodeBody(r, &in); err != nil {

@@ -232,15 +232,17 @@ func TestNeedsActivation(t *testing.T) {
 }
 
 // With order.updated forwarded, an order modified after what the ledger
-// holds is queued again as order.updated (nobody delivers that topic by
-// webhook here); an order not modified is left alone.
+// holds (its order.updated delivery failed) is queued again as
+// order.updated; an order not modified is left alone.
 func TestModifiedOrdersWithOrderUpdated(t *testing.T) {
-	e := newEnv(t, 0, map[string]string{"FORWARD_TOPICS": "order.created,order.updated"})
+	e := newEnv(t, 0, bothTopics)
 	e.activate()
 	placed := e.shop.PlaceOrders(3) // delivered by webhook
 	e.waitAtLogistos(placed)
 	e.clock.Advance(time.Minute)
+	e.down.Store(true)
 	e.shop.Modify(placed[1])
+	e.down.Store(false)
 	e.clock.Advance(grace + time.Minute)
 	rep := e.sweep(reconcile.Event{})
 	if rep.OrdersMissing != 1 || rep.OrdersQueued != 1 || rep.MissingIDs[0] != placed[1] {

@@ -133,6 +133,7 @@ type Handler struct {
 	CredentialsURL string
 	Statuses       []string // backfill status filter; wooapi.StatusAny when empty
 	Concurrency    int      // pages fetched at once; config.DefaultBackfillConcurrency when zero
+	WebhookTopics  []string // a webhook is kept for each (hookreg.Topics); order.created when empty
 
 	// Timing of a backfill slice; the package defaults when zero.
 	DrainMargin     time.Duration

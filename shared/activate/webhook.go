@@ -10,29 +10,35 @@ import (
 	"github.com/logistos-sync/logistos-sync/shared/wooapi"
 )
 
-// WebhookName is the name given to the webhook this project creates.
-const WebhookName = hookreg.Name
-
 // WebhookReport says what the webhook step did.
 type WebhookReport struct {
-	Outcome     string   `json:"outcome"`
-	Detail      string   `json:"detail"`
-	WebhookID   int64    `json:"webhook_id,omitempty"`
-	DeliveryURL string   `json:"delivery_url"`
-	Actions     []string `json:"actions"`
-	// Others counts order.created webhooks delivering elsewhere (left alone;
-	// e.g. an old integration that may also send orders to Logistos).
-	Others     int   `json:"other_order_created_webhooks"`
+	Outcome     string `json:"outcome"`
+	Detail      string `json:"detail"`
+	DeliveryURL string `json:"delivery_url"`
+	// Topics each have a webhook: order.created, and order.updated when
+	// it is forwarded.
+	Topics []string `json:"topics"`
+	// WebhookIDs is the webhook of each topic (none yet in a dry run that
+	// would create it).
+	WebhookIDs map[string]int64 `json:"webhook_ids,omitempty"`
+	Actions    []string         `json:"actions"`
+	// Others counts webhooks of these topics delivering elsewhere (left
+	// alone; e.g. an old integration that may also send orders to Logistos).
+	Others     int   `json:"other_webhooks"`
 	Writes     int   `json:"writes"`
 	DurationMS int64 `json:"duration_ms"`
 }
 
-// webhook makes sure exactly one active order.created webhook delivers to
-// WebhookURL with the deployment's secret (hookreg: the same plan reconcile
-// repairs with). WooCommerce never returns a webhook's secret, so it cannot
-// tell whether the kept one signs with ours: every run sends the secret
-// again in one update, which is the only write a run makes once the webhook
-// is in shape. That write also picks up a rotated secret.
+// webhook makes sure exactly one active webhook per topic (WebhookTopics:
+// order.created, and order.updated when forwarded) delivers to WebhookURL
+// with the deployment's secret (hookreg: the same plan reconcile repairs
+// with). One that is not active is replaced by a new one rather than
+// re-activated: WooCommerce keeps a webhook's failure count, and a
+// re-activated webhook would be disabled again at its next failed
+// delivery. WooCommerce never returns a webhook's secret, so it cannot tell
+// whether a kept one signs with ours: every run sends the secret again, one
+// update per topic, which are the only writes a run makes once the webhooks
+// are in shape. That also picks up a rotated secret.
 func (h *Handler) webhook(ctx context.Context, log *slog.Logger, shop *wooapi.Client, ev Event) (*WebhookReport, error) {
 	start := h.now()
 	rep := &WebhookReport{DeliveryURL: h.WebhookURL, Actions: []string{}}
@@ -45,11 +51,12 @@ func (h *Handler) webhook(ctx context.Context, log *slog.Logger, shop *wooapi.Cl
 	if err != nil || len(secrets) == 0 || len(secrets[0]) == 0 {
 		return fail(fmt.Errorf("read the webhook secret: %v", err))
 	}
-	plan, err := hookreg.Inspect(ctx, shop, hookreg.Want{URL: h.WebhookURL, Secret: string(secrets[0]), RefreshSecret: true})
+	plan, err := hookreg.Inspect(ctx, shop, hookreg.Want{URL: h.WebhookURL, Secret: string(secrets[0]),
+		Topics: h.WebhookTopics, RefreshSecret: true})
 	if err != nil {
 		return fail(err)
 	}
-	rep.Others, rep.WebhookID = plan.Others, plan.WebhookID
+	rep.Topics, rep.Others, rep.WebhookIDs = plan.Topics, plan.Others, plan.IDs
 	for _, w := range plan.Writes {
 		rep.Actions = append(rep.Actions, w.Action)
 		if ev.DryRun {
@@ -61,16 +68,15 @@ func (h *Handler) webhook(ctx context.Context, log *slog.Logger, shop *wooapi.Cl
 		rep.Writes++
 		log.LogAttrs(ctx, slog.LevelInfo, "webhook changed", slog.String("action", w.Action))
 	}
-	rep.WebhookID = plan.WebhookID
 	rep.Outcome = OutcomeDone
-	rep.Detail = fmt.Sprintf("webhook #%d delivers order.created to %s, active, with the deployment's secret", rep.WebhookID, h.WebhookURL)
+	rep.Detail = fmt.Sprintf("webhooks %s deliver to %s, active, with the deployment's secret", plan.Webhooks(), h.WebhookURL)
 	if ev.DryRun {
 		rep.Outcome, rep.Detail = OutcomeWouldDo, "would "+strings.Join(rep.Actions, "; ")
 	}
 	if rep.Others > 0 {
-		rep.Detail += fmt.Sprintf("; %d other order.created webhook(s) deliver elsewhere and were left alone", rep.Others)
+		rep.Detail += fmt.Sprintf("; %d other webhook(s) of these topics deliver elsewhere and were left alone", rep.Others)
 	}
 	log.LogAttrs(ctx, slog.LevelInfo, "webhook step", slog.String("outcome", rep.Outcome),
-		slog.Int64("webhook_id", rep.WebhookID), slog.Int("writes", rep.Writes), slog.Int("others", rep.Others))
+		slog.String("webhooks", plan.Webhooks()), slog.Int("writes", rep.Writes), slog.Int("others", rep.Others))
 	return rep, nil
 }

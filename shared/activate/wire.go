@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/logistos-sync/logistos-sync/shared/config"
+	"github.com/logistos-sync/logistos-sync/shared/hookreg"
 	"github.com/logistos-sync/logistos-sync/shared/ledger"
 	"github.com/logistos-sync/logistos-sync/shared/logistos"
 	"github.com/logistos-sync/logistos-sync/shared/metrics"
@@ -58,6 +59,7 @@ func New(cfg config.Activate, awsCfg aws.Config, log *slog.Logger, m *metrics.Em
 		CredentialsURL: cfg.CredentialsURL,
 		Statuses:       cfg.BackfillStatuses,
 		Concurrency:    cfg.BackfillConcurrency,
+		WebhookTopics:  hookreg.Topics(cfg.Topics),
 		Log:            log,
 		Metrics:        m,
 	}

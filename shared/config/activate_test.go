@@ -17,7 +17,8 @@ func TestLoadActivate(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.StoreURL != "https://shop.example" || c.WooCredentials.ARN != "arn:woo" || c.CredentialsURL != DefaultLogistosCredentialsURL ||
-		c.DLQURL != "https://sqs/dlq" || c.BackfillConcurrency != DefaultBackfillConcurrency || strings.Join(c.BackfillStatuses, ",") != "any" || c.StateTable != "" {
+		c.DLQURL != "https://sqs/dlq" || c.BackfillConcurrency != DefaultBackfillConcurrency || strings.Join(c.BackfillStatuses, ",") != "any" || c.StateTable != "" ||
+		strings.Join(c.Topics, ",") != "order.created" {
 		t.Errorf("defaults: %+v", c)
 	}
 
@@ -25,8 +26,9 @@ func TestLoadActivate(t *testing.T) {
 	delete(literal, WooCredentialsSecretARN)
 	literal[WooConsumerKey], literal[WooConsumerSecret] = "ck_1", "cs_1"
 	literal[BackfillStatus], literal[BackfillConcurrency], literal[StateTable] = "processing, completed", "8", "table"
+	literal[ForwardTopics] = "order.created,order.updated"
 	if c, err := LoadActivate(FromMap(literal)); err != nil || c.ConsumerKey != "ck_1" || c.ConsumerSecret != "cs_1" ||
-		len(c.BackfillStatuses) != 2 || c.BackfillConcurrency != 8 || c.StateTable != "table" {
+		len(c.BackfillStatuses) != 2 || c.BackfillConcurrency != 8 || c.StateTable != "table" || len(c.Topics) != 2 {
 		t.Errorf("literal key: %+v %v", c, err)
 	}
 

@@ -139,6 +139,9 @@ type Activate struct {
 	LedgerTable         string // DynamoDB ledger of orders queued; empty keeps it in memory
 	BackfillConcurrency int
 	BackfillStatuses    []string
+	// Topics forwarded: activate registers a webhook for each that is a
+	// webhook topic (order.created, order.updated), as reconcile repairs.
+	Topics []string
 	// Function is the deployed function's name, which continues a long
 	// backfill by invoking itself; "" in local runs, whose runner loops on
 	// the report's next event instead.
@@ -161,6 +164,7 @@ func LoadActivate(e *Env) (Activate, error) {
 		LedgerTable:         e.String(LedgerTable, ""),
 		BackfillConcurrency: e.Int(BackfillConcurrency, DefaultBackfillConcurrency, 1, MaxBackfillConcurrency),
 		BackfillStatuses:    e.List(BackfillStatus, DefaultBackfillStatus),
+		Topics:              e.List(ForwardTopics, DefaultForwardTopics),
 		Function:            e.String(FunctionName, ""),
 		LogLevel:            e.String(LogLevel, DefaultLogLevel),
 	}
@@ -226,7 +230,8 @@ type Reconcile struct {
 	// Grace is how long after an order its webhook delivery may still
 	// arrive: the window ends this long before now.
 	Grace time.Duration
-	// Topics forwarded: with order.updated, modified orders are recovered too.
+	// Topics forwarded: with order.updated, modified orders are recovered
+	// too, and its webhook is repaired beside order.created's.
 	Topics   []string
 	Function string
 	LogLevel string

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/logistos-sync/logistos-sync/internal/sqschars"
 	"github.com/logistos-sync/logistos-sync/shared/logging"
 	"github.com/logistos-sync/logistos-sync/shared/logistos"
 	"github.com/logistos-sync/logistos-sync/shared/metrics"
@@ -98,6 +99,15 @@ func (f *fakeSQS) SendMessage(_ context.Context, in *sqs.SendMessageInput, _ ...
 	defer f.mu.Unlock()
 	if f.sendErr != nil {
 		return nil, f.sendErr
+	}
+	// Real SQS refuses the whole call for one character outside its set.
+	for k, v := range in.MessageAttributes {
+		if i := sqschars.First(aws.ToString(v.StringValue)); i >= 0 {
+			return nil, fmt.Errorf("InvalidParameterValue: message attribute %s holds an invalid character at byte %d", k, i)
+		}
+	}
+	if i := sqschars.First(aws.ToString(in.MessageBody)); i >= 0 {
+		return nil, fmt.Errorf("InvalidMessageContents: invalid character at byte %d", i)
 	}
 	f.dlq = append(f.dlq, in)
 	return &sqs.SendMessageOutput{}, nil
@@ -240,6 +250,32 @@ func TestOutcomes(t *testing.T) {
 					aws.ToString(in.MessageAttributes[queue.AttrOrigin].StringValue) != queue.OriginWebhook {
 					t.Errorf("DLQ attributes %v", in.MessageAttributes)
 				}
+			}
+		})
+	}
+}
+
+// Logistos's answer is put in failure-detail as it came, and it can hold
+// bytes SQS refuses in an attribute (NUL, ESC, invalid UTF-8): the order is
+// still dead-lettered at once with its reason, not retried until SQS moves
+// it without one.
+func TestDeadLetterOfAnAnswerSQSWouldRefuse(t *testing.T) {
+	for name, detail := range map[string]string{
+		"NUL":           "bad\x00pincode",
+		"ESC":           "\x1b[31mbad pincode\x1b[0m",
+		"invalid UTF-8": "bad pincode \xff\xfe caf\xe9",
+	} {
+		t.Run(name, func(t *testing.T) {
+			hs := newHarness()
+			hs.lg.answer = func(*logistos.Payload) error { return &logistos.Error{StatusCode: 400, Detail: detail} }
+			resp, _ := hs.h.Handle(context.Background(), events.SQSEvent{Records: []events.SQSMessage{record(7, queue.OriginWebhook, "")}})
+			if got := failed(resp); len(got) != 0 || len(hs.sqs.dlq) != 1 {
+				t.Fatalf("failures %v, %d dead-lettered; want the order dead-lettered at once", got, len(hs.sqs.dlq))
+			}
+			attrs := hs.sqs.dlq[0].MessageAttributes
+			reason, got := aws.ToString(attrs[queue.AttrFailureReason].StringValue), aws.ToString(attrs[queue.AttrFailureDetail].StringValue)
+			if !strings.Contains(reason, "400") || !strings.Contains(got, "bad") || !strings.Contains(got, "pincode") {
+				t.Errorf("failure-reason %q, failure-detail %q; want the status and the answer, readable", reason, got)
 			}
 		})
 	}

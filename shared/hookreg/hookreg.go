@@ -1,5 +1,6 @@
-// Package hookreg keeps this deployment's webhook registered in the shop:
-// exactly one active order.created webhook delivering to the deployment's
+// Package hookreg keeps this deployment's webhooks registered in the shop:
+// for each topic registered (order.created, and order.updated when it is
+// forwarded), exactly one active webhook delivering to the deployment's
 // webhook URL. activate's webhook step and reconcile's repair both use it,
 // so the two can never disagree on what "in shape" means.
 package hookreg
@@ -15,8 +16,25 @@ import (
 	"github.com/logistos-sync/logistos-sync/shared/woohook"
 )
 
-// Name is the name given to the webhook this project creates.
-const Name = "Logistos Sync (order.created)"
+// Registrable are the topics a webhook is registered for, in the order
+// they are put in shape. order.deleted is not one: its body is only
+// {"id":N}, no order to forward.
+var Registrable = []string{woohook.TopicOrderCreated, woohook.TopicOrderUpdated}
+
+// Topics returns the forwarded topics (FORWARD_TOPICS) that are
+// Registrable, in Registrable's order.
+func Topics(forwarded []string) []string {
+	var out []string
+	for _, t := range Registrable {
+		if slices.Contains(forwarded, t) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// Name is the name given to the webhook this project creates for topic.
+func Name(topic string) string { return "Logistos Sync (" + topic + ")" }
 
 // Shop is the part of the REST client registration uses (wooapi.Client).
 type Shop interface {
@@ -26,10 +44,13 @@ type Shop interface {
 	DeleteWebhook(ctx context.Context, id int64) error
 }
 
-// Want is the webhook wanted.
+// Want is the webhooks wanted.
 type Want struct {
 	URL    string // the deployment's webhook URL
 	Secret string // the deployment's webhook secret
+	// Topics each have one webhook (Topics of FORWARD_TOPICS); only
+	// order.created when empty.
+	Topics []string
 	// RefreshSecret sends the secret even to a webhook already in shape.
 	// WooCommerce never returns a secret, so a wrong one cannot be seen:
 	// activate always sends it (that also pushes a rotated secret), while
@@ -45,13 +66,15 @@ type Write struct {
 
 // Plan is what it takes to put the shop's webhooks in shape.
 type Plan struct {
-	// WebhookID is the webhook kept (0 when one is to be created; set by
-	// the create once done).
-	WebhookID int64
-	// InShape: exactly one of ours, active, before any write.
+	// Topics are the topics planned for, in order.
+	Topics []string
+	// IDs is the webhook kept for each topic; a topic whose webhook is to
+	// be created is absent until its create is done.
+	IDs map[string]int64
+	// InShape: for each topic exactly one of ours, active, before any write.
 	InShape bool
 	Writes  []Write
-	// Others counts order.created webhooks delivering elsewhere (left
+	// Others counts webhooks of these topics delivering elsewhere (left
 	// alone; e.g. an old integration that may also send orders to Logistos).
 	Others int
 }
@@ -65,28 +88,59 @@ func (p *Plan) Actions() []string {
 	return out
 }
 
+// Webhooks names the webhook of each topic, for reports: "#12 order.created,
+// #13 order.updated" (a topic without one yet: "order.updated (to create)").
+func (p *Plan) Webhooks() string {
+	parts := make([]string, len(p.Topics))
+	for i, t := range p.Topics {
+		if id, ok := p.IDs[t]; ok {
+			parts[i] = fmt.Sprintf("#%d %s", id, t)
+		} else {
+			parts[i] = t + " (to create)"
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
 // Inspect lists the shop's webhooks and plans the writes that put them in
-// shape. Webhooks are ours when they deliver order.created to want.URL
-// (unique per deployment); others are never touched. Of ours, one is kept
-// (an active one if any, else the oldest), re-activated if needed and given
-// the secret; the rest are deleted. Webhooks created here go through /wc/v3,
-// which makes WooCommerce deliver the v3 order JSON (api_version wp_api_v3).
+// shape. Webhooks are ours when they deliver one of want.Topics to want.URL
+// (unique per deployment); others are never touched. Per topic, an active
+// one of ours is kept (the oldest) and given the secret when asked; when
+// none is active, a new one is created (secret sent) in place of the
+// disabled or paused ones, because WooCommerce keeps a webhook's failure
+// count across a status change and would disable a re-activated one at its
+// next failed delivery, while a new one starts at 0. It is created before
+// the old ones are deleted, so that some webhook exists throughout. The
+// rest of ours are deleted. Webhooks created here go through /wc/v3, which
+// makes WooCommerce deliver the v3 order JSON (api_version wp_api_v3).
 func Inspect(ctx context.Context, shop Shop, want Want) (*Plan, error) {
 	hooks, err := shop.ListWebhooks(ctx)
 	if err != nil {
-		return nil, err
+		return nil, err // its Op says "list webhooks"
 	}
-	p := &Plan{}
-	var ours []wooapi.Webhook
+	p := &Plan{Topics: want.Topics, IDs: map[string]int64{}, InShape: true}
+	if len(p.Topics) == 0 {
+		p.Topics = []string{woohook.TopicOrderCreated}
+	}
+	ours := map[string][]wooapi.Webhook{}
 	for _, w := range hooks {
 		switch {
-		case w.Topic != woohook.TopicOrderCreated:
+		case !slices.Contains(p.Topics, w.Topic):
 		case SameURL(w.DeliveryURL, want.URL):
-			ours = append(ours, w)
+			ours[w.Topic] = append(ours[w.Topic], w)
 		default:
 			p.Others++
 		}
 	}
+	for _, topic := range p.Topics {
+		p.plan(shop, want, topic, ours[topic])
+	}
+	return p, nil
+}
+
+// plan adds the writes that leave topic exactly one active webhook of
+// ours, given ours, the webhooks of that topic at the URL.
+func (p *Plan) plan(shop Shop, want Want, topic string, ours []wooapi.Webhook) {
 	slices.SortStableFunc(ours, func(a, b wooapi.Webhook) int {
 		if (a.Status == wooapi.WebhookActive) != (b.Status == wooapi.WebhookActive) {
 			if a.Status == wooapi.WebhookActive {
@@ -96,36 +150,49 @@ func Inspect(ctx context.Context, shop Shop, want Want) (*Plan, error) {
 		}
 		return cmp.Compare(a.ID, b.ID)
 	})
-	p.InShape = len(ours) == 1 && ours[0].Status == wooapi.WebhookActive
-	if len(ours) == 0 {
-		p.Writes = append(p.Writes, Write{"create", func(ctx context.Context) error {
-			w, err := shop.CreateWebhook(ctx, wooapi.WebhookChange{Name: Name, Status: wooapi.WebhookActive,
-				Topic: woohook.TopicOrderCreated, DeliveryURL: want.URL, Secret: want.Secret})
-			p.WebhookID = w.ID
-			return err
-		}})
-		return p, nil
+	if len(ours) != 1 || ours[0].Status != wooapi.WebhookActive {
+		p.InShape = false
 	}
-	keep := ours[0]
-	p.WebhookID = keep.ID
-	if keep.Status != wooapi.WebhookActive {
-		p.Writes = append(p.Writes, Write{fmt.Sprintf("re-activate #%d (was %s) and refresh its secret", keep.ID, keep.Status),
-			func(ctx context.Context) error {
-				_, err := shop.UpdateWebhook(ctx, keep.ID, wooapi.WebhookChange{Status: wooapi.WebhookActive, Secret: want.Secret})
-				return err
+	stale, what := ours, "replaced"
+	if len(ours) > 0 && ours[0].Status == wooapi.WebhookActive {
+		keep := ours[0]
+		stale, what = ours[1:], "duplicate"
+		p.IDs[topic] = keep.ID
+		if want.RefreshSecret {
+			p.Writes = append(p.Writes, Write{fmt.Sprintf("refresh secret of %s webhook #%d", topic, keep.ID), func(ctx context.Context) error {
+				_, err := shop.UpdateWebhook(ctx, keep.ID, wooapi.WebhookChange{Secret: want.Secret})
+				return wrap(err, topic)
 			}})
-	} else if want.RefreshSecret {
-		p.Writes = append(p.Writes, Write{fmt.Sprintf("refresh secret of #%d", keep.ID), func(ctx context.Context) error {
-			_, err := shop.UpdateWebhook(ctx, keep.ID, wooapi.WebhookChange{Secret: want.Secret})
-			return err
+		}
+	} else {
+		action := "create " + topic + " webhook"
+		if len(stale) > 0 {
+			action += fmt.Sprintf(" in place of #%d (%s)", stale[0].ID, stale[0].Status)
+		}
+		p.Writes = append(p.Writes, Write{action, func(ctx context.Context) error {
+			w, err := shop.CreateWebhook(ctx, wooapi.WebhookChange{Name: Name(topic), Status: wooapi.WebhookActive,
+				Topic: topic, DeliveryURL: want.URL, Secret: want.Secret})
+			if err == nil {
+				p.IDs[topic] = w.ID
+			}
+			return wrap(err, topic)
 		}})
 	}
-	for _, dup := range ours[1:] {
-		p.Writes = append(p.Writes, Write{fmt.Sprintf("delete duplicate #%d (%s)", dup.ID, dup.Status), func(ctx context.Context) error {
-			return shop.DeleteWebhook(ctx, dup.ID)
+	for _, old := range stale {
+		p.Writes = append(p.Writes, Write{fmt.Sprintf("delete %s %s webhook #%d (%s)", what, topic, old.ID, old.Status), func(ctx context.Context) error {
+			return wrap(shop.DeleteWebhook(ctx, old.ID), topic)
 		}})
 	}
-	return p, nil
+}
+
+// wrap names the topic of a write that failed (the REST client's error
+// names the write and the webhook), keeping err for errors.Is and As; nil
+// stays nil.
+func wrap(err error, topic string) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s webhook: %w", topic, err)
 }
 
 // SameURL compares delivery URLs as WooCommerce users write them: scheme

@@ -1,7 +1,9 @@
 package queue
 
 import (
+	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
@@ -54,7 +56,7 @@ func DeadLetter(dlqURL, body string, attrs map[string]string, f Failure) *sqs.Se
 		}
 	}
 	put := func(k, v string) {
-		if v = strings.ToValidUTF8(v, "?"); v != "" {
+		if v = sqsText(v); v != "" {
 			if len(v) > MaxFailureValueBytes {
 				v = strings.ToValidUTF8(v[:MaxFailureValueBytes], "")
 			}
@@ -65,4 +67,34 @@ func DeadLetter(dlqURL, body string, attrs map[string]string, f Failure) *sqs.Se
 	put(AttrFailureReason, f.Reason)
 	put(AttrFailureDetail, f.Detail)
 	return &sqs.SendMessageInput{QueueUrl: &dlqURL, MessageBody: &body, MessageAttributes: out}
+}
+
+// sqsText returns s with every character SQS refuses in an attribute value
+// written as a Go-style escape (\x00, \x1b, \uFFFE; \xff for each byte of
+// invalid UTF-8). A failure's text comes partly from Logistos's answer,
+// which may hold anything, and one such character makes SQS refuse the
+// whole dead-lettering: the order would then be retried until SQS moved it
+// without its reason. Escapes keep what was there readable to whoever reads
+// the DLQ.
+func sqsText(s string) string {
+	if sqsSafe(s) {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s) + 16)
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case !sqsRune(r) && r < 0x100:
+			fmt.Fprintf(&b, `\x%02x`, r)
+		case !sqsRune(r):
+			fmt.Fprintf(&b, `\u%04X`, r)
+		default:
+			b.WriteString(s[i : i+size])
+		}
+		i += size
+	}
+	return b.String()
 }

@@ -177,13 +177,18 @@ func sqsSafeUnicode(s string) bool {
 		return false
 	}
 	for _, r := range s {
-		switch {
-		case r == '\t' || r == '\n' || r == '\r':
-		case r < 0x20, r >= 0xD800 && r <= 0xDFFF, r == 0xFFFE, r == 0xFFFF:
+		if !sqsRune(r) {
 			return false
 		}
 	}
 	return true
+}
+
+// sqsRune reports whether SQS accepts r, decoded from valid UTF-8, in a
+// message body or a String attribute value. Valid UTF-8 never holds a
+// surrogate nor a rune past U+10FFFF, so these are all it refuses.
+func sqsRune(r rune) bool {
+	return r >= 0x20 && r != 0xFFFE && r != 0xFFFF || r == '\t' || r == '\n' || r == '\r'
 }
 
 // Decode returns the order JSON carried by an SQS body with the given

@@ -1,12 +1,13 @@
 // Package reconcile finds the orders the webhook missed and queues them, and
-// repairs the webhook. WooCommerce never retries a delivery and silently
+// repairs the webhooks (order.created's, and order.updated's when it is
+// forwarded). WooCommerce never retries a delivery and silently
 // disables a webhook after repeated failures, so an endpoint outage, a 5xx,
 // a wrong secret or a paused webhook would otherwise lose orders for good.
 //
 // A sweep lists the window's orders cheaply (ids and dates only), looks them
 // up in the ledger of orders queued, fetches in full only those missing,
 // queues them with origin=reconcile and records them; then it puts the
-// webhook back in shape. Runs never overlap (a lease in the state table),
+// webhooks back in shape. Runs never overlap (a lease in the state table),
 // and the window's start (the high-water mark) only moves once a sweep has
 // queued everything it found, so a crashed sweep is covered by the next.
 package reconcile
@@ -20,6 +21,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -87,10 +89,15 @@ func (w Window) holds(date string) bool {
 
 // WebhookReport says what the repair found and did.
 type WebhookReport struct {
-	Outcome   string   `json:"outcome"` // in_shape, repaired, would_repair, failed
-	WebhookID int64    `json:"webhook_id,omitempty"`
-	Actions   []string `json:"actions"`
-	Error     string   `json:"error,omitempty"`
+	Outcome string `json:"outcome"` // in_shape, repaired, would_repair, failed
+	// Topics each have a webhook: order.created, and order.updated when
+	// it is forwarded.
+	Topics []string `json:"topics"`
+	// WebhookIDs is the webhook of each topic (none yet for one a dry run
+	// would create).
+	WebhookIDs map[string]int64 `json:"webhook_ids,omitempty"`
+	Actions    []string         `json:"actions"`
+	Error      string           `json:"error,omitempty"`
 }
 
 // Webhook repair outcomes.
@@ -153,6 +160,9 @@ type Handler struct {
 	// Updated: order.updated is forwarded, so an order modified after what
 	// the ledger holds is missing too (queued with topic order.updated).
 	Updated bool
+	// WebhookTopics each have a webhook the repair keeps in shape
+	// (hookreg.Topics); order.created when empty.
+	WebhookTopics []string
 
 	Now     func() time.Time
 	Log     *slog.Logger
@@ -291,8 +301,9 @@ func (h *Handler) sweep(ctx context.Context, log *slog.Logger, ev Event, rep *Re
 		return fmt.Errorf("repair the webhook: %s", rep.Webhook.Error)
 	}
 	rep.Outcome = OutcomeDone
-	rep.Detail = fmt.Sprintf("%d orders created between %s and %s; %d had not reached us and were queued; webhook %s",
-		rep.OrdersSeen, w.Start.Format(time.RFC3339), w.End.Format(time.RFC3339), rep.OrdersQueued, rep.Webhook.Outcome)
+	rep.Detail = fmt.Sprintf("%d orders created between %s and %s; %d had not reached us and were queued; webhooks (%s) %s",
+		rep.OrdersSeen, w.Start.Format(time.RFC3339), w.End.Format(time.RFC3339), rep.OrdersQueued,
+		strings.Join(rep.Webhook.Topics, ", "), rep.Webhook.Outcome)
 	return nil
 }
 
@@ -552,10 +563,12 @@ func (h *Handler) scan(ctx context.Context, shop *wooapi.Client, q wooapi.Orders
 	return out, nil
 }
 
-// repair puts the webhook back in shape: exactly one active order.created
-// webhook at WebhookURL. In shape, it writes nothing.
+// repair puts the webhooks back in shape: for each of WebhookTopics
+// (order.created, and order.updated when forwarded) exactly one active
+// webhook at WebhookURL. One that is not active is replaced, not
+// re-activated (hookreg.Inspect says why). In shape, it writes nothing.
 func (h *Handler) repair(ctx context.Context, log *slog.Logger, shop *wooapi.Client, dry bool) *WebhookReport {
-	rep := &WebhookReport{Actions: []string{}}
+	rep := &WebhookReport{Topics: h.WebhookTopics, Actions: []string{}}
 	fail := func(err error) *WebhookReport {
 		rep.Outcome, rep.Error = WebhookFailed, err.Error()
 		log.LogAttrs(ctx, slog.LevelError, "webhook repair failed", slog.String("error", err.Error()))
@@ -565,11 +578,11 @@ func (h *Handler) repair(ctx context.Context, log *slog.Logger, shop *wooapi.Cli
 	if err != nil || len(secrets) == 0 || len(secrets[0]) == 0 {
 		return fail(fmt.Errorf("read the webhook secret: %v", err))
 	}
-	plan, err := hookreg.Inspect(ctx, shop, hookreg.Want{URL: h.WebhookURL, Secret: string(secrets[0])})
+	plan, err := hookreg.Inspect(ctx, shop, hookreg.Want{URL: h.WebhookURL, Secret: string(secrets[0]), Topics: h.WebhookTopics})
 	if err != nil {
 		return fail(err)
 	}
-	rep.WebhookID, rep.Actions = plan.WebhookID, plan.Actions()
+	rep.Topics, rep.WebhookIDs, rep.Actions = plan.Topics, plan.IDs, plan.Actions()
 	switch {
 	case len(plan.Writes) == 0:
 		rep.Outcome = WebhookInShape
@@ -584,7 +597,6 @@ func (h *Handler) repair(ctx context.Context, log *slog.Logger, shop *wooapi.Cli
 		}
 		log.LogAttrs(ctx, slog.LevelWarn, "webhook repaired", slog.String("action", w.Action))
 	}
-	rep.WebhookID = plan.WebhookID
 	rep.Outcome = WebhookRepairedOut
 	h.Metrics.Count(metrics.WebhookRepaired, 1)
 	return rep

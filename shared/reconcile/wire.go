@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/logistos-sync/logistos-sync/shared/config"
+	"github.com/logistos-sync/logistos-sync/shared/hookreg"
 	"github.com/logistos-sync/logistos-sync/shared/ledger"
 	"github.com/logistos-sync/logistos-sync/shared/logistos"
 	"github.com/logistos-sync/logistos-sync/shared/metrics"
@@ -53,6 +54,7 @@ func New(cfg config.Reconcile, awsCfg aws.Config, log *slog.Logger, m *metrics.E
 		WebhookURL:    cfg.WebhookURL,
 		Grace:         cfg.Grace,
 		Updated:       slices.Contains(cfg.Topics, woohook.TopicOrderUpdated),
+		WebhookTopics: hookreg.Topics(cfg.Topics),
 		Log:           log,
 		Metrics:       m,
 	}, nil

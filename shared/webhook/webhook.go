@@ -37,6 +37,10 @@ const (
 	// PutItem takes milliseconds, and a slow ledger must not hold the answer
 	// (a missing entry costs at most one duplicate from reconcile).
 	LedgerTimeout = 1 * time.Second
+	// MaxLoggedHeaderBytes bounds a header value written to a log line.
+	// Headers are not signed, so a stranger chooses them; a WooCommerce
+	// topic is under 30 bytes.
+	MaxLoggedHeaderBytes = 64
 )
 
 // Enqueuer puts a message on the orders queue and returns its id.
@@ -231,7 +235,9 @@ func (h *Handler) record(ctx context.Context, m queue.Message) {
 }
 
 // end counts, logs and answers an outcome. The log line holds ids, sizes,
-// statuses and errors only: never the body, a header value or the secret.
+// statuses, errors and the topic only: never the body, another header value
+// or the secret. Only a forwarded topic reaches the plain path's line; on
+// the others it is whatever was sent, so it is made loggable.
 func (h *Handler) end(ctx context.Context, d *delivery, o outcome) events.APIGatewayV2HTTPResponse {
 	switch {
 	case o.order && o.metric != "":
@@ -251,7 +257,7 @@ func (h *Handler) end(ctx context.Context, d *delivery, o outcome) events.APIGat
 			attrs = append(attrs, slog.Int64("order_id", d.orderID))
 		}
 		if d.topic != "" {
-			attrs = append(attrs, slog.String("topic", d.topic))
+			attrs = append(attrs, slog.String("topic", loggable(d.topic)))
 		}
 		if o.reason != "" {
 			attrs = append(attrs, slog.String("reason", o.reason))

@@ -4,16 +4,20 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -322,3 +326,54 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 
 // Keep the handler's logger quiet in benchmarks and fuzzing.
 var quiet = slog.New(slog.NewJSONHandler(io.Discard, nil))
+
+// X-WC-Webhook-Topic is not signed: anyone can send any value, and the log
+// line of a rejected or dropped request names it. What reaches the log is
+// bounded and holds no control character, whatever was sent.
+func TestStrangersTopicIsBoundedInLogs(t *testing.T) {
+	real := capture(t, "order-created-313")
+	topics := map[string]string{
+		"long":          strings.Repeat("order.created", 1000),
+		"escape":        "order.created\x1b[2J\x1b[31mHACKED",
+		"newline":       "order.created\n{\"level\":\"ERROR\",\"msg\":\"forged\"}",
+		"NUL and DEL":   "a\x00b\x7fc",
+		"invalid UTF-8": "order.\xff\xfecreated",
+		"long UTF-8":    strings.Repeat("✨", 100),
+	}
+	for name, topic := range topics {
+		for reqName, mut := range map[string]func(r *events.APIGatewayV2HTTPRequest){
+			"unsigned":      func(r *events.APIGatewayV2HTTPRequest) { delete(r.Headers, woohook.HeaderSignature) },
+			"bad signature": func(r *events.APIGatewayV2HTTPRequest) { r.Headers[woohook.HeaderSignature] = "AAAA" },
+			"signed body":   func(*events.APIGatewayV2HTTPRequest) {}, // a replayed delivery, topic changed
+		} {
+			t.Run(name+"/"+reqName, func(t *testing.T) {
+				req := real
+				req.Headers = maps.Clone(real.Headers)
+				req.Headers[woohook.HeaderTopic] = topic
+				mut(&req)
+				hs := newHarness(secret.Literal(realSecret))
+				hs.do(t, req)
+				if len(hs.q.msgs) != 0 {
+					t.Fatalf("a request with topic %.40q was queued", topic)
+				}
+				lines := strings.Split(strings.TrimSpace(hs.logs.String()), "\n")
+				for _, line := range lines {
+					var rec map[string]any
+					if err := json.Unmarshal([]byte(line), &rec); err != nil {
+						t.Fatalf("log line %.80q is not JSON: %v", line, err)
+					}
+					got, _ := rec["topic"].(string)
+					if len(got) > MaxLoggedHeaderBytes {
+						t.Errorf("logged topic is %d bytes, more than %d", len(got), MaxLoggedHeaderBytes)
+					}
+					if i := strings.IndexFunc(got, func(r rune) bool { return unicode.IsControl(r) || r == utf8.RuneError }); i >= 0 {
+						t.Errorf("logged topic %q holds %q", got, got[i:])
+					}
+				}
+				if !strings.Contains(hs.logs.String(), `"topic":`) {
+					t.Errorf("the log does not name the topic at all:\n%s", hs.logs)
+				}
+			})
+		}
+	}
+}
