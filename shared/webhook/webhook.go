@@ -206,8 +206,8 @@ func (h *Handler) handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 		Topic:      d.topic,
 		Source:     h.source(header(req.Headers, woohook.HeaderSource)),
 		Origin:     queue.OriginWebhook,
-		WebhookID:  header(req.Headers, woohook.HeaderWebhookID),
-		DeliveryID: header(req.Headers, woohook.HeaderDeliveryID),
+		WebhookID:  unsignedID(header(req.Headers, woohook.HeaderWebhookID)),
+		DeliveryID: unsignedID(header(req.Headers, woohook.HeaderDeliveryID)),
 		ReceivedAt: receivedAt(req, d.start),
 	}
 	sendCtx, cancel := context.WithTimeout(ctx, EnqueueTimeout)

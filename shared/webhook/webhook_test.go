@@ -377,3 +377,30 @@ func TestStrangersTopicIsBoundedInLogs(t *testing.T) {
 		}
 	}
 }
+
+// TestUnsignedIDsReachTheQueueOnlyAsIDs: X-WC-Webhook-ID and
+// X-WC-Webhook-Delivery-ID are not covered by the signature, and become
+// message attributes. A replayed signed delivery with anything else in them
+// (a NUL, which SQS refuses: the send would fail and answer 503; or a
+// megabyte) still queues the order, without them.
+func TestUnsignedIDsReachTheQueueOnlyAsIDs(t *testing.T) {
+	for name, c := range map[string]struct{ webhookID, deliveryID, wantWebhook, wantDelivery string }{
+		"as WooCommerce sends them": {"1", "f7bb2b08fb1ad30520bc1b464e404ba8", "1", "f7bb2b08fb1ad30520bc1b464e404ba8"},
+		"NUL":                       {"1\x00", "f7bb\x1b", "", ""},
+		"long":                      {strings.Repeat("9", 1000), strings.Repeat("a", 1000), "", ""},
+		"not an id":                 {"1 OR 1=1", "<script>", "", ""},
+	} {
+		t.Run(name, func(t *testing.T) {
+			hs := newHarness(secret.Literal(realSecret))
+			req := capture(t, "order-created-313")
+			req.Headers[woohook.HeaderWebhookID] = c.webhookID
+			req.Headers[woohook.HeaderDeliveryID] = c.deliveryID
+			if resp := hs.do(t, req); resp.StatusCode != 200 || len(hs.q.msgs) != 1 {
+				t.Fatalf("status %d, %d enqueued", resp.StatusCode, len(hs.q.msgs))
+			}
+			if m := hs.q.msgs[0]; m.WebhookID != c.wantWebhook || m.DeliveryID != c.wantDelivery {
+				t.Errorf("attributes %q %q, want %q %q", m.WebhookID, m.DeliveryID, c.wantWebhook, c.wantDelivery)
+			}
+		})
+	}
+}

@@ -1,5 +1,8 @@
 package webhook
 
+// Headers the signature does not cover are a stranger's text: what of them
+// reaches a log line or a message attribute is bounded and checked here.
+
 import (
 	"strings"
 	"unicode"
@@ -47,4 +50,23 @@ func printableASCII(s string) bool {
 		}
 	}
 	return true
+}
+
+// maxIDBytes bounds an id WooCommerce sends in a header: a webhook's row id
+// is a number, a delivery id an MD5 in hex.
+const maxIDBytes = 64
+
+// unsignedID keeps a header the signature does not cover only if it is what
+// WooCommerce puts there (letters and digits, short), else "": it becomes a
+// message attribute, and a value SQS refuses would fail the order's send.
+func unsignedID(s string) string {
+	if len(s) > maxIDBytes {
+		return ""
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
+			return ""
+		}
+	}
+	return s
 }
