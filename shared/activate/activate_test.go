@@ -1,6 +1,7 @@
 package activate
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -310,12 +311,15 @@ func (d *dlq) SendMessage(_ context.Context, in *sqs.SendMessageInput, _ ...func
 	return &sqs.SendMessageOutput{}, nil
 }
 
-// An order too large for the queue is dead-lettered by id and counted; the
-// others are all queued. Without a DLQ it fails the backfill.
+// An order too large for the queue is dead-lettered by id and counted, in
+// the report and in a metric of its own; the others are all queued.
+// Without a DLQ it fails the backfill.
 func TestBackfillDeadLettersTooLarge(t *testing.T) {
 	const n = 450
 	h, rec := handler(t, n, 0)
 	h.Queue = tooLargeQueue{recorder: rec, tooLarge: 123}
+	var emf bytes.Buffer
+	h.Metrics = metrics.New(&emf, "")
 	rep, err := h.Handle(context.Background(), Event{Steps: []string{"backfill"}})
 	if err == nil || !errors.Is(err, queue.ErrTooLarge) {
 		t.Fatalf("without a DLQ: %+v %v", rep.Backfill, err)
@@ -328,6 +332,10 @@ func TestBackfillDeadLettersTooLarge(t *testing.T) {
 	}
 	if rec.orders() != n-1 || rec.ids[123] != 0 {
 		t.Errorf("%d orders queued, order 123 %d times", rec.orders(), rec.ids[123])
+	}
+	// The name the template's alarm and the README use.
+	if got := strings.Count(emf.String(), `"OrdersBackfillDeadLettered":1}`); got != 1 {
+		t.Errorf("%d OrdersBackfillDeadLettered metrics of 1, want 1:\n%s", got, emf.String())
 	}
 	if len(d.ins) != 1 {
 		t.Fatalf("%d dead-lettered", len(d.ins))
