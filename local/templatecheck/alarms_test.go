@@ -17,7 +17,7 @@ var emitted = map[string][]string{
 		metrics.SignatureRejected, metrics.SignatureMissing, metrics.BodyTooLarge, metrics.BodyMalformed,
 		metrics.EnqueueFailed, metrics.SecretUnavailable, metrics.LedgerWriteFailed},
 	"ForwarderFunction": {metrics.OrdersForwarded, metrics.OrdersFailedTransient, metrics.OrdersFailedPermanent, metrics.OrdersSkipped, metrics.ValuesDropped, metrics.ForwardLatency},
-	"ActivateFunction":  {metrics.OrdersBackfilled, metrics.LedgerWriteFailed},
+	"ActivateFunction":  {metrics.OrdersBackfilled, metrics.OrdersBackfillDeadLettered, metrics.LedgerWriteFailed},
 	"ReconcileFunction": {metrics.OrdersRecovered, metrics.WebhookRepaired, metrics.ReconcileFailed, metrics.LedgerWriteFailed},
 	"ConnectFunction": {metrics.ConnectStarted, metrics.ShopConnected, metrics.ConnectRejected, metrics.ConnectFailed,
 		metrics.ConnectActivationFailed},

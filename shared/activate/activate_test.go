@@ -212,50 +212,6 @@ func TestHandoffHash(t *testing.T) {
 	}
 }
 
-// checkPage accepts what WooCommerce serves and names what it would not.
-func TestCheckPage(t *testing.T) {
-	ids := func(from, n int64) []int64 {
-		out := make([]int64, n)
-		for i := range out {
-			out[i] = from + int64(i)
-		}
-		return out
-	}
-	cases := []struct {
-		name              string
-		page              int
-		ids               []int64
-		total, totalPages int
-		want              string // "" when the page is fine
-	}{
-		{"full page", 2, ids(101, 100), 450, 5, ""},
-		{"last page", 5, ids(401, 50), 450, 5, ""},
-		{"list ends on a page boundary", 3, ids(201, 100), 300, 3, ""},
-		{"empty page past the end", 4, nil, 300, 3, ""},
-		{"empty shop", 1, nil, 0, 0, ""},
-		{"no headers (a proxy strips them)", 7, ids(1, 100), -1, -1, ""},
-		{"ids with holes", 1, []int64{3, 9, 10, 250}, 4, 1, ""},
-		{"ids descending", 1, []int64{5, 4}, 2, 1, "order 4 after order 5"},
-		{"an id twice", 1, []int64{4, 4}, 2, 1, "order 4 after order 4"},
-		{"pages disagree with total", 1, ids(1, 100), 450, 4, "X-WP-TotalPages 4"},
-		{"full page past the total", 3, ids(201, 100), 250, 3, "at least 300 orders, but X-WP-Total says 250"},
-		{"short page, total too high", 5, ids(401, 50), 1450, 15, "450 orders in all, but X-WP-Total says 1450"},
-		{"short page, total too low", 5, ids(401, 50), 440, 5, "X-WP-Total says 440"},
-		{"empty page within the total", 3, nil, 450, 5, "200 orders in all, but X-WP-Total says 450"},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			err := checkPage(tc.page, &wooapi.OrdersPage{IDs: tc.ids, Total: tc.total, TotalPages: tc.totalPages})
-			switch {
-			case tc.want == "" && err != nil:
-				t.Errorf("rejected: %v", err)
-			case tc.want != "" && (!errors.Is(err, ErrUntrustedPaging) || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "/wp-json/")):
-				t.Errorf("err %v, want ErrUntrustedPaging saying %q and what to do", err, tc.want)
-			}
-		})
-	}
-}
-
 // A backfill that keeps continuing itself stops at MaxInvocations.
 func TestSelfContinuationIsBounded(t *testing.T) {
 	h, rec := handler(t, 20_000, 0)

@@ -38,7 +38,8 @@ const (
 	ValuesDropped         = "ValuesDropped"         // objects or arrays where the allow-list keeps a scalar
 	ForwardLatency        = "ForwardLatency"        // milliseconds per Logistos POST
 	// activate
-	OrdersBackfilled = "OrdersBackfilled"
+	OrdersBackfilled           = "OrdersBackfilled"
+	OrdersBackfillDeadLettered = "OrdersBackfillDeadLettered" // too large for the queue even compressed: on the DLQ by id
 	// ledger (webhook, activate, reconcile)
 	LedgerWriteFailed = "LedgerWriteFailed" // orders queued but not recorded: reconcile may queue them once more
 	// reconcile
