@@ -82,7 +82,7 @@ type BackfillReport struct {
 
 // backfillState is the checkpoint: enough to resume exactly where the
 // pages enqueued in order end, and to detect a shift of the shop's list
-// since then (see pages.go).
+// since then (orderpages.Position).
 type backfillState struct {
 	StoreURL    string     `json:"store_url"`
 	Statuses    []string   `json:"statuses"`
