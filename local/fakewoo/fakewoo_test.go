@@ -316,6 +316,8 @@ func TestPagingFaults(t *testing.T) {
 		{"total lies high", Fault{Route: RouteOrders, TotalSkew: 1000}, 1, 1, 100, "1250", "13"},
 		{"total lies low", Fault{Route: RouteOrders, TotalSkew: -100}, 1, 1, 100, "150", "2"},
 		{"total pages lie", Fault{Route: RouteOrders, TotalPagesSkew: -1}, 1, 1, 100, "250", "2"},
+		{"total made up", Fault{Route: RouteOrders, Total: 3_000_000}, 1, 1, 100, "3000000", "30000"},
+		{"total pages made up", Fault{Route: RouteOrders, TotalPages: 1_000_000_000}, 2, 101, 200, "250", "1000000000"},
 		{"ids out of order", Fault{Route: RouteOrders, Descending: true}, 1, 250, 151, "250", "3"},
 		{"no totals", Fault{Route: RouteOrders, NoTotals: true}, 1, 1, 100, "", ""},
 		{"per_page capped", Fault{Route: RouteOrders, PerPageCap: 50}, 2, 51, 100, "250", "5"},

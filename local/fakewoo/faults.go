@@ -41,6 +41,11 @@ type Fault struct {
 	TotalSkew int
 	// TotalPagesSkew is added to X-WP-TotalPages alone.
 	TotalPagesSkew int
+	// Total, when > 0, is sent as X-WP-Total whatever the list holds, and
+	// X-WP-TotalPages follows it: a header a proxy or a plugin made up.
+	Total int
+	// TotalPages, when > 0, is sent as X-WP-TotalPages alone.
+	TotalPages int
 	// NoTotals leaves X-WP-Total and X-WP-TotalPages out, as some proxies do.
 	NoTotals bool
 	// PerPageCap serves at most this many orders a page whatever per_page

@@ -292,10 +292,16 @@ func (s *Shop) listOrders(w http.ResponseWriter, r *http.Request, f *Fault) {
 	body = append(body, ']')
 	if f != nil {
 		total = max(total+f.TotalSkew, 0)
+		if f.Total > 0 {
+			total = f.Total
+		}
 	}
 	pages := (total + lq.perPage - 1) / lq.perPage
 	if f != nil {
 		pages = max(pages+f.TotalPagesSkew, 0)
+		if f.TotalPages > 0 {
+			pages = f.TotalPages
+		}
 	}
 	h := w.Header()
 	if f == nil || !f.NoTotals {

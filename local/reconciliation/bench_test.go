@@ -58,9 +58,10 @@ func (c *countingDB) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItem
 // BenchmarkSweep is one sweep over a window of 10,000 orders of which 1%
 // never reached us, against the stand-in shop at 50 ms a page, with kumo's
 // DynamoDB and SQS. The bound is what the shop's latency alone costs with
-// ScanConcurrency pages at once: the first stub page (its X-WP-TotalPages
-// plans the rest), ceil(99 more / 4), and 1 page of the missing orders in
-// full, 27 pages at 50 ms (1.35 s); the report gives the wall time against
+// ScanConcurrency pages at once: the first stub page (its X-WP-Total plans
+// the rest), ceil(100 more / 4) (the 100th page is full, so the 101st,
+// empty, is asked for too), and 1 page of the missing orders in full, 27
+// pages at 50 ms (1.35 s); the report gives the wall time against
 // it, and the REST and DynamoDB calls per sweep, which the cost section
 // prices.
 func BenchmarkSweep(b *testing.B) {
@@ -113,8 +114,8 @@ func BenchmarkSweep(b *testing.B) {
 		b.Fatal(err)
 	}
 	since := first.Add(-time.Second)
-	pages := (orders + wooapi.MaxPerPage - 1) / wooapi.MaxPerPage
-	bound := time.Duration(1+math.Ceil(float64(pages-1)/reconcile.ScanConcurrency)+math.Ceil(float64(missing)/wooapi.MaxPerPage)) * latency
+	more := orders / wooapi.MaxPerPage // pages after the first, to the first short one
+	bound := time.Duration(1+math.Ceil(float64(more)/reconcile.ScanConcurrency)+math.Ceil(float64(missing)/wooapi.MaxPerPage)) * latency
 
 	var wall time.Duration
 	var rest, calls int64

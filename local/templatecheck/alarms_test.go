@@ -17,7 +17,7 @@ var emitted = map[string][]string{
 		metrics.SignatureRejected, metrics.SignatureMissing, metrics.BodyTooLarge, metrics.BodyMalformed,
 		metrics.EnqueueFailed, metrics.SecretUnavailable, metrics.LedgerWriteFailed},
 	"ForwarderFunction": {metrics.OrdersForwarded, metrics.OrdersFailedTransient, metrics.OrdersFailedPermanent, metrics.OrdersSkipped, metrics.ValuesDropped, metrics.ForwardLatency},
-	"ActivateFunction":  {metrics.OrdersBackfilled, metrics.LedgerWriteFailed, metrics.ShopConnected, metrics.ConnectKeyRejected},
+	"ActivateFunction":  {metrics.OrdersBackfilled, metrics.OrdersBackfillDeadLettered, metrics.LedgerWriteFailed, metrics.ShopConnected, metrics.ConnectKeyRejected},
 	"ReconcileFunction": {metrics.OrdersRecovered, metrics.WebhookRepaired, metrics.ReconcileFailed, metrics.LedgerWriteFailed},
 	"ConnectFunction": {metrics.ConnectStarted, metrics.ConnectKeyReceived, metrics.ConnectRejected, metrics.ConnectFailed,
 		metrics.ConnectActivationFailed},

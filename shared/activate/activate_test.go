@@ -1,6 +1,7 @@
 package activate
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -211,50 +212,6 @@ func TestHandoffHash(t *testing.T) {
 	}
 }
 
-// checkPage accepts what WooCommerce serves and names what it would not.
-func TestCheckPage(t *testing.T) {
-	ids := func(from, n int64) []int64 {
-		out := make([]int64, n)
-		for i := range out {
-			out[i] = from + int64(i)
-		}
-		return out
-	}
-	cases := []struct {
-		name              string
-		page              int
-		ids               []int64
-		total, totalPages int
-		want              string // "" when the page is fine
-	}{
-		{"full page", 2, ids(101, 100), 450, 5, ""},
-		{"last page", 5, ids(401, 50), 450, 5, ""},
-		{"list ends on a page boundary", 3, ids(201, 100), 300, 3, ""},
-		{"empty page past the end", 4, nil, 300, 3, ""},
-		{"empty shop", 1, nil, 0, 0, ""},
-		{"no headers (a proxy strips them)", 7, ids(1, 100), -1, -1, ""},
-		{"ids with holes", 1, []int64{3, 9, 10, 250}, 4, 1, ""},
-		{"ids descending", 1, []int64{5, 4}, 2, 1, "order 4 after order 5"},
-		{"an id twice", 1, []int64{4, 4}, 2, 1, "order 4 after order 4"},
-		{"pages disagree with total", 1, ids(1, 100), 450, 4, "X-WP-TotalPages 4"},
-		{"full page past the total", 3, ids(201, 100), 250, 3, "at least 300 orders, but X-WP-Total says 250"},
-		{"short page, total too high", 5, ids(401, 50), 1450, 15, "450 orders in all, but X-WP-Total says 1450"},
-		{"short page, total too low", 5, ids(401, 50), 440, 5, "X-WP-Total says 440"},
-		{"empty page within the total", 3, nil, 450, 5, "200 orders in all, but X-WP-Total says 450"},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			err := checkPage(tc.page, &wooapi.OrdersPage{IDs: tc.ids, Total: tc.total, TotalPages: tc.totalPages})
-			switch {
-			case tc.want == "" && err != nil:
-				t.Errorf("rejected: %v", err)
-			case tc.want != "" && (!errors.Is(err, ErrUntrustedPaging) || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "/wp-json/")):
-				t.Errorf("err %v, want ErrUntrustedPaging saying %q and what to do", err, tc.want)
-			}
-		})
-	}
-}
-
 // A backfill that keeps continuing itself stops at MaxInvocations.
 func TestSelfContinuationIsBounded(t *testing.T) {
 	h, rec := handler(t, 20_000, 0)
@@ -310,12 +267,15 @@ func (d *dlq) SendMessage(_ context.Context, in *sqs.SendMessageInput, _ ...func
 	return &sqs.SendMessageOutput{}, nil
 }
 
-// An order too large for the queue is dead-lettered by id and counted; the
-// others are all queued. Without a DLQ it fails the backfill.
+// An order too large for the queue is dead-lettered by id and counted, in
+// the report and in a metric of its own; the others are all queued.
+// Without a DLQ it fails the backfill.
 func TestBackfillDeadLettersTooLarge(t *testing.T) {
 	const n = 450
 	h, rec := handler(t, n, 0)
 	h.Queue = tooLargeQueue{recorder: rec, tooLarge: 123}
+	var emf bytes.Buffer
+	h.Metrics = metrics.New(&emf, "")
 	rep, err := h.Handle(context.Background(), Event{Steps: []string{"backfill"}})
 	if err == nil || !errors.Is(err, queue.ErrTooLarge) {
 		t.Fatalf("without a DLQ: %+v %v", rep.Backfill, err)
@@ -328,6 +288,10 @@ func TestBackfillDeadLettersTooLarge(t *testing.T) {
 	}
 	if rec.orders() != n-1 || rec.ids[123] != 0 {
 		t.Errorf("%d orders queued, order 123 %d times", rec.orders(), rec.ids[123])
+	}
+	// The name the template's alarm and the README use.
+	if got := strings.Count(emf.String(), `"OrdersBackfillDeadLettered":1}`); got != 1 {
+		t.Errorf("%d OrdersBackfillDeadLettered metrics of 1, want 1:\n%s", got, emf.String())
 	}
 	if len(d.ins) != 1 {
 		t.Fatalf("%d dead-lettered", len(d.ins))

@@ -11,6 +11,7 @@ import (
 
 	"github.com/logistos-sync/logistos-sync/shared/config"
 	"github.com/logistos-sync/logistos-sync/shared/ledger"
+	"github.com/logistos-sync/logistos-sync/shared/orderpages"
 	"github.com/logistos-sync/logistos-sync/shared/wooapi"
 )
 
@@ -81,7 +82,7 @@ type BackfillReport struct {
 
 // backfillState is the checkpoint: enough to resume exactly where the
 // pages enqueued in order end, and to detect a shift of the shop's list
-// since then (see pages.go).
+// since then (orderpages.Position).
 type backfillState struct {
 	StoreURL    string     `json:"store_url"`
 	Statuses    []string   `json:"statuses"`
@@ -135,12 +136,9 @@ func cutoffFrom(shopDate, now time.Time) time.Time {
 	return t.UTC().Truncate(time.Second).Add(time.Second)
 }
 
-// pagesOf is how many pages n orders fill; -1 when n is unknown.
-func pagesOf(n int) int {
-	if n < 0 {
-		return -1
-	}
-	return (n + PerPage - 1) / PerPage
+// position is where the listing resumes.
+func (st *backfillState) position() orderpages.Position {
+	return orderpages.Position{Page: st.NextPage, LastID: st.LastID, LastTotal: st.LastTotal}
 }
 
 // leaseUntil is how long this invocation may hold the lease.
@@ -205,7 +203,7 @@ func (h *Handler) backfill(ctx context.Context, log *slog.Logger, shop *wooapi.C
 		}
 		// Its X-WP-Total (no cut-off yet) bounds the pages to plan for.
 		st = &backfillState{StoreURL: h.StoreURL, Statuses: h.statuses(), Cutoff: cutoffFrom(probe.Date, now),
-			StartedAt: now.UTC(), NextPage: 1, LastTotal: -1, Total: probe.Total, TotalPages: pagesOf(probe.Total)}
+			StartedAt: now.UTC(), NextPage: 1, LastTotal: -1, Total: probe.Total, TotalPages: orderpages.Pages(probe.Total)}
 		rep.StartedAt, rep.CompletedAt = &st.StartedAt, nil
 	}
 	rep.Cutoff = st.Cutoff
@@ -244,7 +242,7 @@ func (h *Handler) backfill(ctx context.Context, log *slog.Logger, shop *wooapi.C
 			err = errors.Join(err, serr)
 		}
 		again := "run again"
-		if errors.Is(err, ErrUntrustedPaging) {
+		if errors.Is(err, orderpages.ErrUntrusted) {
 			again = "once that is fixed, run again"
 		}
 		return fail(fmt.Errorf("%w; %s to resume from page %d", err, again, st.NextPage))
@@ -302,7 +300,7 @@ func (h *Handler) dryBackfill(ctx context.Context, shop *wooapi.Client, st *back
 		rep.Outcome, rep.Detail = OutcomeFailed, err.Error()
 		return rep, nil, err
 	}
-	pages := pagesOf(pg.Total)
+	pages := orderpages.Pages(pg.Total)
 	rep.Outcome, rep.OrdersTotal, rep.PagesTotal = OutcomeWouldDo, pg.Total, pages
 	if fresh {
 		rep.Detail = fmt.Sprintf("would enqueue %d orders created before %s, in %d pages of %d", pg.Total, st.Cutoff.Format(time.RFC3339), pages, wooapi.MaxPerPage)

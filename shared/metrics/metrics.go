@@ -38,7 +38,8 @@ const (
 	ValuesDropped         = "ValuesDropped"         // objects or arrays where the allow-list keeps a scalar
 	ForwardLatency        = "ForwardLatency"        // milliseconds per Logistos POST
 	// activate
-	OrdersBackfilled = "OrdersBackfilled"
+	OrdersBackfilled           = "OrdersBackfilled"
+	OrdersBackfillDeadLettered = "OrdersBackfillDeadLettered" // too large for the queue even compressed: on the DLQ by id
 	// ShopConnected: a key that arrived through connect worked against the
 	// shop and became the key in use.
 	ShopConnected = "ShopConnected"

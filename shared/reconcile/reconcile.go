@@ -13,6 +13,7 @@
 package reconcile
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -22,13 +23,13 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/logistos-sync/logistos-sync/shared/activate"
 	"github.com/logistos-sync/logistos-sync/shared/hookreg"
 	"github.com/logistos-sync/logistos-sync/shared/ledger"
 	"github.com/logistos-sync/logistos-sync/shared/metrics"
+	"github.com/logistos-sync/logistos-sync/shared/orderpages"
 	"github.com/logistos-sync/logistos-sync/shared/queue"
 	"github.com/logistos-sync/logistos-sync/shared/secret"
 	"github.com/logistos-sync/logistos-sync/shared/state"
@@ -217,6 +218,8 @@ func hint(err error) string {
 		return "the shop refused the REST API key (revoked or replaced?): create a Read/Write key in WooCommerce > Settings > Advanced > REST API, put it in the WooCommerce credentials secret, and the next sweep recovers every order since the last good one"
 	case errors.As(err, &we) && we.Hint != "":
 		return we.Hint + "; the next sweep covers the whole window again"
+	case errors.Is(err, orderpages.ErrUntrusted):
+		return "exclude /wp-json/ from every page cache (caching plugin, CDN, reverse proxy); until then no sweep finishes and the high-water mark stays, so the first sweep after the fix covers every order since"
 	}
 	return "the next sweep covers the whole window again; if it keeps failing, read the reconcile function's log"
 }
@@ -342,7 +345,7 @@ func (h *Handler) recoverOrders(ctx context.Context, log *slog.Logger, shop *woo
 	if !w.End.After(w.Start) {
 		return nil
 	}
-	stubs, err := h.scan(ctx, shop, wooapi.OrdersQuery{After: w.Start, Before: w.End})
+	stubs, err := h.scan(ctx, log, shop, wooapi.OrdersQuery{After: w.Start, Before: w.End})
 	if err != nil {
 		return err
 	}
@@ -351,7 +354,7 @@ func (h *Handler) recoverOrders(ctx context.Context, log *slog.Logger, shop *woo
 		topic[id] = woohook.TopicOrderCreated
 	}
 	if h.Updated {
-		mod, err := h.scan(ctx, shop, wooapi.OrdersQuery{ModifiedAfter: w.Start, ModifiedBefore: w.End})
+		mod, err := h.scan(ctx, log, shop, wooapi.OrdersQuery{ModifiedAfter: w.Start, ModifiedBefore: w.End})
 		if err != nil {
 			return err
 		}
@@ -490,77 +493,37 @@ func fetch(ctx context.Context, shop *wooapi.Client, ids []int64) (map[int64][]b
 }
 
 // scan lists every order matching q's dates, stubs only, ScanConcurrency
-// pages at a time. It never trusts the paging blindly: fewer distinct
-// orders than the shop's X-WP-Total means pages shifted or repeated, and
-// the sweep fails rather than advance past orders it never saw.
-func (h *Handler) scan(ctx context.Context, shop *wooapi.Client, q wooapi.OrdersQuery) (map[int64]wooapi.OrderStub, error) {
-	q.Fields, q.PerPage, q.OrderBy, q.Order = wooapi.StubFields, wooapi.MaxPerPage, "id", "asc"
-	q.Page = 1
-	first, err := shop.ListOrders(ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[int64]wooapi.OrderStub, max(first.Total, 0))
-	drafted := map[int64]bool{} // drafts seen, which X-WP-Total counts too
-	add := func(p *wooapi.OrdersPage) error {
-		stubs, err := p.Stubs()
+// pages at a time, through orderpages: a shop whose paging cannot be
+// trusted fails the sweep, so the mark never moves past orders it never
+// saw. Drafts (which X-WP-Total counts too) are left out.
+func (h *Handler) scan(ctx context.Context, log *slog.Logger, shop *wooapi.Client, q wooapi.OrdersQuery) (map[int64]wooapi.OrderStub, error) {
+	q.Fields = wooapi.StubFields
+	list := orderpages.Reader{Shop: shop, Query: q, Concurrency: ScanConcurrency, MaxOrders: MaxWindowOrders, Log: log}.Open(ctx, orderpages.Start)
+	defer list.Close()
+	// Sized by what was listed, never by a header.
+	out := make(map[int64]wooapi.OrderStub)
+	for res := range list.C {
+		var le *orderpages.LimitError
+		switch {
+		case errors.As(res.Err, &le):
+			return nil, fmt.Errorf("the window holds %d orders, more than one sweep scans (%d): run activate's backfill with {\"restart\":true} instead, or send {\"since\": ...} for a shorter window", le.Orders, le.Max)
+		case res.Err != nil:
+			return nil, res.Err
+		}
+		stubs, err := res.Page.Stubs()
 		if err != nil {
-			return err
+			return nil, fmt.Errorf("list orders page %d: %w", res.Page.Number, err)
 		}
 		for _, s := range stubs {
-			if drafts[s.Status] {
-				drafted[s.ID] = true
-				continue
+			if !drafts[s.Status] {
+				out[s.ID] = s
 			}
-			out[s.ID] = s
 		}
-		return nil
+		if res.Page.Last {
+			return out, nil
+		}
 	}
-	if err := add(first); err != nil {
-		return nil, err
-	}
-	if first.Total > MaxWindowOrders {
-		return nil, fmt.Errorf("the window holds %d orders, more than one sweep scans (%d): run activate's backfill with {\"restart\":true} instead, or send {\"since\": ...} for a shorter window", first.Total, MaxWindowOrders)
-	}
-	pages := first.TotalPages
-	if pages < 0 {
-		return nil, errors.New("the shop sent no X-WP-TotalPages header (a caching proxy strips it?), so the window cannot be listed safely")
-	}
-	// The first failure stops the pages not yet asked for: the sweep
-	// fails anyway, and a shop in trouble should not get more requests.
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var mu sync.Mutex
-	var firstErr error
-	sem := make(chan struct{}, ScanConcurrency)
-	var wg sync.WaitGroup
-	for page := 2; page <= pages && ctx.Err() == nil; page++ {
-		sem <- struct{}{}
-		wg.Add(1)
-		go func(page int) {
-			defer func() { <-sem; wg.Done() }()
-			pq := q
-			pq.Page = page
-			p, err := shop.ListOrders(ctx, pq)
-			mu.Lock()
-			defer mu.Unlock()
-			if err == nil {
-				err = add(p)
-			}
-			if err != nil && firstErr == nil {
-				firstErr = err
-				cancel()
-			}
-		}(page)
-	}
-	wg.Wait()
-	if firstErr != nil {
-		return nil, firstErr
-	}
-	if len(out)+len(drafted) < first.Total {
-		return nil, fmt.Errorf("the shop listed %d distinct orders in the window but counted %d (X-WP-Total): its paging is inconsistent, so the window was not marked as swept", len(out), first.Total)
-	}
-	return out, nil
+	return nil, fmt.Errorf("list the window's orders: %w", cmp.Or(ctx.Err(), errors.New("the listing ended before its last page")))
 }
 
 // repair puts the webhooks back in shape: for each of WebhookTopics

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/logistos-sync/logistos-sync/shared/orderpages"
 	"github.com/logistos-sync/logistos-sync/shared/wooapi"
 )
 
@@ -32,13 +34,25 @@ func TestSampleEvents(t *testing.T) {
 	}
 }
 
-// A revoked key is named as such, with the way out.
-func TestHintForRevokedKey(t *testing.T) {
-	err := &wooapi.Error{Op: "list orders page 1", StatusCode: 401, Err: wooapi.ErrWrongKey}
-	if h := hint(err); !strings.Contains(h, "REST API key") || !strings.Contains(h, "next sweep") {
-		t.Errorf("hint %q", h)
+// A failed sweep's detail says what to do about its cause.
+func TestHint(t *testing.T) {
+	cases := []struct {
+		name string
+		err  error
+		want []string
+	}{
+		{"revoked key", &wooapi.Error{Op: "list orders page 1", StatusCode: 401, Err: wooapi.ErrWrongKey}, []string{"REST API key", "next sweep"}},
+		{"paging not to be trusted", fmt.Errorf("recover: %w: page 2 ...", orderpages.ErrUntrusted), []string{"/wp-json/", "mark stays"}},
+		{"anything else", errors.New("boom"), []string{"next sweep"}},
 	}
-	if h := hint(errors.New("boom")); !strings.Contains(h, "next sweep") {
-		t.Errorf("hint %q", h)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := hint(tc.err)
+			for _, w := range tc.want {
+				if !strings.Contains(h, w) {
+					t.Errorf("hint %q does not say %q", h, w)
+				}
+			}
+		})
 	}
 }

@@ -1,0 +1,52 @@
+package activate
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+
+	"github.com/logistos-sync/logistos-sync/shared/state"
+)
+
+// errLostLease means another run took the backfill over.
+var errLostLease = errors.New("another run took over the backfill (its checkpoint lease)")
+
+// maybeSave writes the checkpoint when it changed and CheckpointEvery passed.
+func (r *run) maybeSave(ctx context.Context) error {
+	if !r.dirty || r.h.now().Sub(r.lastSave) < durationOr(r.h.CheckpointEvery, DefaultCheckpointEvery) {
+		return nil
+	}
+	r.st.LeaseUntil = r.h.leaseUntil(ctx) // renew
+	err := r.save(ctx)
+	if err != nil && !errors.Is(err, errLostLease) {
+		// Keep going: the next tick tries again, and the final write must succeed.
+		r.log.LogAttrs(ctx, slog.LevelWarn, "backfill checkpoint write failed", slog.String("error", err.Error()))
+		return nil
+	}
+	return err
+}
+
+// save writes the checkpoint; ErrConflict becomes errLostLease.
+func (r *run) save(ctx context.Context) error {
+	doc, err := json.Marshal(r.st)
+	if err != nil {
+		return err
+	}
+	v, err := r.h.State.Put(ctx, BackfillID, doc, r.version)
+	if errors.Is(err, state.ErrConflict) {
+		return errLostLease
+	}
+	if err != nil {
+		return err
+	}
+	r.version, r.dirty, r.lastSave = v, false, r.h.now()
+	return nil
+}
+
+// saveWithin is save bounded by finalWriteTimeout, for the last write.
+func (r *run) saveWithin(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, finalWriteTimeout)
+	defer cancel()
+	return r.save(ctx)
+}
