@@ -35,7 +35,7 @@ import (
 	"github.com/logistos-sync/logistos-sync/shared/metrics"
 	"github.com/logistos-sync/logistos-sync/shared/queue"
 	"github.com/logistos-sync/logistos-sync/shared/state"
-	"github.com/logistos-sync/logistos-sync/shared/wooapi"
+	"github.com/logistos-sync/logistos-sync/shared/woohook"
 )
 
 func TestMain(m *testing.M) {
@@ -204,7 +204,7 @@ func (d *drainer) receive() bool {
 		d.seen[aws.ToString(m.MessageId)] = true
 		d.q.msgs++
 		body := []byte(aws.ToString(m.Body))
-		id, err := wooapi.OrderID(body)
+		id, err := woohook.OrderID(body)
 		if err != nil {
 			e.t.Fatalf("message is not an order: %.200s", body)
 		}

@@ -25,6 +25,7 @@ import (
 	"github.com/logistos-sync/logistos-sync/shared/queue"
 	"github.com/logistos-sync/logistos-sync/shared/state"
 	"github.com/logistos-sync/logistos-sync/shared/wooapi"
+	"github.com/logistos-sync/logistos-sync/shared/woohook"
 	"github.com/logistos-sync/logistos-sync/shared/wookey"
 )
 
@@ -80,7 +81,7 @@ func (r *recorder) SendBatch(_ context.Context, ms []*queue.Message) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, m := range ms {
-		id, err := wooapi.OrderID([]byte(m.Body))
+		id, err := woohook.OrderID([]byte(m.Body))
 		if err != nil {
 			return err
 		}
@@ -239,7 +240,7 @@ func (q tooLargeQueue) SendBatch(ctx context.Context, ms []*queue.Message) error
 	var fit []*queue.Message
 	tl := &queue.TooLargeError{}
 	for i, m := range ms {
-		if id, _ := wooapi.OrderID([]byte(m.Body)); id == q.tooLarge {
+		if id, _ := woohook.OrderID([]byte(m.Body)); id == q.tooLarge {
 			tl.Indexes, tl.Errs = append(tl.Indexes, i), append(tl.Errs, fmt.Errorf("%w: 2000000 bytes", queue.ErrTooLarge))
 			continue
 		}

@@ -23,6 +23,7 @@ import (
 	"github.com/logistos-sync/logistos-sync/shared/secret"
 	"github.com/logistos-sync/logistos-sync/shared/state"
 	"github.com/logistos-sync/logistos-sync/shared/wooapi"
+	"github.com/logistos-sync/logistos-sync/shared/woohook"
 	"github.com/logistos-sync/logistos-sync/shared/wookey"
 )
 
@@ -98,7 +99,7 @@ func (s *sent) SendBatch(_ context.Context, ms []*queue.Message) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, m := range ms {
-		id, err := wooapi.OrderID([]byte(m.Body))
+		id, err := woohook.OrderID([]byte(m.Body))
 		if err != nil || m.Origin != queue.OriginReconcile || m.Topic != "order.created" {
 			return fmt.Errorf("message %+v: %v", m, err)
 		}
@@ -209,7 +210,7 @@ func (q tooLarge) SendBatch(ctx context.Context, ms []*queue.Message) error {
 	tl := &queue.TooLargeError{}
 	var fit []*queue.Message
 	for i, m := range ms {
-		if id, _ := wooapi.OrderID([]byte(m.Body)); id == q.id {
+		if id, _ := woohook.OrderID([]byte(m.Body)); id == q.id {
 			tl.Indexes, tl.Errs = append(tl.Indexes, i), append(tl.Errs, queue.ErrTooLarge)
 			continue
 		}
