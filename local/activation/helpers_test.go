@@ -337,7 +337,7 @@ func createTable(t testing.TB, name string) *dynamodb.Client {
 // backfillState reads the checkpoint document as JSON.
 func backfillState(t *testing.T, s state.Store) map[string]any {
 	t.Helper()
-	doc, _, err := s.Get(context.Background(), activate.BackfillID)
+	doc, _, err := s.Get(context.Background(), state.BackfillID)
 	if err != nil || doc == nil {
 		t.Fatalf("no backfill checkpoint: %v", err)
 	}

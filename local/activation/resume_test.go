@@ -248,7 +248,7 @@ func TestCrashAndResume(t *testing.T) {
 		if err != nil || rep.Backfill.Outcome != activate.OutcomeAlreadyRunning || rep.Backfill.LeaseUntil == nil {
 			t.Fatalf("re-run while the lease holds: %+v %v", rep.Backfill, err)
 		}
-		e2.h.Now = func() time.Time { return time.Now().Add(activate.LeaseTTL + time.Minute) }
+		e2.h.Now = func() time.Time { return time.Now().Add(state.LeaseTTL + time.Minute) }
 		rep, err = e2.run(backfillOnly)
 		if err != nil || rep.Backfill.Outcome != activate.OutcomeComplete {
 			t.Fatalf("resumed run: %+v %v", rep.Backfill, err)

@@ -10,8 +10,6 @@ package activate
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -161,7 +159,7 @@ func (h *Handler) Handle(ctx context.Context, ev Event) (Report, error) {
 	start := h.now()
 	rep := Report{RunID: ev.RunID, DryRun: ev.DryRun}
 	if rep.RunID == "" || !ev.Continuation {
-		rep.RunID = newRunID(start)
+		rep.RunID = state.NewRunID(start)
 	}
 	log := h.Log.With(slog.String("run_id", rep.RunID))
 	steps, err := normalize(ev.Steps)
@@ -230,14 +228,6 @@ func normalize(steps []string) ([]string, error) {
 		}
 	}
 	return out, nil
-}
-
-// newRunID names one activation run (and its continuations) in logs,
-// reports and the checkpoint's lease.
-func newRunID(t time.Time) string {
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	return t.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
 }
 
 func ms(d time.Duration) int64 { return d.Milliseconds() }

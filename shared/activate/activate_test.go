@@ -218,7 +218,7 @@ func TestSelfContinuationIsBounded(t *testing.T) {
 	h, rec := handler(t, 20_000, 0)
 	doc := fmt.Sprintf(`{"store_url":%q,"statuses":["any"],"cutoff":"2026-11-28T10:00:00Z","next_page":7,"last_id":600,"last_total":20000,`+
 		`"total":20000,"total_pages":200,"invocations":%d,"owner":"r1","lease_until":"2026-11-28T10:00:00Z"}`, h.StoreURL, MaxInvocations)
-	if _, err := h.State.Put(context.Background(), BackfillID, []byte(doc), 0); err != nil {
+	if _, err := h.State.Put(context.Background(), state.BackfillID, []byte(doc), 0); err != nil {
 		t.Fatal(err)
 	}
 	rep, err := h.Handle(context.Background(), Event{Steps: []string{"backfill"}, RunID: "r1", Continuation: true})

@@ -12,11 +12,9 @@ import (
 	"github.com/logistos-sync/logistos-sync/shared/config"
 	"github.com/logistos-sync/logistos-sync/shared/ledger"
 	"github.com/logistos-sync/logistos-sync/shared/orderpages"
+	"github.com/logistos-sync/logistos-sync/shared/state"
 	"github.com/logistos-sync/logistos-sync/shared/wooapi"
 )
-
-// BackfillID is the checkpoint document of the backfill.
-const BackfillID = "backfill"
 
 // Timing of a backfill slice and its lease.
 const (
@@ -34,12 +32,6 @@ const (
 	DefaultCheckpointEvery = 2 * time.Second
 	// DefaultProgressEvery: how often progress is logged.
 	DefaultProgressEvery = 10 * time.Second
-	// LeaseSlack extends a lease past the invocation's deadline: Lambda
-	// may take a moment to stop a timed-out invocation.
-	LeaseSlack = 30 * time.Second
-	// LeaseTTL is the lease of a run without a deadline (local runs); each
-	// checkpoint write renews it.
-	LeaseTTL = 5 * time.Minute
 	// ContinuationLease keeps the lease for the continuation while its
 	// asynchronous invocation waits to start; a console re-run in the
 	// meantime reports "already running" instead of racing it.
@@ -102,9 +94,8 @@ type backfillState struct {
 	DeadLettered int64 `json:"dead_lettered"`
 	Repaired     int64 `json:"repaired"`
 	Invocations  int   `json:"invocations"`
-	// Owner is the run holding the lease until LeaseUntil; "" when free.
-	Owner      string    `json:"owner"`
-	LeaseUntil time.Time `json:"lease_until"`
+	// Lease is held by the run backfilling; each checkpoint write renews it.
+	state.Lease
 }
 
 func (st *backfillState) fill(rep *BackfillReport) {
@@ -141,14 +132,6 @@ func (st *backfillState) position() orderpages.Position {
 	return orderpages.Position{Page: st.NextPage, LastID: st.LastID, LastTotal: st.LastTotal}
 }
 
-// leaseUntil is how long this invocation may hold the lease.
-func (h *Handler) leaseUntil(ctx context.Context) time.Time {
-	if dl, ok := ctx.Deadline(); ok {
-		return dl.Add(LeaseSlack)
-	}
-	return h.now().Add(LeaseTTL)
-}
-
 // backfill runs (or resumes) the backfill until it completes or the
 // invocation nears its deadline; then it returns the continuation event
 // (already invoked when h.Invoker is set).
@@ -175,7 +158,7 @@ func (h *Handler) backfill(ctx context.Context, log *slog.Logger, shop *wooapi.C
 			rep.Outcome = OutcomeSuperseded
 			rep.Detail = "another run took over this backfill; this continuation stops"
 			return rep, nil, nil
-		case st.Owner != "" && st.Owner != runID && st.LeaseUntil.After(now):
+		case st.HeldByAnother(runID, now):
 			until := st.LeaseUntil
 			rep.Outcome, rep.LeaseUntil = OutcomeAlreadyRunning, &until
 			rep.Detail = fmt.Sprintf("run %s is backfilling (page %d of %d); it continues by itself. If it crashed, run again after %s to resume",
@@ -215,7 +198,7 @@ func (h *Handler) backfill(ctx context.Context, log *slog.Logger, shop *wooapi.C
 			"the shop's order pages are not advancing as they should; send {\"restart\": true} to start over once they do", st.Invocations, st.NextPage, st.TotalPages))
 	}
 
-	st.Owner, st.LeaseUntil = runID, h.leaseUntil(ctx)
+	st.Take(ctx, runID, h.now())
 	st.Invocations++
 	r := &run{h: h, shop: shop, st: st, version: version, log: log, start: start,
 		// Recorded once on the queue, and only from the horizon on:
@@ -237,7 +220,7 @@ func (h *Handler) backfill(ctx context.Context, log *slog.Logger, shop *wooapi.C
 	defer func() { st.fill(rep); r.report(rep) }()
 	switch {
 	case err != nil:
-		st.Owner = ""
+		st.Release()
 		if serr := r.saveWithin(final); serr != nil {
 			err = errors.Join(err, serr)
 		}
@@ -248,7 +231,8 @@ func (h *Handler) backfill(ctx context.Context, log *slog.Logger, shop *wooapi.C
 		return fail(fmt.Errorf("%w; %s to resume from page %d", err, again, st.NextPage))
 	case finished:
 		at := h.now().UTC()
-		st.CompletedAt, st.Owner = &at, ""
+		st.CompletedAt = &at
+		st.Release()
 		if err := r.saveWithin(final); err != nil {
 			return fail(err)
 		}
@@ -257,7 +241,7 @@ func (h *Handler) backfill(ctx context.Context, log *slog.Logger, shop *wooapi.C
 		log.LogAttrs(ctx, slog.LevelInfo, "backfill complete", slog.Int64("orders_enqueued", st.Enqueued), slog.Int("pages", st.NextPage-1))
 		return rep, nil, nil
 	case r.pagesThisRun == 0:
-		st.Owner = ""
+		st.Release()
 		_ = r.saveWithin(final)
 		return fail(errors.New("no page could be enqueued before the invocation's deadline: raise the function's timeout (900 s recommended)"))
 	}
@@ -268,7 +252,7 @@ func (h *Handler) backfill(ctx context.Context, log *slog.Logger, shop *wooapi.C
 	}
 	if h.Invoker != nil {
 		if err := h.Invoker.Continue(final, *next); err != nil {
-			st.Owner = ""
+			st.Release()
 			_ = r.saveWithin(final)
 			return fail(fmt.Errorf("continue in a new invocation: %w; run the backfill again to resume from page %d", err, st.NextPage))
 		}
@@ -281,7 +265,7 @@ func (h *Handler) backfill(ctx context.Context, log *slog.Logger, shop *wooapi.C
 
 // loadBackfill reads the checkpoint; nil when there is none.
 func (h *Handler) loadBackfill(ctx context.Context, log *slog.Logger) (*backfillState, int64, error) {
-	doc, version, err := h.State.Get(ctx, BackfillID)
+	doc, version, err := h.State.Get(ctx, state.BackfillID)
 	if err != nil || doc == nil {
 		return nil, version, err
 	}

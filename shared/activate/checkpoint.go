@@ -17,7 +17,7 @@ func (r *run) maybeSave(ctx context.Context) error {
 	if !r.dirty || r.h.now().Sub(r.lastSave) < durationOr(r.h.CheckpointEvery, DefaultCheckpointEvery) {
 		return nil
 	}
-	r.st.LeaseUntil = r.h.leaseUntil(ctx) // renew
+	r.st.Renew(ctx, r.h.now())
 	err := r.save(ctx)
 	if err != nil && !errors.Is(err, errLostLease) {
 		// Keep going: the next tick tries again, and the final write must succeed.
@@ -33,7 +33,7 @@ func (r *run) save(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	v, err := r.h.State.Put(ctx, BackfillID, doc, r.version)
+	v, err := r.h.State.Put(ctx, state.BackfillID, doc, r.version)
 	if errors.Is(err, state.ErrConflict) {
 		return errLostLease
 	}

@@ -15,8 +15,6 @@ package reconcile
 import (
 	"cmp"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,7 +23,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/logistos-sync/logistos-sync/shared/activate"
 	"github.com/logistos-sync/logistos-sync/shared/hookreg"
 	"github.com/logistos-sync/logistos-sync/shared/ledger"
 	"github.com/logistos-sync/logistos-sync/shared/metrics"
@@ -51,10 +48,6 @@ const (
 	// of a busy shop's webhook being broken) fails with a clear message
 	// naming the backfill instead of running into the Lambda timeout.
 	MaxWindowOrders = 200_000
-	// LeaseSlack extends a lease past the invocation's deadline.
-	LeaseSlack = 30 * time.Second
-	// LeaseTTL is the lease of a run without a deadline (local runs).
-	LeaseTTL = 5 * time.Minute
 )
 
 // Outcomes of a sweep.
@@ -181,10 +174,10 @@ func (h *Handler) now() time.Time {
 type doc struct {
 	// Mark is the end of the last window swept to the end: the next window
 	// starts here (minus ledger.Overlap). Never moves back.
-	Mark       time.Time `json:"mark"`
-	Owner      string    `json:"owner"`
-	LeaseUntil time.Time `json:"lease_until"`
-	LastRun    time.Time `json:"last_run"`
+	Mark time.Time `json:"mark"`
+	// Lease is held by the sweep running.
+	state.Lease
+	LastRun time.Time `json:"last_run"`
 }
 
 // Handle runs one sweep. Outcomes that need the owner, not a retry
@@ -193,7 +186,7 @@ type doc struct {
 // high-water mark stays where it was for the next sweep.
 func (h *Handler) Handle(ctx context.Context, ev Event) (Report, error) {
 	start := h.now()
-	rep := Report{RunID: newRunID(start), DryRun: ev.DryRun}
+	rep := Report{RunID: state.NewRunID(start), DryRun: ev.DryRun}
 	log := h.Log.With(slog.String("run_id", rep.RunID))
 	err := h.sweep(ctx, log, ev, &rep)
 	rep.DurationMS = h.now().Sub(start).Milliseconds()
@@ -233,7 +226,7 @@ func (h *Handler) sweep(ctx context.Context, log *slog.Logger, ev Event, rep *Re
 	if err != nil {
 		return err
 	}
-	cutoff, ok, err := activate.Cutoff(ctx, h.State)
+	cutoff, ok, err := state.ActivationCutoff(ctx, h.State)
 	if err != nil {
 		return err
 	}
@@ -249,12 +242,12 @@ func (h *Handler) sweep(ctx context.Context, log *slog.Logger, ev Event, rep *Re
 	}
 	now := h.now()
 	if !ev.DryRun {
-		if st.Owner != "" && st.LeaseUntil.After(now) {
+		if st.HeldByAnother(rep.RunID, now) {
 			rep.Outcome = OutcomeAlreadyRunning
 			rep.Detail = fmt.Sprintf("sweep %s is running (lease until %s); this one stops", st.Owner, st.LeaseUntil.Format(time.RFC3339))
 			return nil
 		}
-		st.Owner, st.LeaseUntil = rep.RunID, h.leaseUntil(ctx, now)
+		st.Take(ctx, rep.RunID, now)
 		if version, err = h.State.Put(ctx, StateID, mustJSON(st), version); err != nil {
 			if errors.Is(err, state.ErrConflict) {
 				rep.Outcome, rep.Detail = OutcomeAlreadyRunning, "another sweep took the lease at the same moment; this one stops"
@@ -290,7 +283,8 @@ func (h *Handler) sweep(ctx context.Context, log *slog.Logger, ev Event, rep *Re
 	}
 
 	// Release the lease; the mark moves only past a window swept to its end.
-	st.Owner, st.LeaseUntil, st.LastRun = "", time.Time{}, now.UTC()
+	st.Release()
+	st.LastRun = now.UTC()
 	if serr == nil && w.End.After(st.Mark) {
 		st.Mark = w.End
 	}
@@ -308,13 +302,6 @@ func (h *Handler) sweep(ctx context.Context, log *slog.Logger, ev Event, rep *Re
 		rep.OrdersSeen, w.Start.Format(time.RFC3339), w.End.Format(time.RFC3339), rep.OrdersQueued,
 		strings.Join(rep.Webhook.Topics, ", "), rep.Webhook.Outcome)
 	return nil
-}
-
-func (h *Handler) leaseUntil(ctx context.Context, now time.Time) time.Time {
-	if dl, ok := ctx.Deadline(); ok {
-		return dl.Add(LeaseSlack)
-	}
-	return now.Add(LeaseTTL)
 }
 
 func (h *Handler) load(ctx context.Context) (doc, int64, error) {
@@ -563,11 +550,4 @@ func (h *Handler) repair(ctx context.Context, log *slog.Logger, shop *wooapi.Cli
 	rep.Outcome = WebhookRepairedOut
 	h.Metrics.Count(metrics.WebhookRepaired, 1)
 	return rep
-}
-
-// newRunID names one sweep in logs, reports and the lease.
-func newRunID(t time.Time) string {
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	return t.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
 }

@@ -16,7 +16,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	"github.com/logistos-sync/logistos-sync/shared/activate"
 	"github.com/logistos-sync/logistos-sync/shared/ledger"
 	"github.com/logistos-sync/logistos-sync/shared/metrics"
 	"github.com/logistos-sync/logistos-sync/shared/queue"
@@ -118,7 +117,7 @@ func newHandler(t *testing.T, n int, missing func(id int64) bool) (*Handler, *se
 	}
 	st := &state.Memory{}
 	cut, _ := json.Marshal(map[string]any{"cutoff": epoch.Add(time.Second)})
-	if _, err := st.Put(context.Background(), activate.BackfillID, cut, 0); err != nil {
+	if _, err := st.Put(context.Background(), state.BackfillID, cut, 0); err != nil {
 		t.Fatal(err)
 	}
 	l := &ledger.Memory{}
