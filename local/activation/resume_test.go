@@ -206,7 +206,7 @@ func (s *crashableStore) Put(ctx context.Context, id string, doc []byte, v int64
 
 // failingQueue fails every send after the first `after`.
 type failingQueue struct {
-	activate.BatchSender
+	queue.BatchSender
 	calls, after atomic.Int64
 }
 

@@ -105,11 +105,6 @@ type CredentialsPoster interface {
 	PostCredentials(ctx context.Context, c logistos.Credentials) error
 }
 
-// BatchSender puts messages on the orders queue (queue.Sender).
-type BatchSender interface {
-	SendBatch(ctx context.Context, ms []*queue.Message) error
-}
-
 // Handler runs activation. Build it once per cold start; Handle may be
 // called many times (the Lambda RIE and local runs keep it warm).
 type Handler struct {
@@ -118,7 +113,7 @@ type Handler struct {
 	Pending       wookey.Pending // keys that arrived through connect, not yet proven
 	KeyStore      KeyWriter      // where a proven key becomes the key in use (nil: literal keys, none can be adopted)
 	Logistos      CredentialsPoster
-	Queue         BatchSender
+	Queue         queue.BatchSender   // the orders queue (queue.Sender)
 	Ledger        *ledger.Recorder    // records what the backfill queued, from its ledger.Horizon on (nil: nothing)
 	DeadLetters   queue.DeadLetterAPI // takes orders too large for Queue even compressed (nil: they fail the backfill)
 	DLQURL        string              // the dead-letter queue DeadLetters sends to

@@ -71,7 +71,7 @@ type run struct {
 	version int64
 	log     *slog.Logger
 	start   time.Time
-	sender  BatchSender // h.Queue, recording in h.Ledger what it queued
+	sender  queue.BatchSender // h.Queue, recording in h.Ledger what it queued
 
 	pagesThisRun    int
 	enqueuedThisRun int64

@@ -234,16 +234,11 @@ func (r *Recorder) RecordSince(ctx context.Context, since time.Time, ms ...*queu
 	}
 }
 
-// BatchSender puts messages on the orders queue (queue.Sender).
-type BatchSender interface {
-	SendBatch(ctx context.Context, ms []*queue.Message) error
-}
-
-// RecordingSender is a BatchSender that records in the ledger what the
+// RecordingSender is a queue.BatchSender that records in the ledger what the
 // wrapped sender queued, once SQS accepted it: the backfill and reconcile
 // send through it, so neither has to remember to record.
 type RecordingSender struct {
-	Sender   BatchSender
+	Sender   queue.BatchSender
 	Recorder *Recorder
 	// Since, when set, records only the orders created or last modified
 	// from then on (Recorder.RecordSince): the backfill's Horizon.

@@ -131,17 +131,11 @@ var drafts = map[string]bool{"checkout-draft": true, "draft": true, "auto-draft"
 // maxReportedIDs bounds MissingIDs in the report and log line.
 const maxReportedIDs = 20
 
-// BatchSender puts messages on the orders queue and records them in the
-// ledger once accepted (ledger.RecordingSender).
-type BatchSender interface {
-	SendBatch(ctx context.Context, ms []*queue.Message) error
-}
-
 // Handler runs sweeps. Build it once per cold start (New).
 type Handler struct {
 	Shop          *wooapi.Client // without a key: Keys supplies it per sweep
 	Keys          wookey.Source
-	Queue         BatchSender
+	Queue         queue.BatchSender   // the orders queue, recording in the ledger what it accepted (ledger.RecordingSender)
 	DeadLetters   queue.DeadLetterAPI // takes missed orders too large for Queue even compressed (nil: they fail the sweep)
 	DLQURL        string              // the dead-letter queue DeadLetters sends to
 	Ledger        ledger.Store

@@ -201,7 +201,7 @@ func TestNotConnectedAndNeedsActivation(t *testing.T) {
 // tooLarge is a BatchSender for which order id never fits in a message:
 // SendBatch sends the others to next and names it in a TooLargeError.
 type tooLarge struct {
-	next BatchSender
+	next queue.BatchSender
 	id   int64
 }
 
