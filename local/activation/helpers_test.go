@@ -31,7 +31,6 @@ import (
 	"github.com/logistos-sync/logistos-sync/shared/activate"
 	"github.com/logistos-sync/logistos-sync/shared/config"
 	"github.com/logistos-sync/logistos-sync/shared/logging"
-	"github.com/logistos-sync/logistos-sync/shared/logistos"
 	"github.com/logistos-sync/logistos-sync/shared/metrics"
 	"github.com/logistos-sync/logistos-sync/shared/queue"
 	"github.com/logistos-sync/logistos-sync/shared/state"
@@ -210,7 +209,7 @@ func (d *drainer) receive() bool {
 		}
 		d.q.count[id]++
 		attr := func(k string) string { return aws.ToString(m.MessageAttributes[k].StringValue) }
-		if attr(queue.AttrTopic) != logistos.EventBackfill || attr(queue.AttrOrigin) != queue.OriginBackfill ||
+		if attr(queue.AttrTopic) != "" || attr(queue.AttrOrigin) != queue.OriginBackfill ||
 			attr(queue.AttrSource) != e.shop.URL || attr(queue.AttrReceivedAt) == "" {
 			e.t.Fatalf("order %d: attributes %v", id, attrs(m))
 		}

@@ -20,7 +20,6 @@ import (
 
 	"github.com/logistos-sync/logistos-sync/internal/testwait"
 	"github.com/logistos-sync/logistos-sync/shared/ledger"
-	"github.com/logistos-sync/logistos-sync/shared/logistos"
 	"github.com/logistos-sync/logistos-sync/shared/metrics"
 	"github.com/logistos-sync/logistos-sync/shared/queue"
 	"github.com/logistos-sync/logistos-sync/shared/state"
@@ -85,7 +84,7 @@ func (r *recorder) SendBatch(_ context.Context, ms []*queue.Message) error {
 		if err != nil {
 			return err
 		}
-		if m.Origin != queue.OriginBackfill || m.Topic != logistos.EventBackfill {
+		if m.Origin != queue.OriginBackfill || m.Topic != "" {
 			return fmt.Errorf("attributes %+v", m)
 		}
 		r.ids[id]++

@@ -10,7 +10,6 @@ import (
 	"unsafe"
 
 	"github.com/logistos-sync/logistos-sync/shared/config"
-	"github.com/logistos-sync/logistos-sync/shared/logistos"
 	"github.com/logistos-sync/logistos-sync/shared/metrics"
 	"github.com/logistos-sync/logistos-sync/shared/orderpages"
 	"github.com/logistos-sync/logistos-sync/shared/queue"
@@ -228,8 +227,7 @@ func (r *run) enqueue(ctx context.Context, pg *wooapi.OrdersPage) (dead int, err
 	msgs := make([]queue.Message, len(pg.Orders))
 	ptrs := make([]*queue.Message, len(pg.Orders))
 	for i, o := range pg.Orders {
-		msgs[i] = queue.Message{Body: bytesView(o), Topic: logistos.EventBackfill, Source: r.h.StoreURL,
-			Origin: queue.OriginBackfill, ReceivedAt: now}
+		msgs[i] = queue.Message{Body: bytesView(o), Source: r.h.StoreURL, Origin: queue.OriginBackfill, ReceivedAt: now}
 		ptrs[i] = &msgs[i]
 	}
 	err = r.sender.SendBatch(ctx, ptrs)
