@@ -50,3 +50,28 @@ func (r *run) saveWithin(ctx context.Context) error {
 	defer cancel()
 	return r.save(ctx)
 }
+
+// record moves the checkpoint past d, the next page handed over.
+func (r *run) record(d *pageResult) {
+	st := r.st
+	sent := int64(d.orders - d.dead)
+	st.Enqueued += sent
+	st.DeadLettered += int64(d.dead)
+	r.enqueuedThisRun += sent
+	r.dirty = true
+	if d.gap {
+		st.Repaired += sent
+		return
+	}
+	if d.total >= 0 {
+		st.Total = d.total
+	}
+	if d.totalPages >= 0 {
+		st.TotalPages = d.totalPages
+	}
+	if d.last && d.listed == 0 {
+		return // the empty page that confirms the end: no page of orders
+	}
+	st.NextPage, st.LastID, st.LastTotal = d.after.Page, d.after.LastID, d.after.LastTotal
+	r.pagesThisRun++
+}
