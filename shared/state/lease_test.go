@@ -1,4 +1,4 @@
-package state_test
+package state
 
 import (
 	"context"
@@ -6,23 +6,21 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/logistos-sync/logistos-sync/shared/state"
 )
 
 // A lease runs to the invocation's deadline plus LeaseSlack, or LeaseTTL
 // without one; another run sees it held until then, its holder never.
 func TestLease(t *testing.T) {
+	var l Lease
 	now := time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
-	var l state.Lease
 	if l.HeldByAnother("b", now) {
 		t.Fatal("a free lease is held")
 	}
 	l.Take(context.Background(), "a", now)
-	if l.Owner != "a" || !l.LeaseUntil.Equal(now.Add(state.LeaseTTL)) {
+	if l.Owner != "a" || !l.LeaseUntil.Equal(now.Add(LeaseTTL)) {
 		t.Fatalf("without a deadline: %+v, want a until now+LeaseTTL", l)
 	}
-	if !l.HeldByAnother("b", now.Add(state.LeaseTTL-time.Second)) || l.HeldByAnother("b", now.Add(state.LeaseTTL)) {
+	if !l.HeldByAnother("b", now.Add(LeaseTTL-time.Second)) || l.HeldByAnother("b", now.Add(LeaseTTL)) {
 		t.Error("another run must see the lease held until LeaseUntil, and free from then on")
 	}
 	if l.HeldByAnother("a", now) {
@@ -32,7 +30,7 @@ func TestLease(t *testing.T) {
 	ctx, cancel := context.WithDeadline(context.Background(), dl)
 	defer cancel()
 	l.Renew(ctx, now.Add(time.Minute))
-	if !l.LeaseUntil.Equal(dl.Add(state.LeaseSlack)) {
+	if !l.LeaseUntil.Equal(dl.Add(LeaseSlack)) {
 		t.Errorf("with a deadline: until %s, want the deadline plus LeaseSlack", l.LeaseUntil)
 	}
 	l.Release()
@@ -46,7 +44,7 @@ func TestLease(t *testing.T) {
 func TestLeaseInADocument(t *testing.T) {
 	var doc struct {
 		Mark time.Time `json:"mark"`
-		state.Lease
+		Lease
 	}
 	if err := json.Unmarshal([]byte(`{"mark":"2026-11-28T09:00:00Z","owner":"r1","lease_until":"2026-11-28T10:00:00Z"}`), &doc); err != nil {
 		t.Fatal(err)
@@ -62,7 +60,7 @@ func TestLeaseInADocument(t *testing.T) {
 
 func TestNewRunID(t *testing.T) {
 	at := time.Date(2026, 11, 28, 10, 4, 5, 0, time.FixedZone("IST", 19800))
-	a, b := state.NewRunID(at), state.NewRunID(at)
+	a, b := NewRunID(at), NewRunID(at)
 	if !strings.HasPrefix(a, "20261128T043405Z-") || len(a) != len("20261128T043405Z-")+8 {
 		t.Errorf("run id %q, want the UTC start and 8 hex digits", a)
 	}
