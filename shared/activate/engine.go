@@ -13,7 +13,9 @@ import (
 	"github.com/logistos-sync/logistos-sync/shared/wooapi"
 )
 
-// Paging of the backfill.
+// The backfill's engine: one invocation's slice of the shop's order pages
+// (run), read here, enqueued by enqueue.go and recorded in the checkpoint
+// by checkpoint.go.
 //
 // The shop's pages are read through orderpages, which never trusts the
 // shop's paging: it checks each page on its own and against the pages
