@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/logistos-sync/logistos-sync/shared/config"
+	"github.com/logistos-sync/logistos-sync/shared/outbound"
 )
 
 // The SDK's standard variables for a custom endpoint: when either is set,
@@ -41,7 +42,7 @@ type queueRef struct {
 // the legacy https://<region>.queue.amazonaws.com/<account>/<name>, or the
 // local stack's http://localhost:4566/<account>/<name>.
 func parseQueueURL(raw string) (queueRef, error) {
-	if err := config.CheckURL(raw); err != nil {
+	if err := outbound.CheckURL(raw); err != nil {
 		return queueRef{}, err
 	}
 	u, _ := url.Parse(raw)
@@ -50,7 +51,7 @@ func parseQueueURL(raw string) (queueRef, error) {
 		return queueRef{}, fmt.Errorf("%q is not an SQS queue URL: want https://sqs.<region>.amazonaws.com/<12-digit account>/<queue name>", raw)
 	}
 	q := queueRef{URL: raw, Account: parts[0]}
-	if config.IsLoopback(u.Hostname()) {
+	if outbound.IsLoopback(u.Hostname()) {
 		q.Local = u.Scheme + "://" + u.Host
 	} else {
 		q.Region = regionOf(u.Hostname())

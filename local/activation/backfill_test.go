@@ -16,7 +16,7 @@ import (
 	"github.com/logistos-sync/logistos-sync/local/fakewoo"
 	"github.com/logistos-sync/logistos-sync/shared/activate"
 	"github.com/logistos-sync/logistos-sync/shared/queue"
-	"github.com/logistos-sync/logistos-sync/shared/wooapi"
+	"github.com/logistos-sync/logistos-sync/shared/woohook"
 )
 
 var backfillOnly = activate.Event{Steps: []string{activate.StepBackfill}}
@@ -434,7 +434,7 @@ func TestBackfillOversizedOrder(t *testing.T) {
 		t.Fatalf("%d messages on the DLQ, want 1", len(dead))
 	}
 	m := dead[0]
-	if id, err := wooapi.OrderID([]byte(aws.ToString(m.Body))); err != nil || id != big {
+	if id, err := woohook.OrderID([]byte(aws.ToString(m.Body))); err != nil || id != big {
 		t.Errorf("DLQ body %.100q: want order %d by id", aws.ToString(m.Body), big)
 	}
 	a := attrs(m)

@@ -31,11 +31,10 @@ import (
 	"github.com/logistos-sync/logistos-sync/shared/activate"
 	"github.com/logistos-sync/logistos-sync/shared/config"
 	"github.com/logistos-sync/logistos-sync/shared/logging"
-	"github.com/logistos-sync/logistos-sync/shared/logistos"
 	"github.com/logistos-sync/logistos-sync/shared/metrics"
 	"github.com/logistos-sync/logistos-sync/shared/queue"
 	"github.com/logistos-sync/logistos-sync/shared/state"
-	"github.com/logistos-sync/logistos-sync/shared/wooapi"
+	"github.com/logistos-sync/logistos-sync/shared/woohook"
 )
 
 func TestMain(m *testing.M) {
@@ -204,13 +203,13 @@ func (d *drainer) receive() bool {
 		d.seen[aws.ToString(m.MessageId)] = true
 		d.q.msgs++
 		body := []byte(aws.ToString(m.Body))
-		id, err := wooapi.OrderID(body)
+		id, err := woohook.OrderID(body)
 		if err != nil {
 			e.t.Fatalf("message is not an order: %.200s", body)
 		}
 		d.q.count[id]++
 		attr := func(k string) string { return aws.ToString(m.MessageAttributes[k].StringValue) }
-		if attr(queue.AttrTopic) != logistos.EventBackfill || attr(queue.AttrOrigin) != queue.OriginBackfill ||
+		if attr(queue.AttrTopic) != "" || attr(queue.AttrOrigin) != queue.OriginBackfill ||
 			attr(queue.AttrSource) != e.shop.URL || attr(queue.AttrReceivedAt) == "" {
 			e.t.Fatalf("order %d: attributes %v", id, attrs(m))
 		}
@@ -337,7 +336,7 @@ func createTable(t testing.TB, name string) *dynamodb.Client {
 // backfillState reads the checkpoint document as JSON.
 func backfillState(t *testing.T, s state.Store) map[string]any {
 	t.Helper()
-	doc, _, err := s.Get(context.Background(), activate.BackfillID)
+	doc, _, err := s.Get(context.Background(), state.BackfillID)
 	if err != nil || doc == nil {
 		t.Fatalf("no backfill checkpoint: %v", err)
 	}

@@ -206,7 +206,7 @@ func (s *crashableStore) Put(ctx context.Context, id string, doc []byte, v int64
 
 // failingQueue fails every send after the first `after`.
 type failingQueue struct {
-	activate.BatchSender
+	queue.BatchSender
 	calls, after atomic.Int64
 }
 
@@ -248,7 +248,7 @@ func TestCrashAndResume(t *testing.T) {
 		if err != nil || rep.Backfill.Outcome != activate.OutcomeAlreadyRunning || rep.Backfill.LeaseUntil == nil {
 			t.Fatalf("re-run while the lease holds: %+v %v", rep.Backfill, err)
 		}
-		e2.h.Now = func() time.Time { return time.Now().Add(activate.LeaseTTL + time.Minute) }
+		e2.h.Now = func() time.Time { return time.Now().Add(state.LeaseTTL + time.Minute) }
 		rep, err = e2.run(backfillOnly)
 		if err != nil || rep.Backfill.Outcome != activate.OutcomeComplete {
 			t.Fatalf("resumed run: %+v %v", rep.Backfill, err)

@@ -99,11 +99,12 @@ func TestActivateBinaryUnderRIE(t *testing.T) {
 
 	// The continuations run by themselves; watch the checkpoint.
 	store := &state.DynamoDB{Client: db, Table: table}
+	checkpointID := state.BackfillID
 	var state map[string]any
 	deadline, _ := ctx.Deadline()
 	testwait.Eventually(t, time.Until(deadline), func() error {
 		// Not ctx: the check at the deadline must read, not fail on ctx.
-		doc, _, err := store.Get(context.Background(), activate.BackfillID)
+		doc, _, err := store.Get(context.Background(), checkpointID)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -83,7 +83,7 @@ func TestOneBadOrderInABatch(t *testing.T) {
 					}
 					continue
 				}
-				backfill = append(backfill, &queue.Message{Body: string(body), Topic: logistos.EventBackfill, Source: storeURL, Origin: queue.OriginBackfill, ReceivedAt: time.Now()})
+				backfill = append(backfill, &queue.Message{Body: string(body), Source: storeURL, Origin: queue.OriginBackfill, ReceivedAt: time.Now()})
 			}
 			if err := (&queue.Sender{Client: e.st.SQS, QueueURL: e.st.QueueURL}).SendBatch(context.Background(), backfill); err != nil {
 				t.Fatal(err)

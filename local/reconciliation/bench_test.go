@@ -18,7 +18,6 @@ import (
 	"github.com/logistos-sync/logistos-sync/local/fakewoo"
 	"github.com/logistos-sync/logistos-sync/local/stack"
 	"github.com/logistos-sync/logistos-sync/local/stacktest"
-	"github.com/logistos-sync/logistos-sync/shared/activate"
 	"github.com/logistos-sync/logistos-sync/shared/config"
 	"github.com/logistos-sync/logistos-sync/shared/ledger"
 	"github.com/logistos-sync/logistos-sync/shared/logging"
@@ -97,7 +96,7 @@ func BenchmarkSweep(b *testing.B) {
 	// 99% of the orders in the ledger, every 100th missing.
 	first := shop.Created(1)
 	doc, _ := json.Marshal(map[string]any{"cutoff": first, "next_page": 1})
-	if _, err := h.State.Put(ctx, activate.BackfillID, doc, 0); err != nil {
+	if _, err := h.State.Put(ctx, state.BackfillID, doc, 0); err != nil {
 		b.Fatal(err)
 	}
 	shop.AddWebhook(fakewoo.Webhook{Status: "active", Topic: "order.created", DeliveryURL: vars[config.WebhookURL], Secret: st.WebhookSecret})

@@ -13,6 +13,7 @@ import (
 	"github.com/logistos-sync/logistos-sync/local/fakewoo"
 	"github.com/logistos-sync/logistos-sync/shared/queue"
 	"github.com/logistos-sync/logistos-sync/shared/reconcile"
+	"github.com/logistos-sync/logistos-sync/shared/state"
 )
 
 // The endpoint is down while 50 orders are placed and the shop disables the
@@ -172,7 +173,7 @@ func TestCrashedSweepIsCovered(t *testing.T) {
 	e.clock.Advance(grace + time.Minute)
 
 	// A sweep died after taking the lease, before queueing anything.
-	doc, _ := json.Marshal(map[string]any{"owner": "crashed-run", "lease_until": e.clock.Now().Add(reconcile.LeaseTTL)})
+	doc, _ := json.Marshal(map[string]any{"owner": "crashed-run", "lease_until": e.clock.Now().Add(state.LeaseTTL)})
 	_, version, err := e.rec.State.Get(context.Background(), reconcile.StateID)
 	if err != nil {
 		t.Fatal(err)
@@ -183,7 +184,7 @@ func TestCrashedSweepIsCovered(t *testing.T) {
 	if rep := e.sweep(reconcile.Event{}); rep.Outcome != reconcile.OutcomeAlreadyRunning || rep.OrdersQueued != 0 {
 		t.Fatalf("while the crashed sweep's lease holds: %+v", rep)
 	}
-	e.clock.Advance(reconcile.LeaseTTL + time.Second)
+	e.clock.Advance(state.LeaseTTL + time.Second)
 	if rep := e.sweep(reconcile.Event{}); rep.Outcome != reconcile.OutcomeDone || rep.OrdersQueued != 4 {
 		t.Fatalf("after the lease expired: %+v", rep)
 	}

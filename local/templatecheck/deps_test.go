@@ -39,53 +39,28 @@ func forbiddenDep(dep string) (why string, bad bool) {
 // (linux/arm64, -tags lambda.norpc, as the Makefile does), and fails on any
 // of the forbidden ones, naming the package that pulls it in.
 func TestBinariesLinkNoEmulatorOrTestCode(t *testing.T) {
-	builds := []struct {
-		name string
-		env  []string
-		tags string
-	}{
-		{"host", nil, ""},
-		{"lambda", []string{"GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=0"}, "lambda.norpc"},
-	}
-	for _, b := range builds {
+	for _, b := range []build{hostBuild, lambdaBuild} {
 		t.Run(b.name, func(t *testing.T) {
-			args := []string{"list", "-deps", "-f", `{{.ImportPath}}{{range .Imports}} {{.}}{{end}}`}
-			if b.tags != "" {
-				args = append(args, "-tags", b.tags)
-			}
-			cmd := exec.Command("go", append(args, "./functions/...", "./cmd/...")...)
-			cmd.Dir = root
-			cmd.Env = append(os.Environ(), b.env...)
-			out, err := cmd.Output()
-			if err != nil {
-				t.Fatalf("go %s: %v\n%s", strings.Join(cmd.Args[1:], " "), err, stderrOf(err))
-			}
-			// Each line is a package and its direct imports: enough to
-			// name, for each forbidden package, who imports it.
+			g := listImports(t, b, "./functions/...", "./cmd/...")
+			// Each package's direct imports are enough to name, for each
+			// forbidden package, who imports it.
 			importers := map[string][]string{}
 			mains := map[string]bool{}
-			for line := range strings.Lines(string(out)) {
-				fields := strings.Fields(line)
-				if len(fields) == 0 {
-					continue
-				}
-				pkg := fields[0]
+			for _, pkg := range g.pkgs {
 				for _, top := range []string{"/functions/", "/cmd/"} {
 					if strings.HasPrefix(pkg, repo.Module+top) {
 						mains[pkg] = true
 					}
 				}
-				for _, imp := range fields[1:] {
+				for _, imp := range g.imports[pkg] {
 					importers[imp] = append(importers[imp], pkg)
 				}
 			}
 			// go list prints dependencies before their importers, so the
-			// check comes after every line is read.
-			for line := range strings.Lines(string(out)) {
-				if pkg, _, _ := strings.Cut(strings.TrimSpace(line), " "); pkg != "" {
-					if why, bad := forbiddenDep(pkg); bad {
-						t.Errorf("%s is linked (%s), imported by %v", pkg, why, importers[pkg])
-					}
+			// check comes after every package is read.
+			for _, pkg := range g.pkgs {
+				if why, bad := forbiddenDep(pkg); bad {
+					t.Errorf("%s is linked (%s), imported by %v", pkg, why, importers[pkg])
 				}
 			}
 			// Every function of the template and every command must have
@@ -108,6 +83,53 @@ func TestBinariesLinkNoEmulatorOrTestCode(t *testing.T) {
 			}
 		})
 	}
+}
+
+// build is a way the binaries are built: a name for subtests, the
+// environment added to this process's, and build tags.
+type build struct {
+	name string
+	env  []string
+	tags string
+}
+
+var (
+	hostBuild = build{"host", nil, ""}
+	// lambdaBuild is what the Makefile builds for Lambda.
+	lambdaBuild = build{"lambda", []string{"GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=0"}, "lambda.norpc"}
+)
+
+// importGraph is what `go list -deps` says of some packages: every package
+// they link, dependencies first, with its direct imports.
+type importGraph struct {
+	pkgs    []string
+	imports map[string][]string
+}
+
+// listImports runs go list -deps on patterns in the root module, built as b.
+func listImports(t *testing.T, b build, patterns ...string) importGraph {
+	t.Helper()
+	args := []string{"list", "-deps", "-f", `{{.ImportPath}}{{range .Imports}} {{.}}{{end}}`}
+	if b.tags != "" {
+		args = append(args, "-tags", b.tags)
+	}
+	cmd := exec.Command("go", append(args, patterns...)...)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), b.env...)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go %s: %v\n%s", strings.Join(cmd.Args[1:], " "), err, stderrOf(err))
+	}
+	g := importGraph{imports: map[string][]string{}}
+	for line := range strings.Lines(string(out)) {
+		fields := strings.Fields(line)
+		if len(fields) == 0 {
+			continue
+		}
+		g.pkgs = append(g.pkgs, fields[0])
+		g.imports[fields[0]] = fields[1:]
+	}
+	return g
 }
 
 func stderrOf(err error) string {

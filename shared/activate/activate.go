@@ -10,8 +10,6 @@ package activate
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -107,11 +105,6 @@ type CredentialsPoster interface {
 	PostCredentials(ctx context.Context, c logistos.Credentials) error
 }
 
-// BatchSender puts messages on the orders queue (queue.Sender).
-type BatchSender interface {
-	SendBatch(ctx context.Context, ms []*queue.Message) error
-}
-
 // Handler runs activation. Build it once per cold start; Handle may be
 // called many times (the Lambda RIE and local runs keep it warm).
 type Handler struct {
@@ -120,7 +113,7 @@ type Handler struct {
 	Pending       wookey.Pending // keys that arrived through connect, not yet proven
 	KeyStore      KeyWriter      // where a proven key becomes the key in use (nil: literal keys, none can be adopted)
 	Logistos      CredentialsPoster
-	Queue         BatchSender
+	Queue         queue.BatchSender   // the orders queue (queue.Sender)
 	Ledger        *ledger.Recorder    // records what the backfill queued, from its ledger.Horizon on (nil: nothing)
 	DeadLetters   queue.DeadLetterAPI // takes orders too large for Queue even compressed (nil: they fail the backfill)
 	DLQURL        string              // the dead-letter queue DeadLetters sends to
@@ -161,7 +154,7 @@ func (h *Handler) Handle(ctx context.Context, ev Event) (Report, error) {
 	start := h.now()
 	rep := Report{RunID: ev.RunID, DryRun: ev.DryRun}
 	if rep.RunID == "" || !ev.Continuation {
-		rep.RunID = newRunID(start)
+		rep.RunID = state.NewRunID(start)
 	}
 	log := h.Log.With(slog.String("run_id", rep.RunID))
 	steps, err := normalize(ev.Steps)
@@ -230,14 +223,6 @@ func normalize(steps []string) ([]string, error) {
 		}
 	}
 	return out, nil
-}
-
-// newRunID names one activation run (and its continuations) in logs,
-// reports and the checkpoint's lease.
-func newRunID(t time.Time) string {
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	return t.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
 }
 
 func ms(d time.Duration) int64 { return d.Milliseconds() }

@@ -20,11 +20,11 @@ import (
 
 	"github.com/logistos-sync/logistos-sync/internal/testwait"
 	"github.com/logistos-sync/logistos-sync/shared/ledger"
-	"github.com/logistos-sync/logistos-sync/shared/logistos"
 	"github.com/logistos-sync/logistos-sync/shared/metrics"
 	"github.com/logistos-sync/logistos-sync/shared/queue"
 	"github.com/logistos-sync/logistos-sync/shared/state"
 	"github.com/logistos-sync/logistos-sync/shared/wooapi"
+	"github.com/logistos-sync/logistos-sync/shared/woohook"
 	"github.com/logistos-sync/logistos-sync/shared/wookey"
 )
 
@@ -80,11 +80,11 @@ func (r *recorder) SendBatch(_ context.Context, ms []*queue.Message) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, m := range ms {
-		id, err := wooapi.OrderID([]byte(m.Body))
+		id, err := woohook.OrderID([]byte(m.Body))
 		if err != nil {
 			return err
 		}
-		if m.Origin != queue.OriginBackfill || m.Topic != logistos.EventBackfill {
+		if m.Origin != queue.OriginBackfill || m.Topic != "" {
 			return fmt.Errorf("attributes %+v", m)
 		}
 		r.ids[id]++
@@ -217,7 +217,7 @@ func TestSelfContinuationIsBounded(t *testing.T) {
 	h, rec := handler(t, 20_000, 0)
 	doc := fmt.Sprintf(`{"store_url":%q,"statuses":["any"],"cutoff":"2026-11-28T10:00:00Z","next_page":7,"last_id":600,"last_total":20000,`+
 		`"total":20000,"total_pages":200,"invocations":%d,"owner":"r1","lease_until":"2026-11-28T10:00:00Z"}`, h.StoreURL, MaxInvocations)
-	if _, err := h.State.Put(context.Background(), BackfillID, []byte(doc), 0); err != nil {
+	if _, err := h.State.Put(context.Background(), state.BackfillID, []byte(doc), 0); err != nil {
 		t.Fatal(err)
 	}
 	rep, err := h.Handle(context.Background(), Event{Steps: []string{"backfill"}, RunID: "r1", Continuation: true})
@@ -239,7 +239,7 @@ func (q tooLargeQueue) SendBatch(ctx context.Context, ms []*queue.Message) error
 	var fit []*queue.Message
 	tl := &queue.TooLargeError{}
 	for i, m := range ms {
-		if id, _ := wooapi.OrderID([]byte(m.Body)); id == q.tooLarge {
+		if id, _ := woohook.OrderID([]byte(m.Body)); id == q.tooLarge {
 			tl.Indexes, tl.Errs = append(tl.Indexes, i), append(tl.Errs, fmt.Errorf("%w: 2000000 bytes", queue.ErrTooLarge))
 			continue
 		}

@@ -12,11 +12,9 @@ import (
 	"github.com/logistos-sync/logistos-sync/shared/config"
 	"github.com/logistos-sync/logistos-sync/shared/ledger"
 	"github.com/logistos-sync/logistos-sync/shared/orderpages"
+	"github.com/logistos-sync/logistos-sync/shared/state"
 	"github.com/logistos-sync/logistos-sync/shared/wooapi"
 )
-
-// BackfillID is the checkpoint document of the backfill.
-const BackfillID = "backfill"
 
 // Timing of a backfill slice and its lease.
 const (
@@ -34,12 +32,6 @@ const (
 	DefaultCheckpointEvery = 2 * time.Second
 	// DefaultProgressEvery: how often progress is logged.
 	DefaultProgressEvery = 10 * time.Second
-	// LeaseSlack extends a lease past the invocation's deadline: Lambda
-	// may take a moment to stop a timed-out invocation.
-	LeaseSlack = 30 * time.Second
-	// LeaseTTL is the lease of a run without a deadline (local runs); each
-	// checkpoint write renews it.
-	LeaseTTL = 5 * time.Minute
 	// ContinuationLease keeps the lease for the continuation while its
 	// asynchronous invocation waits to start; a console re-run in the
 	// meantime reports "already running" instead of racing it.
@@ -102,9 +94,8 @@ type backfillState struct {
 	DeadLettered int64 `json:"dead_lettered"`
 	Repaired     int64 `json:"repaired"`
 	Invocations  int   `json:"invocations"`
-	// Owner is the run holding the lease until LeaseUntil; "" when free.
-	Owner      string    `json:"owner"`
-	LeaseUntil time.Time `json:"lease_until"`
+	// Lease is held by the run backfilling; each checkpoint write renews it.
+	state.Lease
 }
 
 func (st *backfillState) fill(rep *BackfillReport) {
@@ -141,14 +132,6 @@ func (st *backfillState) position() orderpages.Position {
 	return orderpages.Position{Page: st.NextPage, LastID: st.LastID, LastTotal: st.LastTotal}
 }
 
-// leaseUntil is how long this invocation may hold the lease.
-func (h *Handler) leaseUntil(ctx context.Context) time.Time {
-	if dl, ok := ctx.Deadline(); ok {
-		return dl.Add(LeaseSlack)
-	}
-	return h.now().Add(LeaseTTL)
-}
-
 // backfill runs (or resumes) the backfill until it completes or the
 // invocation nears its deadline; then it returns the continuation event
 // (already invoked when h.Invoker is set).
@@ -156,88 +139,127 @@ func (h *Handler) backfill(ctx context.Context, log *slog.Logger, shop *wooapi.C
 	start := h.now()
 	rep := &BackfillReport{Statuses: h.statuses()}
 	defer func() { rep.DurationMS = ms(h.now().Sub(start)) }()
-	fail := func(err error) (*BackfillReport, *Event, error) {
+	next, err := h.runBackfill(ctx, log, shop, ev, runID, start, rep)
+	if err != nil {
 		rep.Outcome, rep.Detail = OutcomeFailed, err.Error()
-		return rep, nil, err
 	}
+	return rep, next, err
+}
 
+// runBackfill is backfill's work, filling rep as it goes: it finds where
+// the backfill stands, takes its lease, enqueues this invocation's slice of
+// pages and settles the checkpoint.
+func (h *Handler) runBackfill(ctx context.Context, log *slog.Logger, shop *wooapi.Client, ev Event, runID string, start time.Time, rep *BackfillReport) (*Event, error) {
 	st, version, err := h.loadBackfill(ctx, log)
 	if err != nil {
-		return fail(err)
+		return nil, err
 	}
 	now := h.now()
 	if st != nil {
 		st.fill(rep)
-		switch {
-		case ev.Continuation && st.Owner != "" && st.Owner != runID:
-			// (A continuation finding the lease free, released by a failed
-			// slice, resumes: that is Lambda retrying it after an error.)
-			rep.Outcome = OutcomeSuperseded
-			rep.Detail = "another run took over this backfill; this continuation stops"
-			return rep, nil, nil
-		case st.Owner != "" && st.Owner != runID && st.LeaseUntil.After(now):
-			until := st.LeaseUntil
-			rep.Outcome, rep.LeaseUntil = OutcomeAlreadyRunning, &until
-			rep.Detail = fmt.Sprintf("run %s is backfilling (page %d of %d); it continues by itself. If it crashed, run again after %s to resume",
-				st.Owner, st.NextPage-1, st.TotalPages, until.Format(time.RFC3339))
-			return rep, nil, nil
-		case st.StoreURL != h.StoreURL || !slices.Equal(st.Statuses, h.statuses()):
-			log.LogAttrs(ctx, slog.LevelWarn, "backfill checkpoint is for another shop or status filter; starting over")
-			st = nil
-		case ev.Restart:
-			log.LogAttrs(ctx, slog.LevelInfo, "backfill restarted on request")
-			st = nil
-		case st.CompletedAt != nil:
-			rep.Outcome = OutcomeComplete
-			rep.Detail = fmt.Sprintf("the backfill completed at %s (%d orders enqueued); send {\"restart\": true} to backfill again",
-				st.CompletedAt.Format(time.RFC3339), st.Enqueued)
-			return rep, nil, nil
+		var stop bool
+		if st, stop = h.resumeOrStop(ctx, log, st, ev, runID, now, rep); stop {
+			return nil, nil
 		}
 	}
 	fresh := st == nil
 	if fresh {
-		// One order is enough to read the shop's clock (Date header).
-		probe, err := shop.ListOrders(ctx, wooapi.OrdersQuery{PerPage: 1, Status: h.statuses()})
-		if err != nil {
-			return fail(err)
+		if st, err = h.newBackfill(ctx, shop, now); err != nil {
+			return nil, err
 		}
-		// Its X-WP-Total (no cut-off yet) bounds the pages to plan for.
-		st = &backfillState{StoreURL: h.StoreURL, Statuses: h.statuses(), Cutoff: cutoffFrom(probe.Date, now),
-			StartedAt: now.UTC(), NextPage: 1, LastTotal: -1, Total: probe.Total, TotalPages: orderpages.Pages(probe.Total)}
 		rep.StartedAt, rep.CompletedAt = &st.StartedAt, nil
 	}
 	rep.Cutoff = st.Cutoff
 	if ev.DryRun {
-		return h.dryBackfill(ctx, shop, st, fresh, rep)
+		return nil, h.dryBackfill(ctx, shop, st, fresh, rep)
 	}
 	if st.Invocations >= MaxInvocations {
-		return fail(fmt.Errorf("the backfill has taken %d invocations without finishing (at page %d of %d), more than any shop needs: "+
-			"the shop's order pages are not advancing as they should; send {\"restart\": true} to start over once they do", st.Invocations, st.NextPage, st.TotalPages))
+		return nil, fmt.Errorf("the backfill has taken %d invocations without finishing (at page %d of %d), more than any shop needs: "+
+			"the shop's order pages are not advancing as they should; send {\"restart\": true} to start over once they do", st.Invocations, st.NextPage, st.TotalPages)
 	}
 
-	st.Owner, st.LeaseUntil = runID, h.leaseUntil(ctx)
-	st.Invocations++
-	r := &run{h: h, shop: shop, st: st, version: version, log: log, start: start,
-		// Recorded once on the queue, and only from the horizon on:
-		// reconcile looks up nothing older, and most of a shop's history is.
-		sender: &ledger.RecordingSender{Sender: h.Queue, Recorder: h.Ledger, Since: ledger.Horizon(st.Cutoff)}}
-	if err := r.save(ctx); err != nil {
-		if errors.Is(err, errLostLease) {
-			rep.Outcome, rep.Detail = OutcomeAlreadyRunning, "another run took the backfill at the same moment; it continues by itself"
-			return rep, nil, nil
-		}
-		return fail(err)
+	r, err := h.startRun(ctx, shop, st, version, log, runID, start)
+	if errors.Is(err, errLostLease) {
+		rep.Outcome, rep.Detail = OutcomeAlreadyRunning, "another run took the backfill at the same moment; it continues by itself"
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
 	}
 	log.LogAttrs(ctx, slog.LevelInfo, "backfill started", slog.Bool("resumed", !fresh), slog.Int("page", st.NextPage),
 		slog.Time("cutoff", st.Cutoff), slog.Any("statuses", st.Statuses))
 
 	finished, err := r.pages(ctx)
 	r.progress(ctx, true)
-	final := context.WithoutCancel(ctx)
 	defer func() { st.fill(rep); r.report(rep) }()
+	return h.endSlice(ctx, log, r, finished, err, runID, rep)
+}
+
+// resumeOrStop decides what becomes of the checkpoint st: this run stops
+// (stop, with rep saying why), starts over (nil), or resumes st.
+func (h *Handler) resumeOrStop(ctx context.Context, log *slog.Logger, st *backfillState, ev Event, runID string, now time.Time, rep *BackfillReport) (_ *backfillState, stop bool) {
+	switch {
+	case ev.Continuation && st.Owner != "" && st.Owner != runID:
+		// (A continuation finding the lease free, released by a failed
+		// slice, resumes: that is Lambda retrying it after an error.)
+		rep.Outcome = OutcomeSuperseded
+		rep.Detail = "another run took over this backfill; this continuation stops"
+		return st, true
+	case st.HeldByAnother(runID, now):
+		until := st.LeaseUntil
+		rep.Outcome, rep.LeaseUntil = OutcomeAlreadyRunning, &until
+		rep.Detail = fmt.Sprintf("run %s is backfilling (page %d of %d); it continues by itself. If it crashed, run again after %s to resume",
+			st.Owner, st.NextPage-1, st.TotalPages, until.Format(time.RFC3339))
+		return st, true
+	case st.StoreURL != h.StoreURL || !slices.Equal(st.Statuses, h.statuses()):
+		log.LogAttrs(ctx, slog.LevelWarn, "backfill checkpoint is for another shop or status filter; starting over")
+		return nil, false
+	case ev.Restart:
+		log.LogAttrs(ctx, slog.LevelInfo, "backfill restarted on request")
+		return nil, false
+	case st.CompletedAt != nil:
+		rep.Outcome = OutcomeComplete
+		rep.Detail = fmt.Sprintf("the backfill completed at %s (%d orders enqueued); send {\"restart\": true} to backfill again",
+			st.CompletedAt.Format(time.RFC3339), st.Enqueued)
+		return st, true
+	}
+	return st, false
+}
+
+// newBackfill plans a backfill from the first page. One order is enough
+// to read the shop's clock (Date header), which fixes the cut-off, and its
+// X-WP-Total (no cut-off yet) bounds the pages to plan for.
+func (h *Handler) newBackfill(ctx context.Context, shop *wooapi.Client, now time.Time) (*backfillState, error) {
+	probe, err := shop.ListOrders(ctx, wooapi.OrdersQuery{PerPage: 1, Status: h.statuses()})
+	if err != nil {
+		return nil, err
+	}
+	return &backfillState{StoreURL: h.StoreURL, Statuses: h.statuses(), Cutoff: cutoffFrom(probe.Date, now),
+		StartedAt: now.UTC(), NextPage: 1, LastTotal: -1, Total: probe.Total, TotalPages: orderpages.Pages(probe.Total)}, nil
+}
+
+// startRun takes the checkpoint's lease for this invocation and writes it;
+// errLostLease means another run wrote it first.
+func (h *Handler) startRun(ctx context.Context, shop *wooapi.Client, st *backfillState, version int64, log *slog.Logger, runID string, start time.Time) (*run, error) {
+	st.Take(ctx, runID, h.now())
+	st.Invocations++
+	r := &run{h: h, shop: shop, st: st, version: version, log: log, start: start,
+		// Recorded once on the queue, and only from the horizon on:
+		// reconcile looks up nothing older, and most of a shop's history is.
+		sender: &ledger.RecordingSender{Sender: h.Queue, Recorder: h.Ledger, Since: ledger.Horizon(st.Cutoff)}}
+	return r, r.save(ctx)
+}
+
+// endSlice settles the checkpoint once the slice's pages are done (err
+// ended them, or they are all enqueued, or the deadline nears) and writes
+// it even if ctx is cancelled: released after a failure, complete, or held
+// for the continuation it starts.
+func (h *Handler) endSlice(ctx context.Context, log *slog.Logger, r *run, finished bool, err error, runID string, rep *BackfillReport) (*Event, error) {
+	st := r.st
+	final := context.WithoutCancel(ctx)
 	switch {
 	case err != nil:
-		st.Owner = ""
+		st.Release()
 		if serr := r.saveWithin(final); serr != nil {
 			err = errors.Join(err, serr)
 		}
@@ -245,43 +267,52 @@ func (h *Handler) backfill(ctx context.Context, log *slog.Logger, shop *wooapi.C
 		if errors.Is(err, orderpages.ErrUntrusted) {
 			again = "once that is fixed, run again"
 		}
-		return fail(fmt.Errorf("%w; %s to resume from page %d", err, again, st.NextPage))
+		return nil, fmt.Errorf("%w; %s to resume from page %d", err, again, st.NextPage)
 	case finished:
 		at := h.now().UTC()
-		st.CompletedAt, st.Owner = &at, ""
+		st.CompletedAt = &at
+		st.Release()
 		if err := r.saveWithin(final); err != nil {
-			return fail(err)
+			return nil, err
 		}
 		rep.Outcome = OutcomeComplete
 		rep.Detail = fmt.Sprintf("every order created before %s is on the queue", st.Cutoff.Format(time.RFC3339))
 		log.LogAttrs(ctx, slog.LevelInfo, "backfill complete", slog.Int64("orders_enqueued", st.Enqueued), slog.Int("pages", st.NextPage-1))
-		return rep, nil, nil
+		return nil, nil
 	case r.pagesThisRun == 0:
-		st.Owner = ""
+		st.Release()
 		_ = r.saveWithin(final)
-		return fail(errors.New("no page could be enqueued before the invocation's deadline: raise the function's timeout (900 s recommended)"))
+		return nil, errors.New("no page could be enqueued before the invocation's deadline: raise the function's timeout (900 s recommended)")
 	}
+	return h.continueBackfill(ctx, log, r, runID, rep)
+}
+
+// continueBackfill holds the lease for the continuation while its
+// invocation waits to start, and starts it (when h.Invoker is set).
+func (h *Handler) continueBackfill(ctx context.Context, log *slog.Logger, r *run, runID string, rep *BackfillReport) (*Event, error) {
+	st := r.st
+	final := context.WithoutCancel(ctx)
 	next := &Event{Steps: []string{StepBackfill}, RunID: runID, Continuation: true}
 	st.LeaseUntil = h.now().Add(ContinuationLease)
 	if err := r.saveWithin(final); err != nil {
-		return fail(err)
+		return nil, err
 	}
 	if h.Invoker != nil {
 		if err := h.Invoker.Continue(final, *next); err != nil {
-			st.Owner = ""
+			st.Release()
 			_ = r.saveWithin(final)
-			return fail(fmt.Errorf("continue in a new invocation: %w; run the backfill again to resume from page %d", err, st.NextPage))
+			return nil, fmt.Errorf("continue in a new invocation: %w; run the backfill again to resume from page %d", err, st.NextPage)
 		}
 	}
 	rep.Outcome = OutcomeContinuing
 	rep.Detail = fmt.Sprintf("enqueued up to page %d of %d; continuing in a new invocation (run %s)", st.NextPage-1, st.TotalPages, runID)
 	log.LogAttrs(ctx, slog.LevelInfo, "backfill continues", slog.Int("next_page", st.NextPage))
-	return rep, next, nil
+	return next, nil
 }
 
 // loadBackfill reads the checkpoint; nil when there is none.
 func (h *Handler) loadBackfill(ctx context.Context, log *slog.Logger) (*backfillState, int64, error) {
-	doc, version, err := h.State.Get(ctx, BackfillID)
+	doc, version, err := h.State.Get(ctx, state.BackfillID)
 	if err != nil || doc == nil {
 		return nil, version, err
 	}
@@ -294,11 +325,10 @@ func (h *Handler) loadBackfill(ctx context.Context, log *slog.Logger) (*backfill
 }
 
 // dryBackfill reports what a run would do, reading only.
-func (h *Handler) dryBackfill(ctx context.Context, shop *wooapi.Client, st *backfillState, fresh bool, rep *BackfillReport) (*BackfillReport, *Event, error) {
+func (h *Handler) dryBackfill(ctx context.Context, shop *wooapi.Client, st *backfillState, fresh bool, rep *BackfillReport) error {
 	pg, err := shop.ListOrders(ctx, wooapi.OrdersQuery{PerPage: 1, Status: st.Statuses, Before: st.Cutoff})
 	if err != nil {
-		rep.Outcome, rep.Detail = OutcomeFailed, err.Error()
-		return rep, nil, err
+		return err
 	}
 	pages := orderpages.Pages(pg.Total)
 	rep.Outcome, rep.OrdersTotal, rep.PagesTotal = OutcomeWouldDo, pg.Total, pages
@@ -307,5 +337,5 @@ func (h *Handler) dryBackfill(ctx context.Context, shop *wooapi.Client, st *back
 	} else {
 		rep.Detail = fmt.Sprintf("would resume at page %d of %d (%d orders enqueued so far)", st.NextPage, pages, st.Enqueued)
 	}
-	return rep, nil, nil
+	return nil
 }

@@ -1,7 +1,8 @@
 // Package config reads the functions' settings from the environment: the
 // variable names, their defaults and what a valid value is. It is the only
 // package that reads the environment, and it imports nothing of this
-// project, so that every binary can use it without linking anything else.
+// project but outbound's URL rules, so that every binary can use it
+// without linking anything else.
 //
 // Every problem is collected, so that a function that cannot start says at
 // once everything that is wrong, in one log line that names each variable.
@@ -10,13 +11,13 @@ package config
 import (
 	"errors"
 	"fmt"
-	"net"
-	"net/url"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/logistos-sync/logistos-sync/shared/outbound"
 )
 
 // Env reads variables through Lookup and remembers what was wrong with them.
@@ -89,51 +90,15 @@ func (e *Env) url(name, def string, required, secure bool) string {
 		}
 		return ""
 	}
-	check := CheckURL
+	check := outbound.CheckURL
 	if secure {
-		check = CheckSecureURL
+		check = outbound.CheckSecureURL
 	}
 	if err := check(v); err != nil {
 		e.fail(name, "%v", err)
 		return ""
 	}
 	return strings.TrimRight(v, "/")
-}
-
-// CheckURL reports whether raw is an absolute http(s) URL.
-func CheckURL(raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return fmt.Errorf("not a URL: %v", err)
-	}
-	if u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-		return fmt.Errorf("%q is not an absolute http(s) URL (want https://host/...)", raw)
-	}
-	return nil
-}
-
-// CheckSecureURL reports whether raw is an absolute https URL, or an http
-// URL to a loopback host.
-func CheckSecureURL(raw string) error {
-	if err := CheckURL(raw); err != nil {
-		return err
-	}
-	u, _ := url.Parse(raw)
-	if u.Scheme == "http" && !IsLoopback(u.Hostname()) {
-		return fmt.Errorf("%q must use https (plain http is accepted only for localhost)", raw)
-	}
-	return nil
-}
-
-// IsLoopback reports whether host names this machine: the one place plain
-// http is accepted for requests carrying orders or credentials (local runs
-// against stand-ins).
-func IsLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // Int returns the variable as an integer in [min, max], or def when unset.

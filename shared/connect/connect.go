@@ -33,8 +33,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/logistos-sync/logistos-sync/shared/config"
 	"github.com/logistos-sync/logistos-sync/shared/metrics"
+	"github.com/logistos-sync/logistos-sync/shared/outbound"
 	"github.com/logistos-sync/logistos-sync/shared/state"
 	"github.com/logistos-sync/logistos-sync/shared/wooapi"
 	"github.com/logistos-sync/logistos-sync/shared/wookey"
@@ -362,7 +362,7 @@ func baseURL(req events.APIGatewayV2HTTPRequest) string {
 	if hh, _, err := net.SplitHostPort(host); err == nil {
 		h = hh
 	}
-	if config.IsLoopback(h) && req.Headers["x-forwarded-proto"] != "https" {
+	if outbound.IsLoopback(h) && req.Headers["x-forwarded-proto"] != "https" {
 		scheme = "http"
 	}
 	return scheme + "://" + host

@@ -8,8 +8,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 
-	"github.com/logistos-sync/logistos-sync/shared/activate"
 	"github.com/logistos-sync/logistos-sync/shared/config"
+	"github.com/logistos-sync/logistos-sync/shared/invoke"
 	"github.com/logistos-sync/logistos-sync/shared/metrics"
 	"github.com/logistos-sync/logistos-sync/shared/state"
 	"github.com/logistos-sync/logistos-sync/shared/wookey"
@@ -23,7 +23,7 @@ func New(cfg config.Connect, awsCfg aws.Config, log *slog.Logger, m *metrics.Emi
 	return &Handler{
 		StoreURL: cfg.StoreURL,
 		Pending:  wookey.Pending{States: state.OpenOnce(dynamodb.NewFromConfig(awsCfg), cfg.StateTable)},
-		Activate: LambdaStarter{Invoker: &activate.LambdaInvoker{Client: lambda.NewFromConfig(awsCfg), FunctionName: cfg.ActivateFunction}},
+		Activate: LambdaStarter{Client: lambda.NewFromConfig(awsCfg), FunctionName: cfg.ActivateFunction},
 		Log:      log,
 		Metrics:  m,
 	}, nil
@@ -33,9 +33,20 @@ func New(cfg config.Connect, awsCfg aws.Config, log *slog.Logger, m *metrics.Emi
 // activate function with the pending key's reference (all steps, once the
 // key is proven: a new key differs from the one handed over before, so the
 // handoff runs again).
-type LambdaStarter struct{ Invoker activate.Invoker }
+type LambdaStarter struct {
+	Client       invoke.API
+	FunctionName string
+}
+
+// startEvent is the activate function's event that Start sends: the
+// "pending_key" of activate's Event and nothing else, so that every step
+// runs. Connect writes it itself rather than link activate; a test in
+// local/templatecheck checks that activate reads it so.
+type startEvent struct {
+	PendingKey string `json:"pending_key"`
+}
 
 // Start invokes activate without waiting for it.
 func (s LambdaStarter) Start(ctx context.Context, ref string) error {
-	return s.Invoker.Continue(ctx, activate.Event{PendingKey: ref})
+	return invoke.Async(ctx, s.Client, s.FunctionName, startEvent{PendingKey: ref})
 }

@@ -156,19 +156,20 @@ func record(id int, origin, body string) events.SQSMessage {
 	if body == "" {
 		body = fmt.Sprintf(`{"id":%d,"status":"processing","total":"10.00","date_modified_gmt":"2026-11-20T13:12:09","meta_data":[{"key":"_card","value":"4111"}]}`, id)
 	}
-	topic := "order.created"
-	if origin == queue.OriginBackfill {
-		topic = logistos.EventBackfill
-	}
-	str := func(v string) events.SQSMessageAttribute {
-		return events.SQSMessageAttribute{DataType: "String", StringValue: aws.String(v)}
+	attrs := map[string]events.SQSMessageAttribute{queue.AttrOrigin: str(origin), queue.AttrSource: str("https://shop.example.in/")}
+	if origin != queue.OriginBackfill { // the backfill's orders have no WooCommerce topic
+		attrs[queue.AttrTopic] = str("order.created")
 	}
 	return events.SQSMessage{
 		MessageId: fmt.Sprintf("msg-%d", id), ReceiptHandle: fmt.Sprintf("rh-%d", id), Body: body,
 		Attributes:        map[string]string{"ApproximateReceiveCount": "1"},
-		MessageAttributes: map[string]events.SQSMessageAttribute{queue.AttrTopic: str(topic), queue.AttrOrigin: str(origin), queue.AttrSource: str("https://shop.example.in/")},
+		MessageAttributes: attrs,
 		EventSource:       "aws:sqs", EventSourceARN: queueARN,
 	}
+}
+
+func str(v string) events.SQSMessageAttribute {
+	return events.SQSMessageAttribute{DataType: "String", StringValue: aws.String(v)}
 }
 
 func failed(resp events.SQSEventResponse) []string {
@@ -444,7 +445,7 @@ func TestDeadlineStopsNewPosts(t *testing.T) {
 func TestTopicsAndEvents(t *testing.T) {
 	hs := newHarness()
 	updated := record(1, queue.OriginWebhook, "")
-	updated.MessageAttributes[queue.AttrTopic] = events.SQSMessageAttribute{DataType: "String", StringValue: aws.String("order.updated")}
+	updated.MessageAttributes[queue.AttrTopic] = str("order.updated")
 	bare := record(2, "", "")
 	bare.MessageAttributes = nil
 	resp, _ := hs.h.Handle(context.Background(), events.SQSEvent{Records: []events.SQSMessage{updated, bare, record(3, queue.OriginBackfill, "")}})
@@ -471,6 +472,28 @@ func TestTopicsAndEvents(t *testing.T) {
 	}
 	if !strings.Contains(hs.logs.String(), `"outcome":"skipped"`) {
 		t.Error("skipped record not logged")
+	}
+}
+
+// A backfilled order queued by the previous version carries order.backfill
+// as its wc-topic; one still on the queue (or redriven from the DLQ) after
+// an upgrade is forwarded as order.backfill, as the new ones without a
+// topic are, and neither is skipped for a topic this deployment does not
+// forward.
+func TestBackfillMessagesQueuedBeforeAnUpgrade(t *testing.T) {
+	hs := newHarness()
+	old := record(1, queue.OriginBackfill, "")
+	old.MessageAttributes[queue.AttrTopic] = str("order.backfill")
+	resp, _ := hs.h.Handle(context.Background(), events.SQSEvent{Records: []events.SQSMessage{old, record(2, queue.OriginBackfill, "")}})
+	if len(resp.BatchItemFailures) != 0 || len(hs.sqs.dlq) != 0 {
+		t.Fatalf("%d retried, %d dead-lettered; want both forwarded", len(resp.BatchItemFailures), len(hs.sqs.dlq))
+	}
+	got := map[string]string{}
+	for _, p := range hs.lg.payloads {
+		got[p.Orders[0].ID.Text()] = p.Event
+	}
+	if got["1"] != logistos.EventBackfill || got["2"] != logistos.EventBackfill {
+		t.Errorf("events %v, want order.backfill for both", got)
 	}
 }
 

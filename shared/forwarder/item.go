@@ -58,18 +58,7 @@ func (h *Handler) decode(rec *events.SQSMessage) *item {
 	}
 	it.receives, _ = strconv.Atoi(rec.Attributes["ApproximateReceiveCount"])
 	it.origin = it.attrs[queue.AttrOrigin]
-	topic := it.attrs[queue.AttrTopic]
-	// The event by origin (DESIGN.md): a webhook's or reconcile's topic,
-	// order.backfill for the backfill; a message without a topic was queued
-	// for the one topic forwarded by default.
-	switch {
-	case it.origin == queue.OriginBackfill:
-		it.event = logistos.EventBackfill
-	case topic == "":
-		it.event = logistos.EventOrderCreated
-	default:
-		it.event = topic
-	}
+	it.event = logistos.EventFor(it.origin, it.attrs[queue.AttrTopic])
 	body, err := queue.Decode(rec.Body, it.attrs[queue.AttrContentEncoding])
 	if err != nil {
 		it.outcome, it.err = outcomePermanent, fmt.Errorf("undecodable message: %w", err)

@@ -22,7 +22,7 @@ import (
 	"github.com/logistos-sync/logistos-sync/shared/jsonscan"
 	"github.com/logistos-sync/logistos-sync/shared/metrics"
 	"github.com/logistos-sync/logistos-sync/shared/queue"
-	"github.com/logistos-sync/logistos-sync/shared/wooapi"
+	"github.com/logistos-sync/logistos-sync/shared/woohook"
 )
 
 // Overlap is how far before its start (the high-water mark of the sweeps
@@ -124,7 +124,7 @@ const maxDateLen = 32
 // the whole order (bodies can be megabytes; the webhook pays this on every
 // delivery). ok is false for a body that is not an order with an id.
 func EntryOf(body []byte, origin string, at time.Time) (e Entry, ok bool) {
-	id, err := wooapi.OrderID(body)
+	id, err := woohook.OrderID(body)
 	if err != nil {
 		return Entry{}, false
 	}
@@ -234,16 +234,11 @@ func (r *Recorder) RecordSince(ctx context.Context, since time.Time, ms ...*queu
 	}
 }
 
-// BatchSender puts messages on the orders queue (queue.Sender).
-type BatchSender interface {
-	SendBatch(ctx context.Context, ms []*queue.Message) error
-}
-
-// RecordingSender is a BatchSender that records in the ledger what the
+// RecordingSender is a queue.BatchSender that records in the ledger what the
 // wrapped sender queued, once SQS accepted it: the backfill and reconcile
 // send through it, so neither has to remember to record.
 type RecordingSender struct {
-	Sender   BatchSender
+	Sender   queue.BatchSender
 	Recorder *Recorder
 	// Since, when set, records only the orders created or last modified
 	// from then on (Recorder.RecordSince): the backfill's Horizon.

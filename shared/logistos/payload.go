@@ -16,15 +16,6 @@ import (
 // Source is the payload's "source" for every order from this project.
 const Source = "woocommerce"
 
-// Event names: a payload's "event". A webhook's or reconcile's order carries
-// its WooCommerce topic (order.created, order.updated).
-const (
-	EventOrderCreated = "order.created"
-	// EventBackfill marks orders listed by a backfill rather than delivered
-	// by a webhook; the backfill's queue messages carry it as their topic.
-	EventBackfill = "order.backfill"
-)
-
 // Payload is the body POSTed to the Logistos orders URL.
 type Payload struct {
 	Source   string  `json:"source"`

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/logistos-sync/logistos-sync/shared/wooapi"
+	"github.com/logistos-sync/logistos-sync/shared/woohook"
 )
 
 // shop is a Lister over a list of order ids, paged as WooCommerce pages
@@ -101,7 +102,7 @@ func read(t *testing.T, s *shop, r Reader, from Position) listed {
 			t.Fatalf("page %d handed over after the last page", pg.Number)
 		}
 		for i, o := range pg.Orders {
-			if id, err := wooapi.OrderID(o); err != nil || id != pg.IDs[i] {
+			if id, err := woohook.OrderID(o); err != nil || id != pg.IDs[i] {
 				t.Fatalf("page %d: order %s under id %d", pg.Number, o, pg.IDs[i])
 			}
 		}

@@ -1,6 +1,8 @@
 // Package outbound builds the HTTP clients this project calls other
 // services with (the shop, Logistos): every limit explicit, connections
-// kept alive, redirects reported instead of followed.
+// kept alive, redirects reported instead of followed. It also holds the
+// rules for the URLs they call: absolute http(s), and https for anything
+// that carries orders or credentials, plain http only to this machine.
 package outbound
 
 import (

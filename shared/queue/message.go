@@ -59,12 +59,22 @@ type Message struct {
 	// Body is the WooCommerce REST v3 order JSON, byte for byte as received
 	// or listed: the forwarder and anyone redriving the DLQ see what
 	// WooCommerce sent.
-	Body       string
-	Topic      string
-	Source     string
-	Origin     string
+	Body string
+	// Topic is the WooCommerce topic the order came with (order.created,
+	// order.updated): a webhook delivery's, or the change reconcile found.
+	// Empty for the backfill's orders, which Origin marks. The forwarder
+	// maps the two to the Logistos event (logistos.EventFor).
+	Topic string
+	// Source is the shop's URL.
+	Source string
+	// Origin is who queued the order: OriginWebhook, OriginBackfill or
+	// OriginReconcile.
+	Origin string
+	// WebhookID and DeliveryID are a webhook delivery's, for tracing it in
+	// the shop's webhook logs.
 	WebhookID  string
 	DeliveryID string
+	// ReceivedAt is when the order arrived (was listed, for the backfill).
 	ReceivedAt time.Time
 }
 

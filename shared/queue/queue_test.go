@@ -336,7 +336,7 @@ func TestSendBatchSkipsTooLarge(t *testing.T) {
 		if i == 3 || i == 11 {
 			body = noise
 		}
-		ms = append(ms, &Message{Body: body, Topic: "order.backfill", Source: "https://s", Origin: OriginBackfill, ReceivedAt: at})
+		ms = append(ms, &Message{Body: body, Source: "https://s", Origin: OriginBackfill, ReceivedAt: at})
 	}
 	f := &fakeSQS{}
 	err := (&Sender{Client: f, QueueURL: "q"}).SendBatch(context.Background(), ms)
@@ -356,7 +356,7 @@ func TestSendBatchSkipsTooLarge(t *testing.T) {
 	if sent != 10 {
 		t.Errorf("%d messages sent, want 10", sent)
 	}
-	want := map[string]string{AttrTopic: "order.backfill", AttrSource: "https://s", AttrOrigin: OriginBackfill, AttrReceivedAt: "2026-11-28T10:00:00Z"}
+	want := map[string]string{AttrSource: "https://s", AttrOrigin: OriginBackfill, AttrReceivedAt: "2026-11-28T10:00:00Z"}
 	if got := ms[3].StringAttributes(); !maps.Equal(got, want) {
 		t.Errorf("StringAttributes %v, want %v", got, want)
 	}

@@ -19,6 +19,12 @@ type SendAPI interface {
 	SendMessageBatch(ctx context.Context, in *sqs.SendMessageBatchInput, opts ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error)
 }
 
+// BatchSender puts messages on a queue in batches: a *Sender, or a
+// wrapper around one (ledger.RecordingSender records what it queued).
+type BatchSender interface {
+	SendBatch(ctx context.Context, ms []*Message) error
+}
+
 // Sender puts messages on one queue.
 type Sender struct {
 	Client   SendAPI

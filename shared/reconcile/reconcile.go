@@ -13,20 +13,14 @@
 package reconcile
 
 import (
-	"cmp"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strings"
 	"time"
 
-	"github.com/logistos-sync/logistos-sync/shared/activate"
-	"github.com/logistos-sync/logistos-sync/shared/hookreg"
 	"github.com/logistos-sync/logistos-sync/shared/ledger"
 	"github.com/logistos-sync/logistos-sync/shared/metrics"
 	"github.com/logistos-sync/logistos-sync/shared/orderpages"
@@ -34,7 +28,6 @@ import (
 	"github.com/logistos-sync/logistos-sync/shared/secret"
 	"github.com/logistos-sync/logistos-sync/shared/state"
 	"github.com/logistos-sync/logistos-sync/shared/wooapi"
-	"github.com/logistos-sync/logistos-sync/shared/woohook"
 	"github.com/logistos-sync/logistos-sync/shared/wookey"
 )
 
@@ -51,10 +44,6 @@ const (
 	// of a busy shop's webhook being broken) fails with a clear message
 	// naming the backfill instead of running into the Lambda timeout.
 	MaxWindowOrders = 200_000
-	// LeaseSlack extends a lease past the invocation's deadline.
-	LeaseSlack = 30 * time.Second
-	// LeaseTTL is the lease of a run without a deadline (local runs).
-	LeaseTTL = 5 * time.Minute
 )
 
 // Outcomes of a sweep.
@@ -88,27 +77,6 @@ func (w Window) holds(date string) bool {
 	return date == "" || err != nil || (t.After(w.Start) && t.Before(w.End))
 }
 
-// WebhookReport says what the repair found and did.
-type WebhookReport struct {
-	Outcome string `json:"outcome"` // in_shape, repaired, would_repair, failed
-	// Topics each have a webhook: order.created, and order.updated when
-	// it is forwarded.
-	Topics []string `json:"topics"`
-	// WebhookIDs is the webhook of each topic (none yet for one a dry run
-	// would create).
-	WebhookIDs map[string]int64 `json:"webhook_ids,omitempty"`
-	Actions    []string         `json:"actions"`
-	Error      string           `json:"error,omitempty"`
-}
-
-// Webhook repair outcomes.
-const (
-	WebhookInShape     = "in_shape"
-	WebhookRepairedOut = "repaired"
-	WebhookWouldRepair = "would_repair"
-	WebhookFailed      = "failed"
-)
-
 // Report is the function's result.
 type Report struct {
 	RunID   string  `json:"run_id"`
@@ -131,24 +99,11 @@ type Report struct {
 	DurationMS         int64          `json:"duration_ms"`
 }
 
-// drafts are statuses WooCommerce fires no order.created for (an
-// unfinished block checkout): not orders the webhook missed.
-var drafts = map[string]bool{"checkout-draft": true, "draft": true, "auto-draft": true}
-
-// maxReportedIDs bounds MissingIDs in the report and log line.
-const maxReportedIDs = 20
-
-// BatchSender puts messages on the orders queue and records them in the
-// ledger once accepted (ledger.RecordingSender).
-type BatchSender interface {
-	SendBatch(ctx context.Context, ms []*queue.Message) error
-}
-
 // Handler runs sweeps. Build it once per cold start (New).
 type Handler struct {
 	Shop          *wooapi.Client // without a key: Keys supplies it per sweep
 	Keys          wookey.Source
-	Queue         BatchSender
+	Queue         queue.BatchSender   // the orders queue, recording in the ledger what it accepted (ledger.RecordingSender)
 	DeadLetters   queue.DeadLetterAPI // takes missed orders too large for Queue even compressed (nil: they fail the sweep)
 	DLQURL        string              // the dead-letter queue DeadLetters sends to
 	Ledger        ledger.Store
@@ -181,10 +136,10 @@ func (h *Handler) now() time.Time {
 type doc struct {
 	// Mark is the end of the last window swept to the end: the next window
 	// starts here (minus ledger.Overlap). Never moves back.
-	Mark       time.Time `json:"mark"`
-	Owner      string    `json:"owner"`
-	LeaseUntil time.Time `json:"lease_until"`
-	LastRun    time.Time `json:"last_run"`
+	Mark time.Time `json:"mark"`
+	// Lease is held by the sweep running.
+	state.Lease
+	LastRun time.Time `json:"last_run"`
 }
 
 // Handle runs one sweep. Outcomes that need the owner, not a retry
@@ -193,7 +148,7 @@ type doc struct {
 // high-water mark stays where it was for the next sweep.
 func (h *Handler) Handle(ctx context.Context, ev Event) (Report, error) {
 	start := h.now()
-	rep := Report{RunID: newRunID(start), DryRun: ev.DryRun}
+	rep := Report{RunID: state.NewRunID(start), DryRun: ev.DryRun}
 	log := h.Log.With(slog.String("run_id", rep.RunID))
 	err := h.sweep(ctx, log, ev, &rep)
 	rep.DurationMS = h.now().Sub(start).Milliseconds()
@@ -224,6 +179,8 @@ func hint(err error) string {
 	return "the next sweep covers the whole window again; if it keeps failing, read the reconcile function's log"
 }
 
+// sweep finds the activation's cut-off, takes the lease, recovers the
+// window's missed orders, repairs the webhooks and moves the mark.
 func (h *Handler) sweep(ctx context.Context, log *slog.Logger, ev Event, rep *Report) error {
 	key, err := h.Keys.Key(ctx, true)
 	if errors.Is(err, wookey.ErrNoKey) {
@@ -233,7 +190,7 @@ func (h *Handler) sweep(ctx context.Context, log *slog.Logger, ev Event, rep *Re
 	if err != nil {
 		return err
 	}
-	cutoff, ok, err := activate.Cutoff(ctx, h.State)
+	cutoff, ok, err := state.ActivationCutoff(ctx, h.State)
 	if err != nil {
 		return err
 	}
@@ -249,30 +206,12 @@ func (h *Handler) sweep(ctx context.Context, log *slog.Logger, ev Event, rep *Re
 	}
 	now := h.now()
 	if !ev.DryRun {
-		if st.Owner != "" && st.LeaseUntil.After(now) {
-			rep.Outcome = OutcomeAlreadyRunning
-			rep.Detail = fmt.Sprintf("sweep %s is running (lease until %s); this one stops", st.Owner, st.LeaseUntil.Format(time.RFC3339))
-			return nil
-		}
-		st.Owner, st.LeaseUntil = rep.RunID, h.leaseUntil(ctx, now)
-		if version, err = h.State.Put(ctx, StateID, mustJSON(st), version); err != nil {
-			if errors.Is(err, state.ErrConflict) {
-				rep.Outcome, rep.Detail = OutcomeAlreadyRunning, "another sweep took the lease at the same moment; this one stops"
-				return nil
-			}
+		var stop bool
+		if version, stop, err = h.lease(ctx, &st, version, now, rep); stop || err != nil {
 			return err
 		}
 	}
-
-	// The window starts ledger.Overlap early; from the cut-off on, that is
-	// the backfill's ledger.Horizon, before which it records nothing.
-	w := Window{Start: ledger.Horizon(cutoff).UTC(), End: now.Add(-h.Grace).UTC().Truncate(time.Second)}
-	if !st.Mark.IsZero() {
-		w.Start = st.Mark.Add(-ledger.Overlap).UTC()
-	}
-	if ev.Since != nil {
-		w.Start = ev.Since.UTC()
-	}
+	w := h.window(st, cutoff, ev, now)
 	rep.Window = &w
 
 	serr := h.recoverOrders(ctx, log, shop, w, ev.DryRun, rep)
@@ -288,9 +227,46 @@ func (h *Handler) sweep(ctx context.Context, log *slog.Logger, ev Event, rep *Re
 		rep.Detail = fmt.Sprintf("would queue %d of the %d orders created in the window", rep.OrdersMissing, rep.OrdersSeen)
 		return nil
 	}
+	return h.finish(ctx, st, version, w, now, serr, rep)
+}
 
-	// Release the lease; the mark moves only past a window swept to its end.
-	st.Owner, st.LeaseUntil, st.LastRun = "", time.Time{}, now.UTC()
+// lease takes the sweeps' lease in st and writes it, unless another sweep
+// holds it or wrote first (stop, with rep saying so).
+func (h *Handler) lease(ctx context.Context, st *doc, version int64, now time.Time, rep *Report) (_ int64, stop bool, err error) {
+	if st.HeldByAnother(rep.RunID, now) {
+		rep.Outcome = OutcomeAlreadyRunning
+		rep.Detail = fmt.Sprintf("sweep %s is running (lease until %s); this one stops", st.Owner, st.LeaseUntil.Format(time.RFC3339))
+		return version, true, nil
+	}
+	st.Take(ctx, rep.RunID, now)
+	version, err = h.State.Put(ctx, StateID, mustJSON(st), version)
+	if errors.Is(err, state.ErrConflict) {
+		rep.Outcome, rep.Detail = OutcomeAlreadyRunning, "another sweep took the lease at the same moment; this one stops"
+		return version, true, nil
+	}
+	return version, false, err
+}
+
+// window is the span of order dates the sweep covers: from the mark, or
+// at first from the cut-off, each less ledger.Overlap (from the cut-off on,
+// that is the backfill's ledger.Horizon, before which it records nothing),
+// or from ev.Since; to Grace before now.
+func (h *Handler) window(st doc, cutoff time.Time, ev Event, now time.Time) Window {
+	w := Window{Start: ledger.Horizon(cutoff).UTC(), End: now.Add(-h.Grace).UTC().Truncate(time.Second)}
+	if !st.Mark.IsZero() {
+		w.Start = st.Mark.Add(-ledger.Overlap).UTC()
+	}
+	if ev.Since != nil {
+		w.Start = ev.Since.UTC()
+	}
+	return w
+}
+
+// finish releases the lease, moves the mark only past a window swept to its
+// end (serr nil), and reports.
+func (h *Handler) finish(ctx context.Context, st doc, version int64, w Window, now time.Time, serr error, rep *Report) error {
+	st.Release()
+	st.LastRun = now.UTC()
 	if serr == nil && w.End.After(st.Mark) {
 		st.Mark = w.End
 	}
@@ -308,13 +284,6 @@ func (h *Handler) sweep(ctx context.Context, log *slog.Logger, ev Event, rep *Re
 		rep.OrdersSeen, w.Start.Format(time.RFC3339), w.End.Format(time.RFC3339), rep.OrdersQueued,
 		strings.Join(rep.Webhook.Topics, ", "), rep.Webhook.Outcome)
 	return nil
-}
-
-func (h *Handler) leaseUntil(ctx context.Context, now time.Time) time.Time {
-	if dl, ok := ctx.Deadline(); ok {
-		return dl.Add(LeaseSlack)
-	}
-	return now.Add(LeaseTTL)
 }
 
 func (h *Handler) load(ctx context.Context) (doc, int64, error) {
@@ -338,236 +307,4 @@ func mustJSON(v any) []byte {
 		panic(err) // a struct of times and strings always marshals
 	}
 	return b
-}
-
-// recoverOrders scans the window, finds what is missing and queues it.
-func (h *Handler) recoverOrders(ctx context.Context, log *slog.Logger, shop *wooapi.Client, w Window, dry bool, rep *Report) error {
-	if !w.End.After(w.Start) {
-		return nil
-	}
-	stubs, err := h.scan(ctx, log, shop, wooapi.OrdersQuery{After: w.Start, Before: w.End})
-	if err != nil {
-		return err
-	}
-	topic := map[int64]string{}
-	for id := range stubs {
-		topic[id] = woohook.TopicOrderCreated
-	}
-	if h.Updated {
-		mod, err := h.scan(ctx, log, shop, wooapi.OrdersQuery{ModifiedAfter: w.Start, ModifiedBefore: w.End})
-		if err != nil {
-			return err
-		}
-		for id, s := range mod {
-			if _, ok := stubs[id]; !ok {
-				stubs[id], topic[id] = s, woohook.TopicOrderUpdated
-			}
-		}
-	}
-	// A shop (or a proxy) that ignores the date filters lists orders
-	// outside the window: they are not this sweep's to judge.
-	for id, s := range stubs {
-		if !w.holds(s.Created) && !(h.Updated && w.holds(s.Modified)) {
-			delete(stubs, id)
-		}
-	}
-	rep.OrdersSeen = len(stubs)
-	ids := make([]int64, 0, len(stubs))
-	for id := range stubs {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	known, err := h.Ledger.Get(ctx, ids)
-	if err != nil {
-		return err
-	}
-	var missing []int64
-	for _, id := range ids {
-		e, ok := known[id]
-		switch {
-		case !ok:
-		case h.Updated && stubs[id].Modified > e.Modified:
-			// Same layout, so the strings compare as the dates do.
-			topic[id] = woohook.TopicOrderUpdated
-		default:
-			continue
-		}
-		missing = append(missing, id)
-	}
-	rep.OrdersMissing = len(missing)
-	rep.MissingIDs = missing[:min(len(missing), maxReportedIDs)]
-	if dry || len(missing) == 0 {
-		return nil
-	}
-	for start := 0; start < len(missing); start += wooapi.MaxPerPage {
-		chunk := missing[start:min(start+wooapi.MaxPerPage, len(missing))]
-		bodies, err := fetch(ctx, shop, chunk)
-		if err != nil {
-			return err
-		}
-		at := h.now()
-		ms := make([]*queue.Message, 0, len(bodies))
-		var ids []int64
-		for _, id := range chunk {
-			if b, ok := bodies[id]; ok {
-				ms = append(ms, &queue.Message{Body: string(b), Topic: topic[id], Source: h.StoreURL,
-					Origin: queue.OriginReconcile, ReceivedAt: at})
-				ids = append(ids, id)
-			}
-		}
-		if len(ms) == 0 {
-			continue
-		}
-		dead, err := h.send(ctx, log, ms, ids)
-		if err != nil {
-			return err
-		}
-		rep.OrdersDeadLettered += len(dead)
-		rep.OrdersQueued += len(ms) - len(dead)
-		h.Metrics.Count(metrics.OrdersRecovered, len(ms)-len(dead))
-		for i := range ms {
-			if dead[i] {
-				continue
-			}
-			log.LogAttrs(ctx, slog.LevelInfo, "order recovered", slog.Int64("order_id", ids[i]),
-				slog.String("topic", ms[i].Topic), slog.String("origin", queue.OriginReconcile), slog.String("outcome", "enqueued"))
-		}
-	}
-	return nil
-}
-
-// send queues ms, the orders ids, and dead-letters those too large for
-// the queue (dead holds their positions): one such order must not fail
-// every sweep from now on and hold the high-water mark back.
-func (h *Handler) send(ctx context.Context, log *slog.Logger, ms []*queue.Message, ids []int64) (dead map[int]bool, err error) {
-	err = h.Queue.SendBatch(ctx, ms)
-	var tl *queue.TooLargeError
-	if !errors.As(err, &tl) || h.DeadLetters == nil {
-		return nil, err
-	}
-	o := queue.Oversize{Client: h.DeadLetters, DLQURL: h.DLQURL, Log: log}
-	if err := o.DeadLetter(ctx, ms, ids, tl, "recovered"); err != nil {
-		return nil, err
-	}
-	dead = make(map[int]bool, len(tl.Indexes))
-	for _, j := range tl.Indexes {
-		dead[j] = true
-	}
-	return dead, nil
-}
-
-// fetch returns the full JSON of the orders ids, as the shop lists them:
-// one include= page, then one GET per order the page lacked (a shop or
-// proxy that ignores include= must not make an order look fetched, nor
-// another order be queued in its place). An order deleted for good since
-// the scan is left out: there is nothing to send.
-func fetch(ctx context.Context, shop *wooapi.Client, ids []int64) (map[int64][]byte, error) {
-	pg, err := shop.ListOrders(ctx, wooapi.OrdersQuery{Include: ids, PerPage: wooapi.MaxPerPage, OrderBy: "id", Order: "asc"})
-	if err != nil {
-		return nil, err
-	}
-	want := make(map[int64]bool, len(ids))
-	for _, id := range ids {
-		want[id] = true
-	}
-	out := make(map[int64][]byte, len(ids))
-	for i, o := range pg.Orders {
-		if want[pg.IDs[i]] {
-			out[pg.IDs[i]] = o
-		}
-	}
-	for _, id := range ids {
-		if _, ok := out[id]; ok {
-			continue
-		}
-		b, err := shop.GetOrder(ctx, id)
-		switch {
-		case errors.Is(err, wooapi.ErrNoSuchOrder):
-		case err != nil:
-			return nil, err
-		default:
-			out[id] = b
-		}
-	}
-	return out, nil
-}
-
-// scan lists every order matching q's dates, stubs only, ScanConcurrency
-// pages at a time, through orderpages: a shop whose paging cannot be
-// trusted fails the sweep, so the mark never moves past orders it never
-// saw. Drafts (which X-WP-Total counts too) are left out.
-func (h *Handler) scan(ctx context.Context, log *slog.Logger, shop *wooapi.Client, q wooapi.OrdersQuery) (map[int64]wooapi.OrderStub, error) {
-	q.Fields = wooapi.StubFields
-	list := orderpages.Reader{Shop: shop, Query: q, Concurrency: ScanConcurrency, MaxOrders: MaxWindowOrders, Log: log}.Open(ctx, orderpages.Start)
-	defer list.Close()
-	// Sized by what was listed, never by a header.
-	out := make(map[int64]wooapi.OrderStub)
-	for res := range list.C {
-		var le *orderpages.LimitError
-		switch {
-		case errors.As(res.Err, &le):
-			return nil, fmt.Errorf("the window holds %d orders, more than one sweep scans (%d): run activate's backfill with {\"restart\":true} instead, or send {\"since\": ...} for a shorter window", le.Orders, le.Max)
-		case res.Err != nil:
-			return nil, res.Err
-		}
-		stubs, err := res.Page.Stubs()
-		if err != nil {
-			return nil, fmt.Errorf("list orders page %d: %w", res.Page.Number, err)
-		}
-		for _, s := range stubs {
-			if !drafts[s.Status] {
-				out[s.ID] = s
-			}
-		}
-		if res.Page.Last {
-			return out, nil
-		}
-	}
-	return nil, fmt.Errorf("list the window's orders: %w", cmp.Or(ctx.Err(), errors.New("the listing ended before its last page")))
-}
-
-// repair puts the webhooks back in shape: for each of WebhookTopics
-// (order.created, and order.updated when forwarded) exactly one active
-// webhook at WebhookURL. One that is not active is replaced, not
-// re-activated (hookreg.Inspect says why). In shape, it writes nothing.
-func (h *Handler) repair(ctx context.Context, log *slog.Logger, shop *wooapi.Client, dry bool) *WebhookReport {
-	rep := &WebhookReport{Topics: h.WebhookTopics, Actions: []string{}}
-	fail := func(err error) *WebhookReport {
-		rep.Outcome, rep.Error = WebhookFailed, err.Error()
-		log.LogAttrs(ctx, slog.LevelError, "webhook repair failed", slog.String("error", err.Error()))
-		return rep
-	}
-	secrets, err := h.WebhookSecret.Values(ctx)
-	if err != nil || len(secrets) == 0 || len(secrets[0]) == 0 {
-		return fail(fmt.Errorf("read the webhook secret: %v", err))
-	}
-	plan, err := hookreg.Inspect(ctx, shop, hookreg.Want{URL: h.WebhookURL, Secret: string(secrets[0]), Topics: h.WebhookTopics})
-	if err != nil {
-		return fail(err)
-	}
-	rep.Topics, rep.WebhookIDs, rep.Actions = plan.Topics, plan.IDs, plan.Actions()
-	switch {
-	case len(plan.Writes) == 0:
-		rep.Outcome = WebhookInShape
-		return rep
-	case dry:
-		rep.Outcome = WebhookWouldRepair
-		return rep
-	}
-	for _, w := range plan.Writes {
-		if err := w.Do(ctx); err != nil {
-			return fail(err)
-		}
-		log.LogAttrs(ctx, slog.LevelWarn, "webhook repaired", slog.String("action", w.Action))
-	}
-	rep.Outcome = WebhookRepairedOut
-	h.Metrics.Count(metrics.WebhookRepaired, 1)
-	return rep
-}
-
-// newRunID names one sweep in logs, reports and the lease.
-func newRunID(t time.Time) string {
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	return t.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
 }

@@ -16,13 +16,13 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	"github.com/logistos-sync/logistos-sync/shared/activate"
 	"github.com/logistos-sync/logistos-sync/shared/ledger"
 	"github.com/logistos-sync/logistos-sync/shared/metrics"
 	"github.com/logistos-sync/logistos-sync/shared/queue"
 	"github.com/logistos-sync/logistos-sync/shared/secret"
 	"github.com/logistos-sync/logistos-sync/shared/state"
 	"github.com/logistos-sync/logistos-sync/shared/wooapi"
+	"github.com/logistos-sync/logistos-sync/shared/woohook"
 	"github.com/logistos-sync/logistos-sync/shared/wookey"
 )
 
@@ -98,7 +98,7 @@ func (s *sent) SendBatch(_ context.Context, ms []*queue.Message) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, m := range ms {
-		id, err := wooapi.OrderID([]byte(m.Body))
+		id, err := woohook.OrderID([]byte(m.Body))
 		if err != nil || m.Origin != queue.OriginReconcile || m.Topic != "order.created" {
 			return fmt.Errorf("message %+v: %v", m, err)
 		}
@@ -117,7 +117,7 @@ func newHandler(t *testing.T, n int, missing func(id int64) bool) (*Handler, *se
 	}
 	st := &state.Memory{}
 	cut, _ := json.Marshal(map[string]any{"cutoff": epoch.Add(time.Second)})
-	if _, err := st.Put(context.Background(), activate.BackfillID, cut, 0); err != nil {
+	if _, err := st.Put(context.Background(), state.BackfillID, cut, 0); err != nil {
 		t.Fatal(err)
 	}
 	l := &ledger.Memory{}
@@ -201,7 +201,7 @@ func TestNotConnectedAndNeedsActivation(t *testing.T) {
 // tooLarge is a BatchSender for which order id never fits in a message:
 // SendBatch sends the others to next and names it in a TooLargeError.
 type tooLarge struct {
-	next BatchSender
+	next queue.BatchSender
 	id   int64
 }
 
@@ -209,7 +209,7 @@ func (q tooLarge) SendBatch(ctx context.Context, ms []*queue.Message) error {
 	tl := &queue.TooLargeError{}
 	var fit []*queue.Message
 	for i, m := range ms {
-		if id, _ := wooapi.OrderID([]byte(m.Body)); id == q.id {
+		if id, _ := woohook.OrderID([]byte(m.Body)); id == q.id {
 			tl.Indexes, tl.Errs = append(tl.Indexes, i), append(tl.Errs, queue.ErrTooLarge)
 			continue
 		}

@@ -3,6 +3,11 @@
 // reconcile's high-water mark and lease) with optimistic concurrency: every
 // write names the version it read, and fails with ErrConflict when someone
 // else wrote in between. Two runs started at once therefore cannot both proceed.
+//
+// The contracts of those documents that more than one function reads live
+// here too: the Lease a backfill's checkpoint and reconcile's document
+// carry, and the activation's cut-off (ActivationCutoff), which activate
+// writes and reconcile starts from.
 package state
 
 import (

@@ -143,7 +143,7 @@ func (c *Client) ListOrders(ctx context.Context, q OrdersQuery) (*OrdersPage, er
 	}
 	p.IDs = make([]int64, len(p.Orders))
 	for i, o := range p.Orders {
-		id, err := OrderID(o)
+		id, err := woohook.OrderID(o)
 		if err != nil {
 			return nil, &Error{Op: op, StatusCode: http.StatusOK, Err: fmt.Errorf("element %d: %w", i, err)}
 		}
@@ -167,21 +167,6 @@ func (c *Client) GetOrder(ctx context.Context, id int64) (json.RawMessage, error
 func (c *Client) CheckKey(ctx context.Context) error {
 	_, err := c.do(ctx, "check the API key", http.MethodGet, "/orders", OrdersQuery{PerPage: 1}.values(), nil)
 	return err
-}
-
-// OrderID returns an order's id, reading only the first key when it is
-// "id" (as WooCommerce writes it) and decoding otherwise.
-func OrderID(order []byte) (int64, error) {
-	if kind, id := woohook.Peek(order); kind == woohook.KindOrder {
-		return id, nil
-	}
-	var o struct {
-		ID *int64 `json:"id"`
-	}
-	if err := json.Unmarshal(order, &o); err != nil || o.ID == nil {
-		return 0, fmt.Errorf("not an order object with an id")
-	}
-	return *o.ID, nil
 }
 
 func headerInt(h http.Header, name string) int {

@@ -14,7 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/logistos-sync/logistos-sync/shared/config"
 	"github.com/logistos-sync/logistos-sync/shared/outbound"
 	"github.com/logistos-sync/logistos-sync/shared/version"
 )
@@ -84,7 +83,7 @@ func NewClient(hc *http.Client, storeURL string, key Key) (*Client, error) {
 	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
 		return nil, fmt.Errorf("store URL %q is not an absolute https URL", storeURL)
 	}
-	if u.Scheme == "http" && !config.IsLoopback(u.Hostname()) {
+	if u.Scheme == "http" && !outbound.IsLoopback(u.Hostname()) {
 		return nil, fmt.Errorf("store URL %q must use https: the API key would travel in clear text", storeURL)
 	}
 	return &Client{HTTP: hc, StoreURL: strings.TrimRight(storeURL, "/"), Key: key}, nil

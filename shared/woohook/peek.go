@@ -1,6 +1,10 @@
 package woohook
 
-import "bytes"
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+)
 
 // Kind is what a signed delivery body holds, as far as its first key tells.
 type Kind int
@@ -59,4 +63,20 @@ func Peek(body []byte) (Kind, int64) {
 		return KindError, 0
 	}
 	return KindUnknown, 0
+}
+
+// OrderID returns an order's id, reading only the first key when it is
+// "id" (as WooCommerce writes it, in deliveries and REST answers alike)
+// and decoding otherwise.
+func OrderID(order []byte) (int64, error) {
+	if kind, id := Peek(order); kind == KindOrder {
+		return id, nil
+	}
+	var o struct {
+		ID *int64 `json:"id"`
+	}
+	if err := json.Unmarshal(order, &o); err != nil || o.ID == nil {
+		return 0, errors.New("not an order object with an id")
+	}
+	return *o.ID, nil
 }

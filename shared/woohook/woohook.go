@@ -1,7 +1,9 @@
 // Package woohook is WooCommerce's webhook delivery protocol: the headers a
 // delivery carries, its HMAC signature, the unsigned ping sent when a webhook
 // is saved, and a peek at the little the webhook function needs from an
-// order without parsing it. The shop's REST API client is package wooapi.
+// order without parsing it (its kind and id: OrderID also serves the ledger
+// and the REST client, so that neither binary links the other's package).
+// The shop's REST API client is package wooapi.
 package woohook
 
 // Webhook delivery headers, lower-cased as API Gateway HTTP APIs deliver them.

@@ -202,3 +202,22 @@ func TestPeek(t *testing.T) {
 		})
 	}
 }
+
+// OrderID reads the first key when it is "id", and decodes any other
+// object, so a proxy or plugin that reorders keys does not lose the id.
+func TestOrderID(t *testing.T) {
+	for body, want := range map[string]int64{
+		`{"id":313,"status":"processing"}`:  313,
+		`{"status":"processing","id":5}`:    5,
+		`{"meta_data":[{"id":9}],"id":"x"}`: -1,
+		`{"status":"processing"}`:           -1,
+		`{"id":null}`:                       -1,
+		`[{"id":1}]`:                        -1,
+		``:                                  -1,
+	} {
+		id, err := OrderID([]byte(body))
+		if want < 0 && err == nil || want >= 0 && (err != nil || id != want) {
+			t.Errorf("OrderID(%s) = %d, %v; want %d (-1: an error)", body, id, err, want)
+		}
+	}
+}

@@ -21,6 +21,7 @@ import (
 	"github.com/logistos-sync/logistos-sync/local/delivery"
 	"github.com/logistos-sync/logistos-sync/local/stack"
 	"github.com/logistos-sync/logistos-sync/shared/config"
+	"github.com/logistos-sync/logistos-sync/shared/outbound"
 )
 
 const (
@@ -45,7 +46,7 @@ func main() {
 		flag.PrintDefaults()
 	}
 	flag.Parse()
-	if err := config.CheckURL(*url); err != nil {
+	if err := outbound.CheckURL(*url); err != nil {
 		fmt.Fprintln(os.Stderr, "demo: -url:", err)
 		os.Exit(2)
 	}
