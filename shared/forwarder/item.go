@@ -59,7 +59,7 @@ func (h *Handler) decode(rec *events.SQSMessage) *item {
 	it.receives, _ = strconv.Atoi(rec.Attributes["ApproximateReceiveCount"])
 	it.origin = it.attrs[queue.AttrOrigin]
 	topic := it.attrs[queue.AttrTopic]
-	// The event by origin (DESIGN.md): a webhook's or reconcile's topic,
+	// The event by origin (docs/architecture.md): a webhook's or reconcile's topic,
 	// order.backfill for the backfill; a message without a topic was queued
 	// for the one topic forwarded by default.
 	switch {
