@@ -120,7 +120,7 @@ pages:
 		echo "screenshot $${page%.html}.png"; \
 	done
 
-## bench: benchmarks; figures go in README's Performance section
+## bench: benchmarks; figures go in docs/performance-and-cost.md
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 6 ./shared/...
 	cd local && $(GO) test -run '^$$' -bench . -benchmem -count 1 -timeout 30m ./...

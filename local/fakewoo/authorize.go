@@ -16,7 +16,7 @@ import (
 	"time"
 )
 
-// App authorization (WooCommerce's class-wc-auth.php, ../../../shared/WOOCOMMERCE.md
+// App authorization (WooCommerce's class-wc-auth.php, docs/woocommerce.md
 // "App authorization"): an outside service sends the owner's browser to
 // /wc-auth/v1/authorize; the owner approves or denies; on approval the shop
 // creates a key, POSTs it to the callback inside the owner's request, deletes

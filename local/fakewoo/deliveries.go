@@ -16,7 +16,7 @@ import (
 )
 
 // WooCommerce's delivery behaviour (class-wc-webhook.php), as
-// ../shared/WOOCOMMERCE.md describes it.
+// docs/woocommerce.md describes it.
 const (
 	// MaxDeliveryFailures is woocommerce_max_webhook_delivery_failures'
 	// default. failed_delivery() disables the webhook when the count it

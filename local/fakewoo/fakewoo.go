@@ -1,6 +1,6 @@
 // Package fakewoo is a stand-in WooCommerce shop for tests and local runs:
 // the REST API v3 orders listing and webhooks endpoints, answering as
-// WooCommerce 8.9/9.x does (see ../../../shared/WOOCOMMERCE.md and the
+// WooCommerce 8.9/9.x does (see docs/woocommerce.md and the
 // captures in testdata/woocommerce/real-wc-8.9.1): HTTP Basic auth with
 // WooCommerce's error codes, X-WP-Total/X-WP-TotalPages/Link paging, order
 // JSON encoded like wp_json_encode, secrets never returned.

@@ -524,7 +524,7 @@ func TestReconcile(t *testing.T) {
 		t.Errorf("schedule %q, want rate(${ReconcileInterval} minutes)", expr)
 	}
 	if def, _ := Int(tpl.Parameters, "ReconcileInterval", "Default"); def != 15 {
-		t.Errorf("ReconcileInterval default %d, want 15 (DESIGN.md)", def)
+		t.Errorf("ReconcileInterval default %d, want 15 (docs/architecture.md)", def)
 	}
 	// rate(1 minutes) is invalid: the unit is singular for 1.
 	if min, _ := Int(tpl.Parameters, "ReconcileInterval", "MinValue"); min < 2 {

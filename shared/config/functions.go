@@ -30,7 +30,7 @@ const (
 	FunctionName = "AWS_LAMBDA_FUNCTION_NAME"
 )
 
-// Defaults of the variables above, as DESIGN.md's configuration table
+// Defaults of the variables above, as docs/architecture.md's configuration table
 // gives them.
 const (
 	DefaultLogistosOrdersURL      = "https://admin.logistos.in/integration/woo_commerce_orders"

@@ -59,7 +59,7 @@ const (
 	// StateTTL is how long an owner has from opening the connect URL to
 	// approving.
 	StateTTL = 30 * time.Minute
-	// stateBytes of randomness: 256 bits, well above DESIGN's 128.
+	// stateBytes of randomness: 256 bits (docs/architecture.md), well above 128.
 	stateBytes = 32
 	// MaxCallbackBytes bounds the callback body: WooCommerce's is about 200
 	// bytes; anything much larger is not WooCommerce.

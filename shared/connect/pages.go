@@ -48,14 +48,15 @@ const pageFoot = `</main>
 
 var pageBodies = map[Page]struct{ title, body string }{
 	PageConnected: {"Shop connected", `<h1 class="ok">Your shop is connected</h1>
-<p>WooCommerce created a REST API key for Logistos Sync and sent it to your AWS account. Nobody needs to copy it.</p>
-<p>What happens next, by itself, in the next minutes:</p>
+<p>WooCommerce created a REST API key for Logistos Sync and sent it to your AWS account. Nobody needs to copy it, and there is nothing more for you to do.</p>
+<p>What happens next, by itself:</p>
 <ol>
-<li>The key is checked against your shop, then kept safely in your AWS account (Secrets Manager) and handed over to Logistos.</li>
-<li>A webhook is registered in your shop, so every new order goes to Logistos within seconds.</li>
-<li>Every existing order is sent to Logistos (a large shop takes a few minutes).</li>
+<li>Within a minute, the key is checked against your shop, kept in your AWS account and handed to Logistos.</li>
+<li>A webhook is registered in your shop: from then on, each new order reaches Logistos within seconds of being placed.</li>
+<li>Your existing orders are sent to Logistos over the next minutes (a shop with many orders takes longer).</li>
 </ol>
-<p>You can close this page. To follow progress, open the activate function's log group (stack output <code>ActivateLogGroupName</code>) in the AWS console, or run <code>aws logs tail &lt;ActivateLogGroupName&gt; --follow</code>. The <code>activation report</code> line says what each step did.</p>
+<p>You can close this page.</p>
+<p>If your orders have not appeared in Logistos within an hour, ask Logistos whether they received your shop's key, or ask whoever runs this AWS account: its alarms and activation log say what went wrong.</p>
 <p>To disconnect, revoke the key <em>Logistos Sync - API</em> in WooCommerce &rarr; Settings &rarr; Advanced &rarr; REST API.</p>
 `},
 	PageDenied: {"Not connected", `<h1 class="no">Your shop was not connected</h1>

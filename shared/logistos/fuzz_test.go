@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-// allowList is DESIGN.md's allow-list, written out here rather than read
+// allowList is docs/architecture.md's allow-list, written out here rather than read
 // from Order's tags, so that the fuzz target checks the types against the
 // contract: "" is a scalar, "{}" an object and "[]" an array of objects,
 // whose members are listed under the path.
