@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -33,8 +34,6 @@ type fakeLogistos struct {
 	answer   func(p *logistos.Payload) error
 	inFlight atomic.Int32
 	maxSeen  atomic.Int32
-	// gate makes each POST wait until that many have been in flight at once.
-	gate int32
 	// hold, when set, runs inside each POST before it answers.
 	hold func()
 	// delay is how long each POST takes (a slow Logistos).
@@ -49,9 +48,6 @@ func (f *fakeLogistos) PostOrders(ctx context.Context, p *logistos.Payload) erro
 		if n <= m || f.maxSeen.CompareAndSwap(m, n) {
 			break
 		}
-	}
-	for f.maxSeen.Load() < f.gate && ctx.Err() == nil {
-		time.Sleep(time.Millisecond)
 	}
 	if f.hold != nil {
 		f.hold()
@@ -386,40 +382,54 @@ func TestKeysStablePerOrder(t *testing.T) {
 	}
 }
 
+// In a synctest bubble, where Wait returns once every other goroutine is
+// blocked: with each POST held, the handler has exactly Concurrency in
+// flight and waits for one to end before it starts another. No timing
+// decides it.
 func TestConcurrencyBounded(t *testing.T) {
-	hs := newHarness()
-	hs.h.Concurrency = 3
-	// Each POST waits until three are in flight at once: a handler that
-	// allowed fewer leaves the gate shut (and the test fails on maxSeen),
-	// one that allowed more shows in maxSeen. No timing decides it.
-	hs.lg.gate = 3
-	var recs []events.SQSMessage
-	for i := range 10 {
-		recs = append(recs, record(i+1, queue.OriginWebhook, ""))
-	}
-	hs.h.Handle(context.Background(), events.SQSEvent{Records: recs})
-	if m := hs.lg.maxSeen.Load(); m != 3 {
-		t.Fatalf("%d POSTs in flight at once, want exactly Concurrency (3)", m)
-	}
-	if len(hs.lg.ids()) != 10 {
-		t.Fatal("not every order forwarded")
-	}
+	synctest.Test(t, func(t *testing.T) {
+		hs := newHarness()
+		hs.h.Concurrency = 3
+		release := make(chan struct{})
+		hs.lg.hold = func() { <-release }
+		var recs []events.SQSMessage
+		for i := range 10 {
+			recs = append(recs, record(i+1, queue.OriginWebhook, ""))
+		}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			hs.h.Handle(context.Background(), events.SQSEvent{Records: recs})
+		}()
+		synctest.Wait()
+		if n := hs.lg.inFlight.Load(); n != 3 {
+			t.Errorf("%d POSTs in flight while all are held, want exactly Concurrency (3)", n)
+		}
+		close(release)
+		<-done
+		if m := hs.lg.maxSeen.Load(); m != 3 {
+			t.Errorf("%d POSTs in flight at once, want exactly Concurrency (3)", m)
+		}
+		if len(hs.lg.ids()) != 10 {
+			t.Error("not every order forwarded")
+		}
+	})
 }
 
 func TestDeadlineStopsNewPosts(t *testing.T) {
 	hs := newHarness()
 	hs.h.Concurrency = 1
 	hs.h.PostTimeout = time.Second
-	// Room for one POST: it starts at once, and holds until a whole POST
-	// no longer fits before the deadline (however slow this machine is).
-	ctx, cancel := context.WithTimeout(context.Background(), deadlineMargin+hs.h.PostTimeout+time.Second)
+	// The handler's clock, apart from the real one: it starts with room for
+	// one POST before the deadline, and that POST takes a second, after which
+	// a whole POST no longer fits.
+	deadline := time.Now().Add(time.Hour)
+	var mu sync.Mutex
+	now := deadline.Add(-(deadlineMargin + hs.h.PostTimeout + time.Second))
+	hs.h.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	hs.lg.hold = func() { mu.Lock(); defer mu.Unlock(); now = now.Add(time.Second) }
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
-	deadline, _ := ctx.Deadline()
-	hs.lg.hold = func() {
-		for time.Until(deadline) > hs.h.PostTimeout+deadlineMargin {
-			time.Sleep(10 * time.Millisecond)
-		}
-	}
 	var recs []events.SQSMessage
 	for i := range 10 {
 		recs = append(recs, record(i+1, queue.OriginWebhook, ""))
@@ -430,9 +440,6 @@ func TestDeadlineStopsNewPosts(t *testing.T) {
 	}
 	if len(resp.BatchItemFailures) != 9 {
 		t.Fatalf("%d failures reported for 9 unattempted records", len(resp.BatchItemFailures))
-	}
-	if ctx.Err() != nil {
-		t.Fatal("handler returned after its deadline")
 	}
 	for _, f := range resp.BatchItemFailures {
 		if v := hs.sqs.visibility["rh-"+strings.TrimPrefix(f.ItemIdentifier, "msg-")]; v != int32(deadlineRetryDelay/time.Second) {
