@@ -5,14 +5,12 @@
 package delivery
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"net/http"
-	"net/textproto"
 	"os"
 	"strconv"
 	"strings"
@@ -20,6 +18,7 @@ import (
 
 	"github.com/logistos-sync/logistos-sync/local/repo"
 	"github.com/logistos-sync/logistos-sync/shared/woohook"
+	"github.com/logistos-sync/logistos-sync/shared/woohook/woohooktest"
 )
 
 // Fixture paths, relative to the repository root.
@@ -144,30 +143,22 @@ type Capture struct {
 	Body   []byte
 }
 
-// ReadCapture reads RealCaptures/<name>.headers.txt (a raw HTTP request
-// head) and <name>.body.
+// ReadCapture reads the real capture name (woohooktest reads it), less the
+// headers the transport sets.
 func ReadCapture(name string) (Capture, error) {
-	head, _, err := ReadFixture(RealCaptures + "/" + name + ".headers.txt")
+	dir, err := repo.Path(RealCaptures)
 	if err != nil {
 		return Capture{}, err
 	}
-	body, _, err := ReadFixture(RealCaptures + "/" + name + ".body")
+	c, err := woohooktest.ReadCapture(dir, name)
 	if err != nil {
 		return Capture{}, err
 	}
-	r := textproto.NewReader(bufio.NewReader(bytes.NewReader(append(head, "\r\n\r\n"...))))
-	if _, err := r.ReadLine(); err != nil { // request line
-		return Capture{}, fmt.Errorf("capture %s: %w", name, err)
-	}
-	mh, err := r.ReadMIMEHeader()
-	if err != nil {
-		return Capture{}, fmt.Errorf("capture %s headers: %w", name, err)
-	}
-	h := http.Header(mh)
+	h := c.Header.Clone()
 	for _, k := range []string{"Host", "Content-Length", "Connection", "Accept-Encoding"} {
 		h.Del(k) // hop-by-hop or set by the transport
 	}
-	return Capture{Header: h, Body: body}, nil
+	return Capture{Header: h, Body: c.Body}, nil
 }
 
 // NewRequest returns the captured delivery, sent to url.
