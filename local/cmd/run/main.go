@@ -182,7 +182,6 @@ func run(ctx context.Context, log *slog.Logger, out io.Writer) error {
 		metricsOut = os.Stderr
 	}
 	vars := settings(capture, shopPort)
-	vars[config.LedgerTable] = st.LedgerTable
 	fns, err := pipeline.New(st, vars, log, metricsOut)
 	if err != nil {
 		return err
@@ -190,7 +189,7 @@ func run(ctx context.Context, log *slog.Logger, out io.Writer) error {
 	cfg := fns.ForwarderConfig
 
 	url := "http://" + ln.Addr().String() + pipeline.WebhookPath
-	rec, err := reconciler(st, url, secretValue, log, metricsOut)
+	rec, err := reconciler(st, url, log, metricsOut)
 	if err != nil {
 		return err
 	}
@@ -222,19 +221,18 @@ func run(ctx context.Context, log *slog.Logger, out io.Writer) error {
 
 // reconciler builds reconcile as functions/reconcile does, on the local
 // stack's tables, when a shop is configured; nil otherwise.
-func reconciler(st *stack.Stack, webhookURL, secretValue string, log *slog.Logger, metricsOut io.Writer) (*reconcile.Handler, error) {
+func reconciler(st *stack.Stack, webhookURL string, log *slog.Logger, metricsOut io.Writer) (*reconcile.Handler, error) {
 	if os.Getenv(config.StoreURL) == "" || os.Getenv(config.WooConsumerKey) == "" || os.Getenv(config.WooConsumerSecret) == "" {
 		return nil, nil
 	}
-	vars := map[string]string{config.QueueURL: st.QueueURL, config.DLQURL: st.DLQURL, config.WebhookSecret: secretValue, config.WebhookURL: webhookURL,
-		config.StateTable: st.StateTable, config.LedgerTable: st.LedgerTable}
+	vars := map[string]string{config.WebhookURL: webhookURL}
 	for _, name := range []string{config.StoreURL, config.WooConsumerKey, config.WooConsumerSecret, config.ForwardTopics,
 		config.ReconcileGrace, config.LogLevel} {
 		if v := os.Getenv(name); v != "" {
 			vars[name] = v
 		}
 	}
-	cfg, err := config.LoadReconcile(config.FromMap(vars))
+	cfg, err := config.LoadReconcile(config.FromMap(st.FunctionEnv(stack.Reconcile, vars)))
 	if err != nil {
 		return nil, err
 	}
