@@ -10,12 +10,14 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/logistos-sync/logistos-sync/local/fakewoo"
 	"github.com/logistos-sync/logistos-sync/local/repo"
 	"github.com/logistos-sync/logistos-sync/shared/woohook"
 	"github.com/logistos-sync/logistos-sync/shared/woohook/woohooktest"
@@ -36,7 +38,7 @@ const (
 const UserAgent = "WooCommerce/9.4.2 Hookshot (WordPress/6.7.1)"
 
 // Delivery describes a webhook delivery's headers; the zero value is an
-// order.created delivery from webhook 1 of http://127.0.0.1:8088/.
+// order.created delivery from webhook 1 of DefaultSource.
 type Delivery struct {
 	Source    string // X-WC-Webhook-Source, the shop's home URL with its trailing slash
 	Topic     string // X-WC-Webhook-Topic
@@ -45,8 +47,9 @@ type Delivery struct {
 	Signature string
 }
 
-// DefaultSource is the shop of deliveries that name none.
-const DefaultSource = "http://127.0.0.1:8088/"
+// DefaultSource is the shop of deliveries that name none: make run's
+// stand-in shop, http://127.0.0.1:8089/.
+var DefaultSource = "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(fakewoo.Port)) + "/"
 
 // Header returns the headers WooCommerce sends with body signed by secret.
 func (d Delivery) Header(body []byte, secret string) http.Header {

@@ -61,12 +61,10 @@ const (
 	// does not wait long.
 	envReconcileEvery = "RECONCILE_EVERY"
 	// envShopPort and envShopOrders shape the stand-in shop started when
-	// STORE_URL is unset. Its port is not make activate's FAKE_SHOP_PORT
-	// (8088), so that `make activate ARGS="-fake-shop N"` still runs beside
-	// make run.
+	// STORE_URL is unset (make activate's stand-ins take other, free ports).
 	envShopPort           = "SHOP_PORT"
 	envShopOrders         = "SHOP_ORDERS"
-	defaultFakeShopPort   = 8089
+	defaultFakeShopPort   = fakewoo.Port
 	defaultFakeShopOrders = 20
 	maxFakeShopOrders     = 1000000
 	defaultReconcileEvery = time.Minute
@@ -197,7 +195,7 @@ func run(ctx context.Context, log *slog.Logger, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := banner(out, url, st, capture, cfg.OrdersURL, secretValue); err != nil {
+	if err := banner(out, url, st, capture, cfg, secretValue); err != nil {
 		return err
 	}
 	connectURL := strings.TrimSuffix(url, pipeline.WebhookPath) + connect.PathConnect
@@ -339,7 +337,8 @@ func printActivation(out io.Writer, rep activate.Report) {
 // to redrive the DLQ. The redrive command's queue URLs are on the port the
 // emulator is exposed on (kumo's own always say 4566), so that it works
 // with any AWS_PORT.
-func banner(out io.Writer, url string, st *stack.Stack, capture *fakelogistos.Server, ordersURL, secretValue string) error {
+func banner(out io.Writer, url string, st *stack.Stack, capture *fakelogistos.Server, cfg config.Forwarder, secretValue string) error {
+	ordersURL := cfg.OrdersURL
 	body, path, err := delivery.ReadFixture(delivery.SampleOrder)
 	if err != nil {
 		return fmt.Errorf("sample order for the banner: %w", err)
@@ -368,6 +367,7 @@ Ctrl-C stops everything.
 
 `, url, logistosLine, st.Endpoint, stack.QueueName, stack.DLQName, stack.Region, st.Endpoint, st.QueueURL,
 		stack.WebhookSecretName, stack.DefaultWebhookSecret, st.ReachableURL(st.QueueURL), st.ReachableURL(st.DLQURL),
-		delivery.Delivery{}.Curl(url, path, body, secretValue), url)
+		// From the shop configured, as WooCommerce sends it (with a slash).
+		delivery.Delivery{Source: strings.TrimSuffix(cfg.StoreURL, "/") + "/"}.Curl(url, path, body, secretValue), url)
 	return err
 }
