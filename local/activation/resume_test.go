@@ -236,6 +236,7 @@ func (q *failingQueue) SendBatch(ctx context.Context, ms []*queue.Message) error
 // next run from the checkpoint: pages before it are not sent again, pages
 // after it at most once more, and every order arrives.
 func TestCrashAndResume(t *testing.T) {
+	t.Parallel() // its shops of thousands of orders overlap other tests' waits
 	const n = 6_000
 	t.Run("killed", func(t *testing.T) {
 		var e *env
@@ -312,6 +313,7 @@ func checkResumed(t *testing.T, e *env, rep activate.Report, savedPage int64, n 
 // Two runs started at once (Test clicked twice): one takes the lease and
 // backfills, the other says it is already running.
 func TestConcurrentRunsOneLeases(t *testing.T) {
+	t.Parallel() // it mostly waits on the shop
 	e, _ := tableEnv(t, fakewoo.Options{Orders: 2_000, Latency: 20 * time.Millisecond}, nil)
 	e2 := newEnvSharing(t, e, nil)
 	var wg sync.WaitGroup
