@@ -38,12 +38,12 @@ type Connect struct {
 // NewConnect builds connect and activate as functions/connect and
 // functions/activate build them, on st: the state table (where connect
 // keeps a key pending) and the credentials secret (where activation puts it
-// once proven) are the stack's (st.FunctionEnv). vars are what a deployment's
-// template gives them (STORE_URL, WEBHOOK_URL, LOGISTOS_CREDENTIALS_URL,
-// LOG_LEVEL, ...). When
-// connect starts activation, it runs here, in the background of ctx, as
-// Lambda's asynchronous invoke would run it; a backfill's continuations run
-// one after the other.
+// once proven) are the stack's (st.FunctionEnv). vars are what a
+// deployment's template gives them (STORE_URL, WEBHOOK_URL,
+// LOGISTOS_CREDENTIALS_URL, LOG_LEVEL, ...). When connect starts
+// activation, it runs here, in the background of ctx, as Lambda's
+// asynchronous invoke would run it; a backfill's continuations run one
+// after the other.
 func NewConnect(ctx context.Context, st *stack.Stack, vars map[string]string, log *slog.Logger, metricsOut io.Writer) (*Connect, error) {
 	connectVars := map[string]string{config.ActivateFunction: localActivateFunction}
 	maps.Copy(connectVars, vars)
