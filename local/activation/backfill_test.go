@@ -24,6 +24,7 @@ var backfillOnly = activate.Event{Steps: []string{activate.StepBackfill}}
 // A shop in the tens of thousands of orders: every order before the cut-off
 // lands on the queue exactly once, nothing after it, and progress is logged.
 func TestBackfillLargeShop(t *testing.T) {
+	t.Parallel() // its hundred pages of CPU overlap other tests' waits
 	const n = 10_500
 	e := newEnv(t, fakewoo.Options{Orders: n}, nil)
 	e.h.ProgressEvery = 200 * time.Millisecond
@@ -125,6 +126,7 @@ func TestBackfillTransientFailures(t *testing.T) {
 
 // A slow page holds back only its own slot; the run completes.
 func TestBackfillSlowPage(t *testing.T) {
+	t.Parallel() // it mostly waits on the slow page
 	e := newEnv(t, fakewoo.Options{Orders: 1_500}, nil)
 	e.shop.Inject(fakewoo.Fault{Route: fakewoo.RouteOrders, Page: 2, Delay: 3 * time.Second})
 	rep, err := e.run(backfillOnly)
@@ -140,6 +142,7 @@ func TestBackfillSlowPage(t *testing.T) {
 // Orders trashed or deleted mid-backfill shift WooCommerce's offset pages;
 // the gap repair keeps every remaining order on the queue.
 func TestBackfillListShift(t *testing.T) {
+	t.Parallel() // its shops of thousands of orders overlap other tests' waits
 	cases := []struct {
 		name        string
 		concurrency string
@@ -340,6 +343,7 @@ func TestShopInTheWay(t *testing.T) {
 // against the page before it included: none twice, and a re-run against
 // the same shop queues nothing.
 func TestBackfillUntrustedPaging(t *testing.T) {
+	t.Parallel() // its shops overlap other tests' waits
 	cases := []struct {
 		name   string
 		orders int // 450 when 0

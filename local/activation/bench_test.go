@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/logistos-sync/logistos-sync/local/fakewoo"
+	"github.com/logistos-sync/logistos-sync/local/stack"
 	"github.com/logistos-sync/logistos-sync/shared/activate"
 	"github.com/logistos-sync/logistos-sync/shared/config"
 	"github.com/logistos-sync/logistos-sync/shared/logging"
@@ -81,15 +82,11 @@ func BenchmarkBackfill(b *testing.B) {
 				if err := st.EnsureTables(context.Background(), stateTable, ledgerTable); err != nil {
 					b.Fatal(err)
 				}
-				vars := st.Env()
-				vars["STATE_TABLE"], vars["LEDGER_TABLE"] = stateTable, ledgerTable
-				for k, v := range map[string]string{
-					childEnv: "1", "STORE_URL": shopURL, "QUEUE_URL": st.QueueURL, "DLQ_URL": st.DLQURL, "WEBHOOK_SECRET": "bench",
+				vars := st.FunctionEnv(stack.Activate, map[string]string{
+					childEnv: "1", "STORE_URL": shopURL, "STATE_TABLE": stateTable, "LEDGER_TABLE": ledgerTable,
 					"WOO_CONSUMER_KEY": fakewoo.Key, "WOO_CONSUMER_SECRET": fakewoo.Secret, "WEBHOOK_URL": webhookURL,
 					"BACKFILL_CONCURRENCY": fmt.Sprint(benchConcurrency),
-				} {
-					vars[k] = v
-				}
+				})
 				alone += readShop(b, shopURL, pages)
 				rep, elapsed, used, peak, err := runChild(vars)
 				if err != nil {

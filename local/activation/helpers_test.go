@@ -57,7 +57,7 @@ type env struct {
 	logistos *fakelogistos.Server
 	h        *activate.Handler
 	logs     *syncbuf.Buffer
-	base     map[string]string // the settings every handler of this env gets
+	base     map[string]string // the settings every handler of this env gets, beside the stack's
 }
 
 // newEnv wires a handler as functions/activate does (config.LoadActivate
@@ -71,9 +71,6 @@ func newEnv(t *testing.T, o fakewoo.Options, vars map[string]string) *env {
 	e.st = fork(t)
 	e.base = map[string]string{
 		config.StoreURL:               e.shop.URL,
-		config.QueueURL:               e.st.QueueURL,
-		config.DLQURL:                 e.st.DLQURL,
-		config.WebhookSecret:          e.st.WebhookSecret,
 		config.WooConsumerKey:         fakewoo.Key,
 		config.WooConsumerSecret:      fakewoo.Secret,
 		config.WebhookURL:             webhookURL,
@@ -110,7 +107,7 @@ func (e *env) build(vars map[string]string) {
 	for k, v := range vars {
 		m[k] = v
 	}
-	cfg, err := config.LoadActivate(config.FromMap(m))
+	cfg, err := config.LoadActivate(config.FromMap(e.st.FunctionEnv(stack.Activate, m)))
 	if err != nil {
 		e.t.Fatal(err)
 	}

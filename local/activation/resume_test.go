@@ -31,6 +31,12 @@ var tables atomic.Int64
 // on a slow machine (and longer under the race detector).
 const sliceDeadline = 2 * time.Second * raceSlowdown
 
+// sliceLatency is how long the continuation tests' shop takes per page. It
+// grows with the slices, so that a slice holds as many pages under the race
+// detector as without it: the same shop then needs the same several slices,
+// and the race detector's CPU is not spent on orders no test needs.
+const sliceLatency = 100 * time.Millisecond * raceSlowdown
+
 // tableEnv is an env whose checkpoint is a fresh DynamoDB table in kumo.
 func tableEnv(t *testing.T, o fakewoo.Options, vars map[string]string) (*env, string) {
 	t.Helper()
@@ -78,35 +84,43 @@ func slice(h *activate.Handler, ev activate.Event) (activate.Report, error) {
 // continueToEnd runs ev on h, then each continuation h hands inv, until a
 // slice completes the backfill, and returns every slice's report. Each
 // slice that does not complete must hand over a continuation of its run.
+// Slices run as long as the run moves on, however many a slow machine
+// needs: the test fails on maxIdleSlices slices in a row that did no page,
+// a backfill that never would complete.
 func (e *env) continueToEnd(h *activate.Handler, inv *invokerQueue, ev activate.Event) []activate.Report {
 	e.t.Helper()
+	const maxIdleSlices = 5
 	var reps []activate.Report
-	// Slices run until one completes, however many a slow machine needs;
-	// the timeout only ends a backfill that never would.
-	testwait.Eventually(e.t, 5*time.Minute, func() error {
+	done, idle := -1, 0
+	for {
 		rep, err := slice(h, ev)
 		reps = append(reps, rep)
 		if err != nil {
 			e.t.Fatalf("invocation %d: %v", len(reps), err)
 		}
 		if rep.Backfill.Outcome == activate.OutcomeComplete {
-			return nil
+			return reps
 		}
 		next, ok := inv.pop()
 		if rep.Backfill.Outcome != activate.OutcomeContinuing || !ok || rep.Next == nil || next.RunID != rep.RunID || !next.Continuation {
 			e.t.Fatalf("invocation %d: outcome %s, continuation %+v (report next %+v)", len(reps), rep.Backfill.Outcome, next, rep.Next)
 		}
+		if idle = idle + 1; rep.Backfill.PagesDone > done {
+			done, idle = rep.Backfill.PagesDone, 0
+		}
+		if idle == maxIdleSlices {
+			e.t.Fatalf("%d invocations in a row did no page (after %d pages)", idle, done)
+		}
 		ev = next
-		return fmt.Errorf("invocation %d continues after %d pages", len(reps), rep.Backfill.PagesDone)
-	})
-	return reps
+	}
 }
 
 // A backfill longer than one invocation continues itself with the same
 // cut-off until it completes; every order arrives.
 func TestContinuationAcrossShortDeadlines(t *testing.T) {
-	const n = 10_000 * raceSlowdown
-	e, _ := tableEnv(t, fakewoo.Options{Orders: n, Latency: 100 * time.Millisecond}, nil)
+	t.Parallel() // its slices wait on the shop and their deadlines: others run meanwhile
+	const n = 10_000
+	e, _ := tableEnv(t, fakewoo.Options{Orders: n, Latency: sliceLatency}, nil)
 	inv := &invokerQueue{}
 	e.h.Invoker = inv
 	e.h.CheckpointEvery = 100 * time.Millisecond
@@ -137,8 +151,9 @@ func TestContinuationAcrossShortDeadlines(t *testing.T) {
 // behind an HTTP endpoint, as kumo's InvokeEndpoint calls it) invokes
 // itself asynchronously with the SDK until the backfill completes.
 func TestContinuationThroughLambdaInvoke(t *testing.T) {
-	const n = 10_000 * raceSlowdown
-	e, _ := tableEnv(t, fakewoo.Options{Orders: n, Latency: 100 * time.Millisecond}, nil)
+	t.Parallel() // its slices wait on the shop and their deadlines: others run meanwhile
+	const n = 10_000
+	e, _ := tableEnv(t, fakewoo.Options{Orders: n, Latency: sliceLatency}, nil)
 	name := fmt.Sprintf("activate-cont-%d", tables.Add(1))
 	var invocations atomic.Int32
 	var lastReport atomic.Pointer[activate.Report]
@@ -221,6 +236,7 @@ func (q *failingQueue) SendBatch(ctx context.Context, ms []*queue.Message) error
 // next run from the checkpoint: pages before it are not sent again, pages
 // after it at most once more, and every order arrives.
 func TestCrashAndResume(t *testing.T) {
+	t.Parallel() // its shops of thousands of orders overlap other tests' waits
 	const n = 6_000
 	t.Run("killed", func(t *testing.T) {
 		var e *env
@@ -297,6 +313,7 @@ func checkResumed(t *testing.T, e *env, rep activate.Report, savedPage int64, n 
 // Two runs started at once (Test clicked twice): one takes the lease and
 // backfills, the other says it is already running.
 func TestConcurrentRunsOneLeases(t *testing.T) {
+	t.Parallel() // it mostly waits on the shop
 	e, _ := tableEnv(t, fakewoo.Options{Orders: 2_000, Latency: 20 * time.Millisecond}, nil)
 	e2 := newEnvSharing(t, e, nil)
 	var wg sync.WaitGroup
@@ -367,8 +384,9 @@ func TestCheckpointStores(t *testing.T) {
 // stops (superseded); one retried by Lambda after its slice failed finds
 // the lease free and resumes.
 func TestContinuationLease(t *testing.T) {
-	const n = 16_000 * raceSlowdown
-	e, _ := tableEnv(t, fakewoo.Options{Orders: n, Latency: 100 * time.Millisecond}, nil)
+	t.Parallel() // its slices wait on the shop and their deadlines: others run meanwhile
+	const n = 16_000
+	e, _ := tableEnv(t, fakewoo.Options{Orders: n, Latency: sliceLatency}, nil)
 	inv := &invokerQueue{}
 	e.h.Invoker = inv
 	// Run A: one slice, its continuation waits.

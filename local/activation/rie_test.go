@@ -18,7 +18,8 @@ import (
 	"github.com/logistos-sync/logistos-sync/internal/testwait"
 	"github.com/logistos-sync/logistos-sync/local/fakelogistos"
 	"github.com/logistos-sync/logistos-sync/local/fakewoo"
-	"github.com/logistos-sync/logistos-sync/local/lambdarie"
+	"github.com/logistos-sync/logistos-sync/local/lambdarie/lambdarietest"
+	"github.com/logistos-sync/logistos-sync/local/stack"
 	"github.com/logistos-sync/logistos-sync/local/stacktest"
 	"github.com/logistos-sync/logistos-sync/shared/activate"
 	"github.com/logistos-sync/logistos-sync/shared/state"
@@ -32,19 +33,14 @@ import (
 // the webhook registered and every order on the queue, over several
 // invocations.
 func TestActivateBinaryUnderRIE(t *testing.T) {
+	t.Parallel() // its slices wait on the shop and their deadlines: others run meanwhile
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
-	rie, err := lambdarie.Setup(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	boot, err := rie.Build(ctx, "./functions/activate")
-	if err != nil {
-		t.Fatal(err)
-	}
 
-	const n = 20_000
-	shop := fakewoo.Start(fakewoo.Options{Orders: n, Latency: 100 * time.Millisecond})
+	// 120 pages at 200 ms, four at a time: more than the 80 or so that fit
+	// in one invocation (timeout 6 s, no page started in its last third).
+	const n = 12_000
+	shop := fakewoo.Start(fakewoo.Options{Orders: n, Latency: 200 * time.Millisecond})
 	defer shop.Close()
 	lg := &fakelogistos.Server{}
 	lsrv := httptest.NewServer(lg)
@@ -61,25 +57,12 @@ func TestActivateBinaryUnderRIE(t *testing.T) {
 		t.Fatal(err)
 	}
 	name := fmt.Sprintf("activate-rie-%d", id)
-	vars := st.Env()
-	for k, v := range map[string]string{
-		"STORE_URL": shop.URL, "QUEUE_URL": st.QueueURL, "DLQ_URL": st.DLQURL, "WEBHOOK_SECRET_ARN": st.WebhookSecretARN,
-		"WOO_CREDENTIALS_SECRET_ARN": aws.ToString(sec.ARN), "WEBHOOK_URL": webhookURL,
+	vars := st.FunctionEnv(stack.Activate, map[string]string{
+		"STORE_URL": shop.URL, "WOO_CREDENTIALS_SECRET_ARN": aws.ToString(sec.ARN), "WEBHOOK_URL": webhookURL,
 		"LOGISTOS_CREDENTIALS_URL": lsrv.URL + fakelogistos.CredentialsPath, "STATE_TABLE": table,
 		"AWS_LAMBDA_FUNCTION_NAME": name, "AWS_LAMBDA_FUNCTION_TIMEOUT": "6",
-	} {
-		vars[k] = v
-	}
-	fn, err := rie.Start(boot, vars)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fn.Close()
-	defer func() {
-		if t.Failed() {
-			t.Logf("function output:\n%s", tail(fn.Output(), 8000))
-		}
-	}()
+	})
+	fn := lambdarietest.Start(t, ctx, "./functions/activate", vars)
 	stacktest.RegisterFunction(t, name, fn.URL)
 
 	client := lambda.NewFromConfig(stacktest.Shared.AWS)
@@ -106,7 +89,7 @@ func TestActivateBinaryUnderRIE(t *testing.T) {
 		// Not ctx: the check at the deadline must read, not fail on ctx.
 		doc, _, err := store.Get(context.Background(), checkpointID)
 		if err != nil {
-			t.Fatal(err)
+			return fmt.Errorf("read the checkpoint: %w", err)
 		}
 		state = nil
 		_ = json.Unmarshal(doc, &state)

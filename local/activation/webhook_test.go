@@ -1,8 +1,12 @@
 package activation
 
 import (
+	"context"
 	"strings"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/logistos-sync/logistos-sync/local/fakewoo"
 	"github.com/logistos-sync/logistos-sync/shared/activate"
@@ -94,7 +98,12 @@ func TestWebhookSecretRotation(t *testing.T) {
 	if _, err := e.run(webhookOnly); err != nil {
 		t.Fatal(err)
 	}
-	e2 := newEnvSharing(t, e, map[string]string{"WEBHOOK_SECRET": "rotated-secret"})
+	if _, err := e.st.Secrets.PutSecretValue(context.Background(), &secretsmanager.PutSecretValueInput{
+		SecretId: aws.String(e.st.WebhookSecretARN), SecretString: aws.String("rotated-secret"),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	e2 := newEnvSharing(t, e, nil)
 	if _, err := e2.run(webhookOnly); err != nil {
 		t.Fatal(err)
 	}

@@ -19,7 +19,7 @@ import (
 
 	"github.com/logistos-sync/logistos-sync/internal/testwait"
 	"github.com/logistos-sync/logistos-sync/local/apigw"
-	"github.com/logistos-sync/logistos-sync/local/lambdarie"
+	"github.com/logistos-sync/logistos-sync/local/lambdarie/lambdarietest"
 	"github.com/logistos-sync/logistos-sync/local/stack"
 	"github.com/logistos-sync/logistos-sync/local/stacktest"
 	"github.com/logistos-sync/logistos-sync/shared/connect"
@@ -57,14 +57,6 @@ func (i *invocations) all() []string {
 func TestConnectBinaryUnderRIE(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	rie, err := lambdarie.Setup(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	boot, err := rie.Build(ctx, "./functions/connect")
-	if err != nil {
-		t.Fatal(err)
-	}
 	st := stacktest.ForTest(t, stack.Options{Tables: true})
 	inv := &invocations{}
 	activateSrv := httptest.NewServer(inv)
@@ -72,24 +64,13 @@ func TestConnectBinaryUnderRIE(t *testing.T) {
 	activateName := "activate-connect-rie-" + fmt.Sprint(time.Now().UnixNano())
 	stacktest.RegisterFunction(t, activateName, activateSrv.URL)
 
-	vars := st.Env()
-	for k, v := range map[string]string{
-		"STORE_URL": "https://shop.example", "ACTIVATE_FUNCTION": activateName, "STATE_TABLE": st.StateTable,
+	fn := lambdarietest.Start(t, ctx, "./functions/connect", st.FunctionEnv(stack.Connect, map[string]string{
+		"STORE_URL": "https://shop.example", "ACTIVATE_FUNCTION": activateName,
 		"AWS_LAMBDA_FUNCTION_NAME": "connect-rie", "AWS_LAMBDA_FUNCTION_TIMEOUT": "20",
-	} {
-		vars[k] = v
-	}
-	fn, err := rie.Start(boot, vars)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fn.Close()
+	}))
 	var states []string
 	defer func() {
 		out := fn.Output()
-		if t.Failed() {
-			t.Logf("function output:\n%s", out)
-		}
 		for _, s := range append(states, "ck_", "cs_") {
 			if s != "" && strings.Contains(out, s) {
 				t.Errorf("the function's output holds %q", s)

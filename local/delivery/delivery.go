@@ -5,21 +5,22 @@
 package delivery
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"net"
 	"net/http"
-	"net/textproto"
 	"os"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/logistos-sync/logistos-sync/local/fakewoo"
 	"github.com/logistos-sync/logistos-sync/local/repo"
 	"github.com/logistos-sync/logistos-sync/shared/woohook"
+	"github.com/logistos-sync/logistos-sync/shared/woohook/woohooktest"
 )
 
 // Fixture paths, relative to the repository root.
@@ -37,7 +38,7 @@ const (
 const UserAgent = "WooCommerce/9.4.2 Hookshot (WordPress/6.7.1)"
 
 // Delivery describes a webhook delivery's headers; the zero value is an
-// order.created delivery from webhook 1 of http://127.0.0.1:8088/.
+// order.created delivery from webhook 1 of DefaultSource.
 type Delivery struct {
 	Source    string // X-WC-Webhook-Source, the shop's home URL with its trailing slash
 	Topic     string // X-WC-Webhook-Topic
@@ -46,8 +47,9 @@ type Delivery struct {
 	Signature string
 }
 
-// DefaultSource is the shop of deliveries that name none.
-const DefaultSource = "http://127.0.0.1:8088/"
+// DefaultSource is the shop of deliveries that name none: make run's
+// stand-in shop, http://127.0.0.1:8089/.
+var DefaultSource = "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(fakewoo.Port)) + "/"
 
 // Header returns the headers WooCommerce sends with body signed by secret.
 func (d Delivery) Header(body []byte, secret string) http.Header {
@@ -144,30 +146,22 @@ type Capture struct {
 	Body   []byte
 }
 
-// ReadCapture reads RealCaptures/<name>.headers.txt (a raw HTTP request
-// head) and <name>.body.
+// ReadCapture reads the real capture name (woohooktest reads it), less the
+// headers the transport sets.
 func ReadCapture(name string) (Capture, error) {
-	head, _, err := ReadFixture(RealCaptures + "/" + name + ".headers.txt")
+	dir, err := repo.Path(RealCaptures)
 	if err != nil {
 		return Capture{}, err
 	}
-	body, _, err := ReadFixture(RealCaptures + "/" + name + ".body")
+	c, err := woohooktest.ReadCapture(dir, name)
 	if err != nil {
 		return Capture{}, err
 	}
-	r := textproto.NewReader(bufio.NewReader(bytes.NewReader(append(head, "\r\n\r\n"...))))
-	if _, err := r.ReadLine(); err != nil { // request line
-		return Capture{}, fmt.Errorf("capture %s: %w", name, err)
-	}
-	mh, err := r.ReadMIMEHeader()
-	if err != nil {
-		return Capture{}, fmt.Errorf("capture %s headers: %w", name, err)
-	}
-	h := http.Header(mh)
+	h := c.Header.Clone()
 	for _, k := range []string{"Host", "Content-Length", "Connection", "Accept-Encoding"} {
 		h.Del(k) // hop-by-hop or set by the transport
 	}
-	return Capture{Header: h, Body: body}, nil
+	return Capture{Header: h, Body: c.Body}, nil
 }
 
 // NewRequest returns the captured delivery, sent to url.

@@ -27,12 +27,11 @@ func TestForwarderBinary(t *testing.T) {
 	fake := &fakelogistos.Server{}
 	lsrv := httptest.NewServer(fake)
 	defer lsrv.Close()
-	fn := start(t, forwarderBoot, st, map[string]string{
-		"DLQ_URL":                     st.DLQURL,
+	fn := start(t, forwarderBoot, st.FunctionEnv(stack.Forwarder, map[string]string{
 		"STORE_URL":                   storeURL,
 		"LOGISTOS_ORDERS_URL":         lsrv.URL + fakelogistos.OrdersPath,
 		"AWS_LAMBDA_FUNCTION_TIMEOUT": "30",
-	})
+	}))
 	var last events.SQSEventResponse
 	poller := &esm.Poller{
 		Client: st.SQS, QueueURL: st.QueueURL, QueueARN: st.QueueARN, Region: stack.Region, FunctionTimeout: 30 * time.Second,

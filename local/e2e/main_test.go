@@ -18,6 +18,7 @@ import (
 
 	"github.com/logistos-sync/logistos-sync/internal/testwait"
 	"github.com/logistos-sync/logistos-sync/local/lambdarie"
+	"github.com/logistos-sync/logistos-sync/local/lambdarie/lambdarietest"
 	"github.com/logistos-sync/logistos-sync/local/stack"
 	"github.com/logistos-sync/logistos-sync/local/stacktest"
 )
@@ -91,23 +92,9 @@ func fork(t *testing.T, o stack.Options) *stack.Stack {
 	return stacktest.ForTest(t, o)
 }
 
-// start runs a bootstrap under the emulator with the stack's AWS settings
-// plus env, killed when the test ends; its output is logged on failure.
-func start(t *testing.T, bootstrap string, st *stack.Stack, env map[string]string) *lambdarie.Function {
+// start runs a bootstrap under the emulator with env (a stack's
+// FunctionEnv), killed when the test ends.
+func start(t *testing.T, bootstrap string, env map[string]string) *lambdarie.Function {
 	t.Helper()
-	all := st.Env()
-	for k, v := range env {
-		all[k] = v
-	}
-	fn, err := rie.Start(bootstrap, all)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		fn.Close()
-		if t.Failed() {
-			t.Logf("function output:\n%s", fn.Output())
-		}
-	})
-	return fn
+	return lambdarietest.Run(t, rie, bootstrap, env)
 }

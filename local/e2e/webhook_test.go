@@ -55,12 +55,10 @@ func unsigned(req *http.Request, err error) (*http.Request, error) {
 
 func TestWebhookBinary(t *testing.T) {
 	st := fork(t, stack.Options{WebhookSecret: delivery.RealSecret})
-	fn := start(t, webhookBoot, st, map[string]string{
-		"QUEUE_URL":                   st.QueueURL,
+	fn := start(t, webhookBoot, st.FunctionEnv(stack.Webhook, map[string]string{
 		"STORE_URL":                   storeURL,
-		"WEBHOOK_SECRET_ARN":          st.WebhookSecretARN,
 		"AWS_LAMBDA_FUNCTION_TIMEOUT": "10",
-	})
+	}))
 	capture, err := delivery.ReadCapture("order-created-313")
 	if err != nil {
 		t.Fatal(err)
@@ -121,14 +119,16 @@ func TestConfigErrorAtInit(t *testing.T) {
 	st := fork(t, stack.Options{})
 	cases := []struct {
 		name, bootstrap, missing string
-		env                      map[string]string
+		fn                       stack.Function
 	}{
-		{"webhook", webhookBoot, "QUEUE_URL", map[string]string{"STORE_URL": storeURL, "WEBHOOK_SECRET_ARN": st.WebhookSecretARN}},
-		{"forwarder", forwarderBoot, "DLQ_URL", map[string]string{"STORE_URL": storeURL}},
+		{"webhook", webhookBoot, "QUEUE_URL", stack.Webhook},
+		{"forwarder", forwarderBoot, "DLQ_URL", stack.Forwarder},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			fn := start(t, tc.bootstrap, st, tc.env)
+			env := st.FunctionEnv(tc.fn, map[string]string{"STORE_URL": storeURL})
+			delete(env, tc.missing)
+			fn := start(t, tc.bootstrap, env)
 			ctx, cancel := context.WithTimeout(context.Background(), invokeWait)
 			defer cancel()
 			if _, err := fn.Invoke(ctx, []byte(`{}`)); err == nil {
@@ -173,7 +173,7 @@ func processesRunning(t *testing.T, path string) int {
 // started.
 func TestCloseKillsTheFunction(t *testing.T) {
 	st := fork(t, stack.Options{})
-	fn := start(t, webhookBoot, st, map[string]string{"QUEUE_URL": st.QueueURL, "STORE_URL": storeURL, "WEBHOOK_SECRET": "x"})
+	fn := start(t, webhookBoot, st.FunctionEnv(stack.Webhook, map[string]string{"STORE_URL": storeURL}))
 	ctx, cancel := context.WithTimeout(context.Background(), invokeWait)
 	defer cancel()
 	ping, err := apigw.NewRequest(mustPing(t, ctx), routeKey)

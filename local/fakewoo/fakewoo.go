@@ -22,6 +22,11 @@ import (
 	"time"
 )
 
+// Port is the one fixed port of a stand-in shop: make run's, whose URL is
+// its default STORE_URL and the source of the deliveries make demo sends.
+// Every other stand-in listens on a free port.
+const Port = 8089
+
 // Keys every shop knows unless told otherwise.
 const (
 	Key            = "ck_fake0000000000000000000000000000000000"

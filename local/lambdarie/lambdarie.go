@@ -3,12 +3,13 @@
 // AWS Lambda Runtime Interface Emulator from the module cache, and runs the
 // bootstrap under it on a loopback port, to be invoked over HTTP.
 //
-// Typical use in a TestMain or test:
+// Typical use in a TestMain (a test calls lambdarietest.Start, which does
+// all of it):
 //
 //	rie, err := lambdarie.Setup(ctx, tmpDir)           // builds the emulator once
 //	boot, err := rie.Build(ctx, "./functions/webhook") // builds a bootstrap
-//	fn, err := rie.Start(boot, map[string]string{"QUEUE_URL": ...})
-//	t.Cleanup(func() { fn.Close() })                   // always kills it
+//	fn, err := rie.Start(boot, st.FunctionEnv(stack.Webhook, vars))
+//	defer fn.Close()                                   // always kills it
 //	out, err := fn.Invoke(ctx, eventJSON)
 //	fn.Output()                                        // what the function and the emulator logged
 package lambdarie

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"sync"
 	"time"
@@ -37,30 +38,23 @@ type Connect struct {
 // NewConnect builds connect and activate as functions/connect and
 // functions/activate build them, on st: the state table (where connect
 // keeps a key pending) and the credentials secret (where activation puts it
-// once proven) are the stack's. vars are what a deployment's template gives them
-// (STORE_URL, WEBHOOK_URL, LOGISTOS_CREDENTIALS_URL, LOG_LEVEL, ...). When
-// connect starts activation, it runs here, in the background of ctx, as
-// Lambda's asynchronous invoke would run it; a backfill's continuations run
-// one after the other.
+// once proven) are the stack's (st.FunctionEnv). vars are what a
+// deployment's template gives them (STORE_URL, WEBHOOK_URL,
+// LOGISTOS_CREDENTIALS_URL, LOG_LEVEL, ...). When connect starts
+// activation, it runs here, in the background of ctx, as Lambda's
+// asynchronous invoke would run it; a backfill's continuations run one
+// after the other.
 func NewConnect(ctx context.Context, st *stack.Stack, vars map[string]string, log *slog.Logger, metricsOut io.Writer) (*Connect, error) {
-	env := map[string]string{
-		config.QueueURL:                st.QueueURL,
-		config.DLQURL:                  st.DLQURL,
-		config.WebhookSecretARN:        st.WebhookSecretARN,
-		config.WooCredentialsSecretARN: st.WooCredentialsSecretARN,
-		config.ActivateFunction:        localActivateFunction,
-		config.StateTable:              st.StateTable,
-		config.LedgerTable:             st.LedgerTable,
-	}
-	for k, v := range vars {
-		env[k] = v
-	}
+	connectVars := map[string]string{config.ActivateFunction: localActivateFunction}
+	maps.Copy(connectVars, vars)
+	connectEnv := st.FunctionEnv(stack.Connect, connectVars)
+	activateEnv := st.FunctionEnv(stack.Activate, vars)
 	if metricsOut == nil {
 		metricsOut = io.Discard
 	}
 	var c Connect
 	var err error
-	if c.ConnectConfig, err = config.LoadConnect(config.FromMap(env)); err != nil {
+	if c.ConnectConfig, err = config.LoadConnect(config.FromMap(connectEnv)); err != nil {
 		return nil, err
 	}
 	if c.Handler, err = connect.New(c.ConnectConfig, st.AWS, log.With("function", "connect"), metrics.New(metricsOut, "connect")); err != nil {
@@ -71,7 +65,7 @@ func NewConnect(ctx context.Context, st *stack.Stack, vars map[string]string, lo
 	// A shop activate cannot work with (plain http elsewhere than this
 	// machine) still connects: the key is kept pending and starting activation
 	// fails, as a broken activate function would in AWS.
-	if c.ActivateConfig, c.Activation.Err = config.LoadActivate(config.FromMap(env)); c.Activation.Err == nil {
+	if c.ActivateConfig, c.Activation.Err = config.LoadActivate(config.FromMap(activateEnv)); c.Activation.Err == nil {
 		c.Activation.Handler, c.Activation.Err = activate.New(c.ActivateConfig, st.AWS, alog, metrics.New(metricsOut, "activate"))
 	}
 	c.Handler.Activate = c.Activation

@@ -44,29 +44,20 @@ type Functions struct {
 
 // New builds both functions on st. vars are the settings a deployment's
 // template would give them (STORE_URL, FORWARD_TOPICS, LOGISTOS_ORDERS_URL,
-// LOG_LEVEL); the stack supplies the rest: the queue URLs and the webhook
-// secret's ARN, read through Secrets Manager as in AWS. log receives both
-// handlers' logs, metrics their EMF lines (discarded when nil).
+// LOG_LEVEL); the stack supplies the rest (st.FunctionEnv): the queue URLs,
+// the webhook secret's ARN, read through Secrets Manager as in AWS, and the
+// ledger table when the stack has one. log receives both handlers' logs,
+// metrics their EMF lines (discarded when nil).
 func New(st *stack.Stack, vars map[string]string, log *slog.Logger, metricsOut io.Writer) (*Functions, error) {
-	env := map[string]string{
-		config.QueueURL:         st.QueueURL,
-		config.DLQURL:           st.DLQURL,
-		config.WebhookSecretARN: st.WebhookSecretARN,
-	}
-	for k, v := range vars {
-		if k != config.WebhookSecret { // its value is in the stack's Secrets Manager
-			env[k] = v
-		}
-	}
 	if metricsOut == nil {
 		metricsOut = io.Discard
 	}
 	var f Functions
 	var err error
-	if f.WebhookConfig, err = config.LoadWebhook(config.FromMap(env)); err != nil {
+	if f.WebhookConfig, err = config.LoadWebhook(config.FromMap(st.FunctionEnv(stack.Webhook, vars))); err != nil {
 		return nil, err
 	}
-	if f.ForwarderConfig, err = config.LoadForwarder(config.FromMap(env)); err != nil {
+	if f.ForwarderConfig, err = config.LoadForwarder(config.FromMap(st.FunctionEnv(stack.Forwarder, vars))); err != nil {
 		return nil, err
 	}
 	if f.Webhook, err = webhook.New(f.WebhookConfig, st.AWS, log.With("function", "webhook"), metrics.New(metricsOut, "webhook")); err != nil {

@@ -74,12 +74,10 @@ func BenchmarkSweep(b *testing.B) {
 	defer shop.Close()
 	st := stacktest.ForTest(b, stack.Options{Tables: true})
 	vars := map[string]string{
-		config.StoreURL: shop.URL, config.QueueURL: st.QueueURL, config.DLQURL: st.DLQURL, config.WebhookSecret: st.WebhookSecret,
-		config.WooConsumerKey: fakewoo.Key, config.WooConsumerSecret: fakewoo.Secret,
-		config.WebhookURL: "http://127.0.0.1:9/woocommerce/webhook", config.StateTable: st.StateTable,
-		config.LedgerTable: st.LedgerTable, config.ReconcileGrace: "0s",
+		config.StoreURL: shop.URL, config.WooConsumerKey: fakewoo.Key, config.WooConsumerSecret: fakewoo.Secret,
+		config.WebhookURL: "http://127.0.0.1:9/woocommerce/webhook", config.ReconcileGrace: "0s",
 	}
-	cfg, err := config.LoadReconcile(config.FromMap(vars))
+	cfg, err := config.LoadReconcile(config.FromMap(st.FunctionEnv(stack.Reconcile, vars)))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -65,8 +65,8 @@ type env struct {
 	shop     *fakewoo.Shop
 	st       *stack.Stack
 	logistos *fakelogistos.Server
-	down     atomic.Bool // the webhook endpoint answers 503
-	vars     map[string]string
+	down     atomic.Bool       // the webhook endpoint answers 503
+	vars     map[string]string // the deployment's settings, beside the stack's
 	rec      *reconcile.Handler
 	act      *activate.Handler
 	ledger   ledger.Store
@@ -93,16 +93,11 @@ func newEnv(t *testing.T, orders int, extra ...map[string]string) *env {
 	}
 	e.vars = map[string]string{
 		config.StoreURL:               e.shop.URL,
-		config.QueueURL:               e.st.QueueURL,
-		config.DLQURL:                 e.st.DLQURL,
-		config.WebhookSecret:          e.st.WebhookSecret,
 		config.WooConsumerKey:         fakewoo.Key,
 		config.WooConsumerSecret:      fakewoo.Secret,
 		config.WebhookURL:             "http://" + ln.Addr().String() + pipeline.WebhookPath,
 		config.LogistosOrdersURL:      lsrv.URL + fakelogistos.OrdersPath,
 		config.LogistosCredentialsURL: lsrv.URL + fakelogistos.CredentialsPath,
-		config.StateTable:             e.st.StateTable,
-		config.LedgerTable:            e.st.LedgerTable,
 		config.ReconcileGrace:         grace.String(),
 	}
 	for _, m := range extra {
@@ -131,7 +126,7 @@ func newEnv(t *testing.T, orders int, extra ...map[string]string) *env {
 	t.Cleanup(func() { cancel(); <-done })
 
 	e.rec = e.newReconcile()
-	acfg, err := config.LoadActivate(config.FromMap(e.vars))
+	acfg, err := config.LoadActivate(config.FromMap(e.st.FunctionEnv(stack.Activate, e.vars)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +145,7 @@ func newEnv(t *testing.T, orders int, extra ...map[string]string) *env {
 // newReconcile is another cold start of reconcile on the same deployment.
 func (e *env) newReconcile() *reconcile.Handler {
 	e.t.Helper()
-	cfg, err := config.LoadReconcile(config.FromMap(e.vars))
+	cfg, err := config.LoadReconcile(config.FromMap(e.st.FunctionEnv(stack.Reconcile, e.vars)))
 	if err != nil {
 		e.t.Fatal(err)
 	}

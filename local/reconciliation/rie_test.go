@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/logistos-sync/logistos-sync/local/lambdarie"
-	"github.com/logistos-sync/logistos-sync/shared/config"
+	"github.com/logistos-sync/logistos-sync/local/lambdarie/lambdarietest"
+	"github.com/logistos-sync/logistos-sync/local/stack"
 	"github.com/logistos-sync/logistos-sync/shared/reconcile"
 )
 
@@ -20,14 +20,6 @@ import (
 func TestReconcileBinaryUnderRIE(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	rie, err := lambdarie.Setup(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	boot, err := rie.Build(ctx, "./functions/reconcile")
-	if err != nil {
-		t.Fatal(err)
-	}
 
 	// The binary reads the real clock: the shop's runs an hour behind, so
 	// its new orders are past the grace at once.
@@ -41,22 +33,7 @@ func TestReconcileBinaryUnderRIE(t *testing.T) {
 		t.Fatalf("webhook %+v", h[0])
 	}
 
-	vars := e.st.Env()
-	for _, k := range []string{config.StoreURL, config.QueueURL, config.DLQURL, config.WooConsumerKey, config.WooConsumerSecret,
-		config.WebhookURL, config.StateTable, config.LedgerTable, config.ReconcileGrace} {
-		vars[k] = e.vars[k]
-	}
-	vars[config.WebhookSecretARN] = e.st.WebhookSecretARN
-	fn, err := rie.Start(boot, vars)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fn.Close()
-	defer func() {
-		if t.Failed() {
-			t.Logf("function output:\n%s", tail(fn.Output(), 8000))
-		}
-	}()
+	fn := lambdarietest.Start(t, ctx, "./functions/reconcile", e.st.FunctionEnv(stack.Reconcile, e.vars))
 	var rep reconcile.Report
 	if err := fn.InvokeJSON(ctx, map[string]any{}, &rep); err != nil {
 		t.Fatal(err)

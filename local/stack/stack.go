@@ -332,17 +332,6 @@ func (s *Stack) ReachableURL(queueURL string) string {
 	return u.String()
 }
 
-// Env is what a function process needs to use this stack through the SDK's
-// standard variables: endpoint, region and fake credentials.
-func (s *Stack) Env() map[string]string {
-	return map[string]string{
-		"AWS_ENDPOINT_URL":      s.Endpoint,
-		"AWS_REGION":            Region,
-		"AWS_ACCESS_KEY_ID":     config.LocalAccessKeyID,
-		"AWS_SECRET_ACCESS_KEY": config.LocalSecretAccessKey,
-	}
-}
-
 // Close stops the emulator.
 func (s *Stack) Close() {
 	for i := len(s.closers) - 1; i >= 0; i-- {

@@ -16,8 +16,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/logistos-sync/logistos-sync/internal/sqstest"
 	"github.com/logistos-sync/logistos-sync/internal/testwait"
 	"github.com/logistos-sync/logistos-sync/shared/ledger"
 	"github.com/logistos-sync/logistos-sync/shared/metrics"
@@ -254,19 +254,6 @@ func (q tooLargeQueue) SendBatch(ctx context.Context, ms []*queue.Message) error
 	return nil
 }
 
-// dlq records what is dead-lettered.
-type dlq struct {
-	mu  sync.Mutex
-	ins []*sqs.SendMessageInput
-}
-
-func (d *dlq) SendMessage(_ context.Context, in *sqs.SendMessageInput, _ ...func(*sqs.Options)) (*sqs.SendMessageOutput, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.ins = append(d.ins, in)
-	return &sqs.SendMessageOutput{}, nil
-}
-
 // An order too large for the queue is dead-lettered by id and counted, in
 // the report and in a metric of its own; the others are all queued.
 // Without a DLQ it fails the backfill.
@@ -280,7 +267,7 @@ func TestBackfillDeadLettersTooLarge(t *testing.T) {
 	if err == nil || !errors.Is(err, queue.ErrTooLarge) {
 		t.Fatalf("without a DLQ: %+v %v", rep.Backfill, err)
 	}
-	d := &dlq{}
+	d := &sqstest.Sender{}
 	h.DeadLetters, h.DLQURL = d, "https://sqs/dlq"
 	rep, err = h.Handle(context.Background(), Event{Steps: []string{"backfill"}, Restart: true})
 	if err != nil || rep.Backfill.Outcome != OutcomeComplete || rep.Backfill.OrdersDeadLettered != 1 || rep.Backfill.OrdersEnqueued != n-1 {
@@ -293,10 +280,10 @@ func TestBackfillDeadLettersTooLarge(t *testing.T) {
 	if got := strings.Count(emf.String(), `"OrdersBackfillDeadLettered":1}`); got != 1 {
 		t.Errorf("%d OrdersBackfillDeadLettered metrics of 1, want 1:\n%s", got, emf.String())
 	}
-	if len(d.ins) != 1 {
-		t.Fatalf("%d dead-lettered", len(d.ins))
+	if len(d.Sent()) != 1 {
+		t.Fatalf("%d dead-lettered", len(d.Sent()))
 	}
-	in := d.ins[0]
+	in := d.Sent()[0]
 	reason := aws.ToString(in.MessageAttributes[queue.AttrFailureReason].StringValue)
 	if aws.ToString(in.QueueUrl) != "https://sqs/dlq" || aws.ToString(in.MessageBody) != `{"id":123}` ||
 		!strings.Contains(reason, "order 123") || !strings.Contains(reason, "2000000 bytes") ||
@@ -322,7 +309,7 @@ func TestBackfillRecordsFromTheHorizon(t *testing.T) {
 		return fmt.Sprintf(`"date_created_gmt":%q,"date_modified_gmt":%q`, created(id).Format("2006-01-02T15:04:05"), mod.Format("2006-01-02T15:04:05"))
 	})
 	h, rec := handlerFor(t, url)
-	h.Queue, h.DeadLetters, h.DLQURL = tooLargeQueue{recorder: rec, tooLarge: tooLarge}, &dlq{}, "https://sqs/dlq"
+	h.Queue, h.DeadLetters, h.DLQURL = tooLargeQueue{recorder: rec, tooLarge: tooLarge}, &sqstest.Sender{}, "https://sqs/dlq"
 	mem := &ledger.Memory{}
 	h.Ledger = &ledger.Recorder{Store: mem, Log: h.Log, Metrics: metrics.New(io.Discard, "")}
 	rep, err := h.Handle(context.Background(), Event{Steps: []string{"backfill"}})

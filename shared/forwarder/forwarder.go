@@ -51,6 +51,9 @@ type Handler struct {
 	// Backoff maps a record's receive count to how long it waits before SQS
 	// delivers it again after a transient failure; Backoff when nil.
 	Backoff func(receives int) time.Duration
+	// Now is the clock read against the invocation's deadline; time.Now
+	// when nil.
+	Now     func() time.Time
 	Log     *slog.Logger
 	Metrics *metrics.Emitter
 }
@@ -138,5 +141,9 @@ func (h *Handler) timeLeft(ctx context.Context) bool {
 	if timeout <= 0 {
 		timeout = logistos.RequestTimeout
 	}
-	return time.Until(d) > timeout+deadlineMargin
+	now := time.Now
+	if h.Now != nil {
+		now = h.Now
+	}
+	return d.Sub(now()) > timeout+deadlineMargin
 }

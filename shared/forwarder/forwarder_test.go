@@ -11,13 +11,14 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/logistos-sync/logistos-sync/internal/sqschars"
+	"github.com/logistos-sync/logistos-sync/internal/sqstest"
 	"github.com/logistos-sync/logistos-sync/shared/logging"
 	"github.com/logistos-sync/logistos-sync/shared/logistos"
 	"github.com/logistos-sync/logistos-sync/shared/metrics"
@@ -33,8 +34,6 @@ type fakeLogistos struct {
 	answer   func(p *logistos.Payload) error
 	inFlight atomic.Int32
 	maxSeen  atomic.Int32
-	// gate makes each POST wait until that many have been in flight at once.
-	gate int32
 	// hold, when set, runs inside each POST before it answers.
 	hold func()
 	// delay is how long each POST takes (a slow Logistos).
@@ -49,9 +48,6 @@ func (f *fakeLogistos) PostOrders(ctx context.Context, p *logistos.Payload) erro
 		if n <= m || f.maxSeen.CompareAndSwap(m, n) {
 			break
 		}
-	}
-	for f.maxSeen.Load() < f.gate && ctx.Err() == nil {
-		time.Sleep(time.Millisecond)
 	}
 	if f.hold != nil {
 		f.hold()
@@ -85,32 +81,13 @@ func (f *fakeLogistos) ids() []string {
 	return ids
 }
 
-// fakeSQS records DLQ sends and visibility changes.
+// fakeSQS records DLQ sends (refusing what SQS refuses) and visibility
+// changes.
 type fakeSQS struct {
+	sqstest.Sender
 	mu         sync.Mutex
-	dlq        []*sqs.SendMessageInput
 	visibility map[string]int32
-	sendErr    error
 	lookups    int
-}
-
-func (f *fakeSQS) SendMessage(_ context.Context, in *sqs.SendMessageInput, _ ...func(*sqs.Options)) (*sqs.SendMessageOutput, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.sendErr != nil {
-		return nil, f.sendErr
-	}
-	// Real SQS refuses the whole call for one character outside its set.
-	for k, v := range in.MessageAttributes {
-		if i := sqschars.First(aws.ToString(v.StringValue)); i >= 0 {
-			return nil, fmt.Errorf("InvalidParameterValue: message attribute %s holds an invalid character at byte %d", k, i)
-		}
-	}
-	if i := sqschars.First(aws.ToString(in.MessageBody)); i >= 0 {
-		return nil, fmt.Errorf("InvalidMessageContents: invalid character at byte %d", i)
-	}
-	f.dlq = append(f.dlq, in)
-	return &sqs.SendMessageOutput{}, nil
 }
 
 func (f *fakeSQS) ChangeMessageVisibility(_ context.Context, in *sqs.ChangeMessageVisibilityInput, _ ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error) {
@@ -235,14 +212,14 @@ func TestOutcomes(t *testing.T) {
 			if got := len(resp.BatchItemFailures) == 1; got != c.retry {
 				t.Errorf("retry = %v, want %v", got, c.retry)
 			}
-			if got := len(hs.sqs.dlq) == 1; got != c.dlq {
+			if got := len(hs.sqs.Sent()) == 1; got != c.dlq {
 				t.Errorf("dead-lettered = %v, want %v", got, c.dlq)
 			}
 			if v := hs.sqs.visibility["rh-7"]; c.backoffAt > 0 && (v < c.backoffAt*8/10 || v > c.backoffAt*12/10) {
 				t.Errorf("visibility %ds, want about %ds", v, c.backoffAt)
 			}
 			if c.dlq {
-				in := hs.sqs.dlq[0]
+				in := hs.sqs.Sent()[0]
 				if *in.MessageBody != record(7, queue.OriginWebhook, "").Body {
 					t.Error("DLQ body differs from the queued body")
 				}
@@ -270,10 +247,10 @@ func TestDeadLetterOfAnAnswerSQSWouldRefuse(t *testing.T) {
 			hs := newHarness()
 			hs.lg.answer = func(*logistos.Payload) error { return &logistos.Error{StatusCode: 400, Detail: detail} }
 			resp, _ := hs.h.Handle(context.Background(), events.SQSEvent{Records: []events.SQSMessage{record(7, queue.OriginWebhook, "")}})
-			if got := failed(resp); len(got) != 0 || len(hs.sqs.dlq) != 1 {
-				t.Fatalf("failures %v, %d dead-lettered; want the order dead-lettered at once", got, len(hs.sqs.dlq))
+			if got := failed(resp); len(got) != 0 || len(hs.sqs.Sent()) != 1 {
+				t.Fatalf("failures %v, %d dead-lettered; want the order dead-lettered at once", got, len(hs.sqs.Sent()))
 			}
-			attrs := hs.sqs.dlq[0].MessageAttributes
+			attrs := hs.sqs.Sent()[0].MessageAttributes
 			reason, got := aws.ToString(attrs[queue.AttrFailureReason].StringValue), aws.ToString(attrs[queue.AttrFailureDetail].StringValue)
 			if !strings.Contains(reason, "400") || !strings.Contains(got, "bad") || !strings.Contains(got, "pincode") {
 				t.Errorf("failure-reason %q, failure-detail %q; want the status and the answer, readable", reason, got)
@@ -290,8 +267,8 @@ func TestUndecodableGoesToDLQ(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			hs := newHarness()
 			resp, _ := hs.h.Handle(context.Background(), events.SQSEvent{Records: []events.SQSMessage{record(1, queue.OriginWebhook, body)}})
-			if len(resp.BatchItemFailures) != 0 || len(hs.sqs.dlq) != 1 || len(hs.lg.payloads) != 0 {
-				t.Fatalf("failures %v, dlq %d, posts %d", resp.BatchItemFailures, len(hs.sqs.dlq), len(hs.lg.payloads))
+			if len(resp.BatchItemFailures) != 0 || len(hs.sqs.Sent()) != 1 || len(hs.lg.payloads) != 0 {
+				t.Fatalf("failures %v, dlq %d, posts %d", resp.BatchItemFailures, len(hs.sqs.Sent()), len(hs.lg.payloads))
 			}
 		})
 	}
@@ -299,14 +276,14 @@ func TestUndecodableGoesToDLQ(t *testing.T) {
 	rec := record(2, queue.OriginWebhook, "H4sI-not-gzip")
 	rec.MessageAttributes[queue.AttrContentEncoding] = events.SQSMessageAttribute{DataType: "String", StringValue: aws.String("gzip")}
 	hs.h.Handle(context.Background(), events.SQSEvent{Records: []events.SQSMessage{rec}})
-	if len(hs.sqs.dlq) != 1 || !strings.Contains(*hs.sqs.dlq[0].MessageAttributes[queue.AttrFailureReason].StringValue, "undecodable") {
+	if len(hs.sqs.Sent()) != 1 || !strings.Contains(*hs.sqs.Sent()[0].MessageAttributes[queue.AttrFailureReason].StringValue, "undecodable") {
 		t.Fatal("bad gzip not dead-lettered as undecodable")
 	}
 }
 
 func TestDLQFailureKeepsTheMessage(t *testing.T) {
 	hs := newHarness()
-	hs.sqs.sendErr = errors.New("AccessDenied")
+	hs.sqs.Err = errors.New("AccessDenied")
 	resp, _ := hs.h.Handle(context.Background(), events.SQSEvent{Records: []events.SQSMessage{record(1, queue.OriginWebhook, "garbage")}})
 	if got := failed(resp); len(got) != 1 || got[0] != "msg-1" {
 		t.Fatalf("failures %v: a record that could not be dead-lettered must stay on the queue", got)
@@ -335,8 +312,8 @@ func TestOneBadOrderInABatchOfTen(t *testing.T) {
 	if len(resp.BatchItemFailures) != 0 {
 		t.Fatalf("failures %v", resp.BatchItemFailures)
 	}
-	if len(hs.sqs.dlq) != 1 || !strings.Contains(*hs.sqs.dlq[0].MessageBody, `"id":105`) {
-		t.Fatalf("DLQ holds %d messages; want only order 105", len(hs.sqs.dlq))
+	if len(hs.sqs.Sent()) != 1 || !strings.Contains(*hs.sqs.Sent()[0].MessageBody, `"id":105`) {
+		t.Fatalf("DLQ holds %d messages; want only order 105", len(hs.sqs.Sent()))
 	}
 	for _, m := range []string{`"OrdersForwarded":9`, `"OrdersFailedTransient":0`, `"OrdersFailedPermanent":1`} {
 		if !strings.Contains(hs.emf.String(), m) {
@@ -387,40 +364,54 @@ func TestKeysStablePerOrder(t *testing.T) {
 	}
 }
 
+// In a synctest bubble, where Wait returns once every other goroutine is
+// blocked: with each POST held, the handler has exactly Concurrency in
+// flight and waits for one to end before it starts another. No timing
+// decides it.
 func TestConcurrencyBounded(t *testing.T) {
-	hs := newHarness()
-	hs.h.Concurrency = 3
-	// Each POST waits until three are in flight at once: a handler that
-	// allowed fewer leaves the gate shut (and the test fails on maxSeen),
-	// one that allowed more shows in maxSeen. No timing decides it.
-	hs.lg.gate = 3
-	var recs []events.SQSMessage
-	for i := range 10 {
-		recs = append(recs, record(i+1, queue.OriginWebhook, ""))
-	}
-	hs.h.Handle(context.Background(), events.SQSEvent{Records: recs})
-	if m := hs.lg.maxSeen.Load(); m != 3 {
-		t.Fatalf("%d POSTs in flight at once, want exactly Concurrency (3)", m)
-	}
-	if len(hs.lg.ids()) != 10 {
-		t.Fatal("not every order forwarded")
-	}
+	synctest.Test(t, func(t *testing.T) {
+		hs := newHarness()
+		hs.h.Concurrency = 3
+		release := make(chan struct{})
+		hs.lg.hold = func() { <-release }
+		var recs []events.SQSMessage
+		for i := range 10 {
+			recs = append(recs, record(i+1, queue.OriginWebhook, ""))
+		}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			hs.h.Handle(context.Background(), events.SQSEvent{Records: recs})
+		}()
+		synctest.Wait()
+		if n := hs.lg.inFlight.Load(); n != 3 {
+			t.Errorf("%d POSTs in flight while all are held, want exactly Concurrency (3)", n)
+		}
+		close(release)
+		<-done
+		if m := hs.lg.maxSeen.Load(); m != 3 {
+			t.Errorf("%d POSTs in flight at once, want exactly Concurrency (3)", m)
+		}
+		if len(hs.lg.ids()) != 10 {
+			t.Error("not every order forwarded")
+		}
+	})
 }
 
 func TestDeadlineStopsNewPosts(t *testing.T) {
 	hs := newHarness()
 	hs.h.Concurrency = 1
 	hs.h.PostTimeout = time.Second
-	// Room for one POST: it starts at once, and holds until a whole POST
-	// no longer fits before the deadline (however slow this machine is).
-	ctx, cancel := context.WithTimeout(context.Background(), deadlineMargin+hs.h.PostTimeout+time.Second)
+	// The handler's clock, apart from the real one: it starts with room for
+	// one POST before the deadline, and that POST takes a second, after which
+	// a whole POST no longer fits.
+	deadline := time.Now().Add(time.Hour)
+	var mu sync.Mutex
+	now := deadline.Add(-(deadlineMargin + hs.h.PostTimeout + time.Second))
+	hs.h.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	hs.lg.hold = func() { mu.Lock(); defer mu.Unlock(); now = now.Add(time.Second) }
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
-	deadline, _ := ctx.Deadline()
-	hs.lg.hold = func() {
-		for time.Until(deadline) > hs.h.PostTimeout+deadlineMargin {
-			time.Sleep(10 * time.Millisecond)
-		}
-	}
 	var recs []events.SQSMessage
 	for i := range 10 {
 		recs = append(recs, record(i+1, queue.OriginWebhook, ""))
@@ -431,9 +422,6 @@ func TestDeadlineStopsNewPosts(t *testing.T) {
 	}
 	if len(resp.BatchItemFailures) != 9 {
 		t.Fatalf("%d failures reported for 9 unattempted records", len(resp.BatchItemFailures))
-	}
-	if ctx.Err() != nil {
-		t.Fatal("handler returned after its deadline")
 	}
 	for _, f := range resp.BatchItemFailures {
 		if v := hs.sqs.visibility["rh-"+strings.TrimPrefix(f.ItemIdentifier, "msg-")]; v != int32(deadlineRetryDelay/time.Second) {
@@ -453,9 +441,9 @@ func TestTopicsAndEvents(t *testing.T) {
 		t.Fatal("a skipped topic must be acknowledged, not retried")
 	}
 	// Skipped is not dropped: the DLQ keeps it, with the reason.
-	if len(hs.sqs.dlq) != 1 || *hs.sqs.dlq[0].MessageBody != updated.Body ||
-		!strings.Contains(aws.ToString(hs.sqs.dlq[0].MessageAttributes[queue.AttrFailureReason].StringValue), `topic "order.updated" is not forwarded`) {
-		t.Fatalf("dead-lettered %d, want the order.updated record with its reason", len(hs.sqs.dlq))
+	if len(hs.sqs.Sent()) != 1 || *hs.sqs.Sent()[0].MessageBody != updated.Body ||
+		!strings.Contains(aws.ToString(hs.sqs.Sent()[0].MessageAttributes[queue.AttrFailureReason].StringValue), `topic "order.updated" is not forwarded`) {
+		t.Fatalf("dead-lettered %d, want the order.updated record with its reason", len(hs.sqs.Sent()))
 	}
 	if !strings.Contains(hs.emf.String(), `"`+metrics.OrdersSkipped+`":1`) {
 		t.Errorf("no %s metric: %s", metrics.OrdersSkipped, hs.emf)
@@ -485,8 +473,8 @@ func TestBackfillMessagesQueuedBeforeAnUpgrade(t *testing.T) {
 	old := record(1, queue.OriginBackfill, "")
 	old.MessageAttributes[queue.AttrTopic] = str("order.backfill")
 	resp, _ := hs.h.Handle(context.Background(), events.SQSEvent{Records: []events.SQSMessage{old, record(2, queue.OriginBackfill, "")}})
-	if len(resp.BatchItemFailures) != 0 || len(hs.sqs.dlq) != 0 {
-		t.Fatalf("%d retried, %d dead-lettered; want both forwarded", len(resp.BatchItemFailures), len(hs.sqs.dlq))
+	if len(resp.BatchItemFailures) != 0 || len(hs.sqs.Sent()) != 0 {
+		t.Fatalf("%d retried, %d dead-lettered; want both forwarded", len(resp.BatchItemFailures), len(hs.sqs.Sent()))
 	}
 	got := map[string]string{}
 	for _, p := range hs.lg.payloads {

@@ -10,14 +10,14 @@ import (
 	"maps"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/logistos-sync/logistos-sync/internal/sqstest"
 )
 
 func order(n int) string {
@@ -119,54 +119,15 @@ func TestDecodeRejects(t *testing.T) {
 	}
 }
 
-// fakeSQS records calls and fails entries on demand.
-type fakeSQS struct {
-	mu      sync.Mutex
-	batches [][]types.SendMessageBatchRequestEntry
-	single  []*sqs.SendMessageInput
-	// fail decides per entry body whether SQS fails it (receiver fault).
-	fail func(call int, body string) bool
-	err  error
-}
-
-func (f *fakeSQS) SendMessage(_ context.Context, in *sqs.SendMessageInput, _ ...func(*sqs.Options)) (*sqs.SendMessageOutput, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.err != nil {
-		return nil, f.err
-	}
-	f.single = append(f.single, in)
-	return &sqs.SendMessageOutput{MessageId: aws.String("m-1")}, nil
-}
-
-func (f *fakeSQS) SendMessageBatch(_ context.Context, in *sqs.SendMessageBatchInput, _ ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.err != nil {
-		return nil, f.err
-	}
-	call := len(f.batches)
-	f.batches = append(f.batches, in.Entries)
-	out := &sqs.SendMessageBatchOutput{}
-	for _, e := range in.Entries {
-		if f.fail != nil && f.fail(call, *e.MessageBody) {
-			out.Failed = append(out.Failed, types.BatchResultErrorEntry{Id: e.Id, Code: aws.String("InternalError"), Message: aws.String("try again")})
-		} else {
-			out.Successful = append(out.Successful, types.SendMessageBatchResultEntry{Id: e.Id})
-		}
-	}
-	return out, nil
-}
-
 func TestSendAttributes(t *testing.T) {
-	f := &fakeSQS{}
+	f := &sqstest.Sender{}
 	s := &Sender{Client: f, QueueURL: "q"}
 	m := &Message{Body: `{"id":1}`, Topic: "order.created", Source: "https://shop.example/", Origin: OriginWebhook,
 		WebhookID: "3", DeliveryID: "abc", ReceivedAt: time.Date(2026, 11, 28, 2, 6, 16, 0, time.FixedZone("IST", 19800))}
 	if _, err := s.Send(context.Background(), *m); err != nil {
 		t.Fatal(err)
 	}
-	in := f.single[0]
+	in := f.Sent()[0]
 	want := map[string]string{
 		AttrTopic: "order.created", AttrSource: "https://shop.example/", AttrOrigin: OriginWebhook,
 		AttrWebhookID: "3", AttrDeliveryID: "abc", AttrReceivedAt: "2026-11-27T20:36:16Z",
@@ -194,13 +155,13 @@ func TestSendBatchSplits(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		ms[10+i].Body = fmt.Sprintf(`{"id":%d,"x":"%s"}`, 10+i, strings.Repeat("y", 400<<10))
 	}
-	f := &fakeSQS{}
+	f := &sqstest.Sender{}
 	s := &Sender{Client: f, QueueURL: "q"}
 	if err := s.SendBatch(context.Background(), ms); err != nil {
 		t.Fatal(err)
 	}
 	seen := map[string]bool{}
-	for _, b := range f.batches {
+	for _, b := range f.Batches() {
 		size := 0
 		if len(b) > MaxBatchEntries {
 			t.Errorf("batch of %d entries", len(b))
@@ -216,8 +177,8 @@ func TestSendBatchSplits(t *testing.T) {
 	if len(seen) != len(ms) {
 		t.Fatalf("%d distinct messages sent, want %d", len(seen), len(ms))
 	}
-	if len(f.batches) < 4 {
-		t.Fatalf("%d calls; 25 messages with three 400 KB ones need at least 4", len(f.batches))
+	if len(f.Batches()) < 4 {
+		t.Fatalf("%d calls; 25 messages with three 400 KB ones need at least 4", len(f.Batches()))
 	}
 }
 
@@ -225,7 +186,7 @@ func TestSendBatchSplits(t *testing.T) {
 // nothing and sends the page again.
 func TestSendBatchOneCallFails(t *testing.T) {
 	var calls atomic.Int32
-	f := &failingCall{fakeSQS: &fakeSQS{}, fail: 3, calls: &calls}
+	f := &failingCall{Sender: &sqstest.Sender{}, fail: 3, calls: &calls}
 	ms := make([]*Message, 5*MaxBatchEntries)
 	for i := range ms {
 		ms[i] = &Message{Body: fmt.Sprintf(`{"id":%d}`, i+1)}
@@ -236,9 +197,9 @@ func TestSendBatchOneCallFails(t *testing.T) {
 	}
 }
 
-// failingCall is a fakeSQS whose call number fail (1-based) returns an error.
+// failingCall is a sqstest.Sender whose call number fail (1-based) returns an error.
 type failingCall struct {
-	*fakeSQS
+	*sqstest.Sender
 	fail  int32
 	calls *atomic.Int32
 }
@@ -247,7 +208,7 @@ func (f *failingCall) SendMessageBatch(ctx context.Context, in *sqs.SendMessageB
 	if f.calls.Add(1) == f.fail {
 		return nil, errors.New("throttled")
 	}
-	return f.fakeSQS.SendMessageBatch(ctx, in, opts...)
+	return f.Sender.SendMessageBatch(ctx, in, opts...)
 }
 
 // recordedDelays is a Sender.RetryDelay that waits not at all and keeps
@@ -261,23 +222,23 @@ func (r *recordedDelays) delay(retry int) time.Duration {
 
 func TestSendBatchRetriesFailedEntries(t *testing.T) {
 	ms := []*Message{{Body: `{"id":1}`}, {Body: `{"id":2}`}, {Body: `{"id":3}`}}
-	f := &fakeSQS{fail: func(call int, body string) bool { return call == 0 && body == `{"id":2}` }}
+	f := &sqstest.Sender{Fail: func(call int, body string) bool { return call == 0 && body == `{"id":2}` }}
 	var once recordedDelays
 	if err := (&Sender{Client: f, QueueURL: "q", RetryDelay: once.delay}).SendBatch(context.Background(), ms); err != nil {
 		t.Fatal(err)
 	}
-	if len(f.batches) != 2 || len(f.batches[1]) != 1 || *f.batches[1][0].MessageBody != `{"id":2}` {
-		t.Fatalf("want a second call with only the failed entry, got %d calls", len(f.batches))
+	if len(f.Batches()) != 2 || len(f.Batches()[1]) != 1 || *f.Batches()[1][0].MessageBody != `{"id":2}` {
+		t.Fatalf("want a second call with only the failed entry, got %d calls", len(f.Batches()))
 	}
 	if !slices.Equal(once, []time.Duration{100 * time.Millisecond}) {
 		t.Errorf("one retry waited %v, want [100ms]", once)
 	}
 
-	always := &fakeSQS{fail: func(int, string) bool { return true }}
+	always := &sqstest.Sender{Fail: func(int, string) bool { return true }}
 	var all recordedDelays
 	err := (&Sender{Client: always, QueueURL: "q", RetryDelay: all.delay}).SendBatch(context.Background(), ms[:1])
-	if err == nil || len(always.batches) != batchRetries+1 {
-		t.Fatalf("err %v after %d calls; want an error after %d", err, len(always.batches), batchRetries+1)
+	if err == nil || len(always.Batches()) != batchRetries+1 {
+		t.Fatalf("err %v after %d calls; want an error after %d", err, len(always.Batches()), batchRetries+1)
 	}
 	// Exponential: SQS throttling eases within the 1.5 s the four retries wait.
 	want := []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond, 800 * time.Millisecond}
@@ -285,7 +246,7 @@ func TestSendBatchRetriesFailedEntries(t *testing.T) {
 		t.Errorf("retries waited %v, want %v", all, want)
 	}
 
-	down := &fakeSQS{err: errors.New("connection refused")}
+	down := &sqstest.Sender{Err: errors.New("connection refused")}
 	if err := (&Sender{Client: down, QueueURL: "q"}).SendBatch(context.Background(), ms); err == nil {
 		t.Fatal("no error when SQS is down")
 	}
@@ -296,24 +257,24 @@ func TestSendBatchRetriesFailedEntries(t *testing.T) {
 func TestSendBatchStopsWaitingWithContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	f := &fakeSQS{fail: func(int, string) bool { return true }}
+	f := &sqstest.Sender{Fail: func(int, string) bool { return true }}
 	s := &Sender{Client: f, QueueURL: "q", RetryDelay: func(int) time.Duration {
 		cancel() // the function times out while SendBatch waits
 		return time.Hour
 	}}
 	err := s.SendBatch(ctx, []*Message{{Body: `{"id":1}`}})
-	if !errors.Is(err, context.Canceled) || len(f.batches) != 1 {
-		t.Fatalf("err %v after %d calls; want the context's error after 1", err, len(f.batches))
+	if !errors.Is(err, context.Canceled) || len(f.Batches()) != 1 {
+		t.Fatalf("err %v after %d calls; want the context's error after 1", err, len(f.Batches()))
 	}
 }
 
 func TestSendBatchGzipsLargeEntries(t *testing.T) {
-	f := &fakeSQS{}
+	f := &sqstest.Sender{}
 	m := &Message{Body: order(20000), Origin: OriginBackfill}
 	if err := (&Sender{Client: f, QueueURL: "q"}).SendBatch(context.Background(), []*Message{m}); err != nil {
 		t.Fatal(err)
 	}
-	e := f.batches[0][0]
+	e := f.Batches()[0][0]
 	if aws.ToString(e.MessageAttributes[AttrContentEncoding].StringValue) != EncodingGzip {
 		t.Fatal("large entry not marked gzip")
 	}
@@ -338,14 +299,14 @@ func TestSendBatchSkipsTooLarge(t *testing.T) {
 		}
 		ms = append(ms, &Message{Body: body, Source: "https://s", Origin: OriginBackfill, ReceivedAt: at})
 	}
-	f := &fakeSQS{}
+	f := &sqstest.Sender{}
 	err := (&Sender{Client: f, QueueURL: "q"}).SendBatch(context.Background(), ms)
 	var tl *TooLargeError
 	if !errors.As(err, &tl) || !errors.Is(err, ErrTooLarge) || !slices.Equal(tl.Indexes, []int{3, 11}) || !strings.Contains(err.Error(), "message 11") {
 		t.Fatalf("err %v", err)
 	}
 	sent := 0
-	for _, b := range f.batches {
+	for _, b := range f.Batches() {
 		for _, e := range b {
 			if *e.MessageBody == noise {
 				t.Error("the oversized message was sent")
@@ -361,7 +322,7 @@ func TestSendBatchSkipsTooLarge(t *testing.T) {
 		t.Errorf("StringAttributes %v, want %v", got, want)
 	}
 	// Another failure wins: the caller must not take the batch as sent.
-	down := &fakeSQS{err: errors.New("connection refused")}
+	down := &sqstest.Sender{Err: errors.New("connection refused")}
 	if err := (&Sender{Client: down, QueueURL: "q"}).SendBatch(context.Background(), ms); err == nil || errors.As(err, &tl) {
 		t.Errorf("SQS down: %v", err)
 	}

@@ -13,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/logistos-sync/logistos-sync/internal/sqstest"
 )
 
 const (
@@ -29,9 +31,9 @@ func (e codedError) Error() string     { return "api error " + e.code }
 func (e codedError) ErrorCode() string { return e.code }
 
 // redriveSQS is two queues and a scripted move task; the orders queue is
-// the sender tests' fakeSQS (sent messages in single, err fails sends).
+// a sqstest.Sender (sent messages in Sent, Err fails sends).
 type redriveSQS struct {
-	fakeSQS
+	sqstest.Sender
 	mu       sync.Mutex
 	dlq      []types.Message
 	startErr error
@@ -48,7 +50,7 @@ func (f *redriveSQS) GetQueueAttributes(_ context.Context, in *sqs.GetQueueAttri
 	case testDLQURL:
 		return &sqs.GetQueueAttributesOutput{Attributes: map[string]string{"QueueArn": testDLQARN, "ApproximateNumberOfMessages": strconv.Itoa(len(f.dlq))}}, nil
 	case testQueueURL:
-		return &sqs.GetQueueAttributesOutput{Attributes: map[string]string{"QueueArn": testQueueARN, "ApproximateNumberOfMessages": strconv.Itoa(len(f.single))}}, nil
+		return &sqs.GetQueueAttributesOutput{Attributes: map[string]string{"QueueArn": testQueueARN, "ApproximateNumberOfMessages": strconv.Itoa(len(f.Sent()))}}, nil
 	}
 	return nil, codedError{"AWS.SimpleQueueService.NonExistentQueue"}
 }
@@ -146,8 +148,8 @@ func TestRedriveMoveTask(t *testing.T) {
 	if len(reports) != 3 || reports[1].Moved != 6 || reports[1].Status != StatusRunning {
 		t.Errorf("progress reports %+v, want RUNNING 0/10, RUNNING 6/10, COMPLETED 10/10", reports)
 	}
-	if len(f.single) != 0 || len(f.deleted) != 0 {
-		t.Errorf("the move task path copied messages itself (%d sent, %d deleted)", len(f.single), len(f.deleted))
+	if len(f.Sent()) != 0 || len(f.deleted) != 0 {
+		t.Errorf("the move task path copied messages itself (%d sent, %d deleted)", len(f.Sent()), len(f.deleted))
 	}
 }
 
@@ -207,8 +209,8 @@ func TestRedriveFallsBackToCopyOnlyWhenMoveTasksDoNotExist(t *testing.T) {
 			r := &Redriver{Client: f, DLQURL: testDLQURL, QueueURL: testQueueURL}
 			p, err := r.Redrive(context.Background())
 			if !tt.wantCopy {
-				if err == nil || len(f.single) != 0 {
-					t.Fatalf("err %v, %d copied: want the error and no copy", err, len(f.single))
+				if err == nil || len(f.Sent()) != 0 {
+					t.Fatalf("err %v, %d copied: want the error and no copy", err, len(f.Sent()))
 				}
 				return
 			}
@@ -218,10 +220,10 @@ func TestRedriveFallsBackToCopyOnlyWhenMoveTasksDoNotExist(t *testing.T) {
 			if p != (RedriveProgress{Method: MethodCopy, Status: StatusCompleted, Moved: 12, Total: 12}) {
 				t.Errorf("progress %+v", p)
 			}
-			if len(f.single) != 12 || len(f.deleted) != 12 {
-				t.Fatalf("%d sent, %d deleted, want 12 each", len(f.single), len(f.deleted))
+			if len(f.Sent()) != 12 || len(f.deleted) != 12 {
+				t.Fatalf("%d sent, %d deleted, want 12 each", len(f.Sent()), len(f.deleted))
 			}
-			for _, in := range f.single {
+			for _, in := range f.Sent() {
 				if aws.ToString(in.QueueUrl) != testQueueURL {
 					t.Errorf("sent to %s", aws.ToString(in.QueueUrl))
 				}
@@ -239,7 +241,7 @@ func TestRedriveFallsBackToCopyOnlyWhenMoveTasksDoNotExist(t *testing.T) {
 }
 
 func TestRedriveCopyKeepsAMessageItCannotSend(t *testing.T) {
-	f := &redriveSQS{dlq: dlqMessages(3), startErr: codedError{"InvalidAction"}, fakeSQS: fakeSQS{err: codedError{"ServiceUnavailable"}}}
+	f := &redriveSQS{dlq: dlqMessages(3), startErr: codedError{"InvalidAction"}, Sender: sqstest.Sender{Err: codedError{"ServiceUnavailable"}}}
 	r := &Redriver{Client: f, DLQURL: testDLQURL, QueueURL: testQueueURL}
 	if _, err := r.Redrive(context.Background()); err == nil || !strings.Contains(err.Error(), "stays in the DLQ") {
 		t.Fatalf("err %v", err)

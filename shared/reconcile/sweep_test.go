@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/logistos-sync/logistos-sync/internal/sqstest"
 	"github.com/logistos-sync/logistos-sync/shared/ledger"
 	"github.com/logistos-sync/logistos-sync/shared/metrics"
 	"github.com/logistos-sync/logistos-sync/shared/queue"
@@ -221,14 +221,6 @@ func (q tooLarge) SendBatch(ctx context.Context, ms []*queue.Message) error {
 	return tl
 }
 
-// dlq records what is dead-lettered.
-type dlq struct{ ins []*sqs.SendMessageInput }
-
-func (d *dlq) SendMessage(_ context.Context, in *sqs.SendMessageInput, _ ...func(*sqs.Options)) (*sqs.SendMessageOutput, error) {
-	d.ins = append(d.ins, in)
-	return &sqs.SendMessageOutput{}, nil
-}
-
 // A missed order too large for the queue is dead-lettered by id and the
 // sweep succeeds (its mark moves on), instead of failing on that order at
 // every sweep; the other missed order is queued and recorded.
@@ -236,15 +228,15 @@ func TestTooLargeOrderIsDeadLettered(t *testing.T) {
 	h, out := newHandler(t, 300, func(id int64) bool { return id == 5 || id == 205 })
 	rs := h.Queue.(*ledger.RecordingSender)
 	rs.Sender = tooLarge{next: rs.Sender, id: 205}
-	d := &dlq{}
+	d := &sqstest.Sender{}
 	h.DeadLetters, h.DLQURL = d, "https://sqs/dlq"
 	rep, err := h.Handle(context.Background(), Event{})
 	if err != nil || rep.OrdersQueued != 1 || rep.OrdersDeadLettered != 1 || out.ids[5] != 1 || out.ids[205] != 0 {
 		t.Fatalf("%v %+v %v", err, rep, out.ids)
 	}
-	if len(d.ins) != 1 || aws.ToString(d.ins[0].MessageBody) != `{"id":205}` || aws.ToString(d.ins[0].QueueUrl) != "https://sqs/dlq" ||
-		!strings.Contains(aws.ToString(d.ins[0].MessageAttributes[queue.AttrFailureReason].StringValue), "order 205") {
-		t.Fatalf("dead-lettered %+v", d.ins)
+	if ins := d.Sent(); len(ins) != 1 || aws.ToString(ins[0].MessageBody) != `{"id":205}` || aws.ToString(ins[0].QueueUrl) != "https://sqs/dlq" ||
+		!strings.Contains(aws.ToString(ins[0].MessageAttributes[queue.AttrFailureReason].StringValue), "order 205") {
+		t.Fatalf("dead-lettered %+v", ins)
 	}
 	got, _ := h.Ledger.Get(context.Background(), []int64{5, 205})
 	if _, ok := got[5]; !ok || len(got) != 1 {

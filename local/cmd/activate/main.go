@@ -13,10 +13,10 @@
 // unset, progress lives in this process only. LEDGER_TABLE likewise records
 // what the backfill queued, for reconcile.
 //
-// The stand-in shop listens on a fixed port (-fake-shop-port, env
-// FAKE_SHOP_PORT, default 8088: the shop make run assumes) and its orders
-// and clock are the same on every run, so that a re-run is the same shop
-// and resumes from the checkpoint.
+// The stand-in shop's orders and clock are the same on every run. It
+// listens on a free port, or -fake-shop-port (env FAKE_SHOP_PORT); with
+// STATE_TABLE, on the port the table's last run used, so that a re-run is
+// the same shop (the same URL) and resumes from the checkpoint.
 //
 //	make activate                                   # STORE_URL etc. from the environment
 //	make activate ARGS="-fake-shop 20000 -steps backfill"
@@ -32,8 +32,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/signal"
@@ -64,11 +62,7 @@ const (
 	dialTimeout = 5 * time.Second
 	// plainProgressEvery is how often progress is logged without a terminal.
 	plainProgressEvery = 5 * time.Second
-	// defaultFakeShopPort is where the stand-in shop listens: the shop
-	// address make run assumes (its default STORE_URL), and the same on
-	// every run, which is what lets a re-run find its checkpoint.
-	defaultFakeShopPort = 8088
-	// envFakeShopPort overrides it.
+	// envFakeShopPort sets the stand-in shop's port, as -fake-shop-port.
 	envFakeShopPort = "FAKE_SHOP_PORT"
 	// envSteps and envDryRun are the flags' environment forms.
 	envSteps  = "ACTIVATE_STEPS"
@@ -76,11 +70,6 @@ const (
 	// tryIt is how to try the command without a shop.
 	tryIt = `make activate ARGS="-fake-shop 500"`
 )
-
-// fakeShopClock is the stand-in shop's clock at the start of every run:
-// fixed, so that its orders have the same creation times on every run and
-// the cut-off a first run saved in the checkpoint still holds for them.
-var fakeShopClock = time.Date(2026, time.January, 1, 0, 0, 0, 0, time.UTC)
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -142,11 +131,11 @@ func parse(args []string, getenv func(string) string, out io.Writer) (options, e
 		fmt.Fprint(fs.Output(), usageHeader)
 		fs.PrintDefaults()
 	}
-	shopPort := defaultFakeShopPort
+	shopPort := 0
 	if v := getenv(envFakeShopPort); v != "" {
 		p, err := strconv.Atoi(v)
 		if err != nil || p < 0 || p > 65535 {
-			return o, fmt.Errorf("%s=%q: want a port number (0 = any free port)", envFakeShopPort, v)
+			return o, fmt.Errorf("%s=%q: want a port number (0 = chosen as without it)", envFakeShopPort, v)
 		}
 		shopPort = p
 	}
@@ -156,7 +145,7 @@ func parse(args []string, getenv func(string) string, out io.Writer) (options, e
 	fs.BoolVar(&o.restart, "restart", false, "backfill from the start even if a backfill completed or is part-way")
 	fs.StringVar(&o.endpoint, "aws-endpoint", cmp.Or(getenv("AWS_ENDPOINT_URL"), defaultEndpoint), "the AWS endpoint of make run's local stack; env AWS_ENDPOINT_URL")
 	fs.IntVar(&o.fakeShop, "fake-shop", 0, "start a stand-in WooCommerce with this many orders in this process, instead of STORE_URL")
-	fs.IntVar(&o.fakeShopPort, "fake-shop-port", shopPort, "the stand-in shop's port on 127.0.0.1; keep it the same for a re-run to resume (0 = any free port); env "+envFakeShopPort)
+	fs.IntVar(&o.fakeShopPort, "fake-shop-port", shopPort, "the stand-in shop's port on 127.0.0.1 (default: a free one; with STATE_TABLE, the one the table's last run used, so that a re-run resumes); env "+envFakeShopPort)
 	fs.DurationVar(&o.fakeLatency, "fake-latency", 50*time.Millisecond, "how long the stand-in shop takes per page of orders")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -193,12 +182,21 @@ func run(ctx context.Context, args []string, getenv func(string) string, out, er
 			vars[name] = v
 		}
 	}
-	vars[config.QueueURL], vars[config.DLQURL], vars[config.WebhookSecret] = st.QueueURL, st.DLQURL, st.WebhookSecret
 	if vars[config.WebhookURL] == "" {
 		vars[config.WebhookURL] = defaultWebhookURL
 	}
+	if table := vars[config.StateTable]; table != "" {
+		if err := stack.EnsureTable(ctx, st.DynamoDB, table, state.AttrID, dtypes.ScalarAttributeTypeS); err != nil {
+			return err
+		}
+	}
+	if table := vars[config.LedgerTable]; table != "" {
+		if err := stack.EnsureTable(ctx, st.DynamoDB, table, ledger.AttrOrderID, dtypes.ScalarAttributeTypeN); err != nil {
+			return err
+		}
+	}
 	if o.fakeShop > 0 {
-		url, stopShop, err := startFakeShop(o.fakeShop, o.fakeShopPort, o.fakeLatency)
+		url, stopShop, err := startFakeShop(ctx, st, vars[config.StateTable], o)
 		if err != nil {
 			return err
 		}
@@ -213,17 +211,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, out, er
 		defer reportCaptured(out, capture)
 		vars[config.LogistosCredentialsURL] = srv.URL + fakelogistos.CredentialsPath
 	}
-	if table := vars[config.StateTable]; table != "" {
-		if err := stack.EnsureTable(ctx, st.DynamoDB, table, state.AttrID, dtypes.ScalarAttributeTypeS); err != nil {
-			return err
-		}
-	}
-	if table := vars[config.LedgerTable]; table != "" {
-		if err := stack.EnsureTable(ctx, st.DynamoDB, table, ledger.AttrOrderID, dtypes.ScalarAttributeTypeN); err != nil {
-			return err
-		}
-	}
-	cfg, err := config.LoadActivate(config.FromMap(vars))
+	cfg, err := config.LoadActivate(config.FromMap(st.FunctionEnv(stack.Activate, vars)))
 	if err != nil {
 		return err
 	}
@@ -318,24 +306,6 @@ func interrupted(rep activate.Report, table string) error {
 	}
 	return fmt.Errorf("interrupted%s; the checkpoint is in the local stack's state table %s: run the same command again "+
 		"(same shop, same `make run`) to resume%s", where, table, from)
-}
-
-// startFakeShop serves a stand-in WooCommerce with n orders on
-// 127.0.0.1:port (any free port when 0) and returns its URL. The shop's
-// clock starts at fakeShopClock, so that two runs serve the same orders.
-func startFakeShop(n, port int, latency time.Duration) (string, func(), error) {
-	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-	if err != nil {
-		return "", nil, fmt.Errorf("start the stand-in shop on port %d: %w (another `make activate` running? choose another port with "+
-			"-fake-shop-port N or %s=N, and keep it for a re-run to resume)", port, err, envFakeShopPort)
-	}
-	started := time.Now()
-	shop := fakewoo.New(fakewoo.Options{Orders: n, Latency: latency,
-		Now: func() time.Time { return fakeShopClock.Add(time.Since(started)) }})
-	shop.URL = "http://" + ln.Addr().String()
-	srv := &http.Server{Handler: shop, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	return shop.URL, func() { _ = srv.Close() }, nil
 }
 
 // reportCaptured says what the local Logistos stand-in received, without

@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -120,17 +119,19 @@ func TestCommand(t *testing.T) {
 	})
 
 	// Ctrl-C in the middle of a backfill of the stand-in shop, then the
-	// same command again: the second run resumes where the first stopped.
+	// same command again: the second run serves the shop on the port the
+	// first one chose (kept in the state table) and resumes where the first
+	// stopped.
 	t.Run("interrupted, then resumed", func(t *testing.T) {
 		ctx := context.Background()
 		if _, err := st.SQS.PurgeQueue(ctx, &sqs.PurgeQueueInput{QueueUrl: aws.String(st.QueueURL)}); err != nil {
 			t.Fatal(err)
 		}
-		const orders = 20000
+		const orders = 6000
 		args := []string{"-aws-endpoint", st.Endpoint, "-fake-shop", fmt.Sprint(orders), "-fake-latency", "100ms", "-steps", "handoff,backfill"}
-		env := []string{"FAKE_SHOP_PORT=" + freePort(t), "STATE_TABLE=resume-state", "LOG_LEVEL=info"}
+		env := []string{"STATE_TABLE=resume-state", "LOG_LEVEL=info"}
 
-		first, _, firstErr := child(args, env...)
+		first, firstOut, firstErr := child(args, env...)
 		if err := first.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -162,6 +163,17 @@ func TestCommand(t *testing.T) {
 		if err := second.Run(); err != nil {
 			t.Fatalf("second run: %v\n%s\n%s", err, secondErr.String(), out.String())
 		}
+		shopLine := func(out string) string {
+			for _, line := range strings.Split(out, "\n") {
+				if strings.HasPrefix(line, "stand-in WooCommerce with") {
+					return line
+				}
+			}
+			return ""
+		}
+		if a, b := shopLine(firstOut.String()), shopLine(out.String()); a == "" || a != b {
+			t.Errorf("the runs' stand-in shops: %q, then %q; want the same URL", a, b)
+		}
 		started := logLines(out.String(), "backfill started")
 		if len(started) != 1 || started[0]["resumed"] != true || started[0]["page"].(float64) <= 1 {
 			t.Fatalf("second run's start %v: want resumed from a page after the first\n%s", started, out.String())
@@ -181,16 +193,6 @@ func TestCommand(t *testing.T) {
 			t.Errorf("queue holds %d orders after both runs (%d after the first): want %d plus at most a few pages sent twice", v, stopped, orders)
 		}
 	})
-}
-
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
 }
 
 // -h prints the usage, including how to try the command, and is not a
@@ -236,7 +238,7 @@ func TestUsage(t *testing.T) {
 // run, so a checkpoint's cut-off still holds for it.
 func TestFakeShopIsTheSameOnEveryRun(t *testing.T) {
 	get := func() string {
-		url, stop, err := startFakeShop(3, 0, 0)
+		url, stop, err := startFakeShop(context.Background(), nil, "", options{fakeShop: 3})
 		if err != nil {
 			t.Fatal(err)
 		}

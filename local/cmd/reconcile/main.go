@@ -111,7 +111,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, out, er
 			vars[name] = v
 		}
 	}
-	vars[config.QueueURL], vars[config.DLQURL], vars[config.WebhookSecret] = st.QueueURL, st.DLQURL, st.WebhookSecret
 	log := logging.New(errOut, cmp.Or(vars[config.LogLevel], "warn"))
 
 	var shop *fakewoo.Shop
@@ -130,7 +129,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, out, er
 	if err := st.EnsureTables(ctx, vars[config.StateTable], vars[config.LedgerTable]); err != nil {
 		return err
 	}
-	cfg, err := config.LoadReconcile(config.FromMap(vars))
+	cfg, err := config.LoadReconcile(config.FromMap(st.FunctionEnv(stack.Reconcile, vars)))
 	if err != nil {
 		return err
 	}
@@ -155,7 +154,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, out, er
 // prepare activates the stand-in shop (webhook and backfill, on the same
 // tables), then places missed orders whose deliveries fail.
 func prepare(ctx context.Context, shop *fakewoo.Shop, vars map[string]string, st *stack.Stack, missed int, out io.Writer) error {
-	cfg, err := config.LoadActivate(config.FromMap(vars))
+	cfg, err := config.LoadActivate(config.FromMap(st.FunctionEnv(stack.Activate, vars)))
 	if err != nil {
 		return err
 	}

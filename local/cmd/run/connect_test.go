@@ -33,7 +33,12 @@ func TestRunConnectsTheStandInShop(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, slog.New(slog.NewJSONHandler(logs, nil)), out) }()
-	defer func() { cancel(); <-done }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil || t.Failed() {
+			t.Errorf("run: %v\nlogs:\n%s", err, logs.String())
+		}
+	}()
 	// kumo's state outlives one make run in this process: drop the tables
 	// this activation wrote, so that the next test's make run starts as a
 	// fresh one does (not activated).

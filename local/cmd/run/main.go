@@ -61,12 +61,10 @@ const (
 	// does not wait long.
 	envReconcileEvery = "RECONCILE_EVERY"
 	// envShopPort and envShopOrders shape the stand-in shop started when
-	// STORE_URL is unset. Its port is not make activate's FAKE_SHOP_PORT
-	// (8088), so that `make activate ARGS="-fake-shop N"` still runs beside
-	// make run.
+	// STORE_URL is unset (make activate's stand-ins take other, free ports).
 	envShopPort           = "SHOP_PORT"
 	envShopOrders         = "SHOP_ORDERS"
-	defaultFakeShopPort   = 8089
+	defaultFakeShopPort   = fakewoo.Port
 	defaultFakeShopOrders = 20
 	maxFakeShopOrders     = 1000000
 	defaultReconcileEvery = time.Minute
@@ -182,7 +180,6 @@ func run(ctx context.Context, log *slog.Logger, out io.Writer) error {
 		metricsOut = os.Stderr
 	}
 	vars := settings(capture, shopPort)
-	vars[config.LedgerTable] = st.LedgerTable
 	fns, err := pipeline.New(st, vars, log, metricsOut)
 	if err != nil {
 		return err
@@ -190,7 +187,7 @@ func run(ctx context.Context, log *slog.Logger, out io.Writer) error {
 	cfg := fns.ForwarderConfig
 
 	url := "http://" + ln.Addr().String() + pipeline.WebhookPath
-	rec, err := reconciler(st, url, secretValue, log, metricsOut)
+	rec, err := reconciler(st, url, log, metricsOut)
 	if err != nil {
 		return err
 	}
@@ -198,7 +195,7 @@ func run(ctx context.Context, log *slog.Logger, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := banner(out, url, st, capture, cfg.OrdersURL, secretValue); err != nil {
+	if err := banner(out, url, st, capture, cfg, secretValue); err != nil {
 		return err
 	}
 	connectURL := strings.TrimSuffix(url, pipeline.WebhookPath) + connect.PathConnect
@@ -222,19 +219,18 @@ func run(ctx context.Context, log *slog.Logger, out io.Writer) error {
 
 // reconciler builds reconcile as functions/reconcile does, on the local
 // stack's tables, when a shop is configured; nil otherwise.
-func reconciler(st *stack.Stack, webhookURL, secretValue string, log *slog.Logger, metricsOut io.Writer) (*reconcile.Handler, error) {
+func reconciler(st *stack.Stack, webhookURL string, log *slog.Logger, metricsOut io.Writer) (*reconcile.Handler, error) {
 	if os.Getenv(config.StoreURL) == "" || os.Getenv(config.WooConsumerKey) == "" || os.Getenv(config.WooConsumerSecret) == "" {
 		return nil, nil
 	}
-	vars := map[string]string{config.QueueURL: st.QueueURL, config.DLQURL: st.DLQURL, config.WebhookSecret: secretValue, config.WebhookURL: webhookURL,
-		config.StateTable: st.StateTable, config.LedgerTable: st.LedgerTable}
+	vars := map[string]string{config.WebhookURL: webhookURL}
 	for _, name := range []string{config.StoreURL, config.WooConsumerKey, config.WooConsumerSecret, config.ForwardTopics,
 		config.ReconcileGrace, config.LogLevel} {
 		if v := os.Getenv(name); v != "" {
 			vars[name] = v
 		}
 	}
-	cfg, err := config.LoadReconcile(config.FromMap(vars))
+	cfg, err := config.LoadReconcile(config.FromMap(st.FunctionEnv(stack.Reconcile, vars)))
 	if err != nil {
 		return nil, err
 	}
@@ -341,7 +337,8 @@ func printActivation(out io.Writer, rep activate.Report) {
 // to redrive the DLQ. The redrive command's queue URLs are on the port the
 // emulator is exposed on (kumo's own always say 4566), so that it works
 // with any AWS_PORT.
-func banner(out io.Writer, url string, st *stack.Stack, capture *fakelogistos.Server, ordersURL, secretValue string) error {
+func banner(out io.Writer, url string, st *stack.Stack, capture *fakelogistos.Server, cfg config.Forwarder, secretValue string) error {
+	ordersURL := cfg.OrdersURL
 	body, path, err := delivery.ReadFixture(delivery.SampleOrder)
 	if err != nil {
 		return fmt.Errorf("sample order for the banner: %w", err)
@@ -370,6 +367,7 @@ Ctrl-C stops everything.
 
 `, url, logistosLine, st.Endpoint, stack.QueueName, stack.DLQName, stack.Region, st.Endpoint, st.QueueURL,
 		stack.WebhookSecretName, stack.DefaultWebhookSecret, st.ReachableURL(st.QueueURL), st.ReachableURL(st.DLQURL),
-		delivery.Delivery{}.Curl(url, path, body, secretValue), url)
+		// From the shop configured, as WooCommerce sends it (with a slash).
+		delivery.Delivery{Source: strings.TrimSuffix(cfg.StoreURL, "/") + "/"}.Curl(url, path, body, secretValue), url)
 	return err
 }

@@ -56,6 +56,9 @@ func TestRunBannerCurlReachesLogistos(t *testing.T) {
 	t.Setenv(envAWSPort, awsPort)
 	t.Setenv("LOGISTOS_ORDERS_URL", "")
 	t.Setenv("WEBHOOK_SECRET", "")
+	t.Setenv("STORE_URL", "")
+	shopPort := freePort(t)
+	t.Setenv(envShopPort, shopPort)
 	out := &syncbuf.Buffer{}
 	logs := &syncbuf.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -86,6 +89,11 @@ func TestRunBannerCurlReachesLogistos(t *testing.T) {
 	req, _ := http.NewRequest(http.MethodPost, url[1], bytes.NewReader(body))
 	for _, h := range curlHeader.FindAllStringSubmatch(banner, -1) {
 		req.Header.Set(h[1], h[2])
+	}
+	// The delivery names the shop make run serves (its STORE_URL) as its
+	// source, as WooCommerce would.
+	if got, want := req.Header.Get("X-WC-Webhook-Source"), "http://127.0.0.1:"+shopPort+"/"; got != want {
+		t.Errorf("the curl command's X-WC-Webhook-Source is %q, want the stand-in shop %q", got, want)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -40,12 +40,11 @@ func TestRunReconcilesAConfiguredShop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.LoadActivate(config.FromMap(map[string]string{
-		config.StoreURL: shop.URL, config.QueueURL: st.QueueURL, config.DLQURL: st.DLQURL, config.WebhookSecret: st.WebhookSecret,
-		config.WooConsumerKey: fakewoo.Key, config.WooConsumerSecret: fakewoo.Secret,
+	cfg, err := config.LoadActivate(config.FromMap(st.FunctionEnv(stack.Activate, map[string]string{
+		config.StoreURL: shop.URL, config.WooConsumerKey: fakewoo.Key, config.WooConsumerSecret: fakewoo.Secret,
 		config.WebhookURL: "http://127.0.0.1:" + port + "/woocommerce/webhook", config.LogistosCredentialsURL: "http://127.0.0.1:9/credentials",
 		config.StateTable: stack.StateTableName, config.LedgerTable: stack.LedgerTableName,
-	}))
+	})))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,11 +1,14 @@
-// Package wootest reads the WooCommerce deliveries captured from a real
-// shop (testdata/woocommerce/real-wc-8.9.1), for tests.
+// Package woohooktest reads the WooCommerce deliveries captured from a real
+// shop (testdata/woocommerce/real-wc-8.9.1), for tests: the one reader of
+// those captures, here and in the local module.
 package woohooktest
 
 import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"net/http"
+	"net/textproto"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,7 +16,10 @@ import (
 
 // Capture is one captured delivery.
 type Capture struct {
-	// Headers are lower-cased, as API Gateway passes them to Lambda.
+	// Header is the request's header as WooCommerce sent it.
+	Header http.Header
+	// Headers are the same, lower-cased, as API Gateway passes them to
+	// Lambda.
 	Headers map[string]string
 	// Body is the exact bytes WooCommerce sent (and signed).
 	Body []byte
@@ -30,13 +36,17 @@ func ReadCapture(dir, name string) (Capture, error) {
 	if err != nil {
 		return Capture{}, fmt.Errorf("capture %s: %w", name, err)
 	}
-	c := Capture{Headers: map[string]string{}, Body: body}
-	sc := bufio.NewScanner(bytes.NewReader(head))
-	sc.Scan() // the request line
-	for sc.Scan() {
-		if k, v, ok := strings.Cut(sc.Text(), ": "); ok {
-			c.Headers[strings.ToLower(k)] = v
-		}
+	r := textproto.NewReader(bufio.NewReader(bytes.NewReader(append(head, "\r\n\r\n"...))))
+	if _, err := r.ReadLine(); err != nil { // the request line
+		return Capture{}, fmt.Errorf("capture %s: %w", name, err)
 	}
-	return c, sc.Err()
+	mh, err := r.ReadMIMEHeader()
+	if err != nil {
+		return Capture{}, fmt.Errorf("capture %s headers: %w", name, err)
+	}
+	c := Capture{Header: http.Header(mh), Headers: map[string]string{}, Body: body}
+	for k, v := range c.Header {
+		c.Headers[strings.ToLower(k)] = v[0]
+	}
+	return c, nil
 }

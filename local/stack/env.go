@@ -1,0 +1,73 @@
+package stack
+
+import (
+	"maps"
+
+	"github.com/logistos-sync/logistos-sync/shared/config"
+)
+
+// Function names one of template.yaml's functions, for FunctionEnv.
+type Function string
+
+// The template's functions.
+const (
+	Webhook   Function = "webhook"
+	Forwarder Function = "forwarder"
+	Activate  Function = "activate"
+	Reconcile Function = "reconcile"
+	Connect   Function = "connect"
+)
+
+// Env is what a process needs to use this stack through the SDK's standard
+// variables: endpoint, region and fake credentials.
+func (s *Stack) Env() map[string]string {
+	return map[string]string{
+		"AWS_ENDPOINT_URL":      s.Endpoint,
+		"AWS_REGION":            Region,
+		"AWS_ACCESS_KEY_ID":     config.LocalAccessKeyID,
+		"AWS_SECRET_ACCESS_KEY": config.LocalSecretAccessKey,
+	}
+}
+
+// FunctionEnv is the environment fn gets on this stack, whether it runs in
+// this process (config.FromMap) or as its binary: Env, then what
+// template.yaml wires from the stack's resources into fn (the queues, the
+// secrets by ARN, the tables when the stack has them), then vars, a
+// deployment's settings (STORE_URL, WEBHOOK_URL, ...), which win. Two
+// exceptions keep one source for each secret: the webhook secret is always
+// the stack's, read by ARN as in AWS (a WEBHOOK_SECRET in vars is dropped),
+// and a shop key given as literals (WOO_CONSUMER_KEY, WOO_CONSUMER_SECRET)
+// replaces the credentials secret's ARN.
+func (s *Stack) FunctionEnv(fn Function, vars map[string]string) map[string]string {
+	env := s.Env()
+	for name, value := range s.wiring(fn) {
+		if value != "" {
+			env[name] = value
+		}
+	}
+	maps.Copy(env, vars)
+	delete(env, config.WebhookSecret)
+	if env[config.WooConsumerKey] != "" || env[config.WooConsumerSecret] != "" {
+		delete(env, config.WooCredentialsSecretARN)
+	}
+	return env
+}
+
+// wiring is what template.yaml gives fn from the stack's resources (pinned
+// to the template by local/templatecheck).
+func (s *Stack) wiring(fn Function) map[string]string {
+	switch fn {
+	case Webhook:
+		return map[string]string{config.QueueURL: s.QueueURL, config.WebhookSecretARN: s.WebhookSecretARN, config.LedgerTable: s.LedgerTable}
+	case Forwarder:
+		return map[string]string{config.DLQURL: s.DLQURL}
+	case Activate, Reconcile:
+		return map[string]string{
+			config.QueueURL: s.QueueURL, config.DLQURL: s.DLQURL, config.WebhookSecretARN: s.WebhookSecretARN,
+			config.WooCredentialsSecretARN: s.WooCredentialsSecretARN, config.StateTable: s.StateTable, config.LedgerTable: s.LedgerTable,
+		}
+	case Connect:
+		return map[string]string{config.StateTable: s.StateTable}
+	}
+	return nil
+}

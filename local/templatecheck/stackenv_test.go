@@ -1,0 +1,38 @@
+package templatecheck
+
+import (
+	"maps"
+	"testing"
+
+	"github.com/logistos-sync/logistos-sync/local/stack"
+)
+
+// The local stack gives each function, by the same variables, what the
+// template gives it from the stack's resources: the queues, the secrets by
+// ARN and the tables. A function run locally (in process or as its binary)
+// is then configured as the deployed one.
+func TestLocalStackWiresFunctionsAsTheTemplate(t *testing.T) {
+	tpl := load(t)
+	st := &stack.Stack{QueueURL: "orders-queue", DLQURL: "dead-letter-queue", WebhookSecretARN: "webhook-secret",
+		WooCredentialsSecretARN: "woo-credentials-secret", StateTable: "state-table", LedgerTable: "ledger-table"}
+	byResource := map[string]string{"OrdersQueue": st.QueueURL, "DeadLetterQueue": st.DLQURL, "WebhookSecret": st.WebhookSecretARN,
+		"WooCredentialsSecret": st.WooCredentialsSecretARN, "StateTable": st.StateTable, "LedgerTable": st.LedgerTable}
+	for id, fn := range map[string]stack.Function{
+		"WebhookFunction": stack.Webhook, "ForwarderFunction": stack.Forwarder, "ActivateFunction": stack.Activate,
+		"ReconcileFunction": stack.Reconcile, "ConnectFunction": stack.Connect,
+	} {
+		want := map[string]string{}
+		for name, v := range env(tpl, resource(t, tpl, id, "AWS::Serverless::Function")) {
+			if ref, ok := Ref(v); ok && byResource[ref] != "" {
+				want[name] = byResource[ref]
+			}
+		}
+		got := st.FunctionEnv(fn, nil)
+		for name := range st.Env() {
+			delete(got, name)
+		}
+		if !maps.Equal(got, want) {
+			t.Errorf("%s: the local stack gives %v, the template %v", id, got, want)
+		}
+	}
+}
