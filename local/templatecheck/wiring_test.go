@@ -472,13 +472,22 @@ func TestSamconfig(t *testing.T) {
 	if len(names) == 0 {
 		t.Fatalf("no Name=\\\"value\\\" pairs in %s", line[1])
 	}
+	given := map[string]bool{}
 	for _, m := range names {
+		given[m[1]] = true
 		p := Map(tpl.Parameters, m[1])
 		if p == nil {
 			t.Errorf("samconfig overrides %s, which the template does not have", m[1])
 		}
 		if Get(p, "NoEcho") == true {
 			t.Errorf("samconfig holds the NoEcho parameter %s", m[1])
+		}
+	}
+	// Every other parameter has its default here, so that the guided deploy
+	// offers it and a saved configuration says what the stack runs with.
+	for name, p := range tpl.Parameters {
+		if Get(p, "NoEcho") != true && !given[name] {
+			t.Errorf("samconfig.toml lacks the parameter %s", name)
 		}
 	}
 	for _, want := range []string{`capabilities = "CAPABILITY_IAM"`, `resolve_s3 = true`, `confirm_changeset = true`, `stack_name = "`} {

@@ -276,7 +276,7 @@ func TestBackfillDeadLettersTooLarge(t *testing.T) {
 	if rec.orders() != n-1 || rec.ids[123] != 0 {
 		t.Errorf("%d orders queued, order 123 %d times", rec.orders(), rec.ids[123])
 	}
-	// The name the template's alarm and the README use.
+	// The name the template's dead-letter alarm text and docs/operations.md use.
 	if got := strings.Count(emf.String(), `"OrdersBackfillDeadLettered":1}`); got != 1 {
 		t.Errorf("%d OrdersBackfillDeadLettered metrics of 1, want 1:\n%s", got, emf.String())
 	}

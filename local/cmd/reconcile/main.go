@@ -50,7 +50,11 @@ const (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		// -h: the usage is printed; asking for it is not a failure.
+	case err != nil:
 		fmt.Fprintln(os.Stderr, "reconcile:", err)
 		os.Exit(1)
 	}
