@@ -121,7 +121,7 @@ func newEnv(t *testing.T, orders int, extra ...map[string]string) *env {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_ = pipeline.Run(ctx, ln, srv, pipeline.Poller(e.st, fns.Forwarder, log), log)
+		_ = pipeline.Run(ctx, ln, srv, fns.Pollers(e.st, log), log)
 	}()
 	t.Cleanup(func() { cancel(); <-done })
 
