@@ -257,7 +257,7 @@ func reconcileEvery(ctx context.Context, h *reconcile.Handler, every time.Durati
 // URL.
 func settings(capture *fakelogistos.Server, shopPort int) map[string]string {
 	vars := map[string]string{config.StoreURL: localShopURL(shopPort)}
-	for _, name := range []string{config.StoreURL, config.ForwardTopics, config.LogistosOrdersURL, config.LogLevel} {
+	for _, name := range []string{config.StoreURL, config.ForwardTopics, config.LogistosOrdersURL, config.BackfillRate, config.LogLevel} {
 		if v := os.Getenv(name); v != "" {
 			vars[name] = v
 		}
