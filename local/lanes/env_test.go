@@ -104,15 +104,8 @@ func newEnv(tb testing.TB, s setup) *env {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	vars := map[string]string{
-		config.StoreURL:               e.shop.URL,
-		config.WooConsumerKey:         fakewoo.Key,
-		config.WooConsumerSecret:      fakewoo.Secret,
-		config.WebhookURL:             "http://" + ln.Addr().String() + pipeline.WebhookPath,
-		config.LogistosOrdersURL:      lsrv.URL + fakelogistos.OrdersPath,
-		config.LogistosCredentialsURL: lsrv.URL + fakelogistos.CredentialsPath,
-		config.BackfillRate:           strconv.Itoa(s.rate),
-	}
+	vars := pipeline.StandInSettings(e.shop.URL, "http://"+ln.Addr().String()+pipeline.WebhookPath, lsrv.URL)
+	vars[config.BackfillRate] = strconv.Itoa(s.rate)
 	if s.oneQueue {
 		vars[config.BackfillQueueURL] = e.st.QueueURL
 	}
