@@ -100,7 +100,7 @@ func BenchmarkBackfill(b *testing.B) {
 				cpu += used
 				rss = max(rss, peak)
 				b.StopTimer()
-				_, _ = st.SQS.PurgeQueue(context.Background(), &sqs.PurgeQueueInput{QueueUrl: &st.QueueURL})
+				_, _ = st.SQS.PurgeQueue(context.Background(), &sqs.PurgeQueueInput{QueueUrl: &st.BackfillQueueURL})
 				b.StartTimer()
 			}
 			avg := wall / time.Duration(runs)

@@ -156,7 +156,7 @@ func (e *env) drain() queued {
 	testwait.Eventually(e.t, 5*time.Minute, func() error {
 		for d.receive() {
 		}
-		v, inflight, err := e.st.Depth(context.Background(), e.st.QueueURL)
+		v, inflight, err := e.st.Depth(context.Background(), e.st.BackfillQueueURL)
 		if err != nil {
 			e.t.Fatal(err)
 		}
@@ -182,7 +182,7 @@ func (d *drainer) receive() bool {
 	e := d.e
 	e.t.Helper()
 	out, err := e.st.SQS.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{
-		QueueUrl: &e.st.QueueURL, MaxNumberOfMessages: 10, VisibilityTimeout: 2,
+		QueueUrl: &e.st.BackfillQueueURL, MaxNumberOfMessages: 10, VisibilityTimeout: 2,
 		MessageAttributeNames: []string{"All"},
 	})
 	if err != nil {
@@ -221,7 +221,7 @@ func (d *drainer) receive() bool {
 			}
 		}
 	}
-	if _, err := e.st.SQS.DeleteMessageBatch(context.Background(), &sqs.DeleteMessageBatchInput{QueueUrl: &e.st.QueueURL, Entries: del}); err != nil {
+	if _, err := e.st.SQS.DeleteMessageBatch(context.Background(), &sqs.DeleteMessageBatchInput{QueueUrl: &e.st.BackfillQueueURL, Entries: del}); err != nil {
 		e.t.Fatal(err)
 	}
 	return true

@@ -85,7 +85,7 @@ func newEnv(t *testing.T, orders int) *env {
 	}
 	done := make(chan error, 1)
 	go func() {
-		done <- pipeline.Run(ctx, ln, pipeline.Routes(fns.Webhook, e.c.Handler, log), pipeline.Poller(e.st, fns.Forwarder, log), log)
+		done <- pipeline.Run(ctx, ln, pipeline.Routes(fns.Webhook, e.c.Handler, log), fns.Pollers(e.st, log), log)
 	}()
 	t.Cleanup(func() {
 		cancel()

@@ -34,6 +34,9 @@ type Request struct {
 	Path   string
 	Header http.Header
 	Body   []byte
+	// Received is when the request arrived, before any Delay: when the
+	// order reached Logistos, for measuring how long it took to get there.
+	Received time.Time
 	// Status is what the server answered; 0 for a reset, a malformed
 	// answer, or a client that gave up before a slow answer.
 	Status int
@@ -95,7 +98,8 @@ type Server struct {
 	// first FullPayloads of a burst, then counts and rates every
 	// SummaryEvery until the burst ends (see summary.go).
 	Print io.Writer
-	// Now is the printout's clock; time.Now when nil (tests set it).
+	// Now is the server's clock (Request.Received, the printout);
+	// time.Now when nil (tests set it).
 	Now func() time.Time
 
 	mu      sync.Mutex
@@ -130,7 +134,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // the client went away mid-body; nothing was delivered
 	}
-	req := &Request{Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(), Body: body}
+	req := &Request{Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(), Body: body, Received: s.clock()}
 	s.mu.Lock()
 	s.arrived++
 	req.N = s.arrived

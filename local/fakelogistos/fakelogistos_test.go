@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -138,6 +139,28 @@ func TestSequenceAndEndpoints(t *testing.T) {
 		if resp.StatusCode != tc.want {
 			t.Errorf("%s %s: %d, want %d", tc.method, tc.path, resp.StatusCode, tc.want)
 		}
+	}
+}
+
+// Received is when a request arrived, on the server's clock, before its
+// answer was decided or held back: the moment an order reached Logistos.
+func TestReceivedIsTheArrival(t *testing.T) {
+	start := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	now := start
+	f := &Server{
+		Now: func() time.Time { mu.Lock(); defer mu.Unlock(); return now },
+		// Deciding the answer takes an hour on the server's clock.
+		Respond: func(*Request) Response { mu.Lock(); defer mu.Unlock(); now = now.Add(time.Hour); return OK },
+	}
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	c := &logistos.Client{HTTP: logistos.NewHTTPClient(), OrdersURL: srv.URL + OrdersPath}
+	if err := c.PostOrders(context.Background(), payload(t)); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.Requests()[0].Received; !got.Equal(start) {
+		t.Errorf("Received %s, want the arrival %s", got, start)
 	}
 }
 

@@ -3,7 +3,9 @@
 // from their configuration exactly as functions/webhook and
 // functions/forwarder build them, but with the local stack in place of AWS;
 // the webhook served over HTTP as API Gateway would, and the forwarder fed by
-// an emulated SQS event source mapping.
+// emulated SQS event source mappings: one for the orders queue, and one for
+// the backfill queue running forwarder.BackfillInvocations invocations at
+// once, as template.yaml's MaximumConcurrency does.
 package pipeline
 
 import (
@@ -13,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/logistos-sync/logistos-sync/local/apigw"
@@ -36,8 +39,12 @@ const (
 // Functions are the two hot-path handlers and the configuration each was
 // built from.
 type Functions struct {
-	Webhook         *webhook.Handler
-	Forwarder       *forwarder.Handler
+	Webhook   *webhook.Handler
+	Forwarder *forwarder.Handler
+	// Backfill are the forwarder's warm containers for the backfill queue,
+	// forwarder.BackfillInvocations of them, each with a pacer of its own
+	// as each Lambda container has.
+	Backfill        []*forwarder.Handler
 	WebhookConfig   config.Webhook
 	ForwarderConfig config.Forwarder
 }
@@ -64,6 +71,9 @@ func New(st *stack.Stack, vars map[string]string, log *slog.Logger, metricsOut i
 		return nil, err
 	}
 	f.Forwarder = forwarder.New(f.ForwarderConfig, st.AWS, log.With("function", "forwarder"), metrics.New(metricsOut, "forwarder"))
+	for range forwarder.BackfillInvocations {
+		f.Backfill = append(f.Backfill, forwarder.New(f.ForwarderConfig, st.AWS, log.With("function", "forwarder"), metrics.New(metricsOut, "forwarder")))
+	}
 	return &f, nil
 }
 
@@ -74,10 +84,26 @@ func Serve(h *webhook.Handler, log *slog.Logger) http.Handler {
 
 // Poller feeds st's orders queue to h as the event source mapping does.
 func Poller(st *stack.Stack, h *forwarder.Handler, log *slog.Logger) *esm.Poller {
+	return poller(st, st.QueueURL, st.QueueARN, h, log)
+}
+
+// Pollers are the forwarder's event sources on st: the orders queue's, fed
+// to f.Forwarder, and the backfill queue's, one poller per container of
+// f.Backfill, so that as many backfill batches are in flight at once as in
+// AWS.
+func (f *Functions) Pollers(st *stack.Stack, log *slog.Logger) []*esm.Poller {
+	ps := []*esm.Poller{Poller(st, f.Forwarder, log)}
+	for _, h := range f.Backfill {
+		ps = append(ps, poller(st, st.BackfillQueueURL, st.BackfillQueueARN, h, log))
+	}
+	return ps
+}
+
+func poller(st *stack.Stack, url, arn string, h *forwarder.Handler, log *slog.Logger) *esm.Poller {
 	return &esm.Poller{
 		Client:          st.SQS,
-		QueueURL:        st.QueueURL,
-		QueueARN:        st.QueueARN,
+		QueueURL:        url,
+		QueueARN:        arn,
 		Region:          stack.Region,
 		Handler:         h.Handle,
 		FunctionTimeout: ForwarderTimeout,
@@ -85,16 +111,18 @@ func Poller(st *stack.Stack, h *forwarder.Handler, log *slog.Logger) *esm.Poller
 	}
 }
 
-// Run serves the webhook on ln and polls the queue until ctx ends, then
-// shuts both down: requests in flight finish, the batch in flight is
-// settled. It returns once everything has stopped.
-func Run(ctx context.Context, ln net.Listener, srv http.Handler, p *esm.Poller, log *slog.Logger) error {
+// Run serves the webhook on ln and polls the queues until ctx ends, then
+// shuts everything down: requests in flight finish, the batches in flight
+// are settled. It returns once everything has stopped.
+func Run(ctx context.Context, ln net.Listener, srv http.Handler, pollers []*esm.Poller, log *slog.Logger) error {
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: readHeaderTimeout}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
-	pollDone := make(chan struct{})
 	pctx, stopPoll := context.WithCancel(ctx)
-	go func() { defer close(pollDone); _ = p.Run(pctx) }()
+	var polling sync.WaitGroup
+	for _, p := range pollers {
+		polling.Go(func() { _ = p.Run(pctx) })
+	}
 
 	var err error
 	select {
@@ -108,6 +136,6 @@ func Run(ctx context.Context, ln net.Listener, srv http.Handler, p *esm.Poller, 
 		log.Warn("webhook server shutdown", "error", serr.Error())
 	}
 	stopPoll()
-	<-pollDone
+	polling.Wait()
 	return err
 }

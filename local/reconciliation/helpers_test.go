@@ -91,15 +91,8 @@ func newEnv(t *testing.T, orders int, extra ...map[string]string) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.vars = map[string]string{
-		config.StoreURL:               e.shop.URL,
-		config.WooConsumerKey:         fakewoo.Key,
-		config.WooConsumerSecret:      fakewoo.Secret,
-		config.WebhookURL:             "http://" + ln.Addr().String() + pipeline.WebhookPath,
-		config.LogistosOrdersURL:      lsrv.URL + fakelogistos.OrdersPath,
-		config.LogistosCredentialsURL: lsrv.URL + fakelogistos.CredentialsPath,
-		config.ReconcileGrace:         grace.String(),
-	}
+	e.vars = pipeline.StandInSettings(e.shop.URL, "http://"+ln.Addr().String()+pipeline.WebhookPath, lsrv.URL)
+	e.vars[config.ReconcileGrace] = grace.String()
 	for _, m := range extra {
 		for k, v := range m {
 			e.vars[k] = v
@@ -121,7 +114,7 @@ func newEnv(t *testing.T, orders int, extra ...map[string]string) *env {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_ = pipeline.Run(ctx, ln, srv, pipeline.Poller(e.st, fns.Forwarder, log), log)
+		_ = pipeline.Run(ctx, ln, srv, fns.Pollers(e.st, log), log)
 	}()
 	t.Cleanup(func() { cancel(); <-done })
 

@@ -60,8 +60,13 @@ func (s *Stack) wiring(fn Function) map[string]string {
 	case Webhook:
 		return map[string]string{config.QueueURL: s.QueueURL, config.WebhookSecretARN: s.WebhookSecretARN, config.LedgerTable: s.LedgerTable}
 	case Forwarder:
-		return map[string]string{config.DLQURL: s.DLQURL}
-	case Activate, Reconcile:
+		return map[string]string{config.DLQURL: s.DLQURL, config.BackfillQueueARN: s.BackfillQueueARN}
+	case Activate:
+		return map[string]string{
+			config.BackfillQueueURL: s.BackfillQueueURL, config.DLQURL: s.DLQURL, config.WebhookSecretARN: s.WebhookSecretARN,
+			config.WooCredentialsSecretARN: s.WooCredentialsSecretARN, config.StateTable: s.StateTable, config.LedgerTable: s.LedgerTable,
+		}
+	case Reconcile:
 		return map[string]string{
 			config.QueueURL: s.QueueURL, config.DLQURL: s.DLQURL, config.WebhookSecretARN: s.WebhookSecretARN,
 			config.WooCredentialsSecretARN: s.WooCredentialsSecretARN, config.StateTable: s.StateTable, config.LedgerTable: s.LedgerTable,

@@ -1,6 +1,6 @@
 // Package stack is the AWS side of a local run: an embedded kumo emulator
-// holding the orders queue, its dead-letter queue and the webhook secret,
-// created as template.yaml creates them in AWS.
+// holding the orders queue, the backfill queue, their dead-letter queue and
+// the webhook secret, created as template.yaml creates them in AWS.
 package stack
 
 import (
@@ -35,6 +35,7 @@ import (
 // Names of what the stack creates.
 const (
 	QueueName         = "logistos-sync-orders"
+	BackfillQueueName = "logistos-sync-backfill"
 	DLQName           = "logistos-sync-orders-dlq"
 	WebhookSecretName = "logistos-sync/webhook-secret"
 	// WooCredentialsSecretName is the shop's REST key secret, which
@@ -58,7 +59,8 @@ type Options struct {
 	// Port exposes the emulator on 127.0.0.1:Port; 0 keeps only kumo's
 	// random port (tests).
 	Port int
-	// VisibilityTimeout of the orders queue, in seconds (default 30).
+	// VisibilityTimeout of the orders and backfill queues, in seconds
+	// (default 30).
 	VisibilityTimeout int
 	// MaxReceiveCount before SQS moves a message to the DLQ (default 5).
 	MaxReceiveCount int
@@ -83,9 +85,11 @@ type Stack struct {
 	DynamoDB *dynamodb.Client
 
 	QueueURL, QueueARN string
-	DLQURL, DLQARN     string
-	WebhookSecretARN   string
-	WebhookSecret      string
+	// BackfillQueueURL and BackfillQueueARN are the backfill's queue.
+	BackfillQueueURL, BackfillQueueARN string
+	DLQURL, DLQARN                     string
+	WebhookSecretARN                   string
+	WebhookSecret                      string
 	// WooCredentialsSecretARN is the shop's REST key secret, empty
 	// (EmptyWooCredentials) until connect writes the key WooCommerce
 	// generated.
@@ -182,6 +186,9 @@ func Dial(ctx context.Context, endpoint string) (*Stack, error) {
 	if s.QueueURL, s.QueueARN, err = s.lookup(ctx, QueueName); err != nil {
 		return nil, fmt.Errorf("no local stack at %s: %w", endpoint, err)
 	}
+	if s.BackfillQueueURL, s.BackfillQueueARN, err = s.lookup(ctx, BackfillQueueName); err != nil {
+		return nil, err
+	}
 	if s.DLQURL, s.DLQARN, err = s.lookup(ctx, DLQName); err != nil {
 		return nil, err
 	}
@@ -234,13 +241,19 @@ func (s *Stack) create(ctx context.Context, o Options) error {
 	}); err != nil {
 		return err
 	}
+	// The two queues the forwarder consumes share their settings and their
+	// redrive policy, as in template.yaml.
 	redrive, _ := json.Marshal(map[string]string{"deadLetterTargetArn": s.DLQARN, "maxReceiveCount": strconv.Itoa(o.MaxReceiveCount)})
-	if s.QueueURL, s.QueueARN, err = s.createQueue(ctx, QueueName+o.Suffix, map[string]string{
+	consumed := map[string]string{
 		"VisibilityTimeout":      strconv.Itoa(o.VisibilityTimeout),
 		"MaximumMessageSize":     "1048576",
 		"MessageRetentionPeriod": "1209600",
 		"RedrivePolicy":          string(redrive),
-	}); err != nil {
+	}
+	if s.QueueURL, s.QueueARN, err = s.createQueue(ctx, QueueName+o.Suffix, consumed); err != nil {
+		return err
+	}
+	if s.BackfillQueueURL, s.BackfillQueueARN, err = s.createQueue(ctx, BackfillQueueName+o.Suffix, consumed); err != nil {
 		return err
 	}
 	if s.WebhookSecretARN, err = s.ensureSecret(ctx, WebhookSecretName+o.Suffix, o.WebhookSecret); err != nil {

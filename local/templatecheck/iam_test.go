@@ -140,16 +140,19 @@ func TestIAMLeastPrivilege(t *testing.T) {
 			logs[0]:            {"WebhookLogGroup"}, logs[1]: {"WebhookLogGroup"},
 		},
 		"ForwarderFunction": {
-			// The event source mapping receives, deletes and reads attributes;
-			// the code changes visibility (backoff) and looks the URL up.
-			"sqs:ReceiveMessage": {"OrdersQueue"}, "sqs:DeleteMessage": {"OrdersQueue"}, "sqs:GetQueueAttributes": {"OrdersQueue"},
-			"sqs:ChangeMessageVisibility": {"OrdersQueue"}, "sqs:GetQueueUrl": {"OrdersQueue"},
+			// The event source mappings receive, delete and read attributes;
+			// the code changes visibility (backoff) and looks the URL up: on
+			// both queues it consumes, the live orders and the backfill.
+			"sqs:ReceiveMessage": {"OrdersQueue", "BackfillQueue"}, "sqs:DeleteMessage": {"OrdersQueue", "BackfillQueue"},
+			"sqs:GetQueueAttributes":      {"OrdersQueue", "BackfillQueue"},
+			"sqs:ChangeMessageVisibility": {"OrdersQueue", "BackfillQueue"}, "sqs:GetQueueUrl": {"OrdersQueue", "BackfillQueue"},
 			"sqs:SendMessage": {"DeadLetterQueue"},
 			logs[0]:           {"ForwarderLogGroup"}, logs[1]: {"ForwarderLogGroup"},
 		},
 		"ActivateFunction": {
-			// The backfill; and orders too large for SQS even compressed, by id.
-			"sqs:SendMessage": {"OrdersQueue", "DeadLetterQueue"},
+			// The backfill, on its own queue only (never among the live
+			// orders); and orders too large for SQS even compressed, by id.
+			"sqs:SendMessage": {"BackfillQueue", "DeadLetterQueue"},
 			secret[0]:         {"WebhookSecret", "WooCredentialsSecret"}, secret[1]: {"WebhookSecret", "WooCredentialsSecret"},
 			"dynamodb:GetItem": {"StateTable"}, "dynamodb:PutItem": {"StateTable", "LedgerTable"},
 			"dynamodb:BatchWriteItem": {"LedgerTable"},

@@ -13,10 +13,14 @@ import (
 // is then configured as the deployed one.
 func TestLocalStackWiresFunctionsAsTheTemplate(t *testing.T) {
 	tpl := load(t)
-	st := &stack.Stack{QueueURL: "orders-queue", DLQURL: "dead-letter-queue", WebhookSecretARN: "webhook-secret",
+	st := &stack.Stack{QueueURL: "orders-queue", BackfillQueueURL: "backfill-queue", BackfillQueueARN: "backfill-queue-arn",
+		DLQURL: "dead-letter-queue", WebhookSecretARN: "webhook-secret",
 		WooCredentialsSecretARN: "woo-credentials-secret", StateTable: "state-table", LedgerTable: "ledger-table"}
-	byResource := map[string]string{"OrdersQueue": st.QueueURL, "DeadLetterQueue": st.DLQURL, "WebhookSecret": st.WebhookSecretARN,
-		"WooCredentialsSecret": st.WooCredentialsSecretARN, "StateTable": st.StateTable, "LedgerTable": st.LedgerTable}
+	byResource := map[string]string{"OrdersQueue": st.QueueURL, "BackfillQueue": st.BackfillQueueURL, "DeadLetterQueue": st.DLQURL,
+		"WebhookSecret": st.WebhookSecretARN, "WooCredentialsSecret": st.WooCredentialsSecretARN, "StateTable": st.StateTable, "LedgerTable": st.LedgerTable}
+	// The forwarder tells the backfill queue's records by their event
+	// source's ARN.
+	byARN := map[string]string{"BackfillQueue": st.BackfillQueueARN}
 	for id, fn := range map[string]stack.Function{
 		"WebhookFunction": stack.Webhook, "ForwarderFunction": stack.Forwarder, "ActivateFunction": stack.Activate,
 		"ReconcileFunction": stack.Reconcile, "ConnectFunction": stack.Connect,
@@ -25,6 +29,9 @@ func TestLocalStackWiresFunctionsAsTheTemplate(t *testing.T) {
 		for name, v := range env(tpl, resource(t, tpl, id, "AWS::Serverless::Function")) {
 			if ref, ok := Ref(v); ok && byResource[ref] != "" {
 				want[name] = byResource[ref]
+			}
+			if id, attr, ok := GetAtt(v); ok && attr == "Arn" && byARN[id] != "" {
+				want[name] = byARN[id]
 			}
 		}
 		got := st.FunctionEnv(fn, nil)

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -258,9 +259,12 @@ func TestLogistosURLsDefaultToTheRealEndpoints(t *testing.T) {
 func TestQueues(t *testing.T) {
 	tpl := load(t)
 	orders := resource(t, tpl, "OrdersQueue", "AWS::SQS::Queue")
+	backfill := resource(t, tpl, "BackfillQueue", "AWS::SQS::Queue")
 	dlq := resource(t, tpl, "DeadLetterQueue", "AWS::SQS::Queue")
 	const fourteenDays = 14 * 24 * 3600
-	for id, q := range map[string]map[string]any{"OrdersQueue": orders, "DeadLetterQueue": dlq} {
+	// The backfill queue holds orders as the orders queue does, encoded by
+	// the same queue.Sender: the same limits.
+	for id, q := range map[string]map[string]any{"OrdersQueue": orders, "BackfillQueue": backfill, "DeadLetterQueue": dlq} {
 		if n := wantInt(t, q, id, "Properties", "MaximumMessageSize"); n != queue.MaxMessageBytes {
 			t.Errorf("%s: MaximumMessageSize %d, want queue.MaxMessageBytes = %d (the encoder's limit)", id, n, queue.MaxMessageBytes)
 		}
@@ -279,6 +283,13 @@ func TestQueues(t *testing.T) {
 	if n := wantInt(t, orders, "OrdersQueue", "Properties", "RedrivePolicy", "maxReceiveCount"); n != 5 {
 		t.Errorf("maxReceiveCount %d, want 5 (the forwarder's backoff spans about 85 minutes over 5 receives)", n)
 	}
+	// A backfilled order fails and is retried as a live one (the same
+	// forwarder, the same backoff), so it must end where a live one ends:
+	// the two policies are one, written twice because CloudFormation has no
+	// way to share a block.
+	if a, b := Get(orders, "Properties", "RedrivePolicy"), Get(backfill, "Properties", "RedrivePolicy"); !reflect.DeepEqual(a, b) {
+		t.Errorf("BackfillQueue's RedrivePolicy %v differs from OrdersQueue's %v", b, a)
+	}
 
 	for _, id := range []string{"ForwarderFunction", "ActivateFunction"} {
 		if got := refOf(t, env(tpl, resource(t, tpl, id, "AWS::Serverless::Function"))[config.DLQURL], id+" DLQ_URL"); got != "DeadLetterQueue" {
@@ -286,55 +297,101 @@ func TestQueues(t *testing.T) {
 		}
 	}
 	fwd := resource(t, tpl, "ForwarderFunction", "AWS::Serverless::Function")
-	for _, id := range []string{"WebhookFunction", "ActivateFunction"} {
+	// Live orders, including those reconcile recovers (recent orders whose
+	// delivery failed), go on the orders queue. Activate no longer sends
+	// to it at all (QUEUE_URL is gone from its environment, checked by
+	// TestEnvironmentIsWhatTheConfigLoadersRead): the backfill is on its
+	// own queue, so that a shop's history never holds up a new order.
+	for _, id := range []string{"WebhookFunction", "ReconcileFunction"} {
 		if got := refOf(t, env(tpl, resource(t, tpl, id, "AWS::Serverless::Function"))[config.QueueURL], id+" QUEUE_URL"); got != "OrdersQueue" {
 			t.Errorf("%s QUEUE_URL = !Ref %s, want OrdersQueue", id, got)
 		}
 	}
+	if got := refOf(t, env(tpl, resource(t, tpl, "ActivateFunction", "AWS::Serverless::Function"))[config.BackfillQueueURL], "activate BACKFILL_QUEUE_URL"); got != "BackfillQueue" {
+		t.Errorf("activate BACKFILL_QUEUE_URL = !Ref %s, want BackfillQueue", got)
+	}
 
 	timeout := wantInt(t, prop(tpl, fwd, "Timeout"), "forwarder Timeout")
-	window, _ := Int(forwarderEvent(t, tpl), "Properties", "MaximumBatchingWindowInSeconds")
-	if vis := wantInt(t, orders, "OrdersQueue", "Properties", "VisibilityTimeout"); vis < 6*timeout+window {
-		t.Errorf("VisibilityTimeout %d s < 6 x forwarder timeout %d s + batching window %d s", vis, timeout, window)
+	for id, q := range map[string]map[string]any{"OrdersQueue": orders, "BackfillQueue": backfill} {
+		window, _ := Int(forwarderEvents(t, tpl)[id], "Properties", "MaximumBatchingWindowInSeconds")
+		if vis := wantInt(t, q, id, "Properties", "VisibilityTimeout"); vis < 6*timeout+window {
+			t.Errorf("%s: VisibilityTimeout %d s < 6 x forwarder timeout %d s + batching window %d s", id, vis, timeout, window)
+		}
 	}
 }
 
-func forwarderEvent(t *testing.T, tpl *Template) map[string]any {
+// forwarderEvents returns the forwarder's event sources by the queue each
+// reads: the orders queue and the backfill queue, nothing else.
+func forwarderEvents(t *testing.T, tpl *Template) map[string]map[string]any {
 	t.Helper()
 	fwd := resource(t, tpl, "ForwarderFunction", "AWS::Serverless::Function")
-	events := Map(fwd, "Properties", "Events")
-	if len(events) != 1 {
-		t.Fatalf("forwarder has events %v, want one SQS event source", slices.Sorted(maps.Keys(events)))
+	out := map[string]map[string]any{}
+	for name, ev := range Map(fwd, "Properties", "Events") {
+		if Get(ev, "Type") != "SQS" {
+			t.Fatalf("forwarder event %s is %v, want SQS", name, Get(ev, "Type"))
+		}
+		id, attr, ok := GetAtt(Get(ev, "Properties", "Queue"))
+		if !ok || attr != "Arn" {
+			t.Fatalf("forwarder event %s reads %v, want !GetAtt <queue>.Arn", name, Get(ev, "Properties", "Queue"))
+		}
+		out[id] = ev.(map[string]any)
 	}
-	for _, ev := range events {
-		return ev.(map[string]any)
+	if got := slices.Sorted(maps.Keys(out)); !slices.Equal(got, []string{"BackfillQueue", "OrdersQueue"}) {
+		t.Fatalf("forwarder reads %v, want exactly BackfillQueue and OrdersQueue", got)
 	}
-	return nil
+	return out
 }
 
 func TestForwarderEventSource(t *testing.T) {
 	tpl := load(t)
-	ev := forwarderEvent(t, tpl)
-	if Get(ev, "Type") != "SQS" {
-		t.Fatalf("forwarder event is %v, want SQS", Get(ev, "Type"))
+	fwd := resource(t, tpl, "ForwarderFunction", "AWS::Serverless::Function")
+	timeout := time.Duration(wantInt(t, prop(tpl, fwd, "Timeout"), "forwarder Timeout")) * time.Second
+	for queue, ev := range forwarderEvents(t, tpl) {
+		if !slices.Contains(List(ev, "Properties", "FunctionResponseTypes"), any("ReportBatchItemFailures")) {
+			t.Errorf("%s: no ReportBatchItemFailures: one failed order would redeliver its whole batch", queue)
+		}
+		// Every record of a full batch must get its POST within one
+		// invocation; the backfill's are spaced too, at the slowest rate.
+		batch := wantInt(t, ev, queue+" event", "Properties", "BatchSize")
+		rounds := (batch + forwarder.DefaultConcurrency - 1) / forwarder.DefaultConcurrency
+		need := time.Duration(rounds+1) * logistos.RequestTimeout
+		if queue == "BackfillQueue" {
+			need += time.Duration(batch-1) * forwarder.BackfillInterval(wantInt(t, tpl.Parameters, "BackfillRate", "BackfillRate", "MinValue"))
+		}
+		if timeout < need {
+			t.Errorf("%s: forwarder timeout %s: a batch of %d at %d POSTs in flight needs %d rounds of %s plus one for the deadline margin "+
+				"(and, for the backfill, its spacing at the lowest rate), %s", queue, timeout, batch, forwarder.DefaultConcurrency, rounds, logistos.RequestTimeout, need)
+		}
 	}
-	if id, attr, ok := GetAtt(Get(ev, "Properties", "Queue")); !ok || id != "OrdersQueue" || attr != "Arn" {
-		t.Errorf("forwarder reads %v, want !GetAtt OrdersQueue.Arn", Get(ev, "Properties", "Queue"))
-	}
-	if !slices.Contains(List(ev, "Properties", "FunctionResponseTypes"), any("ReportBatchItemFailures")) {
-		t.Error("no ReportBatchItemFailures: one failed order would redeliver its whole batch")
-	}
-	param := refOf(t, Get(ev, "Properties", "ScalingConfig", "MaximumConcurrency"), "ScalingConfig.MaximumConcurrency")
+	events := forwarderEvents(t, tpl)
+	param := refOf(t, Get(events["OrdersQueue"], "Properties", "ScalingConfig", "MaximumConcurrency"), "orders ScalingConfig.MaximumConcurrency")
 	if n, ok := Int(tpl.Parameters, param, "MinValue"); !ok || n < 2 {
 		t.Errorf("parameter %s allows %v; the event source needs at least 2", param, Get(tpl.Parameters, param, "MinValue"))
 	}
-	// Every record of a full batch must get its POST within one invocation.
-	batch := wantInt(t, ev, "forwarder event", "Properties", "BatchSize")
-	rounds := (batch + forwarder.DefaultConcurrency - 1) / forwarder.DefaultConcurrency
-	timeout := time.Duration(wantInt(t, prop(tpl, resource(t, tpl, "ForwarderFunction", "AWS::Serverless::Function"), "Timeout"), "forwarder Timeout")) * time.Second
-	if need := time.Duration(rounds+1) * logistos.RequestTimeout; timeout < need {
-		t.Errorf("forwarder timeout %s: a batch of %d at %d POSTs in flight needs %d rounds of %s plus one for the deadline margin, %s",
-			timeout, batch, forwarder.DefaultConcurrency, rounds, logistos.RequestTimeout, need)
+	// The forwarder paces each backfill invocation at BackfillRate divided
+	// by this number: both must be the same, or the backfill runs faster
+	// (more invocations) or slower than its rate.
+	if n := wantInt(t, events["BackfillQueue"], "backfill event", "Properties", "ScalingConfig", "MaximumConcurrency"); n != forwarder.BackfillInvocations {
+		t.Errorf("backfill event source MaximumConcurrency %d, want forwarder.BackfillInvocations = %d", n, forwarder.BackfillInvocations)
+	}
+}
+
+// TestBackfillRate: the forwarder paces the records of the queue its
+// Backfill event source reads, at the BackfillRate parameter, whose
+// default and limits are config's.
+func TestBackfillRate(t *testing.T) {
+	tpl := load(t)
+	vars := env(tpl, resource(t, tpl, "ForwarderFunction", "AWS::Serverless::Function"))
+	if id, attr, ok := GetAtt(vars[config.BackfillQueueARN]); !ok || id != "BackfillQueue" || attr != "Arn" {
+		t.Errorf("forwarder %s = %v, want !GetAtt BackfillQueue.Arn", config.BackfillQueueARN, vars[config.BackfillQueueARN])
+	}
+	if got := refOf(t, vars[config.BackfillRate], "forwarder "+config.BackfillRate); got != "BackfillRate" {
+		t.Errorf("forwarder %s = !Ref %s, want !Ref BackfillRate", config.BackfillRate, got)
+	}
+	for key, want := range map[string]int{"Default": config.DefaultBackfillRate, "MinValue": 1, "MaxValue": config.MaxBackfillRate} {
+		if got := wantInt(t, tpl.Parameters, "BackfillRate", "BackfillRate", key); got != want {
+			t.Errorf("BackfillRate %s %d, want %d (config)", key, got, want)
+		}
 	}
 }
 
@@ -415,6 +472,8 @@ func TestOutputs(t *testing.T) {
 	want := map[string]string{
 		"WebhookUrl": "", "ActivateFunctionName": "ActivateFunction",
 		"OrdersQueueUrl": "OrdersQueue", "OrdersQueueArn": "OrdersQueue",
+		// docs/operations.md watches a backfill's progress by its depth.
+		"BackfillQueueUrl":   "BackfillQueue",
 		"DeadLetterQueueUrl": "DeadLetterQueue", "DeadLetterQueueArn": "DeadLetterQueue",
 		// The runbook and the alarm e-mails send the operator to these.
 		"WebhookFunctionName": "WebhookFunction", "ForwarderFunctionName": "ForwarderFunction",

@@ -1,6 +1,6 @@
 // Package activate connects a shop to Logistos once: it hands the shop's
 // REST API key to Logistos (handoff), registers the order.created webhook
-// (webhook) and puts every existing order on the orders queue (backfill).
+// (webhook) and puts every existing order on the backfill queue (backfill).
 //
 // Every step is safe to run again: a handoff already made is skipped, the
 // webhook is brought to the wanted state rather than created twice, and a
@@ -113,7 +113,7 @@ type Handler struct {
 	Pending       wookey.Pending // keys that arrived through connect, not yet proven
 	KeyStore      KeyWriter      // where a proven key becomes the key in use (nil: literal keys, none can be adopted)
 	Logistos      CredentialsPoster
-	Queue         queue.BatchSender   // the orders queue (queue.Sender)
+	Queue         queue.BatchSender   // the backfill queue (queue.Sender), apart from the live orders
 	Ledger        *ledger.Recorder    // records what the backfill queued, from its ledger.Horizon on (nil: nothing)
 	DeadLetters   queue.DeadLetterAPI // takes orders too large for Queue even compressed (nil: they fail the backfill)
 	DLQURL        string              // the dead-letter queue DeadLetters sends to

@@ -12,7 +12,7 @@ import (
 	"github.com/logistos-sync/logistos-sync/shared/wooapi"
 )
 
-// Enqueueing of the backfill's pages: each page's orders go on the orders
+// Enqueueing of the backfill's pages: each page's orders go on the backfill
 // queue in batches, byte for byte as the shop listed them.
 
 // enqueuePage enqueues pg, the seq-th page handed over.

@@ -48,7 +48,7 @@ func New(cfg config.Activate, awsCfg aws.Config, log *slog.Logger, m *metrics.Em
 		Keys:           shop.Keys,
 		Pending:        wookey.Pending{States: state.OpenOnce(db, cfg.StateTable)},
 		Logistos:       &logistos.Client{HTTP: logistos.NewHTTPClient(), CredentialsURL: cfg.CredentialsURL},
-		Queue:          &queue.Sender{Client: sqsClient, QueueURL: cfg.QueueURL},
+		Queue:          &queue.Sender{Client: sqsClient, QueueURL: cfg.BackfillQueueURL},
 		Ledger:         &ledger.Recorder{Store: ledger.Open(db, cfg.LedgerTable), Log: log, Metrics: m},
 		DeadLetters:    sqsClient,
 		DLQURL:         cfg.DLQURL,

@@ -8,7 +8,7 @@ import (
 func TestLoadActivate(t *testing.T) {
 	base := func() map[string]string {
 		return map[string]string{
-			StoreURL: "https://shop.example/", QueueURL: "https://sqs/q", DLQURL: "https://sqs/dlq", WebhookSecretARN: "arn:ws",
+			StoreURL: "https://shop.example/", BackfillQueueURL: "https://sqs/backfill", DLQURL: "https://sqs/dlq", WebhookSecretARN: "arn:ws",
 			WooCredentialsSecretARN: "arn:woo", WebhookURL: "https://api.example/woocommerce/webhook",
 		}
 	}
@@ -17,7 +17,8 @@ func TestLoadActivate(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.StoreURL != "https://shop.example" || c.WooCredentials.ARN != "arn:woo" || c.CredentialsURL != DefaultLogistosCredentialsURL ||
-		c.DLQURL != "https://sqs/dlq" || c.BackfillConcurrency != DefaultBackfillConcurrency || strings.Join(c.BackfillStatuses, ",") != "any" || c.StateTable != "" ||
+		c.DLQURL != "https://sqs/dlq" || c.BackfillQueueURL != "https://sqs/backfill" || c.BackfillConcurrency != DefaultBackfillConcurrency ||
+		strings.Join(c.BackfillStatuses, ",") != "any" || c.StateTable != "" ||
 		strings.Join(c.Topics, ",") != "order.created" {
 		t.Errorf("defaults: %+v", c)
 	}
@@ -38,6 +39,7 @@ func TestLoadActivate(t *testing.T) {
 		"STORE_URL":             func(m map[string]string) { m[StoreURL] = "http://shop.example" }, // credentials in clear
 		WebhookURL:              func(m map[string]string) { delete(m, WebhookURL) },
 		DLQURL:                  func(m map[string]string) { delete(m, DLQURL) }, // oversized orders go there
+		BackfillQueueURL:        func(m map[string]string) { delete(m, BackfillQueueURL) },
 		BackfillConcurrency:     func(m map[string]string) { m[BackfillConcurrency] = "64" },
 		LogistosCredentialsURL:  func(m map[string]string) { m[LogistosCredentialsURL] = "http://logistos.example/x" },
 	} {

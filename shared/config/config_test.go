@@ -25,12 +25,35 @@ func TestLoadWebhook(t *testing.T) {
 }
 
 func TestLoadForwarderDefaults(t *testing.T) {
-	c, err := LoadForwarder(FromMap(map[string]string{StoreURL: "http://127.0.0.1:8088", DLQURL: "http://localhost:4566/000000000000/dlq"}))
+	base := func() map[string]string {
+		return map[string]string{StoreURL: "http://127.0.0.1:8088", DLQURL: "http://localhost:4566/000000000000/dlq",
+			BackfillQueueARN: "arn:aws:sqs:ap-south-1:000000000000:backfill"}
+	}
+	c, err := LoadForwarder(FromMap(base()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.OrdersURL != "https://admin.logistos.in/integration/woo_commerce_orders" || !slices.Equal(c.Topics, []string{"order.created"}) {
+	if c.OrdersURL != "https://admin.logistos.in/integration/woo_commerce_orders" || !slices.Equal(c.Topics, []string{"order.created"}) ||
+		c.BackfillQueueARN != "arn:aws:sqs:ap-south-1:000000000000:backfill" || c.BackfillRate != DefaultBackfillRate {
 		t.Fatalf("%+v", c)
+	}
+	// Without the backfill queue's ARN nothing would be paced: the
+	// backfill would reach Logistos as fast as the forwarder can send.
+	for name, change := range map[string]func(m map[string]string){
+		BackfillQueueARN + ": is required": func(m map[string]string) { delete(m, BackfillQueueARN) },
+		BackfillRate + `: "0"`:             func(m map[string]string) { m[BackfillRate] = "0" },
+		BackfillRate + `: "51"`:            func(m map[string]string) { m[BackfillRate] = "51" },
+	} {
+		m := base()
+		change(m)
+		if _, err := LoadForwarder(FromMap(m)); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("want %q, got %v", name, err)
+		}
+	}
+	m := base()
+	m[BackfillRate] = "25"
+	if c, err := LoadForwarder(FromMap(m)); err != nil || c.BackfillRate != 25 {
+		t.Errorf("BACKFILL_RATE=25: %d, %v", c.BackfillRate, err)
 	}
 }
 

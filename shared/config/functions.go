@@ -22,6 +22,15 @@ const (
 	BackfillConcurrency     = "BACKFILL_CONCURRENCY"
 	BackfillStatus          = "BACKFILL_STATUS"
 	LogLevel                = "LOG_LEVEL"
+	// BackfillQueueURL is the backfill queue, where activate puts the
+	// shop's existing orders, apart from the live ones on QUEUE_URL.
+	BackfillQueueURL = "BACKFILL_QUEUE_URL"
+	// BackfillQueueARN names that queue to the forwarder: the records
+	// whose event source it is are paced at BACKFILL_RATE.
+	BackfillQueueARN = "BACKFILL_QUEUE_ARN"
+	// BackfillRate is the most POSTs a second the forwarder sends for the
+	// backfill queue, all its invocations together.
+	BackfillRate = "BACKFILL_RATE"
 	// ActivateFunction names the function connect starts once a key is
 	// stored.
 	ActivateFunction = "ACTIVATE_FUNCTION"
@@ -88,25 +97,44 @@ func LoadWebhook(e *Env) (Webhook, error) {
 	return c, e.Err()
 }
 
+// Limits of the backfill's rate to Logistos (BACKFILL_RATE, the template's
+// BackfillRate parameter), in POSTs per second.
+const (
+	// DefaultBackfillRate sends a 100,000-order history in under 3 hours
+	// while adding at most 10 requests a second to what Logistos gets
+	// from the shop's live orders.
+	DefaultBackfillRate = 10
+	// MaxBackfillRate keeps a mistyped setting from flooding Logistos; two
+	// backfill invocations of 10 POSTs each reach about 20 ÷ Logistos's
+	// latency in seconds anyway (66 a second at 300 ms).
+	MaxBackfillRate = 50
+)
+
 // Forwarder is the forwarder function's configuration.
 type Forwarder struct {
 	StoreURL  string
 	DLQURL    string
 	OrdersURL string
 	Topics    []string
-	Function  string // the deployed function's name ("" in local runs)
-	LogLevel  string
+	// BackfillQueueARN is the backfill queue's ARN: records from it are
+	// paced so that the backfill sends at most BackfillRate POSTs a second.
+	BackfillQueueARN string
+	BackfillRate     int
+	Function         string // the deployed function's name ("" in local runs)
+	LogLevel         string
 }
 
 // LoadForwarder reads the forwarder function's configuration.
 func LoadForwarder(e *Env) (Forwarder, error) {
 	c := Forwarder{
-		StoreURL:  e.URL(StoreURL, "", true),
-		DLQURL:    e.Required(DLQURL),
-		OrdersURL: e.SecureURL(LogistosOrdersURL, DefaultLogistosOrdersURL, true),
-		Topics:    e.List(ForwardTopics, DefaultForwardTopics),
-		Function:  e.String(FunctionName, ""),
-		LogLevel:  e.String(LogLevel, DefaultLogLevel),
+		StoreURL:         e.URL(StoreURL, "", true),
+		DLQURL:           e.Required(DLQURL),
+		OrdersURL:        e.SecureURL(LogistosOrdersURL, DefaultLogistosOrdersURL, true),
+		Topics:           e.List(ForwardTopics, DefaultForwardTopics),
+		BackfillQueueARN: e.Required(BackfillQueueARN),
+		BackfillRate:     e.Int(BackfillRate, DefaultBackfillRate, 1, MaxBackfillRate),
+		Function:         e.String(FunctionName, ""),
+		LogLevel:         e.String(LogLevel, DefaultLogLevel),
 	}
 	return c, e.Err()
 }
@@ -123,7 +151,10 @@ const (
 // Activate is the activate function's configuration.
 type Activate struct {
 	StoreURL string
-	QueueURL string
+	// BackfillQueueURL takes the backfill's orders: a queue of its own,
+	// which the forwarder drains at BACKFILL_RATE, so that live orders on
+	// the orders queue never wait behind the shop's history.
+	BackfillQueueURL string
 	// DLQURL receives, by id, the orders the backfill cannot queue (too
 	// large for an SQS message even compressed).
 	DLQURL        string
@@ -155,7 +186,7 @@ type Activate struct {
 func LoadActivate(e *Env) (Activate, error) {
 	c := Activate{
 		StoreURL:            e.SecureURL(StoreURL, "", true),
-		QueueURL:            e.Required(QueueURL),
+		BackfillQueueURL:    e.Required(BackfillQueueURL),
 		DLQURL:              e.Required(DLQURL),
 		WebhookSecret:       e.secret(WebhookSecretARN, WebhookSecret),
 		WebhookURL:          e.SecureURL(WebhookURL, "", true),

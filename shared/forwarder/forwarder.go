@@ -7,6 +7,11 @@
 // or skipped (a topic no longer forwarded): sent to the DLQ at once with the
 // reason, then acknowledged. Nothing is retried forever and nothing is
 // dropped silently.
+//
+// The function has two event sources: the orders queue (live orders from
+// the webhook and reconcile), whose records go out at once, and the backfill
+// queue, whose records are paced (Pacer) so that a shop's history reaches
+// Logistos at a bounded rate and never holds up a live order.
 package forwarder
 
 import (
@@ -44,6 +49,14 @@ type Handler struct {
 	Queues   *Queues
 	StoreURL string          // normalised with logistos.StoreURL
 	Topics   map[string]bool // webhook topics forwarded
+	// BackfillQueueARN is the backfill queue's: its records wait for
+	// BackfillPacer before their POST. Which queue a record came from
+	// decides, not its origin attribute, which says who queued it (and so
+	// its Logistos event): a backfilled order redriven to the orders queue
+	// travels as a live one, and holds up nothing there.
+	BackfillQueueARN string
+	// BackfillPacer spaces the backfill queue's POSTs; nil paces nothing.
+	BackfillPacer *Pacer
 	// Concurrency bounds POSTs in flight; DefaultConcurrency when zero.
 	Concurrency int
 	// PostTimeout is how long one POST may take; logistos.RequestTimeout when zero.
@@ -73,6 +86,10 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 	var wg sync.WaitGroup
 	for _, it := range items {
 		if it.outcome != outcomePending {
+			continue
+		}
+		if err := h.pace(ctx, it); err != nil {
+			it.outcome, it.err = outcomeDeadline, err
 			continue
 		}
 		sem <- struct{}{}
@@ -118,11 +135,7 @@ func (h *Handler) send(ctx context.Context, it *item) {
 		return
 	}
 	p := &logistos.Payload{Source: logistos.Source, StoreURL: h.StoreURL, Event: it.event, Orders: []logistos.Order{it.order}}
-	timeout := h.PostTimeout
-	if timeout <= 0 {
-		timeout = logistos.RequestTimeout
-	}
-	pctx, cancel := context.WithTimeout(ctx, timeout)
+	pctx, cancel := context.WithTimeout(ctx, h.postTimeout())
 	defer cancel()
 	start := time.Now()
 	err := h.Logistos.PostOrders(pctx, p)
@@ -131,19 +144,42 @@ func (h *Handler) send(ctx context.Context, it *item) {
 	it.setResult(err)
 }
 
+// pace waits for a backfill queue record's turn; live records never wait.
+// It fails when the turn comes too late for a whole POST before the
+// deadline, or the invocation ends first.
+func (h *Handler) pace(ctx context.Context, it *item) error {
+	if h.BackfillPacer == nil || it.rec.EventSourceARN != h.BackfillQueueARN {
+		return nil
+	}
+	return h.BackfillPacer.Wait(ctx, h.lastStart(ctx))
+}
+
 // timeLeft reports whether a whole POST fits before the Lambda deadline.
 func (h *Handler) timeLeft(ctx context.Context) bool {
-	d, ok := ctx.Deadline()
-	if !ok {
+	last := h.lastStart(ctx)
+	if last.IsZero() {
 		return true
-	}
-	timeout := h.PostTimeout
-	if timeout <= 0 {
-		timeout = logistos.RequestTimeout
 	}
 	now := time.Now
 	if h.Now != nil {
 		now = h.Now
 	}
-	return d.Sub(now()) > timeout+deadlineMargin
+	return now().Before(last)
+}
+
+// lastStart is the moment from which a whole POST no longer fits before
+// the invocation's deadline; zero without a deadline.
+func (h *Handler) lastStart(ctx context.Context) time.Time {
+	d, ok := ctx.Deadline()
+	if !ok {
+		return time.Time{}
+	}
+	return d.Add(-(h.postTimeout() + deadlineMargin))
+}
+
+func (h *Handler) postTimeout() time.Duration {
+	if h.PostTimeout > 0 {
+		return h.PostTimeout
+	}
+	return logistos.RequestTimeout
 }

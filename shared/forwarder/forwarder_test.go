@@ -93,8 +93,9 @@ type fakeSQS struct {
 func (f *fakeSQS) ChangeMessageVisibility(_ context.Context, in *sqs.ChangeMessageVisibilityInput, _ ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if *in.QueueUrl != "https://sqs.ap-south-1.amazonaws.com/123456789012/orders" {
-		return nil, fmt.Errorf("unknown queue %s", *in.QueueUrl)
+	// The two queues the forwarder consumes (queueARN, backfillARN).
+	if q := *in.QueueUrl; q != "https://sqs.ap-south-1.amazonaws.com/123456789012/orders" && q != "https://sqs.ap-south-1.amazonaws.com/123456789012/backfill" {
+		return nil, fmt.Errorf("unknown queue %s", q)
 	}
 	if f.visibility == nil {
 		f.visibility = map[string]int32{}

@@ -21,7 +21,11 @@ func New(cfg config.Forwarder, awsCfg aws.Config, log *slog.Logger, m *metrics.E
 		Queues:   &Queues{Client: sqs.NewFromConfig(awsCfg), DLQURL: cfg.DLQURL},
 		StoreURL: logistos.StoreURL(cfg.StoreURL),
 		Topics:   config.Set(cfg.Topics),
-		Log:      log,
-		Metrics:  m,
+		// One pacer per Handler, that is per container: the event source
+		// runs at most BackfillInvocations of them at once.
+		BackfillQueueARN: cfg.BackfillQueueARN,
+		BackfillPacer:    &Pacer{Interval: BackfillInterval(cfg.BackfillRate)},
+		Log:              log,
+		Metrics:          m,
 	}
 }

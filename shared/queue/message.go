@@ -39,8 +39,9 @@ const EncodingGzip = "gzip"
 
 // Limits of SQS that shape messages and batches.
 const (
-	// MaxMessageBytes is the orders queue's MaximumMessageSize (the SQS
-	// maximum, set in template.yaml). Body and attributes count against it.
+	// MaxMessageBytes is the orders and backfill queues' MaximumMessageSize
+	// (the SQS maximum, set in template.yaml). Body and attributes count
+	// against it.
 	MaxMessageBytes = 1 << 20
 	// MaxBatchEntries is SendMessageBatch's entry limit.
 	MaxBatchEntries = 10

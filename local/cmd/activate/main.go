@@ -1,6 +1,6 @@
 // Command activate is `make activate`: the activate function's handler run
 // on this machine against a shop, with the local stack of `make run` as AWS
-// (its orders queue and webhook secret). The backfill has no Lambda
+// (its backfill queue and webhook secret). The backfill has no Lambda
 // deadline here, so it runs to the end in one go.
 //
 // The shop is STORE_URL with WOO_CONSUMER_KEY and WOO_CONSUMER_SECRET, or a

@@ -94,7 +94,7 @@ func TestCommand(t *testing.T) {
 		if !strings.Contains(out.String(), "Logistos (local stand-in) received the credentials") || strings.Contains(out.String(), "cs_fake") {
 			t.Errorf("credentials summary missing or showing the secret:\n%s", out.String())
 		}
-		if v, _, _ := st.Depth(context.Background(), st.QueueURL); v != 1200 {
+		if v, _, _ := st.Depth(context.Background(), st.BackfillQueueURL); v != 1200 {
 			t.Errorf("queue holds %d orders, want 1200", v)
 		}
 	})
@@ -124,7 +124,7 @@ func TestCommand(t *testing.T) {
 	// stopped.
 	t.Run("interrupted, then resumed", func(t *testing.T) {
 		ctx := context.Background()
-		if _, err := st.SQS.PurgeQueue(ctx, &sqs.PurgeQueueInput{QueueUrl: aws.String(st.QueueURL)}); err != nil {
+		if _, err := st.SQS.PurgeQueue(ctx, &sqs.PurgeQueueInput{QueueUrl: aws.String(st.BackfillQueueURL)}); err != nil {
 			t.Fatal(err)
 		}
 		const orders = 6000
@@ -139,7 +139,7 @@ func TestCommand(t *testing.T) {
 		// 20 pages on the queue: pages are enqueued out of order, but at
 		// most 16 at once, so the first ones are done and checkpointed.
 		testwait.Eventually(t, 60*time.Second, func() error {
-			if v, _, _ := st.Depth(ctx, st.QueueURL); v < 2000 {
+			if v, _, _ := st.Depth(ctx, st.BackfillQueueURL); v < 2000 {
 				return fmt.Errorf("%d orders on the queue, waiting for 2000", v)
 			}
 			return nil
@@ -157,7 +157,7 @@ func TestCommand(t *testing.T) {
 			strings.Count(msg, "again") != 1 {
 			t.Errorf("interrupted run says %q: want where it stopped and, once, how to resume", msg)
 		}
-		stopped, _, _ := st.Depth(ctx, st.QueueURL)
+		stopped, _, _ := st.Depth(ctx, st.BackfillQueueURL)
 
 		second, out, secondErr := child(args, env...)
 		if err := second.Run(); err != nil {
@@ -189,7 +189,7 @@ func TestCommand(t *testing.T) {
 		}
 		// Resumed, not restarted: the orders the first run queued are not
 		// queued again (at most the pages after its last checkpoint write).
-		if v, _, _ := st.Depth(ctx, st.QueueURL); v < orders || v >= orders+stopped {
+		if v, _, _ := st.Depth(ctx, st.BackfillQueueURL); v < orders || v >= orders+stopped {
 			t.Errorf("queue holds %d orders after both runs (%d after the first): want %d plus at most a few pages sent twice", v, stopped, orders)
 		}
 	})

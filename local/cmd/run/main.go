@@ -211,7 +211,7 @@ func run(ctx context.Context, log *slog.Logger, out io.Writer) error {
 		fmt.Fprintf(out, "Reconcile    off: set STORE_URL, WOO_CONSUMER_KEY and WOO_CONSUMER_SECRET to run it every %s\n\n", every)
 	}
 	log.Info("local pipeline ready", "webhook", url, "aws_endpoint", st.Endpoint, "logistos", cfg.OrdersURL)
-	err = pipeline.Run(ctx, ln, pipeline.Routes(fns.Webhook, conn.Handler, log), pipeline.Poller(st, fns.Forwarder, log), log)
+	err = pipeline.Run(ctx, ln, pipeline.Routes(fns.Webhook, conn.Handler, log), fns.Pollers(st, log), log)
 	conn.Activation.Wait()
 	log.Info("local pipeline stopped")
 	return err
@@ -257,7 +257,7 @@ func reconcileEvery(ctx context.Context, h *reconcile.Handler, every time.Durati
 // URL.
 func settings(capture *fakelogistos.Server, shopPort int) map[string]string {
 	vars := map[string]string{config.StoreURL: localShopURL(shopPort)}
-	for _, name := range []string{config.StoreURL, config.ForwardTopics, config.LogistosOrdersURL, config.LogLevel} {
+	for _, name := range []string{config.StoreURL, config.ForwardTopics, config.LogistosOrdersURL, config.BackfillRate, config.LogLevel} {
 		if v := os.Getenv(name); v != "" {
 			vars[name] = v
 		}
@@ -352,7 +352,7 @@ logistos-sync is running locally
 
   Webhook      POST %s
   Logistos     %s
-  AWS (kumo)   %s   queue %s, DLQ %s
+  AWS (kumo)   %s   queue %s, backfill %s (%d POSTs a second, BACKFILL_RATE), DLQ %s
                AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION=%s \
                  aws --endpoint-url %s sqs get-queue-attributes --attribute-names All --queue-url %s
   Secret       Secrets Manager %s (value from WEBHOOK_SECRET, default %q)
@@ -365,7 +365,7 @@ Send a correctly signed sample order (or run `+"`make demo`"+` in another termin
 The ping: curl -sS -d webhook_id=1 %s
 Ctrl-C stops everything.
 
-`, url, logistosLine, st.Endpoint, stack.QueueName, stack.DLQName, stack.Region, st.Endpoint, st.QueueURL,
+`, url, logistosLine, st.Endpoint, stack.QueueName, stack.BackfillQueueName, cfg.BackfillRate, stack.DLQName, stack.Region, st.Endpoint, st.QueueURL,
 		stack.WebhookSecretName, stack.DefaultWebhookSecret, st.ReachableURL(st.QueueURL), st.ReachableURL(st.DLQURL),
 		// From the shop configured, as WooCommerce sends it (with a slash).
 		delivery.Delivery{Source: strings.TrimSuffix(cfg.StoreURL, "/") + "/"}.Curl(url, path, body, secretValue), url)
