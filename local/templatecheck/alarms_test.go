@@ -16,7 +16,7 @@ var emitted = map[string][]string{
 	"WebhookFunction": {metrics.OrdersReceived, metrics.OrdersEnqueued, metrics.OrdersDropped,
 		metrics.SignatureRejected, metrics.SignatureMissing, metrics.BodyTooLarge, metrics.BodyMalformed,
 		metrics.EnqueueFailed, metrics.SecretUnavailable, metrics.LedgerWriteFailed},
-	"ForwarderFunction": {metrics.OrdersForwarded, metrics.OrdersFailedTransient, metrics.OrdersFailedPermanent, metrics.OrdersSkipped, metrics.ValuesDropped, metrics.ForwardLatency},
+	"ForwarderFunction": {metrics.OrdersForwarded, metrics.OrdersFailedTransient, metrics.OrdersFailedPermanent, metrics.OrdersSkipped, metrics.ValuesDropped},
 	"ActivateFunction":  {metrics.OrdersBackfilled, metrics.OrdersBackfillDeadLettered, metrics.LedgerWriteFailed, metrics.ShopConnected, metrics.ConnectKeyRejected},
 	"ReconcileFunction": {metrics.OrdersRecovered, metrics.WebhookRepaired, metrics.ReconcileFailed, metrics.LedgerWriteFailed},
 	"ConnectFunction": {metrics.ConnectStarted, metrics.ConnectKeyReceived, metrics.ConnectRejected, metrics.ConnectFailed,

@@ -112,15 +112,24 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: it.rec.MessageId})
 		}
 	}
-	// One line per batch, zeros included, so that the "Logistos failing"
-	// alarm's ratio always has both terms.
-	h.Metrics.Emit(
-		metrics.Metric{Name: metrics.OrdersForwarded, Unit: metrics.Count, Value: float64(counts[outcomeForwarded])},
-		metrics.Metric{Name: metrics.OrdersFailedTransient, Unit: metrics.Count, Value: float64(counts[outcomeTransient])},
-		metrics.Metric{Name: metrics.OrdersFailedPermanent, Unit: metrics.Count, Value: float64(counts[outcomePermanent])},
-		metrics.Metric{Name: metrics.OrdersSkipped, Unit: metrics.Count, Value: float64(counts[outcomeSkipped])},
-		metrics.Metric{Name: metrics.ValuesDropped, Unit: metrics.Count, Value: float64(dropped)},
-	)
+	// One line per batch. The two counts of the "Logistos failing" alarm's
+	// ratio are written with zeros, so that it always has both terms; the
+	// others only when they count something, since a custom metric is
+	// billed for every hour it is written in.
+	ms := []metrics.Metric{
+		{Name: metrics.OrdersForwarded, Unit: metrics.Count, Value: float64(counts[outcomeForwarded])},
+		{Name: metrics.OrdersFailedTransient, Unit: metrics.Count, Value: float64(counts[outcomeTransient])},
+	}
+	for _, m := range []metrics.Metric{
+		{Name: metrics.OrdersFailedPermanent, Unit: metrics.Count, Value: float64(counts[outcomePermanent])},
+		{Name: metrics.OrdersSkipped, Unit: metrics.Count, Value: float64(counts[outcomeSkipped])},
+		{Name: metrics.ValuesDropped, Unit: metrics.Count, Value: float64(dropped)},
+	} {
+		if m.Value != 0 {
+			ms = append(ms, m)
+		}
+	}
+	h.Metrics.Emit(ms...)
 	return resp, nil
 }
 
@@ -139,8 +148,9 @@ func (h *Handler) send(ctx context.Context, it *item) {
 	defer cancel()
 	start := time.Now()
 	err := h.Logistos.PostOrders(pctx, p)
+	// The latency goes in the order's log line (latency_ms), not in a metric
+	// line of its own: one more log event and metric-month per order.
 	it.latency = time.Since(start)
-	h.Metrics.Duration(metrics.ForwardLatency, it.latency)
 	it.setResult(err)
 }
 

@@ -551,3 +551,29 @@ func TestValuesDroppedCountedNotSent(t *testing.T) {
 		t.Error("logs hold the dropped value")
 	}
 }
+
+// TestQuietBatchEmitsOnlyTheAlarmedCounts: a custom metric costs by the
+// hour it is written in, so a batch where nothing went wrong writes the two
+// counts LogistosFailingAlarm's ratio needs, and no latency line: the rest
+// are written only when they count something.
+func TestQuietBatchEmitsOnlyTheAlarmedCounts(t *testing.T) {
+	hs := newHarness()
+	resp, _ := hs.h.Handle(context.Background(), events.SQSEvent{Records: []events.SQSMessage{record(7, queue.OriginWebhook, "")}})
+	if len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("failures %v", resp.BatchItemFailures)
+	}
+	emf := hs.emf.String()
+	if n := strings.Count(emf, "\n"); n != 1 {
+		t.Errorf("%d EMF lines for one order, want 1 (the batch's): %s", n, emf)
+	}
+	for _, m := range []string{`"OrdersForwarded":1`, `"OrdersFailedTransient":0`} {
+		if !strings.Contains(emf, m) {
+			t.Errorf("metrics lack %s: %s", m, emf)
+		}
+	}
+	for _, m := range []string{metrics.OrdersFailedPermanent, metrics.OrdersSkipped, metrics.ValuesDropped, "ForwardLatency"} {
+		if strings.Contains(emf, `"`+m+`"`) {
+			t.Errorf("a quiet batch writes %s: %s", m, emf)
+		}
+	}
+}

@@ -36,7 +36,6 @@ const (
 	OrdersFailedPermanent = "OrdersFailedPermanent" // sent to the DLQ
 	OrdersSkipped         = "OrdersSkipped"         // a topic no longer forwarded: sent to the DLQ
 	ValuesDropped         = "ValuesDropped"         // objects or arrays where the allow-list keeps a scalar
-	ForwardLatency        = "ForwardLatency"        // milliseconds per Logistos POST
 	// activate
 	OrdersBackfilled           = "OrdersBackfilled"
 	OrdersBackfillDeadLettered = "OrdersBackfillDeadLettered" // too large for the queue even compressed: on the DLQ by id

@@ -15,7 +15,7 @@ func TestEMFLine(t *testing.T) {
 	e := New(&buf, "shop-webhook")
 	e.now = func() time.Time { return time.UnixMilli(1795838953955) }
 	e.Count(OrdersEnqueued, 1)
-	e.Duration(ForwardLatency, 1500*time.Microsecond)
+	e.Duration("ForwardLatency", 1500*time.Microsecond)
 
 	lines := bytes.Split(bytes.TrimSpace(buf.Bytes()), []byte("\n"))
 	if len(lines) != 2 {
@@ -34,7 +34,7 @@ func TestEMFLine(t *testing.T) {
 	for i, want := range []struct {
 		name, unit string
 		value      float64
-	}{{OrdersEnqueued, Count, 1}, {ForwardLatency, Milliseconds, 1.5}} {
+	}{{OrdersEnqueued, Count, 1}, {"ForwardLatency", Milliseconds, 1.5}} {
 		var doc emf
 		var flat map[string]any
 		if err := json.Unmarshal(lines[i], &doc); err != nil {
