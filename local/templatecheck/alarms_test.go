@@ -13,7 +13,7 @@ import (
 
 // emitted are the metrics the code writes, by the function that writes them.
 var emitted = map[string][]string{
-	"WebhookFunction": {metrics.OrdersReceived, metrics.OrdersEnqueued, metrics.OrdersDropped,
+	"WebhookFunction": {metrics.OrdersEnqueued, metrics.OrdersDropped,
 		metrics.SignatureRejected, metrics.SignatureMissing, metrics.BodyTooLarge, metrics.BodyMalformed,
 		metrics.EnqueueFailed, metrics.SecretUnavailable, metrics.LedgerWriteFailed},
 	"ForwarderFunction": {metrics.OrdersForwarded, metrics.OrdersFailedTransient, metrics.OrdersFailedPermanent, metrics.OrdersSkipped, metrics.ValuesDropped},

@@ -21,7 +21,6 @@ const DimensionName = "FunctionName"
 // Metric names; the template's alarms use them.
 const (
 	// webhook
-	OrdersReceived    = "OrdersReceived"    // signed order deliveries
 	OrdersEnqueued    = "OrdersEnqueued"    // put on the orders queue
 	OrdersDropped     = "OrdersDropped"     // authentic but unusable: answered 200, not queued
 	SignatureRejected = "SignatureRejected" // answered 401: signed, but not with our secret

@@ -55,7 +55,7 @@ func TestEMFLine(t *testing.T) {
 
 func TestEmitSeveralInOneLine(t *testing.T) {
 	var buf bytes.Buffer
-	New(&buf, "f").Emit(One(OrdersReceived), One(OrdersEnqueued))
+	New(&buf, "f").Emit(One(OrdersDropped), One(OrdersEnqueued))
 	if bytes.Count(buf.Bytes(), []byte("\n")) != 1 {
 		t.Fatalf("want one line: %s", buf.Bytes())
 	}
@@ -63,10 +63,10 @@ func TestEmitSeveralInOneLine(t *testing.T) {
 	if err := json.Unmarshal(buf.Bytes(), &flat); err != nil {
 		t.Fatal(err)
 	}
-	if flat[OrdersReceived] != 1.0 || flat[OrdersEnqueued] != 1.0 {
+	if flat[OrdersDropped] != 1.0 || flat[OrdersEnqueued] != 1.0 {
 		t.Fatalf("values: %s", buf.Bytes())
 	}
-	if !bytes.Contains(buf.Bytes(), []byte(`"Metrics":[{"Name":"OrdersReceived","Unit":"Count"},{"Name":"OrdersEnqueued","Unit":"Count"}]`)) {
+	if !bytes.Contains(buf.Bytes(), []byte(`"Metrics":[{"Name":"OrdersDropped","Unit":"Count"},{"Name":"OrdersEnqueued","Unit":"Count"}]`)) {
 		t.Fatalf("metadata: %s", buf.Bytes())
 	}
 }

@@ -74,9 +74,6 @@ type outcome struct {
 	name   string // "outcome" in the log line
 	status int
 	metric string
-	// order marks outcomes of an authentic order delivery, which also
-	// count toward OrdersReceived.
-	order  bool
 	level  slog.Level
 	msg    string // the log message
 	reason string // why, when it is not the plain path
@@ -99,15 +96,15 @@ const (
 // the rejections, and the two failures on our side.
 var (
 	outQueued = outcome{name: "enqueued", status: http.StatusOK, body: bodyQueued,
-		metric: metrics.OrdersEnqueued, order: true, level: slog.LevelInfo, msg: "order enqueued"}
+		metric: metrics.OrdersEnqueued, level: slog.LevelInfo, msg: "order enqueued"}
 	outPing = outcome{name: "ping", status: http.StatusOK, body: bodyPing,
 		level: slog.LevelInfo, msg: "webhook ping"}
 
 	outTopicDropped = outcome{name: "dropped", status: http.StatusOK, body: bodyIgnored,
-		metric: metrics.OrdersDropped, order: true, level: slog.LevelWarn, msg: "webhook dropped",
+		metric: metrics.OrdersDropped, level: slog.LevelWarn, msg: "webhook dropped",
 		reason: "topic not forwarded"}
 	outRESTError = outcome{name: "dropped", status: http.StatusOK, body: bodyIgnored,
-		metric: metrics.OrdersDropped, order: true, level: slog.LevelWarn, msg: "webhook dropped",
+		metric: metrics.OrdersDropped, level: slog.LevelWarn, msg: "webhook dropped",
 		reason: "body is a WooCommerce REST error, not an order (check the webhook user's permissions)"}
 
 	outBadBase64 = outcome{name: "rejected", status: http.StatusBadRequest, body: bodyBadBody,
@@ -123,14 +120,14 @@ var (
 		metric: metrics.BodyTooLarge, level: slog.LevelWarn, msg: "webhook rejected",
 		reason: "body too large"}
 	outTooLargeQueue = outcome{name: "rejected", status: http.StatusRequestEntityTooLarge, body: bodyTooLarge,
-		metric: metrics.BodyTooLarge, order: true, level: slog.LevelWarn, msg: "webhook rejected",
+		metric: metrics.BodyTooLarge, level: slog.LevelWarn, msg: "webhook rejected",
 		reason: "order too large for one SQS message even gzip-compressed"}
 
 	outNoSecret = outcome{name: "secret_unavailable", status: http.StatusServiceUnavailable, body: bodyNoSecret,
 		metric: metrics.SecretUnavailable, level: slog.LevelError, msg: "webhook secret unavailable",
 		reason: "the webhook secret could not be read, so nothing can be verified"}
 	outEnqueueFailed = outcome{name: "enqueue_failed", status: http.StatusServiceUnavailable, body: bodyQueueDown,
-		metric: metrics.EnqueueFailed, order: true, level: slog.LevelError, msg: "webhook enqueue failed",
+		metric: metrics.EnqueueFailed, level: slog.LevelError, msg: "webhook enqueue failed",
 		reason: "the orders queue did not accept the order"}
 )
 
@@ -239,10 +236,9 @@ func (h *Handler) record(ctx context.Context, m queue.Message) {
 // or the secret. Only a forwarded topic reaches the plain path's line; on
 // the others it is whatever was sent, so it is made loggable.
 func (h *Handler) end(ctx context.Context, d *delivery, o outcome) events.APIGatewayV2HTTPResponse {
-	switch {
-	case o.order && o.metric != "":
-		h.Metrics.Emit(metrics.One(metrics.OrdersReceived), metrics.One(o.metric))
-	case o.metric != "":
+	// One count per outcome: the deliveries received are their sum (metric
+	// math), not a metric of their own billed for every hour with an order.
+	if o.metric != "" {
 		h.Metrics.Count(o.metric, 1)
 	}
 	if o == outQueued {

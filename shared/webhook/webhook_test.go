@@ -143,6 +143,11 @@ func TestDeliveryEnqueued(t *testing.T) {
 	if !strings.Contains(hs.logs.String(), `"order_id":313`) || !strings.Contains(hs.emf.String(), `"OrdersEnqueued":1`) {
 		t.Errorf("log or metric missing:\n%s\n%s", hs.logs, hs.emf)
 	}
+	// Each custom metric written with every order is billed for every hour
+	// with an order: the plain path writes only the one NoWebhookAlarm reads.
+	if strings.Contains(hs.emf.String(), `"OrdersReceived"`) || strings.Count(hs.emf.String(), `"Name":`) != 1 {
+		t.Errorf("the plain path writes more than OrdersEnqueued: %s", hs.emf)
+	}
 }
 
 // The ledger holds an order only once SQS accepted it: an entry for an
