@@ -102,11 +102,6 @@ func One(name string) Metric { return Metric{Name: name, Unit: Count, Value: 1} 
 // Count records n occurrences of name.
 func (e *Emitter) Count(name string, n int) { e.Emit(Metric{name, Count, float64(n)}) }
 
-// Duration records d under name, in milliseconds.
-func (e *Emitter) Duration(name string, d time.Duration) {
-	e.Emit(Metric{name, Milliseconds, float64(d.Microseconds()) / 1000})
-}
-
 // Emit writes metrics in one EMF line: one log event, however many metrics
 // an event moves.
 func (e *Emitter) Emit(ms ...Metric) {

@@ -15,7 +15,7 @@ func TestEMFLine(t *testing.T) {
 	e := New(&buf, "shop-webhook")
 	e.now = func() time.Time { return time.UnixMilli(1795838953955) }
 	e.Count(OrdersEnqueued, 1)
-	e.Duration("ForwardLatency", 1500*time.Microsecond)
+	e.Emit(Metric{"ForwardLatency", Milliseconds, 1.5})
 
 	lines := bytes.Split(bytes.TrimSpace(buf.Bytes()), []byte("\n"))
 	if len(lines) != 2 {
