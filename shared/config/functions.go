@@ -31,6 +31,10 @@ const (
 	// BackfillRate is the most POSTs a second the forwarder sends for the
 	// backfill queue, all its invocations together.
 	BackfillRate = "BACKFILL_RATE"
+	// WaitingQueueURL is the queue SQS moves an order to once its retries
+	// are spent on transient failures; reconcile moves them back when
+	// Logistos answers again.
+	WaitingQueueURL = "WAITING_QUEUE_URL"
 	// ActivateFunction names the function connect starts once a key is
 	// stored.
 	ActivateFunction = "ACTIVATE_FUNCTION"
@@ -248,9 +252,16 @@ type Reconcile struct {
 	StoreURL string
 	QueueURL string
 	// DLQURL receives, by id, the missed orders reconcile cannot queue (too
-	// large for an SQS message even compressed), as Activate's.
-	DLQURL        string
-	WebhookSecret Secret
+	// large for an SQS message even compressed), as Activate's, and a
+	// waiting order Logistos refuses when it is tried as the canary.
+	DLQURL string
+	// WaitingQueueURL holds the orders whose retries ran out while Logistos
+	// failed; each run tries one of them against OrdersURL and, when it goes
+	// through, moves the rest back to QueueURL at ReleaseRate a second.
+	WaitingQueueURL string
+	OrdersURL       string
+	ReleaseRate     int
+	WebhookSecret   Secret
 	// WooCredentials, ConsumerKey, ConsumerSecret: as Activate's.
 	WooCredentials Secret
 	ConsumerKey    string
@@ -273,17 +284,22 @@ type Reconcile struct {
 // only for loopback).
 func LoadReconcile(e *Env) (Reconcile, error) {
 	c := Reconcile{
-		StoreURL:      e.SecureURL(StoreURL, "", true),
-		QueueURL:      e.Required(QueueURL),
-		DLQURL:        e.Required(DLQURL),
-		WebhookSecret: e.secret(WebhookSecretARN, WebhookSecret),
-		WebhookURL:    e.SecureURL(WebhookURL, "", true),
-		StateTable:    e.String(StateTable, ""),
-		LedgerTable:   e.String(LedgerTable, ""),
-		Grace:         e.Duration(ReconcileGrace, DefaultReconcileGrace, 0, MaxReconcileGrace),
-		Topics:        e.List(ForwardTopics, DefaultForwardTopics),
-		Function:      e.String(FunctionName, ""),
-		LogLevel:      e.String(LogLevel, DefaultLogLevel),
+		StoreURL: e.SecureURL(StoreURL, "", true),
+		QueueURL: e.Required(QueueURL),
+		DLQURL:   e.Required(DLQURL),
+		// Waiting orders go back at the backfill's rate: the pace the owner
+		// chose for what is not a live order.
+		WaitingQueueURL: e.Required(WaitingQueueURL),
+		OrdersURL:       e.SecureURL(LogistosOrdersURL, DefaultLogistosOrdersURL, true),
+		ReleaseRate:     e.Int(BackfillRate, DefaultBackfillRate, 1, MaxBackfillRate),
+		WebhookSecret:   e.secret(WebhookSecretARN, WebhookSecret),
+		WebhookURL:      e.SecureURL(WebhookURL, "", true),
+		StateTable:      e.String(StateTable, ""),
+		LedgerTable:     e.String(LedgerTable, ""),
+		Grace:           e.Duration(ReconcileGrace, DefaultReconcileGrace, 0, MaxReconcileGrace),
+		Topics:          e.List(ForwardTopics, DefaultForwardTopics),
+		Function:        e.String(FunctionName, ""),
+		LogLevel:        e.String(LogLevel, DefaultLogLevel),
 	}
 	c.WooCredentials, c.ConsumerKey, c.ConsumerSecret = e.wooCredentials()
 	return c, e.Err()

@@ -143,7 +143,7 @@ func (h *Handler) send(ctx context.Context, it *item) {
 		it.outcome, it.err = outcomeDeadline, errDeadline
 		return
 	}
-	p := &logistos.Payload{Source: logistos.Source, StoreURL: h.StoreURL, Event: it.event, Orders: []logistos.Order{it.order}}
+	p := logistos.OrderPayload(h.StoreURL, it.event, it.order)
 	pctx, cancel := context.WithTimeout(ctx, h.postTimeout())
 	defer cancel()
 	start := time.Now()

@@ -58,13 +58,8 @@ func (h *Handler) decode(rec *events.SQSMessage) *item {
 	}
 	it.receives, _ = strconv.Atoi(rec.Attributes["ApproximateReceiveCount"])
 	it.origin = it.attrs[queue.AttrOrigin]
-	it.event = logistos.EventFor(it.origin, it.attrs[queue.AttrTopic])
-	body, err := queue.Decode(rec.Body, it.attrs[queue.AttrContentEncoding])
-	if err != nil {
-		it.outcome, it.err = outcomePermanent, fmt.Errorf("undecodable message: %w", err)
-		return it
-	}
-	if it.order, err = logistos.ParseOrder(body); err != nil {
+	var err error
+	if it.event, it.order, err = logistos.Queued(rec.Body, it.attrs); err != nil {
 		it.outcome, it.err = outcomePermanent, err
 		return it
 	}

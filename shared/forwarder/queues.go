@@ -2,7 +2,6 @@ package forwarder
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -62,12 +61,7 @@ type Queues struct {
 // DeadLetter sends a record to the DLQ as it was queued, with the reason
 // (queue.DeadLetter's format). attrs are the record's String attributes.
 func (q *Queues) DeadLetter(ctx context.Context, rec *events.SQSMessage, attrs map[string]string, reason error) error {
-	f := queue.Failure{Class: queue.FailurePermanent, Reason: reason.Error()}
-	var le *logistos.Error
-	if errors.As(reason, &le) {
-		f.Detail = le.Detail
-	}
-	if _, err := q.Client.SendMessage(ctx, queue.DeadLetter(q.DLQURL, rec.Body, attrs, f)); err != nil {
+	if _, err := q.Client.SendMessage(ctx, queue.DeadLetter(q.DLQURL, rec.Body, attrs, logistos.Refusal(reason))); err != nil {
 		return fmt.Errorf("send to DLQ: %w", err)
 	}
 	return nil
