@@ -84,22 +84,57 @@ type Redriver struct {
 // were sent to the DLQ, so SQS does not know their source) and waits for it
 // to finish; where move tasks do not exist it copies the messages itself.
 func (r *Redriver) Redrive(ctx context.Context) (RedriveProgress, error) {
+	p, source, err := r.start(ctx)
+	if err != nil || p.Status != StatusRunning {
+		return p, err
+	}
+	return r.wait(ctx, source, p)
+}
+
+// Start is Redrive without the wait: it returns once SQS runs the move
+// task (Status StatusRunning, Total the messages it found), or, where move
+// tasks do not exist, once the copy is done.
+func (r *Redriver) Start(ctx context.Context) (RedriveProgress, error) {
+	p, _, err := r.start(ctx)
+	return p, err
+}
+
+// Running reports whether a move task out of the DLQ is running; false
+// where move tasks do not exist.
+func (r *Redriver) Running(ctx context.Context) (bool, error) {
+	dlq, err := r.attributes(ctx, r.DLQURL)
+	if err != nil {
+		return false, fmt.Errorf("source queue: %w", err)
+	}
+	arn := dlq[string(types.QueueAttributeNameQueueArn)]
+	out, err := r.Client.ListMessageMoveTasks(ctx, &sqs.ListMessageMoveTasksInput{SourceArn: &arn, MaxResults: aws.Int32(1)})
+	if unsupported(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("list message move tasks: %w", err)
+	}
+	return len(out.Results) > 0 && aws.ToString(out.Results[0].Status) == StatusRunning, nil
+}
+
+// start starts the move task, or copies, and returns the DLQ's ARN.
+func (r *Redriver) start(ctx context.Context) (RedriveProgress, string, error) {
 	if r.Rate < 0 || r.Rate > MaxRedriveRate {
-		return RedriveProgress{}, fmt.Errorf("redrive rate %d: want 0 (SQS chooses) to %d messages per second", r.Rate, MaxRedriveRate)
+		return RedriveProgress{}, "", fmt.Errorf("redrive rate %d: want 0 (SQS chooses) to %d messages per second", r.Rate, MaxRedriveRate)
 	}
 	dlq, err := r.attributes(ctx, r.DLQURL)
 	if err != nil {
-		return RedriveProgress{}, fmt.Errorf("dead-letter queue: %w", err)
+		return RedriveProgress{}, "", fmt.Errorf("dead-letter queue: %w", err)
 	}
 	dest, err := r.attributes(ctx, r.QueueURL)
 	if err != nil {
-		return RedriveProgress{}, fmt.Errorf("orders queue: %w", err)
+		return RedriveProgress{}, "", fmt.Errorf("orders queue: %w", err)
 	}
 	total, _ := strconv.ParseInt(dlq[string(types.QueueAttributeNameApproximateNumberOfMessages)], 10, 64)
 	p := RedriveProgress{Method: MethodMoveTask, Total: total}
 	if total == 0 {
 		p.Status = StatusCompleted
-		return p, nil
+		return p, "", nil
 	}
 	in := &sqs.StartMessageMoveTaskInput{
 		SourceArn:      aws.String(dlq[string(types.QueueAttributeNameQueueArn)]),
@@ -110,12 +145,14 @@ func (r *Redriver) Redrive(ctx context.Context) (RedriveProgress, error) {
 	}
 	if _, err := r.Client.StartMessageMoveTask(ctx, in); err != nil {
 		if !unsupported(err) {
-			return p, fmt.Errorf("start message move task: %w", err)
+			return p, "", fmt.Errorf("start message move task: %w", err)
 		}
 		p.Method = MethodCopy
-		return r.copy(ctx, p)
+		p, err = r.copy(ctx, p)
+		return p, "", err
 	}
-	return r.wait(ctx, aws.ToString(in.SourceArn), p)
+	p.Status = StatusRunning
+	return p, aws.ToString(in.SourceArn), nil
 }
 
 // unsupported reports whether err says the endpoint has no such action,

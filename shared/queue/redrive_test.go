@@ -286,3 +286,41 @@ func TestRedriveBadSettings(t *testing.T) {
 		})
 	}
 }
+
+// Start leaves SQS to run the task: it must neither wait for it nor copy.
+func TestRedriveStartDoesNotWait(t *testing.T) {
+	f := &redriveSQS{dlq: dlqMessages(4), tasks: []types.ListMessageMoveTasksResultEntry{task(StatusRunning, 0, 4)}}
+	r := &Redriver{Client: f, DLQURL: testDLQURL, QueueURL: testQueueURL, Rate: 10}
+	got, err := r.Start(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := RedriveProgress{Method: MethodMoveTask, Status: StatusRunning, Total: 4}
+	if got != want || len(f.started) != 1 || f.lists != 0 {
+		t.Errorf("Start = %+v with %d tasks started and %d lists, want %+v, 1 started, no list", got, len(f.started), f.lists, want)
+	}
+	if len(f.Sent()) != 0 {
+		t.Errorf("Start copied %d messages itself", len(f.Sent()))
+	}
+}
+
+func TestRedriveRunning(t *testing.T) {
+	tests := []struct {
+		name  string
+		tasks []types.ListMessageMoveTasksResultEntry
+		want  bool
+	}{
+		{"running", []types.ListMessageMoveTasksResultEntry{task(StatusRunning, 1, 4)}, true},
+		{"completed", []types.ListMessageMoveTasksResultEntry{task(StatusCompleted, 4, 4)}, false},
+		{"cancelled", []types.ListMessageMoveTasksResultEntry{task(StatusCancelled, 0, 4)}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &Redriver{Client: &redriveSQS{dlq: dlqMessages(4), tasks: tt.tasks}, DLQURL: testDLQURL, QueueURL: testQueueURL}
+			got, err := r.Running(context.Background())
+			if err != nil || got != tt.want {
+				t.Errorf("Running = %v, %v; want %v", got, err, tt.want)
+			}
+		})
+	}
+}
