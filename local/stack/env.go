@@ -70,6 +70,7 @@ func (s *Stack) wiring(fn Function) map[string]string {
 		return map[string]string{
 			config.QueueURL: s.QueueURL, config.DLQURL: s.DLQURL, config.WebhookSecretARN: s.WebhookSecretARN,
 			config.WooCredentialsSecretARN: s.WooCredentialsSecretARN, config.StateTable: s.StateTable, config.LedgerTable: s.LedgerTable,
+			config.WaitingQueueURL: s.WaitingQueueURL,
 		}
 	case Connect:
 		return map[string]string{config.StateTable: s.StateTable}

@@ -37,6 +37,7 @@ const (
 	QueueName         = "logistos-sync-orders"
 	BackfillQueueName = "logistos-sync-backfill"
 	DLQName           = "logistos-sync-orders-dlq"
+	WaitingQueueName  = "logistos-sync-waiting"
 	WebhookSecretName = "logistos-sync/webhook-secret"
 	// WooCredentialsSecretName is the shop's REST key secret, which
 	// connect writes.
@@ -62,7 +63,8 @@ type Options struct {
 	// VisibilityTimeout of the orders and backfill queues, in seconds
 	// (default 30).
 	VisibilityTimeout int
-	// MaxReceiveCount before SQS moves a message to the DLQ (default 5).
+	// MaxReceiveCount before SQS moves a message to the waiting queue
+	// (default 5).
 	MaxReceiveCount int
 	// WebhookSecret is the secret's value (default DefaultWebhookSecret).
 	WebhookSecret string
@@ -88,8 +90,11 @@ type Stack struct {
 	// BackfillQueueURL and BackfillQueueARN are the backfill's queue.
 	BackfillQueueURL, BackfillQueueARN string
 	DLQURL, DLQARN                     string
-	WebhookSecretARN                   string
-	WebhookSecret                      string
+	// WaitingQueueURL and WaitingQueueARN are where orders whose tries ran
+	// out wait for Logistos: the orders and backfill queues' redrive target.
+	WaitingQueueURL, WaitingQueueARN string
+	WebhookSecretARN                 string
+	WebhookSecret                    string
 	// WooCredentialsSecretARN is the shop's REST key secret, empty
 	// (EmptyWooCredentials) until connect writes the key WooCommerce
 	// generated.
@@ -192,6 +197,9 @@ func Dial(ctx context.Context, endpoint string) (*Stack, error) {
 	if s.DLQURL, s.DLQARN, err = s.lookup(ctx, DLQName); err != nil {
 		return nil, err
 	}
+	if s.WaitingQueueURL, s.WaitingQueueARN, err = s.lookup(ctx, WaitingQueueName); err != nil {
+		return nil, err
+	}
 	sec, err := s.Secrets.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(WebhookSecretName)})
 	if err != nil {
 		return nil, fmt.Errorf("read local webhook secret: %w", err)
@@ -224,6 +232,9 @@ func (s *Stack) connect(ctx context.Context) error {
 	return nil
 }
 
+// waitingMaxReceiveCount is template.yaml's WaitingQueue maxReceiveCount.
+const waitingMaxReceiveCount = 1000
+
 func (s *Stack) create(ctx context.Context, o Options) error {
 	if o.VisibilityTimeout == 0 {
 		o.VisibilityTimeout = 30
@@ -241,9 +252,19 @@ func (s *Stack) create(ctx context.Context, o Options) error {
 	}); err != nil {
 		return err
 	}
+	// The waiting queue redrives to the DLQ after waitingMaxReceiveCount
+	// canaries, as in template.yaml.
+	toDLQ, _ := json.Marshal(map[string]string{"deadLetterTargetArn": s.DLQARN, "maxReceiveCount": strconv.Itoa(waitingMaxReceiveCount)})
+	if s.WaitingQueueURL, s.WaitingQueueARN, err = s.createQueue(ctx, WaitingQueueName+o.Suffix, map[string]string{
+		"MessageRetentionPeriod": "1209600",
+		"MaximumMessageSize":     "1048576",
+		"RedrivePolicy":          string(toDLQ),
+	}); err != nil {
+		return err
+	}
 	// The two queues the forwarder consumes share their settings and their
 	// redrive policy, as in template.yaml.
-	redrive, _ := json.Marshal(map[string]string{"deadLetterTargetArn": s.DLQARN, "maxReceiveCount": strconv.Itoa(o.MaxReceiveCount)})
+	redrive, _ := json.Marshal(map[string]string{"deadLetterTargetArn": s.WaitingQueueARN, "maxReceiveCount": strconv.Itoa(o.MaxReceiveCount)})
 	consumed := map[string]string{
 		"VisibilityTimeout":      strconv.Itoa(o.VisibilityTimeout),
 		"MaximumMessageSize":     "1048576",

@@ -201,7 +201,8 @@ func TestAlarmDescriptionsNameAWorkingStep(t *testing.T) {
 				t.Errorf("%s names the stack output %s, which the template does not have", id, name)
 			}
 		}
-		if strings.Contains(d, "make redrive") && !strings.Contains(d, `make redrive ARGS="-queue-url <OrdersQueueUrl> -dlq-url <DeadLetterQueueUrl>"`) {
+		if strings.Contains(d, "make redrive") && !strings.Contains(d, `make redrive ARGS="-queue-url <OrdersQueueUrl> -dlq-url <DeadLetterQueueUrl>"`) &&
+			!strings.Contains(d, `make redrive ARGS="-queue-url <OrdersQueueUrl> -dlq-url <WaitingQueueUrl>"`) {
 			t.Errorf("%s: make redrive needs its queues: %s", id, d)
 		}
 		if strings.Contains(d, "--payload") && !strings.Contains(d, "--cli-binary-format raw-in-base64-out") {

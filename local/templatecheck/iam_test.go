@@ -173,6 +173,13 @@ func TestIAMLeastPrivilege(t *testing.T) {
 		"dynamodb:GetItem": {"StateTable"}, "dynamodb:PutItem": {"StateTable", "LedgerTable"},
 		"dynamodb:BatchGetItem": {"LedgerTable"}, "dynamodb:BatchWriteItem": {"LedgerTable"},
 		logs[0]: {"ReconcileLogGroup"}, logs[1]: {"ReconcileLogGroup"},
+		// The waiting orders: count them, try one, delete it once delivered,
+		// and move the rest back to the orders queue (a move task's source
+		// needs Receive, Delete and GetQueueAttributes; its destination, named
+		// by ARN, SendMessage above). Never a consumer of the orders queue.
+		"sqs:GetQueueAttributes": {"OrdersQueue", "WaitingQueue"},
+		"sqs:ReceiveMessage":     {"WaitingQueue"}, "sqs:DeleteMessage": {"WaitingQueue"},
+		"sqs:StartMessageMoveTask": {"WaitingQueue"}, "sqs:ListMessageMoveTasks": {"WaitingQueue"},
 	}
 	// connect issues its states and spends them keeping the key pending
 	// (its own items only: TestStateTableLeadingKeys), never touches a

@@ -14,9 +14,10 @@ import (
 func TestLocalStackWiresFunctionsAsTheTemplate(t *testing.T) {
 	tpl := load(t)
 	st := &stack.Stack{QueueURL: "orders-queue", BackfillQueueURL: "backfill-queue", BackfillQueueARN: "backfill-queue-arn",
-		DLQURL: "dead-letter-queue", WebhookSecretARN: "webhook-secret",
+		DLQURL: "dead-letter-queue", WaitingQueueURL: "waiting-queue", WebhookSecretARN: "webhook-secret",
 		WooCredentialsSecretARN: "woo-credentials-secret", StateTable: "state-table", LedgerTable: "ledger-table"}
 	byResource := map[string]string{"OrdersQueue": st.QueueURL, "BackfillQueue": st.BackfillQueueURL, "DeadLetterQueue": st.DLQURL,
+		"WaitingQueue":  st.WaitingQueueURL,
 		"WebhookSecret": st.WebhookSecretARN, "WooCredentialsSecret": st.WooCredentialsSecretARN, "StateTable": st.StateTable, "LedgerTable": st.LedgerTable}
 	// The forwarder tells the backfill queue's records by their event
 	// source's ARN.

@@ -261,10 +261,12 @@ func TestQueues(t *testing.T) {
 	orders := resource(t, tpl, "OrdersQueue", "AWS::SQS::Queue")
 	backfill := resource(t, tpl, "BackfillQueue", "AWS::SQS::Queue")
 	dlq := resource(t, tpl, "DeadLetterQueue", "AWS::SQS::Queue")
+	waiting := resource(t, tpl, "WaitingQueue", "AWS::SQS::Queue")
 	const fourteenDays = 14 * 24 * 3600
 	// The backfill queue holds orders as the orders queue does, encoded by
-	// the same queue.Sender: the same limits.
-	for id, q := range map[string]map[string]any{"OrdersQueue": orders, "BackfillQueue": backfill, "DeadLetterQueue": dlq} {
+	// the same queue.Sender: the same limits; the waiting queue and the DLQ
+	// hold them as they were queued.
+	for id, q := range map[string]map[string]any{"OrdersQueue": orders, "BackfillQueue": backfill, "WaitingQueue": waiting, "DeadLetterQueue": dlq} {
 		if n := wantInt(t, q, id, "Properties", "MaximumMessageSize"); n != queue.MaxMessageBytes {
 			t.Errorf("%s: MaximumMessageSize %d, want queue.MaxMessageBytes = %d (the encoder's limit)", id, n, queue.MaxMessageBytes)
 		}
@@ -276,12 +278,28 @@ func TestQueues(t *testing.T) {
 		}
 	}
 
-	dlqID, attr, ok := GetAtt(Get(orders, "Properties", "RedrivePolicy", "deadLetterTargetArn"))
-	if !ok || dlqID != "DeadLetterQueue" || attr != "Arn" {
-		t.Errorf("OrdersQueue redrives to %v, want !GetAtt DeadLetterQueue.Arn", Get(orders, "Properties", "RedrivePolicy", "deadLetterTargetArn"))
+	// An order whose tries ran out (the forwarder dead-letters refusals
+	// itself, so only transient failures run them out) waits for Logistos,
+	// apart from the refused orders that need a human.
+	target, attr, ok := GetAtt(Get(orders, "Properties", "RedrivePolicy", "deadLetterTargetArn"))
+	if !ok || target != "WaitingQueue" || attr != "Arn" {
+		t.Errorf("OrdersQueue redrives to %v, want !GetAtt WaitingQueue.Arn", Get(orders, "Properties", "RedrivePolicy", "deadLetterTargetArn"))
 	}
 	if n := wantInt(t, orders, "OrdersQueue", "Properties", "RedrivePolicy", "maxReceiveCount"); n != 5 {
-		t.Errorf("maxReceiveCount %d, want 5 (the forwarder's backoff spans about 85 minutes over 5 receives)", n)
+		t.Errorf("maxReceiveCount %d, want 5 (the forwarder's retry schedule is written for 5 receives)", n)
+	}
+	// SQS starts a move task (make redrive) only from a queue that is some
+	// queue's redrive target: the waiting queue's own policy makes the DLQ one.
+	if target, _, _ := GetAtt(Get(waiting, "Properties", "RedrivePolicy", "deadLetterTargetArn")); target != "DeadLetterQueue" {
+		t.Errorf("WaitingQueue redrives to %v, want the DeadLetterQueue", target)
+	}
+	// Each reconcile run receives one waiting order as its canary: the
+	// policy must outlast days of a Logistos outage.
+	if n := wantInt(t, waiting, "WaitingQueue", "Properties", "RedrivePolicy", "maxReceiveCount"); n < 96*7 {
+		t.Errorf("WaitingQueue maxReceiveCount %d: a week of 15-minute runs tries one order as the canary up to %d times", n, 96*7)
+	}
+	if got := refOf(t, env(tpl, resource(t, tpl, "ReconcileFunction", "AWS::Serverless::Function"))[config.WaitingQueueURL], "reconcile WAITING_QUEUE_URL"); got != "WaitingQueue" {
+		t.Errorf("reconcile WAITING_QUEUE_URL = !Ref %s, want WaitingQueue", got)
 	}
 	// A backfilled order fails and is retried as a live one (the same
 	// forwarder, the same backoff), so it must end where a live one ends:
@@ -293,7 +311,7 @@ func TestQueues(t *testing.T) {
 
 	for _, id := range []string{"ForwarderFunction", "ActivateFunction"} {
 		if got := refOf(t, env(tpl, resource(t, tpl, id, "AWS::Serverless::Function"))[config.DLQURL], id+" DLQ_URL"); got != "DeadLetterQueue" {
-			t.Errorf("%s DLQ_URL = !Ref %s, want the DLQ the orders queue redrives to", id, got)
+			t.Errorf("%s DLQ_URL = !Ref %s, want the DeadLetterQueue", id, got)
 		}
 	}
 	fwd := resource(t, tpl, "ForwarderFunction", "AWS::Serverless::Function")
@@ -573,6 +591,7 @@ func TestReconcile(t *testing.T) {
 	} else if _, err := config.LoadReconcile(config.FromMap(map[string]string{
 		config.StoreURL: "https://shop.example", config.QueueURL: "q", config.DLQURL: "d", config.WebhookSecretARN: "a",
 		config.WooCredentialsSecretARN: "b", config.WebhookURL: "https://api.example/woocommerce/webhook", config.ReconcileGrace: grace,
+		config.WaitingQueueURL: "w",
 	})); err != nil {
 		t.Errorf("RECONCILE_GRACE %q: %v", grace, err)
 	}

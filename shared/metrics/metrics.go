@@ -51,6 +51,7 @@ const (
 	OrdersRecovered = "OrdersRecovered" // orders the webhook missed, queued by reconcile
 	WebhookRepaired = "WebhookRepaired" // the webhook was missing, disabled or duplicated, and was put right
 	ReconcileFailed = "ReconcileFailed" // a sweep could not finish (shop unreachable, key revoked, ...)
+	OrdersReleased  = "OrdersReleased"  // orders that waited out a Logistos outage, moved back to the orders queue
 	// connect
 	ConnectStarted          = "ConnectStarted"          // an owner was sent to the shop's authorization screen
 	ConnectKeyReceived      = "ConnectKeyReceived"      // a key arrived and is pending until activation proves it

@@ -27,6 +27,7 @@ import (
 	"github.com/logistos-sync/logistos-sync/shared/queue"
 	"github.com/logistos-sync/logistos-sync/shared/secret"
 	"github.com/logistos-sync/logistos-sync/shared/state"
+	"github.com/logistos-sync/logistos-sync/shared/waiting"
 	"github.com/logistos-sync/logistos-sync/shared/wooapi"
 	"github.com/logistos-sync/logistos-sync/shared/wookey"
 )
@@ -95,8 +96,10 @@ type Report struct {
 	OrdersDeadLettered int            `json:"orders_dead_lettered,omitempty"`
 	MissingIDs         []int64        `json:"missing_ids,omitempty"` // the first few, for the owner to look up
 	Webhook            *WebhookReport `json:"webhook,omitempty"`
-	Error              string         `json:"error,omitempty"`
-	DurationMS         int64          `json:"duration_ms"`
+	// Waiting is what became of the orders waiting for Logistos.
+	Waiting    *waiting.Report `json:"waiting,omitempty"`
+	Error      string          `json:"error,omitempty"`
+	DurationMS int64           `json:"duration_ms"`
 }
 
 // Handler runs sweeps. Build it once per cold start (New).
@@ -109,6 +112,9 @@ type Handler struct {
 	Ledger        ledger.Store
 	State         state.Store
 	WebhookSecret secret.Source
+	// Waiting moves the orders that waited out a Logistos outage back to
+	// the orders queue once Logistos answers; nil leaves them.
+	Waiting *waiting.Releaser
 
 	StoreURL   string
 	WebhookURL string
@@ -150,6 +156,13 @@ func (h *Handler) Handle(ctx context.Context, ev Event) (Report, error) {
 	start := h.now()
 	rep := Report{RunID: state.NewRunID(start), DryRun: ev.DryRun}
 	log := h.Log.With(slog.String("run_id", rep.RunID))
+	if h.Waiting != nil && !ev.DryRun {
+		// First, and whatever becomes of the sweep: it needs only Logistos,
+		// not the shop. A failure is in the report and the log, and the
+		// next run tries again; the waiting queue's age alarm watches.
+		w, _ := h.Waiting.Release(ctx)
+		rep.Waiting = &w
+	}
 	err := h.sweep(ctx, log, ev, &rep)
 	rep.DurationMS = h.now().Sub(start).Milliseconds()
 	level := slog.LevelInfo

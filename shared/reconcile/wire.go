@@ -18,6 +18,7 @@ import (
 	"github.com/logistos-sync/logistos-sync/shared/queue"
 	"github.com/logistos-sync/logistos-sync/shared/secret"
 	"github.com/logistos-sync/logistos-sync/shared/state"
+	"github.com/logistos-sync/logistos-sync/shared/waiting"
 	"github.com/logistos-sync/logistos-sync/shared/woohook"
 	"github.com/logistos-sync/logistos-sync/shared/wookey"
 )
@@ -50,6 +51,11 @@ func New(cfg config.Reconcile, awsCfg aws.Config, log *slog.Logger, m *metrics.E
 		Ledger:        l,
 		State:         state.Open(db, cfg.StateTable),
 		WebhookSecret: webhookSecret,
+		Waiting: &waiting.Releaser{
+			SQS: sqsClient, WaitingURL: cfg.WaitingQueueURL, QueueURL: cfg.QueueURL, DLQURL: cfg.DLQURL,
+			Logistos: &logistos.Client{HTTP: logistos.NewHTTPClient(), OrdersURL: cfg.OrdersURL},
+			StoreURL: logistos.StoreURL(cfg.StoreURL), Rate: int32(cfg.ReleaseRate), Log: log, Metrics: m,
+		},
 		StoreURL:      logistos.StoreURL(cfg.StoreURL),
 		WebhookURL:    cfg.WebhookURL,
 		Grace:         cfg.Grace,
