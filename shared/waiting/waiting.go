@@ -73,9 +73,15 @@ type Report struct {
 	Error string `json:"error,omitempty"`
 }
 
+// SQSAPI is the part of the SQS client a Releaser uses.
+type SQSAPI interface {
+	queue.RedriveAPI
+	ChangeMessageVisibility(ctx context.Context, in *sqs.ChangeMessageVisibilityInput, opts ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error)
+}
+
 // Releaser moves the waiting queue's orders back once Logistos answers.
 type Releaser struct {
-	SQS        queue.RedriveAPI
+	SQS        SQSAPI
 	WaitingURL string
 	QueueURL   string // where waiting orders go back to
 	DLQURL     string // where a canary Logistos refuses goes
@@ -183,6 +189,13 @@ func (r *Releaser) canary(ctx context.Context, rep *Report) (answered bool, err 
 		case perr == nil:
 		case logistos.IsTransient(perr):
 			rep.Outcome, rep.Error = OutcomeStillFailed, perr.Error()
+			// Visible again at once: hidden, it would miss a move task
+			// started before it reappears.
+			if _, err := r.SQS.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{
+				QueueUrl: &r.WaitingURL, ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 0,
+			}); err != nil {
+				r.Log.LogAttrs(ctx, slog.LevelWarn, "canary not made visible again", slog.String("order_id", rep.Canary), slog.String("error", err.Error()))
+			}
 			return false, nil
 		default:
 			return true, r.deadLetter(ctx, m, attrs, perr)

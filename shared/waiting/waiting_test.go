@@ -76,6 +76,16 @@ func (f *fakeSQS) DeleteMessage(_ context.Context, in *sqs.DeleteMessageInput, _
 	return &sqs.DeleteMessageOutput{}, nil
 }
 
+// ChangeMessageVisibility to 0 makes a received message receivable again.
+func (f *fakeSQS) ChangeMessageVisibility(_ context.Context, in *sqs.ChangeMessageVisibilityInput, _ ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if in.VisibilityTimeout == 0 {
+		f.received = slices.DeleteFunc(f.received, func(h string) bool { return h == aws.ToString(in.ReceiptHandle) })
+	}
+	return &sqs.ChangeMessageVisibilityOutput{}, nil
+}
+
 func (f *fakeSQS) StartMessageMoveTask(_ context.Context, in *sqs.StartMessageMoveTaskInput, _ ...func(*sqs.Options)) (*sqs.StartMessageMoveTaskOutput, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -161,6 +171,11 @@ func TestReleaseWhileDown(t *testing.T) {
 	}
 	if emf.Len() != 0 {
 		t.Errorf("metrics written while nothing moved: %s", emf.String())
+	}
+	// The failed canary is visible again, so a move task started before
+	// it would have reappeared still takes it.
+	if len(f.received) != 0 {
+		t.Errorf("the failed canary stays hidden: %v", f.received)
 	}
 	if !strings.Contains(logs.String(), `"outcome":"still_failing"`) {
 		t.Errorf("no warning logged: %s", logs.String())
