@@ -61,8 +61,12 @@ type Handler struct {
 	Concurrency int
 	// PostTimeout is how long one POST may take; logistos.RequestTimeout when zero.
 	PostTimeout time.Duration
-	// Backoff maps a record's receive count to how long it waits before SQS
-	// delivers it again after a transient failure; Backoff when nil.
+	// Retry records the POSTs' outcomes and schedules the retries of
+	// records that failed transiently. Its zero value is ready: one per
+	// Handler, that is per container.
+	Retry Retry
+	// Backoff, when set, replaces Retry's schedule (which still records
+	// outcomes): tests set it to retry without waiting.
 	Backoff func(receives int) time.Duration
 	// Now is the clock read against the invocation's deadline; time.Now
 	// when nil.
@@ -148,6 +152,7 @@ func (h *Handler) send(ctx context.Context, it *item) {
 	defer cancel()
 	start := time.Now()
 	err := h.Logistos.PostOrders(pctx, p)
+	h.Retry.Observe(err)
 	// The latency goes in the order's log line (latency_ms), not in a metric
 	// line of its own: one more log event and metric-month per order.
 	it.latency = time.Since(start)

@@ -93,7 +93,7 @@ func (h *Handler) settle(ctx context.Context, it *item) {
 		it.retry = true
 		backoff := h.Backoff
 		if backoff == nil {
-			backoff = Backoff
+			backoff = h.Retry.Delay
 		}
 		h.Queues.Backoff(ctx, h.Log, it.rec, backoff(it.receives))
 	case outcomeDeadline:

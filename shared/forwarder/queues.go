@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"strings"
 	"sync"
 	"time"
@@ -17,30 +16,10 @@ import (
 	"github.com/logistos-sync/logistos-sync/shared/queue"
 )
 
-// Backoff schedule for transient failures: the nth receive waits
-// backoffBase·4^(n-1) (1, 4, 16, 64 minutes...), ±20%, at most backoffMax, so
-// that with maxReceiveCount 5 a Logistos outage of more than an hour passes
-// before anything reaches the DLQ.
-const (
-	backoffBase        = time.Minute
-	backoffMax         = 12 * time.Hour // SQS's visibility timeout limit
-	deadlineRetryDelay = 5 * time.Second
-)
-
-// Backoff returns how long a record received receives times stays invisible
-// before SQS delivers it again.
-func Backoff(receives int) time.Duration {
-	if receives < 1 {
-		receives = 1
-	}
-	d := backoffBase
-	for i := 1; i < receives && d < backoffMax; i++ {
-		d *= 4
-	}
-	d = min(d, backoffMax)
-	jitter := time.Duration(rand.Int64N(int64(d)/5*2+1)) - d/5
-	return min(d+jitter, backoffMax)
-}
+// deadlineRetryDelay is how soon a record not attempted for lack of time in
+// its invocation comes back: it never reached Logistos, so it says nothing
+// about Logistos and owes no backoff.
+const deadlineRetryDelay = 5 * time.Second
 
 // SQSAPI is the part of the SQS client the forwarder uses.
 type SQSAPI interface {
