@@ -22,6 +22,10 @@ import (
 const (
 	OrdersPath      = "/integration/woo_commerce_orders"
 	CredentialsPath = "/integration/integrate_woo_commerce"
+	// SwitchPath takes the stand-in down (POST ?state=down: every request
+	// answered 503, as in a maintenance window) and up again (?state=up),
+	// to watch orders wait out an outage and come back.
+	SwitchPath = "/_standin/logistos"
 )
 
 // maxBody bounds what one request may carry; payloads are at most a few MB.
@@ -103,6 +107,7 @@ type Server struct {
 	Now func() time.Time
 
 	mu      sync.Mutex
+	down    bool
 	arrived int
 	reqs    []*Request
 	notify  chan struct{}
@@ -121,6 +126,10 @@ func (s *Server) SetRespond(r Responder) {
 
 // ServeHTTP records the request and answers it as Respond says.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == SwitchPath && r.Method == http.MethodPost {
+		s.toggle(w, r.URL.Query().Get("state"))
+		return
+	}
 	if r.URL.Path != OrdersPath && r.URL.Path != CredentialsPath {
 		http.Error(w, `{"error":"not found"}`, http.StatusNotFound)
 		return
@@ -138,11 +147,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.arrived++
 	req.N = s.arrived
-	respond := s.Respond
+	respond, down := s.Respond, s.down
 	s.mu.Unlock()
 
 	resp := OK
-	if respond != nil {
+	switch {
+	case down:
+		resp = Unavailable
+	case respond != nil:
 		resp = respond(req)
 	}
 	req.Status = s.answer(w, r, resp)
@@ -154,6 +166,30 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.signal()
 	s.mu.Unlock()
 }
+
+// toggle takes the server down or up (SwitchPath).
+func (s *Server) toggle(w http.ResponseWriter, state string) {
+	if state != "down" && state != "up" {
+		http.Error(w, `want ?state=down or ?state=up`, http.StatusBadRequest)
+		return
+	}
+	s.mu.Lock()
+	s.down = state == "down"
+	s.mu.Unlock()
+	msg := "Logistos stand-in is up: POSTs are answered again\n"
+	if state == "down" {
+		msg = "Logistos stand-in is down: every POST is answered 503 until ?state=up\n"
+	}
+	if s.Print != nil {
+		s.printMu.Lock()
+		fmt.Fprint(s.Print, "\n"+msg)
+		s.printMu.Unlock()
+	}
+	_, _ = io.WriteString(w, msg)
+}
+
+// SwitchURL is where to take the server down and up (SwitchPath).
+func (s *Server) SwitchURL() string { return s.url + SwitchPath }
 
 // answer writes resp and returns the status the client got, or 0.
 func (s *Server) answer(w http.ResponseWriter, r *http.Request, resp Response) int {

@@ -268,3 +268,40 @@ func TestPrintSummarisesBursts(t *testing.T) {
 		})
 	}
 }
+
+// Down, every POST is answered 503 whatever Respond says; up, as before.
+func TestSwitchDownAndUp(t *testing.T) {
+	s := &Server{}
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	post := func(path string) int {
+		t.Helper()
+		resp, err := http.Post(srv.URL+path, "application/json", strings.NewReader(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	steps := []struct {
+		path string
+		want int
+	}{
+		{OrdersPath, 200},
+		{SwitchPath + "?state=down", 200},
+		{OrdersPath, 503},
+		{CredentialsPath, 503},
+		{SwitchPath + "?state=sideways", 400},
+		{OrdersPath, 503},
+		{SwitchPath + "?state=up", 200},
+		{OrdersPath, 200},
+	}
+	for _, st := range steps {
+		if got := post(st.path); got != st.want {
+			t.Errorf("POST %s: %d, want %d", st.path, got, st.want)
+		}
+	}
+	if n := len(s.Requests()); n != 5 {
+		t.Errorf("%d requests recorded, want the 5 to Logistos's paths", n)
+	}
+}

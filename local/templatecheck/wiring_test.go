@@ -285,8 +285,8 @@ func TestQueues(t *testing.T) {
 	if !ok || target != "WaitingQueue" || attr != "Arn" {
 		t.Errorf("OrdersQueue redrives to %v, want !GetAtt WaitingQueue.Arn", Get(orders, "Properties", "RedrivePolicy", "deadLetterTargetArn"))
 	}
-	if n := wantInt(t, orders, "OrdersQueue", "Properties", "RedrivePolicy", "maxReceiveCount"); n != 5 {
-		t.Errorf("maxReceiveCount %d, want 5 (the forwarder's retry schedule is written for 5 receives)", n)
+	if n := wantInt(t, orders, "OrdersQueue", "Properties", "RedrivePolicy", "maxReceiveCount"); n != forwarder.MaxReceives {
+		t.Errorf("maxReceiveCount %d, want forwarder.MaxReceives = %d (the forwarder hides no record after its last try)", n, forwarder.MaxReceives)
 	}
 	// SQS starts a move task (make redrive) only from a queue that is some
 	// queue's redrive target: the waiting queue's own policy makes the DLQ one.

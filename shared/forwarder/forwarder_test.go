@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -563,6 +564,23 @@ func TestQuietBatchEmitsOnlyTheAlarmedCounts(t *testing.T) {
 	for _, m := range []string{metrics.OrdersFailedPermanent, metrics.OrdersSkipped, metrics.ValuesDropped, "ForwardLatency"} {
 		if strings.Contains(emf, `"`+m+`"`) {
 			t.Errorf("a quiet batch writes %s: %s", m, emf)
+		}
+	}
+}
+
+// A record's last try (SQS moves it to the waiting queue on its next
+// receive) is not hidden for the schedule's next step: it goes to wait at
+// once, where reconcile's canary can bring it back.
+func TestLastTryGoesToWaitAtOnce(t *testing.T) {
+	for receives, want := range map[int]int32{MaxReceives - 1: 1, MaxReceives: 0, MaxReceives + 1: 0} {
+		hs := newHarness()
+		hs.lg.answer = func(*logistos.Payload) error { return &logistos.Error{StatusCode: 503, Transient: true} }
+		rec := record(7, queue.OriginWebhook, "")
+		rec.Attributes["ApproximateReceiveCount"] = strconv.Itoa(receives)
+		resp, _ := hs.h.Handle(context.Background(), events.SQSEvent{Records: []events.SQSMessage{rec}})
+		v, set := hs.sqs.visibility["rh-7"]
+		if len(resp.BatchItemFailures) != 1 || !set || (want == 0) != (v == 0) {
+			t.Errorf("receive %d: visibility %d (set %v), want %s", receives, v, set, map[bool]string{true: "0", false: "a backoff"}[want == 0])
 		}
 	}
 }

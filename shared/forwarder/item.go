@@ -95,7 +95,14 @@ func (h *Handler) settle(ctx context.Context, it *item) {
 		if backoff == nil {
 			backoff = h.Retry.Delay
 		}
-		h.Queues.Backoff(ctx, h.Log, it.rec, backoff(it.receives))
+		d := backoff(it.receives)
+		if it.receives >= MaxReceives {
+			// Its last try: SQS moves it to the waiting queue when it is
+			// next received, so hiding it longer would only delay that by
+			// up to the schedule's next step (hours on the slow one).
+			d = 0
+		}
+		h.Queues.Backoff(ctx, h.Log, it.rec, d)
 	case outcomeDeadline:
 		level = slog.LevelWarn
 		it.retry = true

@@ -18,6 +18,11 @@ import (
 // POSTs than before the fast schedule existed.
 var fastSchedule = [...]time.Duration{10 * time.Second, 30 * time.Second, 90 * time.Second, 8 * time.Minute}
 
+// MaxReceives is the orders and backfill queues' maxReceiveCount in
+// template.yaml (local/templatecheck holds them equal): after that many
+// receives SQS moves a record to the waiting queue instead of delivering it.
+const MaxReceives = 5
+
 const (
 	slowBase = time.Minute
 	delayMax = 12 * time.Hour // SQS's visibility timeout limit

@@ -60,6 +60,11 @@ const (
 	// the template's 15 minutes, so a local test of a missed delivery
 	// does not wait long.
 	envReconcileEvery = "RECONCILE_EVERY"
+	// envRetryEvery replaces the forwarder's retry schedule (seconds to
+	// minutes, then hours while Logistos is down) with one fixed delay, so
+	// that an order reaches the waiting queue in seconds when the stand-in
+	// Logistos is taken down.
+	envRetryEvery = "RETRY_EVERY"
 	// envShopPort and envShopOrders shape the stand-in shop started when
 	// STORE_URL is unset (make activate's stand-ins take other, free ports).
 	envShopPort           = "SHOP_PORT"
@@ -92,6 +97,11 @@ It takes no flags; settings are environment variables:
   WEBHOOK_SECRET       the webhook secret (local-webhook-secret)
   FORWARD_TOPICS       topics forwarded (order.created)
   LOGISTOS_ORDERS_URL  send payloads there instead of printing them
+  RECONCILE_EVERY      how often reconcile runs (1m): its sweep, and the canary
+                       that brings back the orders waiting for Logistos
+  RETRY_EVERY          a fixed delay between a failed POST and its retry instead
+                       of the schedule (10s, 30s, 90s, 8m; slower while Logistos
+                       is down), e.g. 2s to watch an outage in a minute
   LOG_LEVEL            info; debug also prints the metric lines
 `
 
@@ -133,6 +143,7 @@ func run(ctx context.Context, log *slog.Logger, out io.Writer) error {
 	awsPort := env.Int(envAWSPort, stack.DefaultPort, 1, maxPort)
 	secretValue := env.String(config.WebhookSecret, stack.DefaultWebhookSecret)
 	every := env.Duration(envReconcileEvery, defaultReconcileEvery, time.Second, 24*time.Hour)
+	retryEvery := env.Duration(envRetryEvery, 0, time.Second, 12*time.Hour)
 	shopPort := env.Int(envShopPort, defaultFakeShopPort, 1, maxPort)
 	shopOrders := env.Int(envShopOrders, defaultFakeShopOrders, 0, maxFakeShopOrders)
 	if err := env.Err(); err != nil {
@@ -156,7 +167,7 @@ func run(ctx context.Context, log *slog.Logger, out io.Writer) error {
 		defer capture.Close()
 	}
 
-	shopLine := "STORE_URL (not started here)"
+	shopLine, standIn := "STORE_URL (not started here)", ""
 	if os.Getenv(config.StoreURL) == "" {
 		stop, err := standInShop(shopPort, shopOrders)
 		if err != nil {
@@ -165,7 +176,8 @@ func run(ctx context.Context, log *slog.Logger, out io.Writer) error {
 			shopLine = fmt.Sprintf("off: %v (choose another port with %s)", err, envShopPort)
 		} else {
 			defer stop()
-			shopLine = fmt.Sprintf("stand-in WooCommerce with %d orders at %s", shopOrders, localShopURL(shopPort))
+			standIn = localShopURL(shopPort)
+			shopLine = fmt.Sprintf("stand-in WooCommerce with %d orders at %s", shopOrders, standIn)
 		}
 	}
 
@@ -185,9 +197,14 @@ func run(ctx context.Context, log *slog.Logger, out io.Writer) error {
 		return err
 	}
 	cfg := fns.ForwarderConfig
+	if retryEvery > 0 {
+		for _, h := range append(fns.Backfill, fns.Forwarder) {
+			h.Backoff = func(int) time.Duration { return retryEvery }
+		}
+	}
 
 	url := "http://" + ln.Addr().String() + pipeline.WebhookPath
-	rec, err := reconciler(st, url, log, metricsOut)
+	rec, err := reconciler(st, url, standIn, cfg.OrdersURL, log, metricsOut)
 	if err != nil {
 		return err
 	}
@@ -208,7 +225,8 @@ func run(ctx context.Context, log *slog.Logger, out io.Writer) error {
 			every, rec.StoreURL, st.StateTable, st.LedgerTable, st.StateTable, st.LedgerTable)
 		go reconcileEvery(ctx, rec, every)
 	} else {
-		fmt.Fprintf(out, "Reconcile    off: set STORE_URL, WOO_CONSUMER_KEY and WOO_CONSUMER_SECRET to run it every %s\n\n", every)
+		fmt.Fprintf(out, "Reconcile    off: set STORE_URL, WOO_CONSUMER_KEY and WOO_CONSUMER_SECRET to run it every %s\n"+
+			"             (orders waiting for Logistos are then not brought back: make redrive does it by hand)\n\n", every)
 	}
 	log.Info("local pipeline ready", "webhook", url, "aws_endpoint", st.Endpoint, "logistos", cfg.OrdersURL)
 	err = pipeline.Run(ctx, ln, pipeline.Routes(fns.Webhook, conn.Handler, log), fns.Pollers(st, log), log)
@@ -218,17 +236,22 @@ func run(ctx context.Context, log *slog.Logger, out io.Writer) error {
 }
 
 // reconciler builds reconcile as functions/reconcile does, on the local
-// stack's tables, when a shop is configured; nil otherwise.
-func reconciler(st *stack.Stack, webhookURL string, log *slog.Logger, metricsOut io.Writer) (*reconcile.Handler, error) {
-	if os.Getenv(config.StoreURL) == "" || os.Getenv(config.WooConsumerKey) == "" || os.Getenv(config.WooConsumerSecret) == "" {
-		return nil, nil
+// stack's tables, when a shop is configured, or else for the stand-in shop
+// at standIn when it runs; nil otherwise.
+// Its canary goes where the forwarder sends orders (logistosURL).
+func reconciler(st *stack.Stack, webhookURL, standIn, logistosURL string, log *slog.Logger, metricsOut io.Writer) (*reconcile.Handler, error) {
+	vars := map[string]string{config.WebhookURL: webhookURL, config.LogistosOrdersURL: logistosURL}
+	if standIn != "" {
+		vars[config.StoreURL], vars[config.WooConsumerKey], vars[config.WooConsumerSecret] = standIn, fakewoo.Key, fakewoo.Secret
 	}
-	vars := map[string]string{config.WebhookURL: webhookURL}
 	for _, name := range []string{config.StoreURL, config.WooConsumerKey, config.WooConsumerSecret, config.ForwardTopics,
-		config.ReconcileGrace, config.LogLevel} {
+		config.ReconcileGrace, config.LogLevel, config.BackfillRate} {
 		if v := os.Getenv(name); v != "" {
 			vars[name] = v
 		}
+	}
+	if vars[config.StoreURL] == "" || vars[config.WooConsumerKey] == "" || vars[config.WooConsumerSecret] == "" {
+		return nil, nil
 	}
 	cfg, err := config.LoadReconcile(config.FromMap(st.FunctionEnv(stack.Reconcile, vars)))
 	if err != nil {
@@ -344,15 +367,22 @@ func banner(out io.Writer, url string, st *stack.Stack, capture *fakelogistos.Se
 		return fmt.Errorf("sample order for the banner: %w", err)
 	}
 	logistosLine := "sent to " + ordersURL + " (LOGISTOS_ORDERS_URL)"
+	outage := ""
 	if capture != nil {
 		logistosLine = "printed below (local stand-in at " + ordersURL + "; set LOGISTOS_ORDERS_URL to send them elsewhere)"
+		outage = fmt.Sprintf(`An outage: take the stand-in Logistos down, send orders, bring it back:
+  curl -sS -X POST '%s?state=down'    then    curl -sS -X POST '%s?state=up'
+Failed orders wait on %s after 5 tries (RETRY_EVERY=2s make run: seconds);
+the next reconcile run (RECONCILE_EVERY) sends one and, once it goes through, moves the rest back.
+
+`, capture.SwitchURL(), capture.SwitchURL(), stack.WaitingQueueName)
 	}
 	_, err = fmt.Fprintf(out, `
 logistos-sync is running locally
 
   Webhook      POST %s
   Logistos     %s
-  AWS (kumo)   %s   queue %s, backfill %s (%d POSTs a second, BACKFILL_RATE), DLQ %s
+  AWS (kumo)   %s   queue %s, backfill %s (%d POSTs a second, BACKFILL_RATE), waiting %s, DLQ %s
                AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION=%s \
                  aws --endpoint-url %s sqs get-queue-attributes --attribute-names All --queue-url %s
   Secret       Secrets Manager %s (value from WEBHOOK_SECRET, default %q)
@@ -365,9 +395,9 @@ Send a correctly signed sample order (or run `+"`make demo`"+` in another termin
 The ping: curl -sS -d webhook_id=1 %s
 Ctrl-C stops everything.
 
-`, url, logistosLine, st.Endpoint, stack.QueueName, stack.BackfillQueueName, cfg.BackfillRate, stack.DLQName, stack.Region, st.Endpoint, st.QueueURL,
+%s`, url, logistosLine, st.Endpoint, stack.QueueName, stack.BackfillQueueName, cfg.BackfillRate, stack.WaitingQueueName, stack.DLQName, stack.Region, st.Endpoint, st.QueueURL,
 		stack.WebhookSecretName, stack.DefaultWebhookSecret, st.ReachableURL(st.QueueURL), st.ReachableURL(st.DLQURL),
 		// From the shop configured, as WooCommerce sends it (with a slash).
-		delivery.Delivery{Source: strings.TrimSuffix(cfg.StoreURL, "/") + "/"}.Curl(url, path, body, secretValue), url)
+		delivery.Delivery{Source: strings.TrimSuffix(cfg.StoreURL, "/") + "/"}.Curl(url, path, body, secretValue), url, outage)
 	return err
 }
