@@ -107,7 +107,13 @@ func TestRequiredAlarms(t *testing.T) {
 	find(watch{"AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName", "OrdersQueue"})
 	find(watch{"AWS/Lambda", "Errors", "FunctionName", "ForwarderFunction"})
 	find(watch{metrics.Namespace, metrics.SignatureRejected, "", "WebhookFunction"})
-	find(watch{metrics.Namespace, metrics.OrdersFailedTransient, "", "ForwarderFunction"})
+	// A Logistos outage: the orders waiting for it (a free SQS metric, in
+	// place of a ratio of two always-written custom metrics).
+	if a := find(watch{"AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName", "WaitingQueue"}); a != nil {
+		if d, _ := Get(a, "Properties", "AlarmDescription").(string); !strings.Contains(d, "automatic") || !strings.Contains(d, "make redrive") {
+			t.Errorf("OrdersWaitingAlarm must say that recovery is automatic and what to do if it is not: %s", d)
+		}
+	}
 	// The owner learns that the webhook path failed, and that it was put right.
 	find(watch{metrics.Namespace, metrics.OrdersRecovered, "", "ReconcileFunction"})
 	find(watch{metrics.Namespace, metrics.WebhookRepaired, "", "ReconcileFunction"})

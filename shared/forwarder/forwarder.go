@@ -116,15 +116,14 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: it.rec.MessageId})
 		}
 	}
-	// One line per batch. The two counts of the "Logistos failing" alarm's
-	// ratio are written with zeros, so that it always has both terms; the
-	// others only when they count something, since a custom metric is
-	// billed for every hour it is written in.
-	ms := []metrics.Metric{
+	// One line per batch, with the counts that are not zero: a custom
+	// metric is billed for every hour it is written in, and no alarm
+	// needs a zero (a Logistos outage is alarmed by the waiting queue's
+	// age, a free SQS metric).
+	var ms []metrics.Metric
+	for _, m := range []metrics.Metric{
 		{Name: metrics.OrdersForwarded, Unit: metrics.Count, Value: float64(counts[outcomeForwarded])},
 		{Name: metrics.OrdersFailedTransient, Unit: metrics.Count, Value: float64(counts[outcomeTransient])},
-	}
-	for _, m := range []metrics.Metric{
 		{Name: metrics.OrdersFailedPermanent, Unit: metrics.Count, Value: float64(counts[outcomePermanent])},
 		{Name: metrics.OrdersSkipped, Unit: metrics.Count, Value: float64(counts[outcomeSkipped])},
 		{Name: metrics.ValuesDropped, Unit: metrics.Count, Value: float64(dropped)},
