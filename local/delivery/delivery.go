@@ -140,6 +140,21 @@ func ReadFixture(rel string) (body []byte, path string, err error) {
 	return body, path, nil
 }
 
+// SampleOrderAs returns SampleOrder's bytes with the order id id in place
+// of its own (4821), the rest byte for byte: many distinct orders of one
+// real shape.
+func SampleOrderAs(id int64) ([]byte, error) {
+	body, _, err := ReadFixture(SampleOrder)
+	if err != nil {
+		return nil, err
+	}
+	const prefix = `{"id":4821,`
+	if !bytes.HasPrefix(body, []byte(prefix)) {
+		return nil, fmt.Errorf("sample order does not start with %s", prefix)
+	}
+	return append(fmt.Appendf(nil, `{"id":%d,`, id), body[len(prefix):]...), nil
+}
+
 // Capture is a delivery captured from a real shop.
 type Capture struct {
 	Header http.Header

@@ -48,16 +48,22 @@ func TestRedriveBinary(t *testing.T) {
 	sqsDeadLetter(t, st, sqsBody)
 
 	queueURL, dlqURL := st.ReachableURL(st.QueueURL), st.ReachableURL(st.DLQURL)
-	out := runRedrive(t, ctx, bin, []string{"HOME=" + t.TempDir(), "AWS_PROFILE=no-such-profile"},
-		"-queue-url", queueURL, "-dlq-url", dlqURL, "-poll", "100ms")
+	env := []string{"HOME=" + t.TempDir(), "AWS_PROFILE=no-such-profile"}
+	out := runRedrive(t, ctx, bin, env, "-queue-url", queueURL, "-dlq-url", dlqURL, "-poll", "100ms")
 	for _, want := range []string{
 		"redrive: account 000000000000, region " + stack.Region + ": the local stack at " + st.Endpoint,
 		"from dead-letter queue " + dlqURL, "to orders queue        " + queueURL,
-		"(COMPLETED, copy)", "done: 3 of 3",
+		"(COMPLETED, copy)", "done: 2 of 2",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
+	}
+	// The one SQS moved itself waits on the waiting queue: OrdersWaitingAlarm's
+	// command, the waiting queue in place of the DLQ, brings it back.
+	waitingURL := st.ReachableURL(st.WaitingQueueURL)
+	if out := runRedrive(t, ctx, bin, env, "-queue-url", queueURL, "-dlq-url", waitingURL, "-poll", "100ms"); !strings.Contains(out, "done: 1 of 1") {
+		t.Errorf("redrive of the waiting queue: output lacks %q:\n%s", "done: 1 of 1", out)
 	}
 
 	got := receiveAll(t, st, st.QueueURL)
@@ -170,9 +176,10 @@ func deadLetter(t *testing.T, st *stack.Stack, body string, attrs map[string]typ
 	}
 }
 
-// sqsDeadLetter has SQS itself move a message to the DLQ, as it does after
-// maxReceiveCount failed receives (the stack must have maxReceiveCount 1):
-// such a message carries no failure-* attributes.
+// sqsDeadLetter has SQS itself move a message to the orders queue's redrive
+// target, the waiting queue, as it does after maxReceiveCount failed
+// receives (the stack must have maxReceiveCount 1): such a message carries
+// no failure-* attributes.
 func sqsDeadLetter(t *testing.T, st *stack.Stack, body string) {
 	t.Helper()
 	ctx := context.Background()
@@ -192,7 +199,7 @@ func sqsDeadLetter(t *testing.T, st *stack.Stack, body string) {
 		}
 	}
 	if n := len(receiveAll(t, st, st.QueueURL)); n != 0 {
-		t.Fatalf("setup: %d messages still on the orders queue, want SQS to have dead-lettered it", n)
+		t.Fatalf("setup: %d messages still on the orders queue, want SQS to have moved it to the waiting queue", n)
 	}
 }
 

@@ -216,8 +216,9 @@ func TestPermanentFailureGoesToDLQ(t *testing.T) {
 }
 
 // With Logistos down for good, SQS's own redrive takes the order to the
-// DLQ after maxReceiveCount receives.
-func TestExhaustedRetriesReachDLQ(t *testing.T) {
+// waiting queue after maxReceiveCount receives: not to the DLQ, which holds
+// only what needs a human (reconcile brings waiting orders back).
+func TestExhaustedRetriesWait(t *testing.T) {
 	t.Parallel()
 	const maxReceives = 3
 	e := newEnv(t, envOptions{maxReceiveCount: maxReceives, respond: fakelogistos.Always(fakelogistos.Unavailable)})
@@ -229,14 +230,17 @@ func TestExhaustedRetriesReachDLQ(t *testing.T) {
 		t.Fatalf("webhook answered %d %s", status, b)
 	}
 	e.start()
-	e.waitDepth("DLQ", e.st.DLQURL, 1, 0)
+	e.waitDepth("waiting queue", e.st.WaitingQueueURL, 1, 0)
 	e.waitSettled()
 	if n := len(e.logistos.Requests()); n != maxReceives {
 		t.Errorf("Logistos got %d attempts, want %d (one per receive)", n, maxReceives)
 	}
-	dead := e.drain(e.st.DLQURL)
+	if v, f, _ := e.st.Depth(context.Background(), e.st.DLQURL); v+f != 0 {
+		t.Errorf("%d orders on the DLQ: an outage is not a refusal", v+f)
+	}
+	dead := e.drain(e.st.WaitingQueueURL)
 	if len(dead) != 1 || *dead[0].Body != string(body) || attr(dead[0], queue.AttrTopic) != "order.created" {
-		t.Fatalf("DLQ content %+v", dead)
+		t.Fatalf("waiting queue content %+v", dead)
 	}
 	if attr(dead[0], queue.AttrFailureClass) != "" {
 		t.Error("SQS's redrive does not add failure attributes; the forwarder must not have dead-lettered it itself")
