@@ -42,3 +42,46 @@ func TestLedgerInDynamoDB(t *testing.T) {
 		t.Fatalf("%d entries; 7: %+v; 500: %+v; 260: %+v", len(got), got[7], got[500], got[260])
 	}
 }
+
+// A hub's ledger keeps each shop's entries apart: the same order id in two
+// shops is two entries, and one shop's entry never answers for the other's
+// order (reconcile would skip that order for ever).
+func TestHubLedgerKeepsShopsApart(t *testing.T) {
+	st := stacktest.ForTest(t, stack.Options{Tables: true})
+	ctx := context.Background()
+	table := stack.HubLedgerTableName + "-" + t.Name()
+	if err := st.EnsureHubLedger(ctx, table); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
+	for name, hub := range map[string]ledger.Store{
+		"dynamodb": &ledger.DynamoDB{Client: st.DynamoDB, Table: table},
+		"memory":   &ledger.Memory{},
+	} {
+		a, b := ledger.For(hub, "shopaaaaaaaaaaaa"), ledger.For(hub, "shopbbbbbbbbbbbb")
+		if err := a.Put(ctx, []ledger.Entry{{OrderID: 7, Modified: "2026-11-29T09:00:00", Origin: queue.OriginWebhook, ReceivedAt: at}}); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		var batch []ledger.Entry
+		for id := int64(100); id < 130; id++ {
+			batch = append(batch, ledger.Entry{OrderID: id, Origin: queue.OriginBackfill, ReceivedAt: at})
+		}
+		if err := b.Put(ctx, batch); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		gotA, err := a.Get(ctx, []int64{7, 100})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		gotB, err := b.Get(ctx, []int64{7, 100, 129})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if len(gotA) != 1 || gotA[7].Modified != "2026-11-29T09:00:00" {
+			t.Errorf("%s: shop A sees %v, want its order 7 only", name, gotA)
+		}
+		if len(gotB) != 2 || gotB[7].OrderID != 0 {
+			t.Errorf("%s: shop B sees %v, want its orders 100 and 129 only", name, gotB)
+		}
+	}
+}

@@ -53,3 +53,31 @@ func EnsureTable(ctx context.Context, db *dynamodb.Client, name, key string, typ
 	}
 	return nil
 }
+
+// HubLedgerTableName is a hub's ledger (plus Options.Suffix): keyed by shop
+// and order id, as template.yaml makes it when StoreUrl is empty.
+const HubLedgerTableName = "logistos-sync-hub-ledger"
+
+// EnsureHubLedger creates a hub's ledger table unless it exists.
+func (s *Stack) EnsureHubLedger(ctx context.Context, name string) error {
+	if _, err := s.DynamoDB.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: &name}); err == nil {
+		return nil
+	}
+	_, err := s.DynamoDB.CreateTable(ctx, &dynamodb.CreateTableInput{
+		TableName:   aws.String(name),
+		BillingMode: types.BillingModePayPerRequest,
+		AttributeDefinitions: []types.AttributeDefinition{
+			{AttributeName: aws.String(ledger.AttrShop), AttributeType: types.ScalarAttributeTypeS},
+			{AttributeName: aws.String(ledger.AttrOrderID), AttributeType: types.ScalarAttributeTypeN},
+		},
+		KeySchema: []types.KeySchemaElement{
+			{AttributeName: aws.String(ledger.AttrShop), KeyType: types.KeyTypeHash},
+			{AttributeName: aws.String(ledger.AttrOrderID), KeyType: types.KeyTypeRange},
+		},
+	})
+	var inUse *types.ResourceInUseException
+	if err != nil && !errors.As(err, &inUse) {
+		return fmt.Errorf("create table %s: %w", name, err)
+	}
+	return nil
+}

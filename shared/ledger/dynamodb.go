@@ -14,9 +14,11 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
-// Attribute names of a ledger item. The table's partition key is AttrOrderID
-// (a number); AttrExpires is the table's TTL attribute.
+// Attribute names of a ledger item. A single-shop stack's table is keyed by
+// AttrOrderID alone (a number); a hub's by AttrShop (the shop's id, the
+// partition key) and AttrOrderID (the sort key). AttrExpires is the TTL.
 const (
+	AttrShop     = "shop"
 	AttrOrderID  = "order_id"
 	AttrModified = "modified"
 	AttrOrigin   = "origin"
@@ -47,10 +49,13 @@ type DynamoDBAPI interface {
 }
 
 // DynamoDB is a Store in a DynamoDB table (partition key "order_id", N; TTL
-// on "expires_at").
+// on "expires_at"), or one shop's part of a hub's table (For).
 type DynamoDB struct {
 	Client DynamoDBAPI
 	Table  string
+	// Shop is the id of the shop whose entries these are in a hub's table
+	// (keyed by shop and order id); "" in a single-shop stack's.
+	Shop string
 	// RetryDelay is the wait before resending unprocessed items, given the
 	// retry's number; nil means 50 ms doubling. Tests set it to not sleep.
 	RetryDelay func(retry int) time.Duration
@@ -69,8 +74,8 @@ func Open(client DynamoDBAPI, table string) Store {
 // one allocation rather than one each: the webhook writes an item per
 // delivery.
 type itemValues struct {
-	id, expires                types.AttributeValueMemberN
-	origin, received, modified types.AttributeValueMemberS
+	id, expires                      types.AttributeValueMemberN
+	shop, origin, received, modified types.AttributeValueMemberS
 }
 
 func (d *DynamoDB) item(e Entry) map[string]types.AttributeValue {
@@ -81,12 +86,32 @@ func (d *DynamoDB) item(e Entry) map[string]types.AttributeValue {
 		received: types.AttributeValueMemberS{Value: e.ReceivedAt.UTC().Format(time.RFC3339)},
 		modified: types.AttributeValueMemberS{Value: e.Modified},
 	}
-	it := make(map[string]types.AttributeValue, 5)
+	it := make(map[string]types.AttributeValue, 6)
 	it[AttrOrderID], it[AttrExpires], it[AttrOrigin], it[AttrReceived] = &v.id, &v.expires, &v.origin, &v.received
 	if e.Modified != "" {
 		it[AttrModified] = &v.modified
 	}
+	if d.Shop != "" {
+		v.shop.Value = d.Shop
+		it[AttrShop] = &v.shop
+	}
 	return it
+}
+
+// key is the item key of an order's entry.
+func (d *DynamoDB) key(id int64) map[string]types.AttributeValue {
+	k := map[string]types.AttributeValue{AttrOrderID: &types.AttributeValueMemberN{Value: strconv.FormatInt(id, 10)}}
+	if d.Shop != "" {
+		k[AttrShop] = &types.AttributeValueMemberS{Value: d.Shop}
+	}
+	return k
+}
+
+// For returns shop's part of a hub's ledger.
+func (d *DynamoDB) For(shop string) Store {
+	c := *d
+	c.Shop = shop
+	return &c
 }
 
 func (d *DynamoDB) wait(ctx context.Context, retry int) error {
@@ -176,7 +201,7 @@ func (d *DynamoDB) Get(ctx context.Context, ids []int64) (map[int64]Entry, error
 			continue
 		}
 		seen[id] = true
-		keys = append(keys, map[string]types.AttributeValue{AttrOrderID: &types.AttributeValueMemberN{Value: strconv.FormatInt(id, 10)}})
+		keys = append(keys, d.key(id))
 		if len(keys) == MaxReadBatch {
 			chunks, keys = append(chunks, keys), nil
 		}

@@ -64,11 +64,36 @@ type Store interface {
 	Get(ctx context.Context, ids []int64) (map[int64]Entry, error)
 }
 
+// For returns shop's part of a hub's ledger: its entries apart from every
+// other shop's, so that one shop's order never hides another's with the
+// same id. The empty shop is a single-shop stack's whole ledger, where its
+// entries always were.
+func For(s Store, shop string) Store {
+	if f, ok := s.(interface{ For(string) Store }); ok && shop != "" {
+		return f.For(shop)
+	}
+	return s
+}
+
 // Memory is a Store in this process's memory: for local runs and tests.
 type Memory struct {
 	mu      sync.Mutex
 	entries map[int64]Entry
 	puts    int
+	shops   map[string]*Memory
+}
+
+// For returns shop's part of the ledger, made on first use.
+func (m *Memory) For(shop string) Store {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.shops == nil {
+		m.shops = make(map[string]*Memory)
+	}
+	if m.shops[shop] == nil {
+		m.shops[shop] = &Memory{}
+	}
+	return m.shops[shop]
 }
 
 // Put records entries.
