@@ -140,3 +140,14 @@ func Normalize(raw string) (string, error) {
 	path := strings.TrimRight(u.EscapedPath(), "/")
 	return u.Scheme + "://" + hostport + path, nil
 }
+
+// Scoped names a document kept per shop (a state table id such as the
+// backfill's checkpoint or reconcile's mark): the shop's id, a slash and
+// the name. The empty id is a single-shop stack's home shop, whose
+// documents keep their names, so that an upgraded stack finds them.
+func Scoped(id, name string) string {
+	if id == "" {
+		return name
+	}
+	return id + "/" + name
+}

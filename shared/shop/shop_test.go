@@ -95,3 +95,12 @@ func TestMemory(t *testing.T) {
 		t.Fatalf("List = %v", l)
 	}
 }
+
+func TestScoped(t *testing.T) {
+	if got := Scoped("", "reconcile"); got != "reconcile" {
+		t.Errorf("the home shop's document moved: %q", got)
+	}
+	if got := Scoped("6yl2jw2oonj5nngm", "reconcile"); got != "6yl2jw2oonj5nngm/reconcile" {
+		t.Errorf("Scoped = %q", got)
+	}
+}
