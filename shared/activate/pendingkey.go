@@ -26,6 +26,7 @@ const (
 	KeyRejected   = "rejected"    // the shop refused it: discarded
 	KeyNotPending = "not_pending" // nothing pending under the reference: the key in use runs
 	KeyWouldAdopt = "would_adopt" // dry run: it works, and stays pending
+	KeyOtherShop  = "other_shop"  // connected for another shop than the event's: refused, untouched
 )
 
 // KeyReport says what became of the pending key a run was started for.
@@ -76,12 +77,18 @@ func (h *Handler) key(ctx context.Context, log *slog.Logger, ev Event, rep *Repo
 		return wooapi.Key{}, fmt.Errorf("read the pending key: %w", err)
 	}
 	rep.Key.Key = pk.Name()
+	if err := h.boundHere(pk); err != nil {
+		// Before the shop is called: the key is another shop's, and stays
+		// pending for that shop's own activation.
+		rep.Key.Outcome, rep.Key.Detail = KeyOtherShop, "refused for this shop: "+err.Error()+"; it stays pending for its own shop"
+		return wooapi.Key{}, fmt.Errorf("the pending key (%s) cannot activate %s: %w", pk.Name(), h.StoreURL, err)
+	}
 	if err := h.Shop.WithKey(pk.Key).CheckKey(ctx); err != nil {
 		if !refused(err) {
 			rep.Key.Outcome = OutcomeFailed
 			rep.Key.Detail = "the key could not be checked; it stays pending"
 			return wooapi.Key{}, fmt.Errorf("check the pending key (%s) against the shop: %w; it stays pending for 6 hours: "+
-				"invoke activate with {\"pending_key\":%q} again once the shop answers", pk.Name(), err, ev.PendingKey)
+				"invoke activate with %s again once the shop answers", pk.Name(), err, h.pendingEvent(ev.PendingKey))
 		}
 		return wooapi.Key{}, h.reject(ctx, log, ev.PendingKey, pk, err, rep)
 	}
@@ -89,23 +96,9 @@ func (h *Handler) key(ctx context.Context, log *slog.Logger, ev Event, rep *Repo
 		rep.Key.Outcome, rep.Key.Detail = KeyWouldAdopt, "the key works against the shop; it stays pending (dry run)"
 		return pk.Key, nil
 	}
-	if h.KeyStore == nil {
-		return wooapi.Key{}, errors.New("a key that arrived through connect needs the credentials secret (WOO_CREDENTIALS_SECRET_ARN) to be kept in")
+	if err := h.adopt(ctx, log, pk, ev.PendingKey); err != nil {
+		return wooapi.Key{}, err
 	}
-	// The reference as the version: a retried run stores the key once.
-	if err := h.KeyStore.Put(ctx, pk.Key, ev.PendingKey); err != nil {
-		return wooapi.Key{}, fmt.Errorf("make the proven key (%s) the key in use: %w; it stays pending: invoke activate with {\"pending_key\":%q} again",
-			pk.Name(), err, ev.PendingKey)
-	}
-	if err := h.Pending.Discard(ctx, ev.PendingKey); err != nil {
-		// Stored already; the state table's TTL removes the copy.
-		log.LogAttrs(ctx, slog.LevelWarn, "proven key not discarded from the state table", slog.String("error", err.Error()))
-	}
-	// Fresh in this container's cache too, for the continuations.
-	if _, err := h.Keys.Key(ctx, true); err != nil {
-		log.LogAttrs(ctx, slog.LevelWarn, "key in use not re-read", slog.String("error", err.Error()))
-	}
-	h.Metrics.Count(metrics.ShopConnected, 1)
 	rep.Key.Outcome, rep.Key.Detail = KeyProven, "the key works against the shop and is now the key in use"
 	log.LogAttrs(ctx, slog.LevelInfo, "pending key proven", slog.String("key", pk.Name()))
 	return pk.Key, nil

@@ -44,6 +44,12 @@ type PendingKey struct {
 	// number): not a secret, it tells the owner which key to revoke.
 	KeyID     int64     `json:"key_id,omitempty"`
 	ArrivedAt time.Time `json:"arrived_at"`
+	// StoreURL is the shop connect bound the state to (its normalised URL):
+	// in a hub the key may only ever activate that shop, so that a key
+	// that arrived for one shop can never be handed over, or have webhooks
+	// registered, as another's. Empty for a key connected in a home-shop
+	// stack before shops were bound.
+	StoreURL string `json:"store_url,omitempty"`
 }
 
 // Name says which key this is in words the owner can find in WooCommerce →
