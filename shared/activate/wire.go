@@ -17,7 +17,9 @@ import (
 	"github.com/logistos-sync/logistos-sync/shared/metrics"
 	"github.com/logistos-sync/logistos-sync/shared/queue"
 	"github.com/logistos-sync/logistos-sync/shared/secret"
+	"github.com/logistos-sync/logistos-sync/shared/shop"
 	"github.com/logistos-sync/logistos-sync/shared/state"
+	"github.com/logistos-sync/logistos-sync/shared/wooapi"
 	"github.com/logistos-sync/logistos-sync/shared/wookey"
 )
 
@@ -32,9 +34,15 @@ func New(cfg config.Activate, awsCfg aws.Config, log *slog.Logger, m *metrics.Em
 	if err != nil {
 		return nil, fmt.Errorf("webhook secret: %w", err)
 	}
-	shop, err := wookey.OpenShop(sm, cfg.StoreURL, cfg.WooCredentials.ARN, cfg.ConsumerKey, cfg.ConsumerSecret)
-	if err != nil {
-		return nil, err
+	var woo wookey.Shop
+	if cfg.StoreURL != "" {
+		if woo, err = wookey.OpenShop(sm, cfg.StoreURL, cfg.WooCredentials.ARN, cfg.ConsumerKey, cfg.ConsumerSecret); err != nil {
+			return nil, err
+		}
+	} else {
+		// A hub: each run makes the client of the shop its event names
+		// (forShop), over this one HTTP client; the keys are in Shops.
+		woo.Client = &wooapi.Client{HTTP: wooapi.NewHTTPClient()}
 	}
 	db := dynamodb.NewFromConfig(awsCfg)
 	store := state.Open(db, cfg.StateTable)
@@ -44,8 +52,8 @@ func New(cfg config.Activate, awsCfg aws.Config, log *slog.Logger, m *metrics.Em
 	// already rules out. The webhook, one order at a time, keeps the check.
 	sqsClient := sqs.NewFromConfig(awsCfg, func(o *sqs.Options) { o.DisableMessageChecksumValidation = true })
 	h := &Handler{
-		Shop:           shop.Client,
-		Keys:           shop.Keys,
+		Shop:           woo.Client,
+		Keys:           woo.Keys,
 		Pending:        wookey.Pending{States: state.OpenOnce(db, cfg.StateTable)},
 		Logistos:       &logistos.Client{HTTP: logistos.NewHTTPClient(), CredentialsURL: cfg.CredentialsURL},
 		Queue:          &queue.Sender{Client: sqsClient, QueueURL: cfg.BackfillQueueURL},
@@ -62,6 +70,11 @@ func New(cfg config.Activate, awsCfg aws.Config, log *slog.Logger, m *metrics.Em
 		WebhookTopics:  hookreg.Topics(cfg.Topics),
 		Log:            log,
 		Metrics:        m,
+	}
+	if cfg.StoreURL == "" {
+		// The shops store on DynamoDB and KMS is not wired yet: a hub keeps
+		// its shops in memory, which only local runs and tests can use.
+		h.Shops = shop.NewMemory()
 	}
 	if cfg.WooCredentials.ARN != "" {
 		h.KeyStore = wookey.Writer{Client: sm, ARN: cfg.WooCredentials.ARN}

@@ -186,10 +186,12 @@ type Activate struct {
 
 // LoadActivate reads the activate function's configuration. STORE_URL,
 // WEBHOOK_URL and LOGISTOS_CREDENTIALS_URL receive credentials or orders,
-// so they must be https (http only for loopback).
+// so they must be https (http only for loopback). STORE_URL empty makes
+// the stack a hub, whose shops' keys are in the shops store: the REST key's
+// source is then optional.
 func LoadActivate(e *Env) (Activate, error) {
 	c := Activate{
-		StoreURL:            e.SecureURL(StoreURL, "", true),
+		StoreURL:            e.SecureURL(StoreURL, "", false),
 		BackfillQueueURL:    e.Required(BackfillQueueURL),
 		DLQURL:              e.Required(DLQURL),
 		WebhookSecret:       e.secret(WebhookSecretARN, WebhookSecret),
@@ -203,7 +205,10 @@ func LoadActivate(e *Env) (Activate, error) {
 		Function:            e.String(FunctionName, ""),
 		LogLevel:            e.String(LogLevel, DefaultLogLevel),
 	}
-	c.WooCredentials, c.ConsumerKey, c.ConsumerSecret = e.wooCredentials()
+	keySet := e.get(WooCredentialsSecretARN) != "" || e.get(WooConsumerKey) != "" || e.get(WooConsumerSecret) != ""
+	if c.StoreURL != "" || keySet {
+		c.WooCredentials, c.ConsumerKey, c.ConsumerSecret = e.wooCredentials()
+	}
 	return c, e.Err()
 }
 
