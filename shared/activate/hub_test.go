@@ -14,7 +14,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/logistos-sync/logistos-sync/shared/config"
 	"github.com/logistos-sync/logistos-sync/shared/metrics"
+	"github.com/logistos-sync/logistos-sync/shared/outbound"
 	"github.com/logistos-sync/logistos-sync/shared/shop"
 	"github.com/logistos-sync/logistos-sync/shared/state"
 	"github.com/logistos-sync/logistos-sync/shared/wooapi"
@@ -40,7 +44,7 @@ func hubHandler(t *testing.T) (*Handler, *shop.Memory, *poster) {
 	t.Helper()
 	h, _ := handler(t, 0, 0)
 	h.StoreURL = ""
-	h.Shop = &wooapi.Client{HTTP: wooapi.NewHTTPClient(), RetryDelay: func(int, time.Duration) time.Duration { return 0 }}
+	h.Shop = &wooapi.Client{HTTP: wooapi.NewHTTPClient(true), RetryDelay: func(int, time.Duration) time.Duration { return 0 }}
 	h.Keys = nil
 	shops, lg := shop.NewMemory(), &poster{}
 	h.Shops, h.Logistos, h.Metrics = shops, lg, metrics.New(io.Discard, "test")
@@ -235,5 +239,35 @@ func TestHubStateIsPerShop(t *testing.T) {
 	}
 	if !errors.Is(func() error { _, err := (shopKeys{shops: shop.NewMemory(), id: "x"}).Key(ctx, false); return err }(), wookey.ErrNoKey) {
 		t.Error("an unknown shop has a key")
+	}
+}
+
+// A hub's shop clients are guarded as the home shop's: a shop on loopback
+// is refused at dial time unless private shops are allowed.
+func TestNewGuardsAHubsShops(t *testing.T) {
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
+	t.Cleanup(srv.Close)
+	for _, allow := range []bool{false, true} {
+		cfg := config.Activate{WebhookSecret: config.Secret{Literal: "s"}, WebhookURL: "https://hooks.example/woocommerce/webhook", AllowPrivateShops: allow}
+		h, err := New(cfg, aws.Config{Region: "eu-west-1"}, slog.New(slog.DiscardHandler), metrics.New(io.Discard, ""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h.Shops == nil {
+			t.Fatal("a hub without its shops store")
+		}
+		sh, err := h.forShop(Event{StoreURL: srv.URL})
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := hits.Load()
+		err = sh.Shop.CheckKey(context.Background())
+		if refused := errors.Is(err, outbound.ErrForbiddenAddress); refused == allow {
+			t.Errorf("AllowPrivateShops %v: CheckKey = %v", allow, err)
+		}
+		if reached := hits.Load() > before; reached != allow {
+			t.Errorf("AllowPrivateShops %v: the shop was reached: %v", allow, reached)
+		}
 	}
 }

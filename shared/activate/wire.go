@@ -36,13 +36,13 @@ func New(cfg config.Activate, awsCfg aws.Config, log *slog.Logger, m *metrics.Em
 	}
 	var woo wookey.Shop
 	if cfg.StoreURL != "" {
-		if woo, err = wookey.OpenShop(sm, cfg.StoreURL, cfg.WooCredentials.ARN, cfg.ConsumerKey, cfg.ConsumerSecret); err != nil {
+		if woo, err = wookey.OpenShop(sm, cfg.StoreURL, cfg.WooCredentials.ARN, cfg.ConsumerKey, cfg.ConsumerSecret, cfg.AllowPrivateShops); err != nil {
 			return nil, err
 		}
 	} else {
 		// A hub: each run makes the client of the shop its event names
-		// (forShop), over this one HTTP client; the keys are in Shops.
-		woo.Client = &wooapi.Client{HTTP: wooapi.NewHTTPClient()}
+		// (forShop), over this one guarded HTTP client; the keys are in Shops.
+		woo.Client = &wooapi.Client{HTTP: wooapi.NewHTTPClient(cfg.AllowPrivateShops)}
 	}
 	db := dynamodb.NewFromConfig(awsCfg)
 	store := state.Open(db, cfg.StateTable)
@@ -51,6 +51,8 @@ func New(cfg config.Activate, awsCfg aws.Config, log *slog.Logger, m *metrics.Em
 	// (BenchmarkBackfill), to detect corruption in transit that TLS
 	// already rules out. The webhook, one order at a time, keeps the check.
 	sqsClient := sqs.NewFromConfig(awsCfg, func(o *sqs.Options) { o.DisableMessageChecksumValidation = true })
+	// Only the shop's client is guarded (cfg.AllowPrivateShops): the shop's
+	// URL is whoever connected's, Logistos's is the operator's own setting.
 	h := &Handler{
 		Shop:           woo.Client,
 		Keys:           woo.Keys,
