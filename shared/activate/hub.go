@@ -253,8 +253,14 @@ type shopKeys struct {
 }
 
 // Key reads the shop's key; wookey.ErrNoKey when the shop is unknown, has
-// no key, or was disconnected.
-func (k shopKeys) Key(ctx context.Context, _ bool) (wooapi.Key, error) {
+// no key, or was disconnected. refresh asks a store that caches secrets
+// (shop.Refresher) to read them again: a run that is not a continuation
+// then uses the key, and sends the webhook secret, that another container
+// may have stored since this one cached them.
+func (k shopKeys) Key(ctx context.Context, refresh bool) (wooapi.Key, error) {
+	if r, ok := k.shops.(shop.Refresher); ok && refresh {
+		r.Refresh(k.id)
+	}
 	rec, err := k.shops.Get(ctx, k.id)
 	if errors.Is(err, shop.ErrNotFound) {
 		return wooapi.Key{}, wookey.ErrNoKey
