@@ -19,6 +19,7 @@ import (
 	"github.com/logistos-sync/logistos-sync/local/fakelogistos"
 	"github.com/logistos-sync/logistos-sync/local/fakewoo"
 	"github.com/logistos-sync/logistos-sync/local/stack"
+	"github.com/logistos-sync/logistos-sync/local/stacktest"
 	"github.com/logistos-sync/logistos-sync/local/syncbuf"
 	"github.com/logistos-sync/logistos-sync/shared/activate"
 	"github.com/logistos-sync/logistos-sync/shared/config"
@@ -43,10 +44,11 @@ type hubEnv struct {
 	st       *stack.Stack
 	logistos *fakelogistos.Server
 	h        *activate.Handler
-	shops    shop.Store
-	stateTbl string
-	ledger   ledger.Store // the hub's whole ledger
-	logs     *syncbuf.Buffer
+	// shopsTable and shopsKey are where the hub keeps its shops (shops).
+	shopsTable, shopsKey string
+	stateTbl             string
+	ledger               ledger.Store // the hub's whole ledger
+	logs                 *syncbuf.Buffer
 }
 
 // Each shop's own REST key.
@@ -57,7 +59,6 @@ const (
 
 func newHub(t *testing.T, oa, ob fakewoo.Options) *hubEnv {
 	t.Helper()
-	ctx := context.Background()
 	e := &hubEnv{t: t, a: fakewoo.Start(oa), b: fakewoo.Start(ob), logistos: &fakelogistos.Server{}, logs: &syncbuf.Buffer{}}
 	t.Cleanup(e.a.Close)
 	t.Cleanup(e.b.Close)
@@ -65,27 +66,14 @@ func newHub(t *testing.T, oa, ob fakewoo.Options) *hubEnv {
 	e.b.AddKey(keyB, secretB, fakewoo.ReadWrite)
 	lsrv := httptest.NewServer(e.logistos)
 	t.Cleanup(lsrv.Close)
-	e.st = fork(t)
-	n := tables.Add(1)
-	e.stateTbl = fmt.Sprintf("hub-state-%d", n)
-	createTable(t, e.stateTbl)
-	ledgerTbl := fmt.Sprintf("%s-%d", stack.HubLedgerTableName, n)
-	shopsTbl := fmt.Sprintf("%s-%d", stack.ShopsTableName, n)
-	if err := e.st.EnsureHubLedger(ctx, ledgerTbl); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.st.EnsureShopsTable(ctx, shopsTbl); err != nil {
-		t.Fatal(err)
-	}
-	keyID, err := e.st.CreateShopsKey(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The hub's tables and key as the template makes them: the state
+	// table, the ledger keyed by shop and order id, the shops table and
+	// its KMS key, wired by FunctionEnv as in AWS (SHOPS_TABLE, SHOPS_KEY_ID).
+	e.st = stacktest.ForTest(t, stack.Options{Hub: true, Tables: true})
+	e.stateTbl = e.st.StateTable
 	vars := map[string]string{
 		config.WebhookURL:             webhookURL,
 		config.LogistosCredentialsURL: lsrv.URL + fakelogistos.CredentialsPath,
-		config.StateTable:             e.stateTbl,
-		config.LedgerTable:            ledgerTbl,
 	}
 	cfg, err := config.LoadActivate(config.FromMap(e.st.FunctionEnv(stack.Activate, vars)))
 	if err != nil {
@@ -97,15 +85,26 @@ func newHub(t *testing.T, oa, ob fakewoo.Options) *hubEnv {
 	if e.h, err = activate.New(cfg, e.st.AWS, logging.New(e.logs, "info"), metrics.New(io.Discard, "test")); err != nil {
 		t.Fatal(err)
 	}
-	e.shops = shops.New(e.st.DynamoDB, e.st.KMS, shopsTbl, keyID)
-	e.h.Shops = e.shops
-	e.ledger = &ledger.DynamoDB{Client: e.st.DynamoDB, Table: ledgerTbl}
+	if cfg.Shops.Table != e.st.ShopsTable || cfg.Shops.KeyID == "" {
+		t.Fatalf("shops %+v: not the stack's table and key", cfg.Shops)
+	}
+	if _, ok := e.h.Shops.(*shops.DynamoDB); !ok {
+		t.Fatalf("the hub's shops are a %T, want the DynamoDB store", e.h.Shops)
+	}
+	e.shopsTable, e.shopsKey = cfg.Shops.Table, cfg.Shops.KeyID
+	e.ledger = &ledger.DynamoDB{Client: e.st.DynamoDB, Table: e.st.LedgerTable}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("logs:\n%s", tail(e.logs.String(), 6000))
 		}
 	})
 	return e
+}
+
+// shops reads the hub's shops through a store of its own, as another
+// container would, with nothing cached.
+func (e *hubEnv) shops() shop.Store {
+	return shops.New(e.st.DynamoDB, e.st.KMS, e.shopsTable, e.shopsKey)
 }
 
 // connect leaves key pending for the shop at url, as connect's callback
@@ -238,7 +237,7 @@ func TestHubActivatesEachShopApart(t *testing.T) {
 	if e.b.Stats().Requests != 0 || e.a.Stats().Requests != 0 || len(e.logistos.Requests()) != 0 {
 		t.Fatalf("A's key for B: shop A %d requests, B %d, Logistos %d", e.a.Stats().Requests, e.b.Stats().Requests, len(e.logistos.Requests()))
 	}
-	if list, err := e.shops.List(ctx); err != nil || len(list) != 0 {
+	if list, err := e.shops().List(ctx); err != nil || len(list) != 0 {
 		t.Fatalf("shops after a refused key: %+v %v", list, err)
 	}
 
@@ -274,11 +273,11 @@ func TestHubActivatesEachShopApart(t *testing.T) {
 		id    string
 		other string
 	}{{e.a, idA, idB}, {e.b, idB, idA}} {
-		rec, err := e.shops.Get(ctx, c.id)
+		rec, err := e.shops().Get(ctx, c.id)
 		if err != nil || rec.Status != shop.Connected || rec.URL != c.s.URL || rec.ConnectedAt.IsZero() {
 			t.Errorf("shop %s: %+v %v", c.s.URL, rec, err)
 		}
-		sec, err := e.shops.Secrets(ctx, c.id)
+		sec, err := e.shops().Secrets(ctx, c.id)
 		if err != nil || len(sec.WebhookSecret) != activate.WebhookSecretLength {
 			t.Fatalf("shop %s secrets: %v", c.s.URL, err)
 		}
@@ -343,7 +342,7 @@ func TestHubActivatesEachShopApart(t *testing.T) {
 		rep.Backfill.Outcome != activate.OutcomeComplete {
 		t.Fatalf("reconnect: %v key %+v handoff %+v backfill %+v", err, rep.Key, rep.Handoff, rep.Backfill)
 	}
-	sec, err := e.shops.Secrets(ctx, idA)
+	sec, err := e.shops().Secrets(ctx, idA)
 	if err != nil || sec.WebhookSecret == secrets[idA] {
 		t.Fatalf("reconnect kept the webhook secret (%v)", err)
 	}

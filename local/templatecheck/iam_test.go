@@ -7,6 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/logistos-sync/logistos-sync/shared/config"
+	"github.com/logistos-sync/logistos-sync/shared/ledger"
+	"github.com/logistos-sync/logistos-sync/shared/shops"
 	"github.com/logistos-sync/logistos-sync/shared/wookey"
 )
 
@@ -82,7 +85,12 @@ func readOnly(action string) bool {
 // actions, no NotAction/NotResource, no write action on "*", no managed
 // policies (whose contents the template cannot show).
 func TestIAMNoWildcards(t *testing.T) {
-	tpl := load(t)
+	for view, tpl := range views(t) {
+		t.Run(view, func(t *testing.T) { noWildcards(t, tpl) })
+	}
+}
+
+func noWildcards(t *testing.T, tpl *Template) {
 	for id, r := range tpl.Resources {
 		if Get(r, "Type") == "AWS::IAM::Role" && Get(r, "Properties", "ManagedPolicyArns") != nil {
 			t.Errorf("%s attaches managed policies %v", id, Get(r, "Properties", "ManagedPolicyArns"))
@@ -189,6 +197,34 @@ func TestIAMLeastPrivilege(t *testing.T) {
 		"lambda:InvokeFunction": {"arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:" + activateName},
 		logs[0]:                 {"ConnectLogGroup"}, logs[1]: {"ConnectLogGroup"},
 	}
+	checkGrants(t, tpl, want)
+
+	// A hub's webhook also reads the shop a delivery names and opens its
+	// secrets: GetItem on the shops table (never a write), Decrypt with the
+	// shops key only (TestShopsKeyScope).
+	hubWant := maps.Clone(want)
+	hubWant["WebhookFunction"] = maps.Clone(want["WebhookFunction"])
+	hubWant["WebhookFunction"]["dynamodb:GetItem"] = []string{"ShopsTable"}
+	hubWant["WebhookFunction"]["kms:Decrypt"] = []string{"ShopsKey"}
+	// A hub's activation makes a proven key its shop's: the shop's record
+	// read, created and marked connected, its secrets sealed (a data key)
+	// and replaced, and read back (Decrypt) by the run and its
+	// continuations, with the shops key only (TestShopsKeyScope). It never
+	// touches the home shop's secrets, which a hub does not use.
+	hubWant["ActivateFunction"] = maps.Clone(want["ActivateFunction"])
+	hubWant["ActivateFunction"]["dynamodb:GetItem"] = []string{"StateTable", "ShopsTable"}
+	hubWant["ActivateFunction"]["dynamodb:UpdateItem"] = []string{"ShopsTable"}
+	hubWant["ActivateFunction"]["kms:GenerateDataKey"] = []string{"ShopsKey"}
+	hubWant["ActivateFunction"]["kms:Decrypt"] = []string{"ShopsKey"}
+	for _, a := range []string{secret[0], secret[1], "secretsmanager:PutSecretValue"} {
+		delete(hubWant["ActivateFunction"], a)
+	}
+	checkGrants(t, loadHub(t), hubWant)
+}
+
+func checkGrants(t *testing.T, tpl *Template, want map[string]map[string][]string) {
+	t.Helper()
+	logs := []string{"logs:CreateLogStream", "logs:PutLogEvents"}
 	for fn, w := range want {
 		got := grants(t, tpl, fn)
 		for a := range w {
@@ -261,4 +297,74 @@ func anyStrings(l []any) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// TestShopsKeyScope: the shops key opens only sealings made for a shop
+// (the encryption context holds exactly the key "shop", and holds it), and
+// only a hub has the key and the shops table at all.
+func TestShopsKeyScope(t *testing.T) {
+	hub := loadHub(t)
+	// The webhook opens sealings; activate also makes them (a data key).
+	for fn, actions := range map[string][]string{"WebhookFunction": {"kms:Decrypt"}, "ActivateFunction": {"kms:Decrypt", "kms:GenerateDataKey"}} {
+		role, _, _ := GetAtt(Get(hub.Resources, fn, "Properties", "Role"))
+		found := map[string]bool{}
+		for _, st := range statements(hub, role) {
+			var kmsActions []string
+			for _, a := range List(st, "Action") {
+				if s, _ := a.(string); strings.HasPrefix(s, "kms:") {
+					kmsActions = append(kmsActions, s)
+					found[s] = true
+				}
+			}
+			if len(kmsActions) == 0 {
+				continue
+			}
+			keys := List(st, "Condition", "ForAllValues:StringEquals", "kms:EncryptionContextKeys")
+			if !slices.Equal(keys, []any{shops.ScopeKey}) {
+				t.Errorf("%s: %v with encryption context keys %v, want exactly [%s]", fn, kmsActions, keys, shops.ScopeKey)
+			}
+			// ForAllValues holds for an empty context too: require the key.
+			if Get(st, "Condition", "Null", "kms:EncryptionContext:"+shops.ScopeKey) != "false" {
+				t.Errorf("%s: %v does not require the %q encryption context: %v", fn, kmsActions, shops.ScopeKey, Get(st, "Condition"))
+			}
+		}
+		for _, a := range actions {
+			if !found[a] {
+				t.Errorf("a hub's %s may not %s the shops' secrets", fn, a)
+			}
+		}
+	}
+	key := resource(t, hub, "ShopsKey", "AWS::KMS::Key")
+	if Get(key, "Properties", "EnableKeyRotation") != true || Get(key, "Properties", "KeySpec") != "SYMMETRIC_DEFAULT" {
+		t.Errorf("ShopsKey %v: want a symmetric key with rotation", Get(key, "Properties"))
+	}
+	table := resource(t, hub, "ShopsTable", "AWS::DynamoDB::Table")
+	if Get(table, "Properties", "BillingMode") != "PAY_PER_REQUEST" ||
+		Get(List(table, "Properties", "KeySchema")[0], "AttributeName") != shops.AttrID ||
+		Get(List(table, "Properties", "AttributeDefinitions")[0], "AttributeType") != "S" ||
+		Get(table, "Properties", "SSESpecification", "SSEEnabled") != true {
+		t.Errorf("shops table %v: want PAY_PER_REQUEST keyed by id (S), encrypted", Get(table, "Properties"))
+	}
+	// The hub's ledger is keyed by shop and order id (ledger.For).
+	lt := resource(t, hub, "LedgerTable", "AWS::DynamoDB::Table")
+	ks := List(lt, "Properties", "KeySchema")
+	if len(ks) != 2 || Get(ks[0], "AttributeName") != ledger.AttrShop || Get(ks[0], "KeyType") != "HASH" ||
+		Get(ks[1], "AttributeName") != ledger.AttrOrderID || Get(ks[1], "KeyType") != "RANGE" {
+		t.Errorf("a hub's ledger is keyed by %v, want shop (HASH) and order_id (RANGE)", ks)
+	}
+	// A single shop pays for neither, and its ledger keeps its key.
+	home := load(t)
+	for _, id := range []string{"ShopsKey", "ShopsTable"} {
+		if _, ok := home.Resources[id]; ok {
+			t.Errorf("a single-shop stack creates %s", id)
+		}
+	}
+	if ks := List(home.Resources, "LedgerTable", "Properties", "KeySchema"); len(ks) != 1 {
+		t.Errorf("a single shop's ledger is keyed by %v, want order_id alone", ks)
+	}
+	for _, v := range []string{config.ShopsTable, config.ShopsKeyID} {
+		if _, ok := env(home, Map(home.Resources, "WebhookFunction"))[v]; ok {
+			t.Errorf("a single-shop stack's webhook has %s", v)
+		}
+	}
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -17,7 +18,7 @@ import (
 	"github.com/logistos-sync/logistos-sync/shared/metrics"
 	"github.com/logistos-sync/logistos-sync/shared/queue"
 	"github.com/logistos-sync/logistos-sync/shared/secret"
-	"github.com/logistos-sync/logistos-sync/shared/shop"
+	"github.com/logistos-sync/logistos-sync/shared/shops"
 	"github.com/logistos-sync/logistos-sync/shared/state"
 	"github.com/logistos-sync/logistos-sync/shared/wooapi"
 	"github.com/logistos-sync/logistos-sync/shared/wookey"
@@ -74,9 +75,9 @@ func New(cfg config.Activate, awsCfg aws.Config, log *slog.Logger, m *metrics.Em
 		Metrics:        m,
 	}
 	if cfg.StoreURL == "" {
-		// The shops store on DynamoDB and KMS is not wired yet: a hub keeps
-		// its shops in memory, which only local runs and tests can use.
-		h.Shops = shop.NewMemory()
+		// A hub: each shop's key and webhook secret, sealed under the shops
+		// key (in memory when SHOPS_TABLE is unset: a local run).
+		h.Shops = shops.Open(db, kms.NewFromConfig(awsCfg), cfg.Shops.Table, cfg.Shops.KeyID)
 	}
 	if cfg.WooCredentials.ARN != "" {
 		h.KeyStore = wookey.Writer{Client: sm, ARN: cfg.WooCredentials.ARN}

@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 
@@ -21,6 +22,11 @@ import (
 // the local runner and the end-to-end tests all build it here, with awsCfg
 // pointing at AWS or at an emulator.
 func New(cfg config.Webhook, awsCfg aws.Config, log *slog.Logger, m *metrics.Emitter) (*Handler, error) {
+	if cfg.Hub() {
+		// Until the per-shop route exists: never a handler that would
+		// verify with an empty secret.
+		return nil, errors.New("webhook: a hub (STORE_URL empty) is not served yet")
+	}
 	secrets, err := secret.Open(secretsmanager.NewFromConfig(awsCfg), cfg.Secret.ARN, cfg.Secret.Literal)
 	if err != nil {
 		return nil, fmt.Errorf("webhook secret: %w", err)
