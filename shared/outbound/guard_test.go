@@ -211,3 +211,15 @@ func TestControlRechecksTheSocketAddress(t *testing.T) {
 		t.Errorf("%d requests reached the server, want 0", hits.Load())
 	}
 }
+
+// A proxy would resolve and dial the shop itself, past the guard: a
+// guarded client has none, whatever HTTP_PROXY says; others keep the
+// environment's.
+func TestGuardedClientUsesNoProxy(t *testing.T) {
+	if p := guarded(nil).Transport.(*http.Transport).Proxy; p != nil {
+		t.Error("a guarded client takes its proxy from the environment")
+	}
+	if p := NewHTTPClient(Limits{}).Transport.(*http.Transport).Proxy; p == nil {
+		t.Error("an unguarded client ignores the environment's proxy")
+	}
+}
