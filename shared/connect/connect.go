@@ -260,9 +260,10 @@ func (h *Handler) connect(ctx context.Context, req events.APIGatewayV2HTTPReques
 		}
 		norm, err := HubShop(raw, h.AllowPrivateShops)
 		if err != nil {
-			out := outBadAddress
-			out.reason += ": " + err.Error()
-			return out, formPage(http.StatusBadRequest, raw, err.Error())
+			// The page tells the owner what is wrong; the log does not
+			// repeat it, as it may quote what was typed (a password in a
+			// URL's user info, say).
+			return outBadAddress, formPage(http.StatusBadRequest, raw, err.Error())
 		}
 		target, bound = norm, norm
 		// The id, not the address: it names the shop in every other log.
