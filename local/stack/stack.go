@@ -22,6 +22,7 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -71,6 +72,10 @@ type Options struct {
 	// Tables also creates the state and ledger tables (STATE_TABLE,
 	// LEDGER_TABLE) as template.yaml defines them.
 	Tables bool
+	// Hub makes the stack a hub's (template.yaml with StoreUrl empty): the
+	// shops table and its KMS key (SHOPS_TABLE, SHOPS_KEY_ID), and with
+	// Tables the ledger keyed by shop and order id.
+	Hub bool
 	// Suffix is appended to the queue and secret names. kumo keeps its
 	// state per process, not per server, so tests that start several stacks
 	// in one process give each its own suffix to keep them apart.
@@ -85,6 +90,8 @@ type Stack struct {
 	SQS      *sqs.Client
 	Secrets  *secretsmanager.Client
 	DynamoDB *dynamodb.Client
+	// KMS holds a hub's shops key (CreateShopsKey).
+	KMS *kms.Client
 
 	QueueURL, QueueARN string
 	// BackfillQueueURL and BackfillQueueARN are the backfill's queue.
@@ -102,6 +109,9 @@ type Stack struct {
 	// StateTable and LedgerTable are the tables' names when Options.Tables
 	// asked for them.
 	StateTable, LedgerTable string
+	// ShopsTable and ShopsKeyID are a hub's shops table and the KMS key
+	// their secrets are sealed under, when Options.Hub asked for them.
+	ShopsTable, ShopsKeyID string
 
 	closers []func()
 }
@@ -146,7 +156,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 // started concurrently. o.Port is ignored. The fork shares s's clients;
 // closing it does nothing, closing s stops both.
 func (s *Stack) Fork(ctx context.Context, o Options) (*Stack, error) {
-	f := &Stack{Endpoint: s.Endpoint, AWS: s.AWS, SQS: s.SQS, Secrets: s.Secrets, DynamoDB: s.DynamoDB}
+	f := &Stack{Endpoint: s.Endpoint, AWS: s.AWS, SQS: s.SQS, Secrets: s.Secrets, DynamoDB: s.DynamoDB, KMS: s.KMS}
 	if err := f.create(ctx, o); err != nil {
 		return nil, err
 	}
@@ -229,6 +239,7 @@ func (s *Stack) connect(ctx context.Context) error {
 	s.SQS = sqs.NewFromConfig(cfg)
 	s.Secrets = secretsmanager.NewFromConfig(cfg)
 	s.DynamoDB = dynamodb.NewFromConfig(cfg)
+	s.KMS = kms.NewFromConfig(cfg)
 	return nil
 }
 
@@ -286,8 +297,17 @@ func (s *Stack) create(ctx context.Context, o Options) error {
 	if s.WooCredentialsSecretARN, err = s.ensureSecret(ctx, WooCredentialsSecretName+o.Suffix, EmptyWooCredentials); err != nil {
 		return fmt.Errorf("create WooCommerce credentials secret: %w", err)
 	}
+	if o.Hub {
+		s.ShopsTable = ShopsTableName + o.Suffix
+		if err := s.EnsureShopsTable(ctx, s.ShopsTable); err != nil {
+			return err
+		}
+		if s.ShopsKeyID, err = s.CreateShopsKey(ctx); err != nil {
+			return err
+		}
+	}
 	if o.Tables {
-		return s.createTables(ctx, o.Suffix)
+		return s.createTables(ctx, o.Suffix, o.Hub)
 	}
 	return nil
 }

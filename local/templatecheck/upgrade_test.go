@@ -27,21 +27,14 @@ var replacing = map[string][]string{
 	"AWS::Lambda::EventSourceMapping": {},
 }
 
-// singleShop resolves what a stack with StoreUrl set deploys: resources
-// whose Condition is false dropped, Fn::If taken on the single-shop side.
+// singleShop is what a stack with StoreUrl set deploys: each condition
+// evaluated from the parameters (not assumed by name), then Template.As.
 func singleShop(tpl *Template) map[string]any {
 	conds := map[string]bool{}
 	for name, c := range tpl.Conditions {
 		conds[name] = conditionForStoreURL(c, "https://shop.example")
 	}
-	out := map[string]any{}
-	for id, r := range tpl.Resources {
-		if c, ok := Get(r, "Condition").(string); ok && !conds[c] {
-			continue
-		}
-		out[id] = chooseIf(r, conds)
-	}
-	return out
+	return tpl.As(conds).Resources
 }
 
 // conditionForStoreURL evaluates a condition built from Fn::Equals,
@@ -81,32 +74,6 @@ func conditionForStoreURL(c any, store string) bool {
 	return false
 }
 
-// chooseIf replaces each Fn::If with the branch conds selects.
-func chooseIf(v any, conds map[string]bool) any {
-	switch x := v.(type) {
-	case map[string]any:
-		if args, ok := x["Fn::If"].([]any); ok && len(x) == 1 && len(args) == 3 {
-			name, _ := args[0].(string)
-			if conds[name] {
-				return chooseIf(args[1], conds)
-			}
-			return chooseIf(args[2], conds)
-		}
-		out := make(map[string]any, len(x))
-		for k, e := range x {
-			out[k] = chooseIf(e, conds)
-		}
-		return out
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = chooseIf(e, conds)
-		}
-		return out
-	}
-	return v
-}
-
 // TestSingleShopStackUpgradesInPlace: a single-shop stack deployed from the
 // previous template, updated to this one with its StoreUrl unchanged, keeps
 // every stateful resource: the same logical id and type, and none of the
@@ -119,7 +86,7 @@ func TestSingleShopStackUpgradesInPlace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	now := singleShop(load(t))
+	now := singleShop(loadRaw(t))
 	before := singleShop(old)
 	for id, r := range before {
 		typ, _ := Get(r, "Type").(string)
