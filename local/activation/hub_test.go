@@ -113,13 +113,13 @@ func (e *hubEnv) connect(url, key, secret string) string {
 	e.t.Helper()
 	ctx := context.Background()
 	st := fmt.Sprintf("state-%d", tables.Add(1))
-	if err := e.h.Pending.Await(ctx, st, time.Now().Add(time.Minute)); err != nil {
+	if err := e.h.Pending.Await(ctx, st, url, time.Now().Add(time.Minute)); err != nil {
 		e.t.Fatal(err)
 	}
-	ref, err := e.h.Pending.Arrive(ctx, st, wookey.PendingKey{Key: wooapi.Key{ConsumerKey: key, ConsumerSecret: secret},
-		ArrivedAt: time.Now(), StoreURL: url})
-	if err != nil {
-		e.t.Fatal(err)
+	ref, bound, err := e.h.Pending.Arrive(ctx, st, wookey.PendingKey{Key: wooapi.Key{ConsumerKey: key, ConsumerSecret: secret},
+		ArrivedAt: time.Now()})
+	if err != nil || bound != url {
+		e.t.Fatalf("arrive: %v, bound to %q", err, bound)
 	}
 	return ref
 }
@@ -231,8 +231,9 @@ func TestHubActivatesEachShopApart(t *testing.T) {
 
 	// A's key, whatever the event says, activates nothing of B.
 	refA := e.connect(a, keyA, secretA)
-	if rep, err := e.run(activate.Event{StoreURL: b, PendingKey: refA}); err == nil || rep.Key == nil || rep.Key.Outcome != activate.KeyOtherShop {
-		t.Fatalf("A's key for B: %v %+v", err, rep.Key)
+	if rep, err := e.run(activate.Event{StoreURL: b, PendingKey: refA}); err != nil || rep.Outcome != activate.OutcomeNotConnected ||
+		rep.Key == nil || rep.Key.Outcome != activate.KeyNotPending {
+		t.Fatalf("A's key for B: %v, outcome %q, key %+v", err, rep.Outcome, rep.Key)
 	}
 	if e.b.Stats().Requests != 0 || e.a.Stats().Requests != 0 || len(e.logistos.Requests()) != 0 {
 		t.Fatalf("A's key for B: shop A %d requests, B %d, Logistos %d", e.a.Stats().Requests, e.b.Stats().Requests, len(e.logistos.Requests()))

@@ -463,10 +463,18 @@ func TestWebhookRoute(t *testing.T) {
 	slices.Sort(routes)
 	want := []string{
 		"ConnectFunction GET " + connect.PathConnect, "ConnectFunction GET " + connect.PathConnected,
-		"ConnectFunction POST " + connect.PathCallback, "WebhookFunction POST /woocommerce/webhook",
+		"ConnectFunction POST " + connect.PathCallback, "WebhookFunction " + webhook.RouteHome, "WebhookFunction " + webhook.RouteShop,
 	}
 	if !slices.Equal(routes, want) {
 		t.Errorf("HTTP routes %v, want only %v", routes, want)
+	}
+	// Both webhook routes are throttled alike: a hub's shops share theirs.
+	for _, route := range []string{webhook.RouteHome, webhook.RouteShop} {
+		rate, ok1 := Int(Map(tpl.Resources, "HttpApi", "Properties", "RouteSettings"), route, "ThrottlingRateLimit")
+		burst, ok2 := Int(Map(tpl.Resources, "HttpApi", "Properties", "RouteSettings"), route, "ThrottlingBurstLimit")
+		if !ok1 || !ok2 || rate != 50 || burst != 100 {
+			t.Errorf("route %s throttled at %d/s, bursts of %d; want 50 and 100 like the home route", route, rate, burst)
+		}
 	}
 	api := resource(t, tpl, "HttpApi", "AWS::Serverless::HttpApi")
 	rate, ok1 := Int(api, "Properties", "DefaultRouteSettings", "ThrottlingRateLimit")

@@ -56,8 +56,9 @@ type Event struct {
 	PendingKey string `json:"pending_key,omitempty"`
 	// StoreURL names the shop to activate. Absent, it is the home shop of a
 	// stack deployed for one shop (STORE_URL); a hub (STORE_URL empty)
-	// requires it, and a home-shop stack refuses any other shop. Connect
-	// sets it; a continuation carries it on.
+	// requires it, and a home-shop stack refuses any other shop. A pending
+	// key is read for this shop only (wookey.Pending.Get: connect's state
+	// was bound to it). Connect sets it; a continuation carries it on.
 	StoreURL string `json:"store_url,omitempty"`
 	// RunID and Continuation are set by the function when it continues
 	// itself; the cut-off and progress live in the checkpoint.

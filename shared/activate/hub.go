@@ -131,19 +131,15 @@ func (h *Handler) notConnected() string {
 		" in a browser logged in to the shop's WP admin and click Approve; activation then runs by itself"
 }
 
-// boundHere checks that a key pending through connect was connected for
-// the shop this run activates. Connect binds its state to one shop and the
-// key that arrives with it belongs to that shop only: proving it against
-// another shop, handing it over or registering webhooks with it as
-// another's, must never happen, whatever the event says.
-func (h *Handler) boundHere(pk wookey.PendingKey) error {
-	switch {
-	case h.hub() && pk.StoreURL == "":
-		return errors.New("it was not connected for a shop of this hub (no shop is bound to it)")
-	case pk.StoreURL != "" && !sameShop(pk.StoreURL, h.StoreURL):
-		return fmt.Errorf("it was connected for another shop, not %s", h.StoreURL)
+// boundShop is the shop connect's state must have been bound to for its
+// key to be read here (wookey.Pending.Get): the hub's shop, or "" for the
+// home shop, whose states are bound to nothing. A key pending for one shop
+// is never read, checked, stored or handed over by another's activation.
+func (h *Handler) boundShop() string {
+	if h.hub() {
+		return h.StoreURL
 	}
-	return nil
+	return ""
 }
 
 // adoptInHub makes a proven key the hub shop's key in use: the shop is

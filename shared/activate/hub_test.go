@@ -58,11 +58,11 @@ func hubHandler(t *testing.T) (*Handler, *shop.Memory, *poster) {
 func connected(t *testing.T, h *Handler, st, key, boundTo string) string {
 	t.Helper()
 	ctx := context.Background()
-	if err := h.Pending.Await(ctx, st, time.Now().Add(time.Minute)); err != nil {
+	if err := h.Pending.Await(ctx, st, boundTo, time.Now().Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
-	ref, err := h.Pending.Arrive(ctx, st, wookey.PendingKey{Key: wooapi.Key{ConsumerKey: key, ConsumerSecret: "cs_" + key[3:]},
-		ArrivedAt: time.Now(), StoreURL: boundTo})
+	ref, _, err := h.Pending.Arrive(ctx, st, wookey.PendingKey{Key: wooapi.Key{ConsumerKey: key, ConsumerSecret: "cs_" + key[3:]},
+		ArrivedAt: time.Now()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,9 +70,10 @@ func connected(t *testing.T, h *Handler, st, key, boundTo string) string {
 }
 
 // TestHubPendingKeyActivatesOnlyItsShop: a key pending for shop A never
-// activates shop B, whatever the event says: B is not called, nothing is
-// recorded or handed over, and the key stays pending for A, whose own
-// activation then proves it.
+// activates shop B, whatever the event says: it is not read for B (B, not
+// connected, stays so), neither shop is called, nothing is recorded or
+// handed over, and the key stays pending for A, whose own activation then
+// proves it.
 func TestHubPendingKeyActivatesOnlyItsShop(t *testing.T) {
 	urlA, callsA := countingShop(t)
 	urlB, callsB := countingShop(t)
@@ -92,8 +93,8 @@ func TestHubPendingKeyActivatesOnlyItsShop(t *testing.T) {
 			ref := connected(t, h, "state-"+c.name, "ck_good", c.boundTo)
 			beforeA, beforeB := callsA.Load(), callsB.Load()
 			rep, err := h.Handle(ctx, Event{StoreURL: b, PendingKey: ref})
-			if err == nil || rep.OK {
-				t.Fatalf("a key pending for %q activated %s: %+v", c.boundTo, b, rep)
+			if err != nil || rep.Outcome != OutcomeNotConnected || rep.Key == nil || rep.Key.Outcome != KeyNotPending {
+				t.Fatalf("a key pending for %q, run for %s: %v, outcome %q, key %+v", c.boundTo, b, err, rep.Outcome, rep.Key)
 			}
 			if callsA.Load() != beforeA || callsB.Load() != beforeB {
 				t.Errorf("the shops were called (%d, %d requests)", callsA.Load()-beforeA, callsB.Load()-beforeB)
@@ -101,7 +102,7 @@ func TestHubPendingKeyActivatesOnlyItsShop(t *testing.T) {
 			if list, _ := shops.List(ctx); len(list) != 0 || len(lg.sent) != 0 || rep.Handoff != nil || rep.Webhook != nil || rep.Backfill != nil {
 				t.Errorf("shops recorded %+v, handed over %+v, report %+v", list, lg.sent, rep)
 			}
-			if _, err := h.Pending.Get(ctx, ref); err != nil {
+			if _, err := h.Pending.Get(ctx, ref, c.boundTo); err != nil {
 				t.Errorf("the key no longer pending: %v", err)
 			}
 			if c.boundTo == "" {

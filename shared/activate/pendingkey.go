@@ -26,7 +26,6 @@ const (
 	KeyRejected   = "rejected"    // the shop refused it: discarded
 	KeyNotPending = "not_pending" // nothing pending under the reference: the key in use runs
 	KeyWouldAdopt = "would_adopt" // dry run: it works, and stays pending
-	KeyOtherShop  = "other_shop"  // connected for another shop than the event's: refused, untouched
 )
 
 // KeyReport says what became of the pending key a run was started for.
@@ -63,13 +62,14 @@ func (h *Handler) key(ctx context.Context, log *slog.Logger, ev Event, rep *Repo
 		return h.Keys.Key(ctx, !ev.Continuation)
 	}
 	rep.Key = &KeyReport{}
-	pk, err := h.Pending.Get(ctx, ev.PendingKey)
+	pk, err := h.Pending.Get(ctx, ev.PendingKey, h.boundShop())
 	if errors.Is(err, wookey.ErrNoPendingKey) {
 		// Proven by an earlier attempt of this very event (Lambda retries a
 		// failed asynchronous invocation), refused, or expired: whatever
 		// key is in use is the one to run with.
 		rep.Key.Outcome = KeyNotPending
-		rep.Key.Detail = "no key is pending under this reference (already proven or refused, or older than 6 hours); the key in use runs"
+		rep.Key.Detail = "no key is pending under this reference for this shop (already proven or refused, older than 6 hours, " +
+			"or connected for another shop); the key in use runs"
 		log.LogAttrs(ctx, slog.LevelWarn, "pending key not found", slog.String("pending_key", ev.PendingKey))
 		return h.Keys.Key(ctx, true)
 	}
@@ -77,12 +77,6 @@ func (h *Handler) key(ctx context.Context, log *slog.Logger, ev Event, rep *Repo
 		return wooapi.Key{}, fmt.Errorf("read the pending key: %w", err)
 	}
 	rep.Key.Key = pk.Name()
-	if err := h.boundHere(pk); err != nil {
-		// Before the shop is called: the key is another shop's, and stays
-		// pending for that shop's own activation.
-		rep.Key.Outcome, rep.Key.Detail = KeyOtherShop, "refused for this shop: "+err.Error()+"; it stays pending for its own shop"
-		return wooapi.Key{}, fmt.Errorf("the pending key (%s) cannot activate %s: %w", pk.Name(), h.StoreURL, err)
-	}
 	if err := h.Shop.WithKey(pk.Key).CheckKey(ctx); err != nil {
 		if !refused(err) {
 			rep.Key.Outcome = OutcomeFailed

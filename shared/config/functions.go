@@ -378,6 +378,8 @@ func LoadReconcile(e *Env) (Reconcile, error) {
 
 // Connect is the connect function's configuration.
 type Connect struct {
+	// StoreURL is the home shop, the only one a single-shop stack connects;
+	// empty makes the stack a hub, which connects any shop its owner names.
 	StoreURL string
 	// ActivateFunction is started asynchronously once a key is pending: it
 	// proves the key and makes it the key in use (connect never writes a
@@ -385,9 +387,9 @@ type Connect struct {
 	ActivateFunction string
 	StateTable       string // the connect states; empty keeps them in memory (local runs)
 	Function         string
-	// AllowPrivateShops: as Activate's. Connect sends a shop nothing today;
-	// it is read here so that a hub's connect, which will check the
-	// store_url it is given, follows the same switch.
+	// AllowPrivateShops: as Activate's. Connect sends a shop nothing, but a
+	// hub refuses a store_url whose host is a loopback or private address
+	// unless it is set, so that activation is never started for one.
 	AllowPrivateShops bool
 	LogLevel          string
 }
@@ -396,10 +398,10 @@ type Connect struct {
 // only where the owner's browser is sent to approve the key: connect sends
 // the shop nothing (the key comes to the https callback), so a plain-http
 // shop is the shop's own choice here, unlike for activate and reconcile,
-// which send it the key.
+// which send it the key. Unset or empty, the stack is a hub.
 func LoadConnect(e *Env) (Connect, error) {
 	c := Connect{
-		StoreURL:          e.URL(StoreURL, "", true),
+		StoreURL:          e.URL(StoreURL, "", false),
 		ActivateFunction:  e.Required(ActivateFunction),
 		StateTable:        e.String(StateTable, ""),
 		Function:          e.String(FunctionName, ""),
