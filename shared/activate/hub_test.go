@@ -272,3 +272,42 @@ func TestNewGuardsAHubsShops(t *testing.T) {
 		}
 	}
 }
+
+// TestHubDryRun: a dry run for a shop connecting through a hub proves the
+// key and plans every step, but records no shop, stores no secret, hands
+// nothing over and leaves the key pending.
+func TestHubDryRun(t *testing.T) {
+	h, shops, lg := hubHandler(t)
+	ctx := context.Background()
+	u, _ := shop.Normalize(keyShop(t))
+	ref := connected(t, h, "dry", "ck_good", u)
+	rep, err := h.Handle(ctx, Event{StoreURL: u, PendingKey: ref, DryRun: true})
+	if err != nil || rep.Key.Outcome != KeyWouldAdopt || rep.Handoff.Outcome != OutcomeWouldDo || rep.Webhook.Outcome != OutcomeWouldDo ||
+		rep.Backfill.Outcome != OutcomeWouldDo || rep.Webhook.DeliveryURL != h.WebhookURL+"/"+shop.ID(u) {
+		t.Fatalf("%v key %+v handoff %+v webhook %+v backfill %+v", err, rep.Key, rep.Handoff, rep.Webhook, rep.Backfill)
+	}
+	if list, _ := shops.List(ctx); len(list) != 0 || len(lg.sent) != 0 {
+		t.Errorf("a dry run recorded %+v, handed over %+v", list, lg.sent)
+	}
+	if _, err := h.Pending.Get(ctx, ref, u); err != nil {
+		t.Errorf("a dry run took the key: %v", err)
+	}
+}
+
+// TestHubContinuationNamesItsShop: a hub's continuation carries its
+// shop; one without is refused like any hub event without store_url.
+func TestHubContinuationNamesItsShop(t *testing.T) {
+	h, _, _ := hubHandler(t)
+	_, err := h.Handle(context.Background(), Event{Steps: []string{StepBackfill}, RunID: "r", Continuation: true})
+	if err == nil || !strings.Contains(err.Error(), "store_url") {
+		t.Errorf("a hub continuation without store_url: %v", err)
+	}
+	sh, err := h.forShop(Event{StoreURL: "https://a.example"})
+	if err != nil || sh.continuationShop() != "https://a.example" {
+		t.Errorf("%v %q", err, sh.continuationShop())
+	}
+	home, _ := handler(t, 0, 0)
+	if home.continuationShop() != "" {
+		t.Error("a home-shop continuation names a shop")
+	}
+}
