@@ -185,7 +185,8 @@ type Forwarder struct {
 // LoadForwarder reads the forwarder function's configuration.
 func LoadForwarder(e *Env) (Forwarder, error) {
 	c := Forwarder{
-		StoreURL:         e.URL(StoreURL, "", true),
+		// Empty in a hub: each order's shop is its message's wc-source.
+		StoreURL:         e.URL(StoreURL, "", false),
 		DLQURL:           e.Required(DLQURL),
 		OrdersURL:        e.SecureURL(LogistosOrdersURL, DefaultLogistosOrdersURL, true),
 		Topics:           e.List(ForwardTopics, DefaultForwardTopics),
