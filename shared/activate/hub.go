@@ -59,7 +59,9 @@ func (h *Handler) hub() bool { return h.StoreURL == "" || h.shopID != "" }
 func (h *Handler) forShop(ev Event) (*Handler, error) {
 	if h.StoreURL != "" {
 		if ev.StoreURL != "" && !sameShop(ev.StoreURL, h.StoreURL) {
-			return nil, fmt.Errorf("this stack serves only its home shop %s (STORE_URL), not %q", h.StoreURL, ev.StoreURL)
+			// The address is not quoted: it may carry a password in its
+			// user info, and the error is logged with the report.
+			return nil, fmt.Errorf("this stack serves only its home shop %s (STORE_URL); the event's store_url names another shop", h.StoreURL)
 		}
 		return h, nil
 	}
@@ -68,6 +70,10 @@ func (h *Handler) forShop(ev Event) (*Handler, error) {
 	}
 	u, err := shop.Normalize(ev.StoreURL)
 	if err != nil {
+		if ue := (*url.Error)(nil); errors.As(err, &ue) {
+			// url.Parse quotes the address, which may carry a password.
+			err = fmt.Errorf("the shop's address is not a URL: %w", ue.Err)
+		}
 		return nil, fmt.Errorf("store_url: %w", err)
 	}
 	if h.Shops == nil {
@@ -112,9 +118,9 @@ func (h *Handler) scoped(u, id string) (*Handler, error) {
 	return &cp, nil
 }
 
-// homeWebhookURL is WEBHOOK_URL as configured: a scoped handler's
-// WebhookURL carries its shop's id.
-func (h *Handler) homeWebhookURL() string {
+// baseWebhookURL is WEBHOOK_URL as configured: a scoped handler's
+// WebhookURL ends in its shop's id.
+func (h *Handler) baseWebhookURL() string {
 	if h.shopID == "" {
 		return h.WebhookURL
 	}
@@ -126,7 +132,7 @@ func (h *Handler) notConnected() string {
 	if !h.hub() {
 		return wookey.NotConnected(h.WebhookURL)
 	}
-	connect := wookey.ConnectURL(h.homeWebhookURL()) + "?store_url=" + url.QueryEscape(h.StoreURL)
+	connect := wookey.ConnectURL(h.baseWebhookURL()) + "?store_url=" + url.QueryEscape(h.StoreURL)
 	return "the shop " + h.StoreURL + " is not connected to this hub (no working REST API key): open " + connect +
 		" in a browser logged in to the shop's WP admin and click Approve; activation then runs by itself"
 }
