@@ -71,6 +71,7 @@ func (s *Stack) wiring(fn Function) map[string]string {
 		return map[string]string{
 			config.BackfillQueueURL: s.BackfillQueueURL, config.DLQURL: s.DLQURL, config.WebhookSecretARN: s.WebhookSecretARN,
 			config.WooCredentialsSecretARN: s.WooCredentialsSecretARN, config.StateTable: s.StateTable, config.LedgerTable: s.LedgerTable,
+			config.ShopsTable: s.ShopsTable, config.ShopsKeyID: s.ShopsKeyID,
 		}
 	case Reconcile:
 		return map[string]string{

@@ -206,6 +206,19 @@ func TestIAMLeastPrivilege(t *testing.T) {
 	hubWant["WebhookFunction"] = maps.Clone(want["WebhookFunction"])
 	hubWant["WebhookFunction"]["dynamodb:GetItem"] = []string{"ShopsTable"}
 	hubWant["WebhookFunction"]["kms:Decrypt"] = []string{"ShopsKey"}
+	// A hub's activation makes a proven key its shop's: the shop's record
+	// read, created and marked connected, its secrets sealed (a data key)
+	// and replaced, and read back (Decrypt) by the run and its
+	// continuations, with the shops key only (TestShopsKeyScope). It never
+	// touches the home shop's secrets, which a hub does not use.
+	hubWant["ActivateFunction"] = maps.Clone(want["ActivateFunction"])
+	hubWant["ActivateFunction"]["dynamodb:GetItem"] = []string{"StateTable", "ShopsTable"}
+	hubWant["ActivateFunction"]["dynamodb:UpdateItem"] = []string{"ShopsTable"}
+	hubWant["ActivateFunction"]["kms:GenerateDataKey"] = []string{"ShopsKey"}
+	hubWant["ActivateFunction"]["kms:Decrypt"] = []string{"ShopsKey"}
+	for _, a := range []string{secret[0], secret[1], "secretsmanager:PutSecretValue"} {
+		delete(hubWant["ActivateFunction"], a)
+	}
 	checkGrants(t, loadHub(t), hubWant)
 }
 
@@ -291,24 +304,35 @@ func anyStrings(l []any) []string {
 // only a hub has the key and the shops table at all.
 func TestShopsKeyScope(t *testing.T) {
 	hub := loadHub(t)
-	role, _, _ := GetAtt(Get(hub.Resources, "WebhookFunction", "Properties", "Role"))
-	found := false
-	for _, st := range statements(hub, role) {
-		if !slices.Contains(List(st, "Action"), any("kms:Decrypt")) {
-			continue
+	// The webhook opens sealings; activate also makes them (a data key).
+	for fn, actions := range map[string][]string{"WebhookFunction": {"kms:Decrypt"}, "ActivateFunction": {"kms:Decrypt", "kms:GenerateDataKey"}} {
+		role, _, _ := GetAtt(Get(hub.Resources, fn, "Properties", "Role"))
+		found := map[string]bool{}
+		for _, st := range statements(hub, role) {
+			var kmsActions []string
+			for _, a := range List(st, "Action") {
+				if s, _ := a.(string); strings.HasPrefix(s, "kms:") {
+					kmsActions = append(kmsActions, s)
+					found[s] = true
+				}
+			}
+			if len(kmsActions) == 0 {
+				continue
+			}
+			keys := List(st, "Condition", "ForAllValues:StringEquals", "kms:EncryptionContextKeys")
+			if !slices.Equal(keys, []any{shops.ScopeKey}) {
+				t.Errorf("%s: %v with encryption context keys %v, want exactly [%s]", fn, kmsActions, keys, shops.ScopeKey)
+			}
+			// ForAllValues holds for an empty context too: require the key.
+			if Get(st, "Condition", "Null", "kms:EncryptionContext:"+shops.ScopeKey) != "false" {
+				t.Errorf("%s: %v does not require the %q encryption context: %v", fn, kmsActions, shops.ScopeKey, Get(st, "Condition"))
+			}
 		}
-		found = true
-		keys := List(st, "Condition", "ForAllValues:StringEquals", "kms:EncryptionContextKeys")
-		if !slices.Equal(keys, []any{shops.ScopeKey}) {
-			t.Errorf("kms:Decrypt with encryption context keys %v, want exactly [%s]", keys, shops.ScopeKey)
+		for _, a := range actions {
+			if !found[a] {
+				t.Errorf("a hub's %s may not %s the shops' secrets", fn, a)
+			}
 		}
-		// ForAllValues holds for an empty context too: require the key.
-		if Get(st, "Condition", "Null", "kms:EncryptionContext:"+shops.ScopeKey) != "false" {
-			t.Errorf("kms:Decrypt does not require the %q encryption context: %v", shops.ScopeKey, Get(st, "Condition"))
-		}
-	}
-	if !found {
-		t.Fatal("a hub's webhook cannot decrypt the shops' secrets")
 	}
 	key := resource(t, hub, "ShopsKey", "AWS::KMS::Key")
 	if Get(key, "Properties", "EnableKeyRotation") != true || Get(key, "Properties", "KeySpec") != "SYMMETRIC_DEFAULT" {

@@ -22,6 +22,7 @@ import (
 	"github.com/logistos-sync/logistos-sync/shared/metrics"
 	"github.com/logistos-sync/logistos-sync/shared/queue"
 	"github.com/logistos-sync/logistos-sync/shared/secret"
+	"github.com/logistos-sync/logistos-sync/shared/shop"
 	"github.com/logistos-sync/logistos-sync/shared/state"
 	"github.com/logistos-sync/logistos-sync/shared/wooapi"
 	"github.com/logistos-sync/logistos-sync/shared/wookey"
@@ -53,9 +54,11 @@ type Event struct {
 	// becomes the key in use; refused, it is discarded and nothing runs.
 	// Connect sets it; empty runs with the key in use.
 	PendingKey string `json:"pending_key,omitempty"`
-	// StoreURL is the shop to activate in a hub (its normalised URL), as
-	// connect's state was bound to it; empty is the stack's home shop. A
-	// pending key is read for this shop only (wookey.Pending.Get).
+	// StoreURL names the shop to activate. Absent, it is the home shop of a
+	// stack deployed for one shop (STORE_URL); a hub (STORE_URL empty)
+	// requires it, and a home-shop stack refuses any other shop. A pending
+	// key is read for this shop only (wookey.Pending.Get: connect's state
+	// was bound to it). Connect sets it; a continuation carries it on.
 	StoreURL string `json:"store_url,omitempty"`
 	// RunID and Continuation are set by the function when it continues
 	// itself; the cut-off and progress live in the checkpoint.
@@ -142,6 +145,17 @@ type Handler struct {
 	Log      *slog.Logger
 	Metrics  *metrics.Emitter
 	Progress func(Progress) // optional: called as pages complete (a terminal progress bar)
+
+	// Shops are a hub's shops (StoreURL empty): each one's record, REST key
+	// and webhook secret. Unused in a home-shop stack.
+	Shops shop.Store
+	// NewWebhookSecret makes a shop's webhook secret at its activation;
+	// NewSecret when nil.
+	NewWebhookSecret func() (string, error)
+
+	// shopID is the hub shop a scoped copy of the handler serves (forShop);
+	// "" in the handler built at cold start and in a home-shop stack.
+	shopID string
 }
 
 func (h *Handler) now() time.Time {
@@ -165,8 +179,20 @@ func (h *Handler) Handle(ctx context.Context, ev Event) (Report, error) {
 	if err == nil && ev.Continuation && (ev.RunID == "" || ev.PendingKey != "" || !slices.Equal(steps, []string{StepBackfill})) {
 		err = errors.New(`a continuation event carries "run_id" and only the backfill step`)
 	}
+	sh := h
+	if err == nil {
+		sh, err = h.forShop(ev)
+	}
 	if err != nil {
 		return h.finish(ctx, log, rep, start, fmt.Errorf("bad event: %w", err))
+	}
+	return sh.run(ctx, log, ev, steps, rep, start)
+}
+
+// run runs steps for the shop h serves (forShop), once the event is valid.
+func (h *Handler) run(ctx context.Context, log *slog.Logger, ev Event, steps []string, rep Report, start time.Time) (Report, error) {
+	if h.shopID != "" {
+		log = log.With(slog.String("shop", h.shopID))
 	}
 	log.LogAttrs(ctx, slog.LevelInfo, "activation started", slog.Any("steps", steps),
 		slog.Bool("dry_run", ev.DryRun), slog.Bool("continuation", ev.Continuation))
@@ -174,22 +200,22 @@ func (h *Handler) Handle(ctx context.Context, ev Event) (Report, error) {
 	key, err := h.key(ctx, log, ev, &rep)
 	switch {
 	case errors.Is(err, wookey.ErrNoKey):
-		rep.Outcome, rep.Detail = OutcomeNotConnected, wookey.NotConnected(h.WebhookURL)
+		rep.Outcome, rep.Detail = OutcomeNotConnected, h.notConnected()
 		return h.finish(ctx, log, rep, start, nil)
 	case errors.Is(err, errKeyRejected):
 		return h.finish(ctx, log, rep, start, nil)
 	case err != nil:
 		return h.finish(ctx, log, rep, start, err)
 	}
-	shop := h.Shop.WithKey(key)
+	client := h.Shop.WithKey(key)
 	for _, step := range steps {
 		switch step {
 		case StepHandoff:
-			rep.Handoff, err = h.handoff(ctx, log, shop, ev)
+			rep.Handoff, err = h.handoff(ctx, log, client, ev)
 		case StepWebhook:
-			rep.Webhook, err = h.webhook(ctx, log, shop, ev)
+			rep.Webhook, err = h.webhook(ctx, log, client, ev)
 		case StepBackfill:
-			rep.Backfill, rep.Next, err = h.backfill(ctx, log, shop, ev, rep.RunID)
+			rep.Backfill, rep.Next, err = h.backfill(ctx, log, client, ev, rep.RunID)
 		}
 		if err != nil {
 			return h.finish(ctx, log, rep, start, fmt.Errorf("%s: %w", step, err))

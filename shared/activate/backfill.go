@@ -292,7 +292,7 @@ func (h *Handler) endSlice(ctx context.Context, log *slog.Logger, r *run, finish
 func (h *Handler) continueBackfill(ctx context.Context, log *slog.Logger, r *run, runID string, rep *BackfillReport) (*Event, error) {
 	st := r.st
 	final := context.WithoutCancel(ctx)
-	next := &Event{Steps: []string{StepBackfill}, RunID: runID, Continuation: true}
+	next := &Event{Steps: []string{StepBackfill}, RunID: runID, Continuation: true, StoreURL: h.continuationShop()}
 	st.LeaseUntil = h.now().Add(ContinuationLease)
 	if err := r.saveWithin(final); err != nil {
 		return nil, err

@@ -62,13 +62,14 @@ func (h *Handler) key(ctx context.Context, log *slog.Logger, ev Event, rep *Repo
 		return h.Keys.Key(ctx, !ev.Continuation)
 	}
 	rep.Key = &KeyReport{}
-	pk, err := h.Pending.Get(ctx, ev.PendingKey, ev.StoreURL)
+	pk, err := h.Pending.Get(ctx, ev.PendingKey, h.boundShop())
 	if errors.Is(err, wookey.ErrNoPendingKey) {
 		// Proven by an earlier attempt of this very event (Lambda retries a
 		// failed asynchronous invocation), refused, or expired: whatever
 		// key is in use is the one to run with.
 		rep.Key.Outcome = KeyNotPending
-		rep.Key.Detail = "no key is pending under this reference (already proven or refused, or older than 6 hours); the key in use runs"
+		rep.Key.Detail = "no key is pending under this reference for this shop (already proven or refused, older than 6 hours, " +
+			"or connected for another shop); the key in use runs"
 		log.LogAttrs(ctx, slog.LevelWarn, "pending key not found", slog.String("pending_key", ev.PendingKey))
 		return h.Keys.Key(ctx, true)
 	}
@@ -81,7 +82,7 @@ func (h *Handler) key(ctx context.Context, log *slog.Logger, ev Event, rep *Repo
 			rep.Key.Outcome = OutcomeFailed
 			rep.Key.Detail = "the key could not be checked; it stays pending"
 			return wooapi.Key{}, fmt.Errorf("check the pending key (%s) against the shop: %w; it stays pending for 6 hours: "+
-				"invoke activate with {\"pending_key\":%q} again once the shop answers", pk.Name(), err, ev.PendingKey)
+				"invoke activate with %s again once the shop answers", pk.Name(), err, h.pendingEvent(ev.PendingKey))
 		}
 		return wooapi.Key{}, h.reject(ctx, log, ev.PendingKey, pk, err, rep)
 	}
@@ -89,23 +90,9 @@ func (h *Handler) key(ctx context.Context, log *slog.Logger, ev Event, rep *Repo
 		rep.Key.Outcome, rep.Key.Detail = KeyWouldAdopt, "the key works against the shop; it stays pending (dry run)"
 		return pk.Key, nil
 	}
-	if h.KeyStore == nil {
-		return wooapi.Key{}, errors.New("a key that arrived through connect needs the credentials secret (WOO_CREDENTIALS_SECRET_ARN) to be kept in")
+	if err := h.adopt(ctx, log, pk, ev.PendingKey); err != nil {
+		return wooapi.Key{}, err
 	}
-	// The reference as the version: a retried run stores the key once.
-	if err := h.KeyStore.Put(ctx, pk.Key, ev.PendingKey); err != nil {
-		return wooapi.Key{}, fmt.Errorf("make the proven key (%s) the key in use: %w; it stays pending: invoke activate with {\"pending_key\":%q} again",
-			pk.Name(), err, ev.PendingKey)
-	}
-	if err := h.Pending.Discard(ctx, ev.PendingKey); err != nil {
-		// Stored already; the state table's TTL removes the copy.
-		log.LogAttrs(ctx, slog.LevelWarn, "proven key not discarded from the state table", slog.String("error", err.Error()))
-	}
-	// Fresh in this container's cache too, for the continuations.
-	if _, err := h.Keys.Key(ctx, true); err != nil {
-		log.LogAttrs(ctx, slog.LevelWarn, "key in use not re-read", slog.String("error", err.Error()))
-	}
-	h.Metrics.Count(metrics.ShopConnected, 1)
 	rep.Key.Outcome, rep.Key.Detail = KeyProven, "the key works against the shop and is now the key in use"
 	log.LogAttrs(ctx, slog.LevelInfo, "pending key proven", slog.String("key", pk.Name()))
 	return pk.Key, nil

@@ -49,7 +49,12 @@ func (h *Handler) webhook(ctx context.Context, log *slog.Logger, shop *wooapi.Cl
 	}
 	secrets, err := h.WebhookSecret.Values(ctx)
 	if err != nil || len(secrets) == 0 || len(secrets[0]) == 0 {
-		return fail(fmt.Errorf("read the webhook secret: %v", err))
+		if !h.hub() || !ev.DryRun {
+			return fail(fmt.Errorf("read the webhook secret: %v", err))
+		}
+		// A dry run for a hub shop not yet connected: its secret is made
+		// when its key is adopted, and a plan writes nothing.
+		secrets = [][]byte{[]byte("(made at activation)")}
 	}
 	plan, err := hookreg.Inspect(ctx, shop, hookreg.Want{URL: h.WebhookURL, Secret: string(secrets[0]),
 		Topics: h.WebhookTopics, RefreshSecret: true})
@@ -69,7 +74,11 @@ func (h *Handler) webhook(ctx context.Context, log *slog.Logger, shop *wooapi.Cl
 		log.LogAttrs(ctx, slog.LevelInfo, "webhook changed", slog.String("action", w.Action))
 	}
 	rep.Outcome = OutcomeDone
-	rep.Detail = fmt.Sprintf("webhooks %s deliver to %s, active, with the deployment's secret", plan.Webhooks(), h.WebhookURL)
+	whose := "the deployment's"
+	if h.hub() {
+		whose = "the shop's own"
+	}
+	rep.Detail = fmt.Sprintf("webhooks %s deliver to %s, active, with %s secret", plan.Webhooks(), h.WebhookURL, whose)
 	if ev.DryRun {
 		rep.Outcome, rep.Detail = OutcomeWouldDo, "would "+strings.Join(rep.Actions, "; ")
 	}

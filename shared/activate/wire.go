@@ -6,6 +6,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -17,7 +18,9 @@ import (
 	"github.com/logistos-sync/logistos-sync/shared/metrics"
 	"github.com/logistos-sync/logistos-sync/shared/queue"
 	"github.com/logistos-sync/logistos-sync/shared/secret"
+	"github.com/logistos-sync/logistos-sync/shared/shops"
 	"github.com/logistos-sync/logistos-sync/shared/state"
+	"github.com/logistos-sync/logistos-sync/shared/wooapi"
 	"github.com/logistos-sync/logistos-sync/shared/wookey"
 )
 
@@ -32,9 +35,15 @@ func New(cfg config.Activate, awsCfg aws.Config, log *slog.Logger, m *metrics.Em
 	if err != nil {
 		return nil, fmt.Errorf("webhook secret: %w", err)
 	}
-	shop, err := wookey.OpenShop(sm, cfg.StoreURL, cfg.WooCredentials.ARN, cfg.ConsumerKey, cfg.ConsumerSecret, cfg.AllowPrivateShops)
-	if err != nil {
-		return nil, err
+	var woo wookey.Shop
+	if cfg.StoreURL != "" {
+		if woo, err = wookey.OpenShop(sm, cfg.StoreURL, cfg.WooCredentials.ARN, cfg.ConsumerKey, cfg.ConsumerSecret, cfg.AllowPrivateShops); err != nil {
+			return nil, err
+		}
+	} else {
+		// A hub: each run makes the client of the shop its event names
+		// (forShop), over this one guarded HTTP client; the keys are in Shops.
+		woo.Client = &wooapi.Client{HTTP: wooapi.NewHTTPClient(cfg.AllowPrivateShops)}
 	}
 	db := dynamodb.NewFromConfig(awsCfg)
 	store := state.Open(db, cfg.StateTable)
@@ -46,8 +55,8 @@ func New(cfg config.Activate, awsCfg aws.Config, log *slog.Logger, m *metrics.Em
 	// Only the shop's client is guarded (cfg.AllowPrivateShops): the shop's
 	// URL is whoever connected's, Logistos's is the operator's own setting.
 	h := &Handler{
-		Shop:           shop.Client,
-		Keys:           shop.Keys,
+		Shop:           woo.Client,
+		Keys:           woo.Keys,
 		Pending:        wookey.Pending{States: state.OpenOnce(db, cfg.StateTable)},
 		Logistos:       &logistos.Client{HTTP: logistos.NewHTTPClient(), CredentialsURL: cfg.CredentialsURL},
 		Queue:          &queue.Sender{Client: sqsClient, QueueURL: cfg.BackfillQueueURL},
@@ -64,6 +73,11 @@ func New(cfg config.Activate, awsCfg aws.Config, log *slog.Logger, m *metrics.Em
 		WebhookTopics:  hookreg.Topics(cfg.Topics),
 		Log:            log,
 		Metrics:        m,
+	}
+	if cfg.StoreURL == "" {
+		// A hub: each shop's key and webhook secret, sealed under the shops
+		// key (in memory when SHOPS_TABLE is unset: a local run).
+		h.Shops = shops.Open(db, kms.NewFromConfig(awsCfg), cfg.Shops.Table, cfg.Shops.KeyID)
 	}
 	if cfg.WooCredentials.ARN != "" {
 		h.KeyStore = wookey.Writer{Client: sm, ARN: cfg.WooCredentials.ARN}

@@ -50,3 +50,18 @@ func TestLoadActivate(t *testing.T) {
 		}
 	}
 }
+
+// A hub (STORE_URL empty) needs no REST key of its own: its shops' keys
+// are in the shops store. A key given is still checked.
+func TestLoadActivateHub(t *testing.T) {
+	hub := map[string]string{BackfillQueueURL: "https://sqs/backfill", DLQURL: "https://sqs/dlq", WebhookSecretARN: "arn:ws",
+		WebhookURL: "https://api.example/woocommerce/webhook"}
+	c, err := LoadActivate(FromMap(hub))
+	if err != nil || c.StoreURL != "" || c.WooCredentials.ARN != "" || c.ConsumerKey != "" {
+		t.Fatalf("%+v %v", c, err)
+	}
+	hub[WooConsumerKey] = "ck_1"
+	if _, err := LoadActivate(FromMap(hub)); err == nil || !strings.Contains(err.Error(), WooConsumerKey) {
+		t.Errorf("half a key: %v", err)
+	}
+}

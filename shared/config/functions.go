@@ -220,9 +220,13 @@ type Activate struct {
 	WebhookSecret Secret
 	// WooCredentials is a secret holding {"consumer_key","consumer_secret"}
 	// (ARN), or, for local runs, the two literals.
-	WooCredentials      Secret
-	ConsumerKey         string
-	ConsumerSecret      string
+	WooCredentials Secret
+	ConsumerKey    string
+	ConsumerSecret string
+	// Shops is a hub's shops table and key (STORE_URL empty): where each
+	// shop's key and webhook secret go once activation proves the key; the
+	// zero value in a home-shop stack, and in a local hub run (in memory).
+	Shops               Shops
 	WebhookURL          string
 	CredentialsURL      string
 	StateTable          string // DynamoDB table of state documents; empty keeps them in memory
@@ -244,10 +248,12 @@ type Activate struct {
 
 // LoadActivate reads the activate function's configuration. STORE_URL,
 // WEBHOOK_URL and LOGISTOS_CREDENTIALS_URL receive credentials or orders,
-// so they must be https (http only for loopback).
+// so they must be https (http only for loopback). STORE_URL empty makes
+// the stack a hub, whose shops' keys are in the shops store: the REST key's
+// source is then optional.
 func LoadActivate(e *Env) (Activate, error) {
 	c := Activate{
-		StoreURL:            e.SecureURL(StoreURL, "", true),
+		StoreURL:            e.SecureURL(StoreURL, "", false),
 		BackfillQueueURL:    e.Required(BackfillQueueURL),
 		DLQURL:              e.Required(DLQURL),
 		WebhookSecret:       e.secret(WebhookSecretARN, WebhookSecret),
@@ -262,7 +268,11 @@ func LoadActivate(e *Env) (Activate, error) {
 		AllowPrivateShops:   e.Bool(AllowPrivateShops, false),
 		LogLevel:            e.String(LogLevel, DefaultLogLevel),
 	}
-	c.WooCredentials, c.ConsumerKey, c.ConsumerSecret = e.wooCredentials()
+	keySet := e.get(WooCredentialsSecretARN) != "" || e.get(WooConsumerKey) != "" || e.get(WooConsumerSecret) != ""
+	if c.StoreURL != "" || keySet {
+		c.WooCredentials, c.ConsumerKey, c.ConsumerSecret = e.wooCredentials()
+	}
+	c.Shops = e.shops(c.StoreURL)
 	return c, e.Err()
 }
 
