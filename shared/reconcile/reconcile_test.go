@@ -47,7 +47,7 @@ func TestHint(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			h := hint(tc.err)
+			h := hint(tc.err, false)
 			for _, w := range tc.want {
 				if !strings.Contains(h, w) {
 					t.Errorf("hint %q does not say %q", h, w)
