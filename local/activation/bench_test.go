@@ -161,7 +161,7 @@ func benchShop() int {
 // nothing else; it returns how long that took.
 func readShop(b *testing.B, url string, pages int) time.Duration {
 	b.Helper()
-	shop, err := wooapi.NewClient(wooapi.NewHTTPClient(), url, wooapi.Key{ConsumerKey: fakewoo.Key, ConsumerSecret: fakewoo.Secret})
+	shop, err := wooapi.NewClient(wooapi.NewHTTPClient(true), url, wooapi.Key{ConsumerKey: fakewoo.Key, ConsumerSecret: fakewoo.Secret})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -37,13 +37,18 @@ func (s *Stack) Env() map[string]string {
 // exceptions keep one source for each secret: the webhook secret is always
 // the stack's, read by ARN as in AWS (a WEBHOOK_SECRET in vars is dropped),
 // and a shop key given as literals (WOO_CONSUMER_KEY, WOO_CONSUMER_SECRET)
-// replaces the credentials secret's ARN.
+// replaces the credentials secret's ARN. The functions that call shops get
+// ALLOW_PRIVATE_SHOPS=true (vars may say false): locally the shop is a
+// stand-in on 127.0.0.1, which a deployed stack refuses to dial.
 func (s *Stack) FunctionEnv(fn Function, vars map[string]string) map[string]string {
 	env := s.Env()
 	for name, value := range s.wiring(fn) {
 		if value != "" {
 			env[name] = value
 		}
+	}
+	if fn == Activate || fn == Reconcile || fn == Connect {
+		env[config.AllowPrivateShops] = "true"
 	}
 	maps.Copy(env, vars)
 	delete(env, config.WebhookSecret)

@@ -22,6 +22,7 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -85,6 +86,8 @@ type Stack struct {
 	SQS      *sqs.Client
 	Secrets  *secretsmanager.Client
 	DynamoDB *dynamodb.Client
+	// KMS holds a hub's shops key (CreateShopsKey).
+	KMS *kms.Client
 
 	QueueURL, QueueARN string
 	// BackfillQueueURL and BackfillQueueARN are the backfill's queue.
@@ -146,7 +149,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 // started concurrently. o.Port is ignored. The fork shares s's clients;
 // closing it does nothing, closing s stops both.
 func (s *Stack) Fork(ctx context.Context, o Options) (*Stack, error) {
-	f := &Stack{Endpoint: s.Endpoint, AWS: s.AWS, SQS: s.SQS, Secrets: s.Secrets, DynamoDB: s.DynamoDB}
+	f := &Stack{Endpoint: s.Endpoint, AWS: s.AWS, SQS: s.SQS, Secrets: s.Secrets, DynamoDB: s.DynamoDB, KMS: s.KMS}
 	if err := f.create(ctx, o); err != nil {
 		return nil, err
 	}
@@ -229,6 +232,7 @@ func (s *Stack) connect(ctx context.Context) error {
 	s.SQS = sqs.NewFromConfig(cfg)
 	s.Secrets = secretsmanager.NewFromConfig(cfg)
 	s.DynamoDB = dynamodb.NewFromConfig(cfg)
+	s.KMS = kms.NewFromConfig(cfg)
 	return nil
 }
 

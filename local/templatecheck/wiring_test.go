@@ -45,6 +45,11 @@ var functions = map[string]struct {
 // environment value.
 var localOnly = []string{config.WebhookSecret, config.WooConsumerKey, config.WooConsumerSecret}
 
+// neverDeployed are the switches for local runs and tests only, which a
+// deployed stack must keep at their safe default: ALLOW_PRIVATE_SHOPS would
+// let a shop's URL reach inside the network.
+var neverDeployed = []string{config.AllowPrivateShops}
+
 func load(t *testing.T) *Template {
 	t.Helper()
 	tpl, err := Load(filepath.Join(root, "template.yaml"))
@@ -165,7 +170,7 @@ func TestEnvironmentIsWhatTheConfigLoadersRead(t *testing.T) {
 		}
 		var want []string
 		for n := range read {
-			if !slices.Contains(localOnly, n) && !strings.HasPrefix(n, "AWS_") {
+			if !slices.Contains(localOnly, n) && !slices.Contains(neverDeployed, n) && !strings.HasPrefix(n, "AWS_") {
 				want = append(want, n)
 			}
 		}
@@ -177,6 +182,11 @@ func TestEnvironmentIsWhatTheConfigLoadersRead(t *testing.T) {
 		for _, n := range localOnly {
 			if _, ok := vars[n]; ok {
 				t.Errorf("%s: %s is set in the template; in AWS the secret is read through its ARN", id, n)
+			}
+		}
+		for _, n := range neverDeployed {
+			if _, ok := vars[n]; ok {
+				t.Errorf("%s: %s is set in the template; it is for local runs and tests only", id, n)
 			}
 		}
 		for k, v := range vars {

@@ -106,7 +106,7 @@ func handler(t *testing.T, n int, latency time.Duration) (*Handler, *recorder) {
 
 func handlerFor(t *testing.T, url string) (*Handler, *recorder) {
 	t.Helper()
-	shop, err := wooapi.NewClient(wooapi.NewHTTPClient(), url, wooapi.Key{})
+	shop, err := wooapi.NewClient(wooapi.NewHTTPClient(true), url, wooapi.Key{})
 	if err != nil {
 		t.Fatal(err)
 	}

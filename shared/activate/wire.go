@@ -32,7 +32,7 @@ func New(cfg config.Activate, awsCfg aws.Config, log *slog.Logger, m *metrics.Em
 	if err != nil {
 		return nil, fmt.Errorf("webhook secret: %w", err)
 	}
-	shop, err := wookey.OpenShop(sm, cfg.StoreURL, cfg.WooCredentials.ARN, cfg.ConsumerKey, cfg.ConsumerSecret)
+	shop, err := wookey.OpenShop(sm, cfg.StoreURL, cfg.WooCredentials.ARN, cfg.ConsumerKey, cfg.ConsumerSecret, cfg.AllowPrivateShops)
 	if err != nil {
 		return nil, err
 	}
@@ -43,6 +43,8 @@ func New(cfg config.Activate, awsCfg aws.Config, log *slog.Logger, m *metrics.Em
 	// (BenchmarkBackfill), to detect corruption in transit that TLS
 	// already rules out. The webhook, one order at a time, keeps the check.
 	sqsClient := sqs.NewFromConfig(awsCfg, func(o *sqs.Options) { o.DisableMessageChecksumValidation = true })
+	// Only the shop's client is guarded (cfg.AllowPrivateShops): the shop's
+	// URL is whoever connected's, Logistos's is the operator's own setting.
 	h := &Handler{
 		Shop:           shop.Client,
 		Keys:           shop.Keys,

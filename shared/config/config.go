@@ -115,6 +115,23 @@ func (e *Env) Int(name string, def, min, max int) int {
 	return n
 }
 
+// Bool returns the variable as true or false, or def when unset. Only
+// those two words are accepted: a switch set to "yes" or "1" should stop
+// the function rather than be guessed at.
+func (e *Env) Bool(name string, def bool) bool {
+	switch v := e.get(name); v {
+	case "":
+		return def
+	case "true":
+		return true
+	case "false":
+		return false
+	default:
+		e.fail(name, "%q is not true or false", v)
+		return def
+	}
+}
+
 // Duration returns the variable as a Go duration ("30s") in [min, max], or def when unset.
 func (e *Env) Duration(name string, def, min, max time.Duration) time.Duration {
 	v := e.get(name)

@@ -38,6 +38,10 @@ const (
 	// ActivateFunction names the function connect starts once a key is
 	// stored.
 	ActivateFunction = "ACTIVATE_FUNCTION"
+	// AllowPrivateShops, when "true", lets shop URLs reach loopback,
+	// private and link-local addresses: for local runs and tests against
+	// stand-in shops on this machine. The template never sets it.
+	AllowPrivateShops = "ALLOW_PRIVATE_SHOPS"
 	// FunctionName is set by Lambda itself: the deployed function's name,
 	// which names its metrics and lets activate invoke itself.
 	FunctionName = "AWS_LAMBDA_FUNCTION_NAME"
@@ -181,7 +185,10 @@ type Activate struct {
 	// backfill by invoking itself; "" in local runs, whose runner loops on
 	// the report's next event instead.
 	Function string
-	LogLevel string
+	// AllowPrivateShops lets the shop client dial loopback and private
+	// addresses (ALLOW_PRIVATE_SHOPS; local runs and tests only).
+	AllowPrivateShops bool
+	LogLevel          string
 }
 
 // LoadActivate reads the activate function's configuration. STORE_URL,
@@ -201,6 +208,7 @@ func LoadActivate(e *Env) (Activate, error) {
 		BackfillStatuses:    e.List(BackfillStatus, DefaultBackfillStatus),
 		Topics:              e.List(ForwardTopics, DefaultForwardTopics),
 		Function:            e.String(FunctionName, ""),
+		AllowPrivateShops:   e.Bool(AllowPrivateShops, false),
 		LogLevel:            e.String(LogLevel, DefaultLogLevel),
 	}
 	c.WooCredentials, c.ConsumerKey, c.ConsumerSecret = e.wooCredentials()
@@ -276,7 +284,9 @@ type Reconcile struct {
 	// too, and its webhook is repaired beside order.created's.
 	Topics   []string
 	Function string
-	LogLevel string
+	// AllowPrivateShops: as Activate's.
+	AllowPrivateShops bool
+	LogLevel          string
 }
 
 // LoadReconcile reads the reconcile function's configuration. STORE_URL and
@@ -289,17 +299,18 @@ func LoadReconcile(e *Env) (Reconcile, error) {
 		DLQURL:   e.Required(DLQURL),
 		// Waiting orders go back at the backfill's rate: the pace the owner
 		// chose for what is not a live order.
-		WaitingQueueURL: e.Required(WaitingQueueURL),
-		OrdersURL:       e.SecureURL(LogistosOrdersURL, DefaultLogistosOrdersURL, true),
-		ReleaseRate:     e.Int(BackfillRate, DefaultBackfillRate, 1, MaxBackfillRate),
-		WebhookSecret:   e.secret(WebhookSecretARN, WebhookSecret),
-		WebhookURL:      e.SecureURL(WebhookURL, "", true),
-		StateTable:      e.String(StateTable, ""),
-		LedgerTable:     e.String(LedgerTable, ""),
-		Grace:           e.Duration(ReconcileGrace, DefaultReconcileGrace, 0, MaxReconcileGrace),
-		Topics:          e.List(ForwardTopics, DefaultForwardTopics),
-		Function:        e.String(FunctionName, ""),
-		LogLevel:        e.String(LogLevel, DefaultLogLevel),
+		WaitingQueueURL:   e.Required(WaitingQueueURL),
+		OrdersURL:         e.SecureURL(LogistosOrdersURL, DefaultLogistosOrdersURL, true),
+		ReleaseRate:       e.Int(BackfillRate, DefaultBackfillRate, 1, MaxBackfillRate),
+		WebhookSecret:     e.secret(WebhookSecretARN, WebhookSecret),
+		WebhookURL:        e.SecureURL(WebhookURL, "", true),
+		StateTable:        e.String(StateTable, ""),
+		LedgerTable:       e.String(LedgerTable, ""),
+		Grace:             e.Duration(ReconcileGrace, DefaultReconcileGrace, 0, MaxReconcileGrace),
+		Topics:            e.List(ForwardTopics, DefaultForwardTopics),
+		Function:          e.String(FunctionName, ""),
+		AllowPrivateShops: e.Bool(AllowPrivateShops, false),
+		LogLevel:          e.String(LogLevel, DefaultLogLevel),
 	}
 	c.WooCredentials, c.ConsumerKey, c.ConsumerSecret = e.wooCredentials()
 	return c, e.Err()
@@ -314,7 +325,11 @@ type Connect struct {
 	ActivateFunction string
 	StateTable       string // the connect states; empty keeps them in memory (local runs)
 	Function         string
-	LogLevel         string
+	// AllowPrivateShops: as Activate's. Connect sends a shop nothing today;
+	// it is read here so that a hub's connect, which will check the
+	// store_url it is given, follows the same switch.
+	AllowPrivateShops bool
+	LogLevel          string
 }
 
 // LoadConnect reads the connect function's configuration. STORE_URL is
@@ -324,11 +339,12 @@ type Connect struct {
 // which send it the key.
 func LoadConnect(e *Env) (Connect, error) {
 	c := Connect{
-		StoreURL:         e.URL(StoreURL, "", true),
-		ActivateFunction: e.Required(ActivateFunction),
-		StateTable:       e.String(StateTable, ""),
-		Function:         e.String(FunctionName, ""),
-		LogLevel:         e.String(LogLevel, DefaultLogLevel),
+		StoreURL:          e.URL(StoreURL, "", true),
+		ActivateFunction:  e.Required(ActivateFunction),
+		StateTable:        e.String(StateTable, ""),
+		Function:          e.String(FunctionName, ""),
+		AllowPrivateShops: e.Bool(AllowPrivateShops, false),
+		LogLevel:          e.String(LogLevel, DefaultLogLevel),
 	}
 	return c, e.Err()
 }

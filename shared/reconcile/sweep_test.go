@@ -111,7 +111,7 @@ func newHandler(t *testing.T, n int, missing func(id int64) bool) (*Handler, *se
 	t.Helper()
 	now := time.Now().UTC().Truncate(time.Second)
 	epoch := now.Add(-time.Hour - time.Duration(n)*time.Second)
-	shop, err := wooapi.NewClient(wooapi.NewHTTPClient(), tinyShop(t, n, epoch), wooapi.Key{})
+	shop, err := wooapi.NewClient(wooapi.NewHTTPClient(true), tinyShop(t, n, epoch), wooapi.Key{})
 	if err != nil {
 		t.Fatal(err)
 	}

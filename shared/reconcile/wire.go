@@ -32,13 +32,15 @@ func New(cfg config.Reconcile, awsCfg aws.Config, log *slog.Logger, m *metrics.E
 	if err != nil {
 		return nil, fmt.Errorf("webhook secret: %w", err)
 	}
-	shop, err := wookey.OpenShop(sm, cfg.StoreURL, cfg.WooCredentials.ARN, cfg.ConsumerKey, cfg.ConsumerSecret)
+	shop, err := wookey.OpenShop(sm, cfg.StoreURL, cfg.WooCredentials.ARN, cfg.ConsumerKey, cfg.ConsumerSecret, cfg.AllowPrivateShops)
 	if err != nil {
 		return nil, err
 	}
 	db := dynamodb.NewFromConfig(awsCfg)
 	l := ledger.Open(db, cfg.LedgerTable)
 	sqsClient := sqs.NewFromConfig(awsCfg)
+	// Only the shop's client is guarded (cfg.AllowPrivateShops): the shop's
+	// URL is whoever connected's, Logistos's is the operator's own setting.
 	return &Handler{
 		Shop: shop.Client,
 		Keys: shop.Keys,

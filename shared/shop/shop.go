@@ -65,6 +65,15 @@ type Store interface {
 	List(ctx context.Context) ([]Shop, error)
 }
 
+// Refresher is a Store that caches secrets: Refresh makes its next
+// Secrets(id) read them again, at most once per interval, and reports
+// whether it will. A delivery whose signature does not match asks for it,
+// since the shop may have reconnected with a new webhook secret; the bound
+// keeps a stranger's bad signatures from costing a read each.
+type Refresher interface {
+	Refresh(id string) bool
+}
+
 // IDLength is the length of a shop's id: 80 bits of SHA-256, so that two
 // shops of one hub never share one.
 const IDLength = 16

@@ -50,6 +50,9 @@ const (
 	hintHTML        = "a security plugin, firewall/CDN challenge or maintenance page is in the way: allow requests to /wp-json/wc/v3/ (the User-Agent starts with logistos-sync/), or finish maintenance, then run again"
 	hintUnavailable = "the shop is overloaded or down: run again later; if it keeps happening lower BACKFILL_CONCURRENCY"
 	hintRedirect    = "set STORE_URL to the address the shop redirects to"
+	// hintForbiddenAddress: the shop's name resolves inside a network, which
+	// a shop on the internet never does; a DNS change or a mistyped URL.
+	hintForbiddenAddress = "the shop's address must be public: loopback, private, link-local and cloud metadata addresses are refused; check the shop's DNS and STORE_URL (ALLOW_PRIVATE_SHOPS=true allows them for local runs only)"
 )
 
 // Error is a failed REST call, classified once: Transient errors (network,

@@ -70,9 +70,17 @@ type Client struct {
 // NewHTTPClient returns the HTTP client shop calls share for the life of the
 // process: bounded timeouts, kept-alive connections, and redirects reported
 // instead of followed (a redirect to another host would drop the
-// credentials, and the shop owner should fix STORE_URL instead).
-func NewHTTPClient() *http.Client {
-	return outbound.NewHTTPClient(outbound.Limits{Request: RequestTimeout, Dial: DialTimeout, IdlePerHost: maxIdlePerHost})
+// credentials, and the shop owner should fix STORE_URL instead). Unless
+// allowPrivate, it refuses at every dial a shop whose address is inside a
+// network (outbound.Guard): the shop's URL is not the operator's choice.
+// allowPrivate is ALLOW_PRIVATE_SHOPS, for local runs and tests against
+// stand-in shops on loopback.
+func NewHTTPClient(allowPrivate bool) *http.Client {
+	l := outbound.Limits{Request: RequestTimeout, Dial: DialTimeout, IdlePerHost: maxIdlePerHost}
+	if !allowPrivate {
+		l.Guard = &outbound.Guard{}
+	}
+	return outbound.NewHTTPClient(l)
 }
 
 // NewClient returns a client for the shop at storeURL. The key travels in
@@ -187,6 +195,11 @@ func (c *Client) once(ctx context.Context, op, method, target string, payload []
 	}
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
+		if errors.Is(err, outbound.ErrForbiddenAddress) {
+			// Not the network failing: the same address is refused
+			// again, so the run stops here with what to fix.
+			return nil, &Error{Op: op, Err: err, Hint: hintForbiddenAddress}
+		}
 		if ctx.Err() != nil {
 			return nil, &Error{Op: op, Err: err}
 		}
