@@ -121,9 +121,9 @@ type Report struct {
 	FanOut *FanOutReport `json:"fan_out,omitempty"`
 	// Disconnected: the shop's key was refused on DisconnectAfter sweeps
 	// in a row, and this one marked the shop disconnected.
-	Disconnected bool            `json:"disconnected,omitempty"`
-	Error      string          `json:"error,omitempty"`
-	DurationMS int64           `json:"duration_ms"`
+	Disconnected bool   `json:"disconnected,omitempty"`
+	Error        string `json:"error,omitempty"`
+	DurationMS   int64  `json:"duration_ms"`
 }
 
 // Handler runs sweeps. Build it once per cold start (New).
@@ -366,6 +366,11 @@ func (h *Handler) finish(ctx context.Context, log *slog.Logger, t *target, st do
 		switch {
 		case unauthorized(serr) || unauthorized(rep.Webhook.err):
 			st.Unauthorized++
+			// The refused key may be a warm container's copy of one the
+			// shop has since replaced by connecting again.
+			if r, ok := h.Shops.(shop.Refresher); ok {
+				r.Refresh(t.id)
+			}
 		case serr == nil && rep.Webhook.Outcome != WebhookFailed:
 			st.Unauthorized = 0
 		}

@@ -1,0 +1,311 @@
+package reconciliation
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/logistos-sync/logistos-sync/local/fakewoo"
+	"github.com/logistos-sync/logistos-sync/local/stack"
+	"github.com/logistos-sync/logistos-sync/local/stacktest"
+	"github.com/logistos-sync/logistos-sync/local/syncbuf"
+	"github.com/logistos-sync/logistos-sync/shared/config"
+	"github.com/logistos-sync/logistos-sync/shared/ledger"
+	"github.com/logistos-sync/logistos-sync/shared/logging"
+	"github.com/logistos-sync/logistos-sync/shared/metrics"
+	"github.com/logistos-sync/logistos-sync/shared/queue"
+	"github.com/logistos-sync/logistos-sync/shared/reconcile"
+	"github.com/logistos-sync/logistos-sync/shared/shop"
+	"github.com/logistos-sync/logistos-sync/shared/shops"
+	"github.com/logistos-sync/logistos-sync/shared/state"
+	"github.com/logistos-sync/logistos-sync/shared/wooapi"
+	"github.com/logistos-sync/logistos-sync/shared/woohook"
+)
+
+// hubHookURL is a hub's WEBHOOK_URL in these tests: a shop's webhook is at
+// it plus "/" plus the shop's id.
+const hubHookURL = "http://127.0.0.1:9/woocommerce/webhook"
+
+// hubEnv is a hub deployment (STORE_URL empty) on kumo: the shops table
+// sealed under a KMS key, the hub's ledger keyed by shop, the sweep queue,
+// and reconcile as New wires it, with stand-in shops added by addShop.
+type hubEnv struct {
+	t        testing.TB
+	st       *stack.Stack
+	h        *reconcile.Handler
+	shops    shop.Store
+	ledger   ledger.Store
+	sweepURL string
+	logs     *syncbuf.Buffer
+	emf      *syncbuf.Buffer
+}
+
+// hubShop is one stand-in shop of a hub and what the hub holds for it.
+type hubShop struct {
+	*fakewoo.Shop
+	id, url string
+	sec     shop.Secrets
+}
+
+func newHub(t testing.TB) *hubEnv {
+	t.Helper()
+	ctx := context.Background()
+	e := &hubEnv{t: t, st: stacktest.ForTest(t, stack.Options{Tables: true}), logs: &syncbuf.Buffer{}, emf: &syncbuf.Buffer{}}
+	hubLedger := e.st.LedgerTable + "-hub"
+	if err := e.st.EnsureHubLedger(ctx, hubLedger); err != nil {
+		t.Fatal(err)
+	}
+	shopsTable := e.st.StateTable + "-shops"
+	if err := e.st.EnsureShopsTable(ctx, shopsTable); err != nil {
+		t.Fatal(err)
+	}
+	keyID, err := e.st.CreateShopsKey(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := e.st.QueueURL[strings.LastIndex(e.st.QueueURL, "/")+1:] + "-sweep"
+	q, err := e.st.SQS.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.sweepURL = aws.ToString(q.QueueUrl)
+	vars := map[string]string{
+		config.StoreURL: "", config.WebhookURL: hubHookURL, config.ReconcileGrace: "0s",
+		config.LedgerTable: hubLedger, config.SweepQueueURL: e.sweepURL,
+	}
+	env := e.st.FunctionEnv(stack.Reconcile, vars)
+	delete(env, config.StoreURL)
+	cfg, err := config.LoadReconcile(config.FromMap(env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.h, err = reconcile.New(cfg, e.st.AWS, logging.New(e.logs, "info"), metrics.New(e.emf, "reconcile")); err != nil {
+		t.Fatal(err)
+	}
+	e.shops = shops.New(e.st.DynamoDB, e.st.KMS, shopsTable, keyID)
+	e.h.Shops = e.shops
+	e.ledger = e.h.Ledger
+	if tt, ok := t.(*testing.T); ok {
+		tt.Cleanup(func() {
+			if tt.Failed() {
+				tt.Logf("logs:\n%s", tail(e.logs.String(), 8000))
+			}
+		})
+	}
+	return e
+}
+
+// addShop connects a stand-in shop of n orders to the hub, as activation
+// leaves it: connected, its own REST key (the only one the shop accepts)
+// and webhook secret, its backfill's cut-off before its first order, and
+// in its part of the ledger every order but those missing says. With
+// hooked, its webhook is registered at its own URL.
+func (e *hubEnv) addShop(name string, n int, hooked bool, missing func(int64) bool) *hubShop {
+	e.t.Helper()
+	// The shop's clock is behind reconcile's, so that an order placed just
+	// now is inside the window (it ends at the second reconcile starts).
+	s := fakewoo.Start(fakewoo.Options{Orders: n, Now: func() time.Time { return time.Now().Add(-2 * time.Second) }})
+	e.t.Cleanup(s.Close)
+	return e.connect(name, s, n, hooked, missing)
+}
+
+func (e *hubEnv) connect(name string, s *fakewoo.Shop, n int, hooked bool, missing func(int64) bool) *hubShop {
+	e.t.Helper()
+	ctx := context.Background()
+	u, err := shop.Normalize(s.URL)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	hs := &hubShop{Shop: s, id: shop.ID(u), url: u,
+		sec: shop.Secrets{WebhookSecret: "whsec-" + name, ConsumerKey: "ck_" + name, ConsumerSecret: "cs_" + name}}
+	s.AddKey(hs.sec.ConsumerKey, hs.sec.ConsumerSecret, fakewoo.ReadWrite)
+	s.RemoveKey(fakewoo.Key)
+	now := time.Now().UTC()
+	if err := e.shops.Put(ctx, shop.Shop{ID: hs.id, URL: u, Status: shop.Connected, ConnectedAt: now, UpdatedAt: now}); err != nil {
+		e.t.Fatal(err)
+	}
+	if err := e.shops.SetSecrets(ctx, hs.id, hs.sec); err != nil {
+		e.t.Fatal(err)
+	}
+	cut, _ := json.Marshal(map[string]any{"cutoff": s.Created(1).Add(-time.Second)})
+	if _, err := e.h.State.Put(ctx, shop.Scoped(hs.id, state.BackfillID), cut, 0); err != nil {
+		e.t.Fatal(err)
+	}
+	var known []ledger.Entry
+	for id := int64(1); id <= int64(n); id++ {
+		c := s.Created(id)
+		if missing == nil || !missing(id) {
+			known = append(known, ledger.Entry{OrderID: id, Origin: queue.OriginWebhook, ReceivedAt: now, Modified: c.Format(wooapi.DateLayout)})
+		}
+	}
+	if err := ledger.For(e.ledger, hs.id).Put(ctx, known); err != nil {
+		e.t.Fatal(err)
+	}
+	if hooked {
+		s.AddWebhook(fakewoo.Webhook{Status: "active", Topic: woohook.TopicOrderCreated, DeliveryURL: hubHookURL + "/" + hs.id, Secret: hs.sec.WebhookSecret})
+	}
+	return hs
+}
+
+// round is one scheduled run and the sweeps it queued, as Lambda's event
+// source mapping would run them: the schedule's {} through Invoke, then
+// the sweep queue's jobs in batches of 10 through Invoke, deleting those
+// not reported failed. It returns the fan-out's report and how many jobs
+// failed.
+func (e *hubEnv) round() (reconcile.Report, int) {
+	e.t.Helper()
+	ctx := context.Background()
+	out, err := e.h.Invoke(ctx, json.RawMessage(`{}`))
+	if err != nil {
+		e.t.Fatalf("fan-out: %v", err)
+	}
+	rep := out.(reconcile.Report)
+	return rep, e.drain()
+}
+
+// drain runs the sweep queue's jobs until it is empty.
+func (e *hubEnv) drain() int {
+	e.t.Helper()
+	ctx := context.Background()
+	failed := 0
+	for {
+		got, err := e.st.SQS.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: &e.sweepURL, MaxNumberOfMessages: 10,
+			MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameAll}})
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		if len(got.Messages) == 0 {
+			return failed
+		}
+		ev := events.SQSEvent{}
+		for _, m := range got.Messages {
+			ev.Records = append(ev.Records, events.SQSMessage{MessageId: aws.ToString(m.MessageId), ReceiptHandle: aws.ToString(m.ReceiptHandle),
+				Body: aws.ToString(m.Body), Attributes: m.Attributes, EventSource: "aws:sqs", EventSourceARN: "arn:aws:sqs:sweep"})
+		}
+		raw, _ := json.Marshal(ev)
+		out, err := e.h.Invoke(ctx, raw)
+		if err != nil {
+			e.t.Fatalf("jobs: %v", err)
+		}
+		resp := out.(events.SQSEventResponse)
+		bad := map[string]bool{}
+		for _, f := range resp.BatchItemFailures {
+			bad[f.ItemIdentifier] = true
+		}
+		failed += len(bad)
+		for _, m := range got.Messages {
+			if bad[aws.ToString(m.MessageId)] {
+				continue
+			}
+			if _, err := e.st.SQS.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: &e.sweepURL, ReceiptHandle: m.ReceiptHandle}); err != nil {
+				e.t.Fatal(err)
+			}
+		}
+		// A failed job stays invisible (the queue's visibility timeout): in
+		// AWS it comes back after the next scheduled run; here it is
+		// dropped, so that drain ends.
+		for _, m := range got.Messages {
+			if bad[aws.ToString(m.MessageId)] {
+				_, _ = e.st.SQS.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: &e.sweepURL, ReceiptHandle: m.ReceiptHandle})
+			}
+		}
+	}
+}
+
+// queued is an order on the orders queue: its shop (wc-source) and id.
+type queued struct {
+	source string
+	id     int64
+	body   string
+}
+
+// takeQueued receives and deletes everything on the orders queue.
+func (e *hubEnv) takeQueued() []queued {
+	e.t.Helper()
+	ctx := context.Background()
+	var out []queued
+	for {
+		got, err := e.st.SQS.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: &e.st.QueueURL, MaxNumberOfMessages: 10,
+			MessageAttributeNames: []string{"All"}})
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		if len(got.Messages) == 0 {
+			return out
+		}
+		for _, m := range got.Messages {
+			id, err := woohook.OrderID([]byte(aws.ToString(m.Body)))
+			if err != nil {
+				e.t.Fatalf("queued message: %v", err)
+			}
+			src := m.MessageAttributes[queue.AttrSource]
+			out = append(out, queued{source: aws.ToString(src.StringValue), id: id, body: aws.ToString(m.Body)})
+			if _, err := e.st.SQS.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: &e.st.QueueURL, ReceiptHandle: m.ReceiptHandle}); err != nil {
+				e.t.Fatal(err)
+			}
+		}
+	}
+}
+
+// sweep invokes reconcile directly for one shop.
+func (e *hubEnv) sweep(s *hubShop) (reconcile.Report, error) {
+	raw, _ := json.Marshal(map[string]string{"store_url": s.url})
+	out, err := e.h.Invoke(context.Background(), raw)
+	rep, _ := out.(reconcile.Report)
+	return rep, err
+}
+
+// status is the shop's status in the shops table.
+func (e *hubEnv) status(s *hubShop) shop.Status {
+	e.t.Helper()
+	got, err := e.shops.Get(context.Background(), s.id)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return got.Status
+}
+
+// mux serves many stand-in shops from one server, each under its own path
+// prefix (/s/<n>), for a fleet.
+type mux struct {
+	srv   *httptest.Server
+	shops []*fakewoo.Shop
+}
+
+func newMux(n int, o fakewoo.Options) *mux {
+	m := &mux{}
+	m.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var i int
+		rest, ok := strings.CutPrefix(r.URL.Path, "/s/")
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		num, path, _ := strings.Cut(rest, "/")
+		if _, err := fmt.Sscanf(num, "%d", &i); err != nil || i < 0 || i >= len(m.shops) {
+			http.NotFound(w, r)
+			return
+		}
+		r2 := r.Clone(r.Context())
+		r2.URL.Path = "/" + path
+		m.shops[i].ServeHTTP(w, r2)
+	}))
+	for i := range n {
+		s := fakewoo.New(o)
+		s.URL = fmt.Sprintf("%s/s/%d", m.srv.URL, i)
+		m.shops = append(m.shops, s)
+	}
+	return m
+}
+
+func (m *mux) Close() { m.srv.Close() }
