@@ -15,6 +15,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -66,8 +67,12 @@ const (
 )
 
 // ServeHTTP converts the request, calls the handler and writes its response.
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.serve(w, r, nil) }
+
+// serve is ServeHTTP with the route's path parameters.
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request, params map[string]string) {
 	ev, err := NewRequest(r, h.RouteKey)
+	ev.PathParameters = params
 	if err != nil {
 		if errors.Is(err, ErrTooLarge) {
 			writeRaw(w, http.StatusRequestEntityTooLarge, bodyTooLarge)
@@ -294,20 +299,50 @@ func writeRaw(w http.ResponseWriter, status int, body string) {
 }
 
 // Route serves h for exactly one method and path, answering 404 for other
-// paths and 405 for other methods, with API Gateway's bodies.
+// paths and 405 for other methods, with API Gateway's bodies. A path
+// segment {name} matches any one non-empty segment, passed to the handler
+// in the event's PathParameters (decoded), as API Gateway does.
 func Route(method, path string, h *Handler) http.Handler {
 	if h.RouteKey == "" {
 		h.RouteKey = method + " " + path
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		params, ok := Match(path, r)
 		switch {
-		case r.URL.Path != path:
+		case !ok:
 			writeRaw(w, http.StatusNotFound, bodyNotFound)
 		case r.Method != method:
 			w.Header().Set("Allow", method)
 			writeRaw(w, http.StatusMethodNotAllowed, bodyNotAllowed)
 		default:
-			h.ServeHTTP(w, r)
+			h.serve(w, r, params)
 		}
 	})
+}
+
+// Match reports whether r's path matches a route's path, and returns the
+// values of its {name} segments (nil when it has none).
+func Match(path string, r *http.Request) (map[string]string, bool) {
+	if !strings.Contains(path, "{") {
+		return nil, r.URL.Path == path
+	}
+	want, got := strings.Split(path, "/"), strings.Split(r.URL.EscapedPath(), "/")
+	if len(want) != len(got) {
+		return nil, false
+	}
+	params := map[string]string{}
+	for i, seg := range want {
+		if !strings.HasPrefix(seg, "{") || !strings.HasSuffix(seg, "}") {
+			if got[i] != seg {
+				return nil, false
+			}
+			continue
+		}
+		v, err := url.PathUnescape(got[i])
+		if err != nil || v == "" {
+			return nil, false
+		}
+		params[seg[1:len(seg)-1]] = v
+	}
+	return params, true
 }

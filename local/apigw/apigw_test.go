@@ -272,6 +272,50 @@ func TestRoute(t *testing.T) {
 	}
 }
 
+// A route with a {name} segment takes any one segment there and passes it
+// as a path parameter, as API Gateway does; the event's RouteKey is the
+// route's, with the braces.
+func TestRouteWithPathParameter(t *testing.T) {
+	var got []events.APIGatewayV2HTTPRequest
+	h := &Handler{Func: func(_ context.Context, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+		got = append(got, ev)
+		return events.APIGatewayV2HTTPResponse{StatusCode: 200}, nil
+	}}
+	srv := httptest.NewServer(Route(http.MethodPost, "/woocommerce/webhook/{shop}", h))
+	defer srv.Close()
+	for _, tc := range []struct {
+		method, path string
+		want         int
+		shop         string
+	}{
+		{http.MethodPost, "/woocommerce/webhook/6yl2jw2oonj5nngm", 200, "6yl2jw2oonj5nngm"},
+		{http.MethodPost, "/woocommerce/webhook/a%20b", 200, "a b"},
+		{http.MethodGet, "/woocommerce/webhook/6yl2jw2oonj5nngm", 405, ""},
+		{http.MethodPost, "/woocommerce/webhook", 404, ""},
+		{http.MethodPost, "/woocommerce/webhook/", 404, ""},
+		{http.MethodPost, "/woocommerce/webhook/a/b", 404, ""},
+		{http.MethodPost, "/woocommerce/webhook/a%2Fb", 200, "a/b"},
+		{http.MethodPost, "/woocommerce/hooks/x", 404, ""},
+	} {
+		got = nil
+		req, _ := http.NewRequest(tc.method, srv.URL+tc.path, strings.NewReader("{}"))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("%s %s: %d, want %d", tc.method, tc.path, resp.StatusCode, tc.want)
+		}
+		if tc.want != 200 {
+			continue
+		}
+		if len(got) != 1 || got[0].PathParameters["shop"] != tc.shop || got[0].RouteKey != "POST /woocommerce/webhook/{shop}" {
+			t.Errorf("%s: events %+v", tc.path, got)
+		}
+	}
+}
+
 func TestHandlerDeadline(t *testing.T) {
 	var left time.Duration
 	h := &Handler{Timeout: 3 * time.Second, Func: func(ctx context.Context, _ events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {

@@ -132,6 +132,7 @@ func Routes(wh *webhook.Handler, c *connect.Handler, log *slog.Logger) http.Hand
 	mux := http.NewServeMux()
 	if wh != nil {
 		mux.Handle(WebhookPath, Serve(wh, log))
+		mux.Handle(WebhookPath+"/", Serve(wh, log)) // a hub's shops' routes
 	}
 	if c != nil {
 		for method, path := range map[string]string{

@@ -31,7 +31,10 @@ import (
 const (
 	WebhookTimeout   = 10 * time.Second
 	ForwarderTimeout = 60 * time.Second
-	WebhookPath      = "/woocommerce/webhook"
+	WebhookPath      = webhook.PathHome
+	// ShopWebhookPath is a hub shop's route: WebhookPath, a slash and
+	// the shop's id.
+	ShopWebhookPath = WebhookPath + "/{" + webhook.PathParamShop + "}"
 	// readHeaderTimeout bounds a client that never finishes its headers.
 	readHeaderTimeout = 10 * time.Second
 )
@@ -77,9 +80,20 @@ func New(st *stack.Stack, vars map[string]string, log *slog.Logger, metricsOut i
 	return &f, nil
 }
 
-// Serve returns the webhook's HTTP API: POST WebhookPath, 404/405 otherwise.
+// Serve returns the webhook's HTTP API: POST WebhookPath and POST
+// ShopWebhookPath (the shop's id as a path parameter), 404/405 otherwise.
+// Both routes exist in every stack, as in template.yaml; the handler
+// answers 404 on the one its kind of stack does not use.
 func Serve(h *webhook.Handler, log *slog.Logger) http.Handler {
-	return apigw.Route(http.MethodPost, WebhookPath, &apigw.Handler{Func: h.Handle, Timeout: WebhookTimeout, Log: log})
+	home := apigw.Route(http.MethodPost, WebhookPath, &apigw.Handler{Func: h.Handle, Timeout: WebhookTimeout, Log: log})
+	perShop := apigw.Route(http.MethodPost, ShopWebhookPath, &apigw.Handler{Func: h.Handle, Timeout: WebhookTimeout, Log: log})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := apigw.Match(ShopWebhookPath, r); ok {
+			perShop.ServeHTTP(w, r)
+			return
+		}
+		home.ServeHTTP(w, r)
+	})
 }
 
 // Poller feeds st's orders queue to h as the event source mapping does.

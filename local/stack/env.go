@@ -63,7 +63,8 @@ func (s *Stack) FunctionEnv(fn Function, vars map[string]string) map[string]stri
 func (s *Stack) wiring(fn Function) map[string]string {
 	switch fn {
 	case Webhook:
-		return map[string]string{config.QueueURL: s.QueueURL, config.WebhookSecretARN: s.WebhookSecretARN, config.LedgerTable: s.LedgerTable}
+		return map[string]string{config.QueueURL: s.QueueURL, config.WebhookSecretARN: s.WebhookSecretARN, config.LedgerTable: s.LedgerTable,
+			config.ShopsTable: s.ShopsTable, config.ShopsKeyID: s.ShopsKeyID}
 	case Forwarder:
 		return map[string]string{config.DLQURL: s.DLQURL, config.BackfillQueueARN: s.BackfillQueueARN}
 	case Activate:

@@ -72,6 +72,10 @@ type Options struct {
 	// Tables also creates the state and ledger tables (STATE_TABLE,
 	// LEDGER_TABLE) as template.yaml defines them.
 	Tables bool
+	// Hub makes the stack a hub's (template.yaml with StoreUrl empty): the
+	// shops table and its KMS key (SHOPS_TABLE, SHOPS_KEY_ID), and with
+	// Tables the ledger keyed by shop and order id.
+	Hub bool
 	// Suffix is appended to the queue and secret names. kumo keeps its
 	// state per process, not per server, so tests that start several stacks
 	// in one process give each its own suffix to keep them apart.
@@ -105,6 +109,9 @@ type Stack struct {
 	// StateTable and LedgerTable are the tables' names when Options.Tables
 	// asked for them.
 	StateTable, LedgerTable string
+	// ShopsTable and ShopsKeyID are a hub's shops table and the KMS key
+	// their secrets are sealed under, when Options.Hub asked for them.
+	ShopsTable, ShopsKeyID string
 
 	closers []func()
 }
@@ -290,8 +297,17 @@ func (s *Stack) create(ctx context.Context, o Options) error {
 	if s.WooCredentialsSecretARN, err = s.ensureSecret(ctx, WooCredentialsSecretName+o.Suffix, EmptyWooCredentials); err != nil {
 		return fmt.Errorf("create WooCommerce credentials secret: %w", err)
 	}
+	if o.Hub {
+		s.ShopsTable = ShopsTableName + o.Suffix
+		if err := s.EnsureShopsTable(ctx, s.ShopsTable); err != nil {
+			return err
+		}
+		if s.ShopsKeyID, err = s.CreateShopsKey(ctx); err != nil {
+			return err
+		}
+	}
 	if o.Tables {
-		return s.createTables(ctx, o.Suffix)
+		return s.createTables(ctx, o.Suffix, o.Hub)
 	}
 	return nil
 }

@@ -20,8 +20,16 @@ const (
 )
 
 // createTables makes the state and ledger tables with template.yaml's keys
-// (the template check pins those to the code's attribute names).
-func (s *Stack) createTables(ctx context.Context, suffix string) error {
+// (the template check pins those to the code's attribute names): a hub's
+// ledger is keyed by shop and order id.
+func (s *Stack) createTables(ctx context.Context, suffix string, hub bool) error {
+	if hub {
+		s.StateTable, s.LedgerTable = StateTableName+suffix, HubLedgerTableName+suffix
+		if err := EnsureTable(ctx, s.DynamoDB, s.StateTable, state.AttrID, types.ScalarAttributeTypeS); err != nil {
+			return err
+		}
+		return s.EnsureHubLedger(ctx, s.LedgerTable)
+	}
 	s.StateTable, s.LedgerTable = StateTableName+suffix, LedgerTableName+suffix
 	return s.EnsureTables(ctx, s.StateTable, s.LedgerTable)
 }

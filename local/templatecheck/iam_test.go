@@ -7,6 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/logistos-sync/logistos-sync/shared/config"
+	"github.com/logistos-sync/logistos-sync/shared/ledger"
+	"github.com/logistos-sync/logistos-sync/shared/shops"
 	"github.com/logistos-sync/logistos-sync/shared/wookey"
 )
 
@@ -82,7 +85,12 @@ func readOnly(action string) bool {
 // actions, no NotAction/NotResource, no write action on "*", no managed
 // policies (whose contents the template cannot show).
 func TestIAMNoWildcards(t *testing.T) {
-	tpl := load(t)
+	for view, tpl := range views(t) {
+		t.Run(view, func(t *testing.T) { noWildcards(t, tpl) })
+	}
+}
+
+func noWildcards(t *testing.T, tpl *Template) {
 	for id, r := range tpl.Resources {
 		if Get(r, "Type") == "AWS::IAM::Role" && Get(r, "Properties", "ManagedPolicyArns") != nil {
 			t.Errorf("%s attaches managed policies %v", id, Get(r, "Properties", "ManagedPolicyArns"))
@@ -189,6 +197,21 @@ func TestIAMLeastPrivilege(t *testing.T) {
 		"lambda:InvokeFunction": {"arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:" + activateName},
 		logs[0]:                 {"ConnectLogGroup"}, logs[1]: {"ConnectLogGroup"},
 	}
+	checkGrants(t, tpl, want)
+
+	// A hub's webhook also reads the shop a delivery names and opens its
+	// secrets: GetItem on the shops table (never a write), Decrypt with the
+	// shops key only (TestShopsKeyScope).
+	hubWant := maps.Clone(want)
+	hubWant["WebhookFunction"] = maps.Clone(want["WebhookFunction"])
+	hubWant["WebhookFunction"]["dynamodb:GetItem"] = []string{"ShopsTable"}
+	hubWant["WebhookFunction"]["kms:Decrypt"] = []string{"ShopsKey"}
+	checkGrants(t, loadHub(t), hubWant)
+}
+
+func checkGrants(t *testing.T, tpl *Template, want map[string]map[string][]string) {
+	t.Helper()
+	logs := []string{"logs:CreateLogStream", "logs:PutLogEvents"}
 	for fn, w := range want {
 		got := grants(t, tpl, fn)
 		for a := range w {
@@ -261,4 +284,63 @@ func anyStrings(l []any) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// TestShopsKeyScope: the shops key opens only sealings made for a shop
+// (the encryption context holds exactly the key "shop", and holds it), and
+// only a hub has the key and the shops table at all.
+func TestShopsKeyScope(t *testing.T) {
+	hub := loadHub(t)
+	role, _, _ := GetAtt(Get(hub.Resources, "WebhookFunction", "Properties", "Role"))
+	found := false
+	for _, st := range statements(hub, role) {
+		if !slices.Contains(List(st, "Action"), any("kms:Decrypt")) {
+			continue
+		}
+		found = true
+		keys := List(st, "Condition", "ForAllValues:StringEquals", "kms:EncryptionContextKeys")
+		if !slices.Equal(keys, []any{shops.ScopeKey}) {
+			t.Errorf("kms:Decrypt with encryption context keys %v, want exactly [%s]", keys, shops.ScopeKey)
+		}
+		// ForAllValues holds for an empty context too: require the key.
+		if Get(st, "Condition", "Null", "kms:EncryptionContext:"+shops.ScopeKey) != "false" {
+			t.Errorf("kms:Decrypt does not require the %q encryption context: %v", shops.ScopeKey, Get(st, "Condition"))
+		}
+	}
+	if !found {
+		t.Fatal("a hub's webhook cannot decrypt the shops' secrets")
+	}
+	key := resource(t, hub, "ShopsKey", "AWS::KMS::Key")
+	if Get(key, "Properties", "EnableKeyRotation") != true || Get(key, "Properties", "KeySpec") != "SYMMETRIC_DEFAULT" {
+		t.Errorf("ShopsKey %v: want a symmetric key with rotation", Get(key, "Properties"))
+	}
+	table := resource(t, hub, "ShopsTable", "AWS::DynamoDB::Table")
+	if Get(table, "Properties", "BillingMode") != "PAY_PER_REQUEST" ||
+		Get(List(table, "Properties", "KeySchema")[0], "AttributeName") != shops.AttrID ||
+		Get(List(table, "Properties", "AttributeDefinitions")[0], "AttributeType") != "S" ||
+		Get(table, "Properties", "SSESpecification", "SSEEnabled") != true {
+		t.Errorf("shops table %v: want PAY_PER_REQUEST keyed by id (S), encrypted", Get(table, "Properties"))
+	}
+	// The hub's ledger is keyed by shop and order id (ledger.For).
+	lt := resource(t, hub, "LedgerTable", "AWS::DynamoDB::Table")
+	ks := List(lt, "Properties", "KeySchema")
+	if len(ks) != 2 || Get(ks[0], "AttributeName") != ledger.AttrShop || Get(ks[0], "KeyType") != "HASH" ||
+		Get(ks[1], "AttributeName") != ledger.AttrOrderID || Get(ks[1], "KeyType") != "RANGE" {
+		t.Errorf("a hub's ledger is keyed by %v, want shop (HASH) and order_id (RANGE)", ks)
+	}
+	// A single shop pays for neither, and its ledger keeps its key.
+	home := load(t)
+	for _, id := range []string{"ShopsKey", "ShopsTable"} {
+		if _, ok := home.Resources[id]; ok {
+			t.Errorf("a single-shop stack creates %s", id)
+		}
+	}
+	if ks := List(home.Resources, "LedgerTable", "Properties", "KeySchema"); len(ks) != 1 {
+		t.Errorf("a single shop's ledger is keyed by %v, want order_id alone", ks)
+	}
+	for _, v := range []string{config.ShopsTable, config.ShopsKeyID} {
+		if _, ok := env(home, Map(home.Resources, "WebhookFunction"))[v]; ok {
+			t.Errorf("a single-shop stack's webhook has %s", v)
+		}
+	}
 }

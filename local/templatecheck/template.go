@@ -209,3 +209,66 @@ func (t *Template) OfType(typ string) map[string]map[string]any {
 	}
 	return out
 }
+
+// As returns the template as CloudFormation deploys it when the named
+// conditions have these values: each Fn::If on one of them takes its
+// branch, a value that is !Ref AWS::NoValue drops the key or list item
+// holding it, and resources and outputs whose Condition is false are left
+// out. A condition not named stays as written.
+func (t *Template) As(conds map[string]bool) *Template {
+	keep := func(section map[string]any) map[string]any {
+		out := map[string]any{}
+		for id, v := range section {
+			if c, ok := Get(v, "Condition").(string); ok {
+				if val, known := conds[c]; known && !val {
+					continue
+				}
+			}
+			if r, ok := resolve(v, conds); ok {
+				out[id] = r
+			}
+		}
+		return out
+	}
+	globals, _ := resolve(t.Globals, conds)
+	g, _ := globals.(map[string]any)
+	return &Template{Parameters: t.Parameters, Conditions: t.Conditions, Globals: g,
+		Resources: keep(t.Resources), Outputs: keep(t.Outputs)}
+}
+
+// resolve evaluates the Fn::If of known conditions in v; ok is false when
+// v is AWS::NoValue.
+func resolve(v any, conds map[string]bool) (any, bool) {
+	switch x := v.(type) {
+	case map[string]any:
+		if id, ok := Ref(x); ok && id == "AWS::NoValue" {
+			return nil, false
+		}
+		if args, ok := x["Fn::If"].([]any); ok && len(x) == 1 && len(args) == 3 {
+			if c, ok := args[0].(string); ok {
+				if val, known := conds[c]; known {
+					if val {
+						return resolve(args[1], conds)
+					}
+					return resolve(args[2], conds)
+				}
+			}
+		}
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			if r, ok := resolve(e, conds); ok {
+				out[k] = r
+			}
+		}
+		return out, true
+	case []any:
+		out := make([]any, 0, len(x))
+		for _, e := range x {
+			if r, ok := resolve(e, conds); ok {
+				out = append(out, r)
+			}
+		}
+		return out, true
+	}
+	return v, true
+}

@@ -65,3 +65,64 @@ func decodeString(t *testing.T, src string) any {
 	}
 	return v
 }
+
+// As resolves the conditions it is given as CloudFormation does, and
+// leaves the others alone.
+func TestAs(t *testing.T) {
+	src := `
+Resources:
+  Always:
+    Properties:
+      Key: !If [IsHub, [a, b], [c]]
+      Env:
+        X: !If [IsHub, !Ref T, !Ref AWS::NoValue]
+        Y: !If [Other, 1, 2]
+      List:
+        - one
+        - !If [IsHub, two, !Ref AWS::NoValue]
+  OnlyHub:
+    Condition: IsHub
+  OnlyOther:
+    Condition: Other
+Outputs:
+  HubOut:
+    Condition: IsHub
+    Value: 1
+`
+	root := decodeString(t, src).(map[string]any)
+	tpl := &Template{Resources: Map(root, "Resources"), Outputs: Map(root, "Outputs")}
+	hub, home := tpl.As(map[string]bool{"IsHub": true}), tpl.As(map[string]bool{"IsHub": false})
+	if got := Get(hub.Resources, "Always", "Properties", "Key"); !reflect.DeepEqual(got, []any{"a", "b"}) {
+		t.Errorf("hub Key = %v", got)
+	}
+	if got := Get(home.Resources, "Always", "Properties", "Key"); !reflect.DeepEqual(got, []any{"c"}) {
+		t.Errorf("home Key = %v", got)
+	}
+	if _, ok := Map(home.Resources, "Always", "Properties", "Env")["X"]; ok {
+		t.Error("AWS::NoValue kept a key")
+	}
+	if id, _ := Ref(Get(hub.Resources, "Always", "Properties", "Env", "X")); id != "T" {
+		t.Errorf("hub X = %v", Get(hub.Resources, "Always", "Properties", "Env", "X"))
+	}
+	if _, ok := Get(hub.Resources, "Always", "Properties", "Env", "Y").(map[string]any)["Fn::If"]; !ok {
+		t.Error("an unnamed condition was resolved")
+	}
+	if got := List(home.Resources, "Always", "Properties", "List"); !reflect.DeepEqual(got, []any{"one"}) {
+		t.Errorf("home List = %v", got)
+	}
+	if got := List(hub.Resources, "Always", "Properties", "List"); !reflect.DeepEqual(got, []any{"one", "two"}) {
+		t.Errorf("hub List = %v", got)
+	}
+	if Map(home.Resources, "OnlyHub") != nil || Map(hub.Resources, "OnlyHub") == nil && hub.Resources["OnlyHub"] == nil {
+		t.Error("a conditional resource is kept in home or dropped in hub")
+	}
+	if _, ok := home.Resources["OnlyOther"]; !ok {
+		t.Error("a resource under an unnamed condition was dropped")
+	}
+	if _, ok := home.Outputs["HubOut"]; ok {
+		t.Error("a hub's output is in the home view")
+	}
+	if _, ok := hub.Outputs["HubOut"]; !ok {
+		t.Error("a hub's output is missing from the hub view")
+	}
+}

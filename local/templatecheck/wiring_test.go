@@ -50,7 +50,25 @@ var localOnly = []string{config.WebhookSecret, config.WooConsumerKey, config.Woo
 // let a shop's URL reach inside the network.
 var neverDeployed = []string{config.AllowPrivateShops}
 
+// load returns the template as a single-shop stack deploys it (StoreUrl
+// set); loadHub as a hub does. Tests that hold for both check views.
 func load(t *testing.T) *Template {
+	t.Helper()
+	return loadRaw(t).As(map[string]bool{"IsHub": false})
+}
+
+func loadHub(t *testing.T) *Template {
+	t.Helper()
+	return loadRaw(t).As(map[string]bool{"IsHub": true})
+}
+
+// views are both ways the template deploys.
+func views(t *testing.T) map[string]*Template {
+	t.Helper()
+	return map[string]*Template{"single shop": load(t), "hub": loadHub(t)}
+}
+
+func loadRaw(t *testing.T) *Template {
 	t.Helper()
 	tpl, err := Load(filepath.Join(root, "template.yaml"))
 	if err != nil {
@@ -151,9 +169,12 @@ func TestFunctionsBuildWithTheMakefile(t *testing.T) {
 // template lacks falls back to a default nobody chose.
 func TestEnvironmentIsWhatTheConfigLoadersRead(t *testing.T) {
 	tpl := load(t)
+	hub := loadHub(t)
 	for id, f := range functions {
 		fn := resource(t, tpl, id, "AWS::Serverless::Function")
+		// A name set in either kind of stack (SHOPS_TABLE only in a hub).
 		vars := env(tpl, fn)
+		maps.Copy(vars, env(hub, resource(t, hub, id, "AWS::Serverless::Function")))
 		// Read every name with nothing set, then with the template's names
 		// set, so names read only beside others are found too.
 		read := map[string]bool{}
@@ -442,10 +463,18 @@ func TestWebhookRoute(t *testing.T) {
 	slices.Sort(routes)
 	want := []string{
 		"ConnectFunction GET " + connect.PathConnect, "ConnectFunction GET " + connect.PathConnected,
-		"ConnectFunction POST " + connect.PathCallback, "WebhookFunction POST /woocommerce/webhook",
+		"ConnectFunction POST " + connect.PathCallback, "WebhookFunction " + webhook.RouteHome, "WebhookFunction " + webhook.RouteShop,
 	}
 	if !slices.Equal(routes, want) {
 		t.Errorf("HTTP routes %v, want only %v", routes, want)
+	}
+	// Both webhook routes are throttled alike: a hub's shops share theirs.
+	for _, route := range []string{webhook.RouteHome, webhook.RouteShop} {
+		rate, ok1 := Int(Map(tpl.Resources, "HttpApi", "Properties", "RouteSettings"), route, "ThrottlingRateLimit")
+		burst, ok2 := Int(Map(tpl.Resources, "HttpApi", "Properties", "RouteSettings"), route, "ThrottlingBurstLimit")
+		if !ok1 || !ok2 || rate != 50 || burst != 100 {
+			t.Errorf("route %s throttled at %d/s, bursts of %d; want 50 and 100 like the home route", route, rate, burst)
+		}
 	}
 	api := resource(t, tpl, "HttpApi", "AWS::Serverless::HttpApi")
 	rate, ok1 := Int(api, "Properties", "DefaultRouteSettings", "ThrottlingRateLimit")

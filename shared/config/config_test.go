@@ -18,9 +18,37 @@ func TestLoadWebhook(t *testing.T) {
 	if c.StoreURL != "https://shop.example" || c.Secret.ARN == "" || c.Secret.Literal != "" || !slices.Equal(c.Topics, []string{"order.created", "order.updated"}) || c.LogLevel != "info" {
 		t.Fatalf("%+v", c)
 	}
-	want := []string{StoreURL, QueueURL, WebhookSecretARN, WebhookSecret, ForwardTopics, FunctionName, LogLevel, LedgerTable}
+	want := []string{StoreURL, QueueURL, WebhookSecretARN, WebhookSecret, ForwardTopics, FunctionName, LogLevel, LedgerTable, ShopsTable, ShopsKeyID}
 	if !slices.Equal(env.Read(), want) {
 		t.Fatalf("read %v, want %v", env.Read(), want)
+	}
+	if c.Hub() || c.Shops != (Shops{}) {
+		t.Fatalf("a home-shop stack is a hub: %+v", c)
+	}
+}
+
+// STORE_URL empty is a hub: no webhook secret of its own, the shops in
+// the table named (or in memory when none is, locally).
+func TestLoadWebhookHub(t *testing.T) {
+	c, err := LoadWebhook(FromMap(map[string]string{QueueURL: "q", ShopsTable: "shops", ShopsKeyID: "arn:aws:kms:ap-south-1:1:key/k"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Hub() || c.Shops != (Shops{Table: "shops", KeyID: "arn:aws:kms:ap-south-1:1:key/k"}) {
+		t.Fatalf("%+v", c)
+	}
+	// The template gives a hub the stack's webhook secret too; it is not used.
+	if c, err := LoadWebhook(FromMap(map[string]string{QueueURL: "q", WebhookSecretARN: "arn"})); err != nil || !c.Hub() || c.Shops.Table != "" {
+		t.Fatalf("a local hub: %+v, %v", c, err)
+	}
+	for name, m := range map[string]map[string]string{
+		"SHOPS_KEY_ID: is required": {QueueURL: "q", ShopsTable: "shops"},
+		"SHOPS_TABLE: is required":  {QueueURL: "q", ShopsKeyID: "k"},
+		"SHOPS_TABLE: is for a hub": {QueueURL: "q", StoreURL: "https://s", WebhookSecret: "x", ShopsTable: "shops", ShopsKeyID: "k"},
+	} {
+		if _, err := LoadWebhook(FromMap(m)); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("want %q, got %v", name, err)
+		}
 	}
 }
 
@@ -63,7 +91,8 @@ func TestErrorsNameEveryVariable(t *testing.T) {
 		env  map[string]string
 		want []string
 	}{
-		{"nothing set", nil, []string{"STORE_URL: is required", "QUEUE_URL: is required", "WEBHOOK_SECRET_ARN or WEBHOOK_SECRET: one is required"}},
+		{"nothing set", nil, []string{"QUEUE_URL: is required"}},
+		{"home without a secret", map[string]string{StoreURL: "https://s", QueueURL: "q"}, []string{"WEBHOOK_SECRET_ARN or WEBHOOK_SECRET: one is required"}},
 		{"both secrets", map[string]string{StoreURL: "https://s", QueueURL: "q", WebhookSecretARN: "arn", WebhookSecret: "x"}, []string{"WEBHOOK_SECRET_ARN and WEBHOOK_SECRET: set only one"}},
 		{"relative store", map[string]string{StoreURL: "shop.example", QueueURL: "q", WebhookSecret: "x"}, []string{"STORE_URL:", "not an absolute"}},
 		{"ftp store", map[string]string{StoreURL: "ftp://shop.example", QueueURL: "q", WebhookSecret: "x"}, []string{"STORE_URL:"}},

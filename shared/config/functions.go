@@ -45,6 +45,11 @@ const (
 	// private and link-local addresses: for local runs and tests against
 	// stand-in shops on this machine. The template never sets it.
 	AllowPrivateShops = "ALLOW_PRIVATE_SHOPS"
+	// ShopsTable is a hub's shops table (shared/shops): each shop's
+	// record and its sealed secrets. Unset in a home-shop stack.
+	ShopsTable = "SHOPS_TABLE"
+	// ShopsKeyID is the KMS key the shops' secrets are sealed under.
+	ShopsKeyID = "SHOPS_KEY_ID"
 	// FunctionName is set by Lambda itself: the deployed function's name,
 	// which names its metrics and lets activate invoke itself.
 	FunctionName = "AWS_LAMBDA_FUNCTION_NAME"
@@ -80,12 +85,44 @@ func (e *Env) secret(arnName, literalName string) Secret {
 	return Secret{}
 }
 
-// Webhook is the webhook function's configuration.
+// Shops is where a hub keeps its shops: the table and the KMS key their
+// secrets are sealed under. The zero value keeps them in memory (a local
+// hub run); a deployed hub always has both.
+type Shops struct {
+	Table string
+	KeyID string
+}
+
+// shops reads SHOPS_TABLE and SHOPS_KEY_ID: both or neither, and neither
+// in a home-shop stack (home is STORE_URL's value), which accepts no
+// other shop.
+func (e *Env) shops(home string) Shops {
+	s := Shops{Table: e.String(ShopsTable, ""), KeyID: e.String(ShopsKeyID, "")}
+	switch {
+	case home != "" && (s.Table != "" || s.KeyID != ""):
+		e.fail(ShopsTable, "is for a hub, but STORE_URL names the stack's one shop; leave STORE_URL empty for a hub, or unset %s and %s", ShopsTable, ShopsKeyID)
+	case s.Table != "" && s.KeyID == "":
+		e.fail(ShopsKeyID, "is required with %s: the shops' secrets are sealed under that KMS key", ShopsTable)
+	case s.Table == "" && s.KeyID != "":
+		e.fail(ShopsTable, "is required with %s", ShopsKeyID)
+	}
+	return s
+}
+
+// Webhook is the webhook function's configuration. With StoreURL set the
+// stack is that shop's (the home shop): deliveries come to the plain
+// route, signed with Secret. With StoreURL empty it is a hub: each shop's
+// deliveries come to its own route, signed with its own secret from the
+// shops table, and Secret is not used.
 type Webhook struct {
+	// StoreURL is the home shop, "" in a hub.
 	StoreURL string
 	QueueURL string
 	Secret   Secret
-	Topics   []string
+	// Shops is the hub's shops table; the zero value in a home-shop stack,
+	// and in a local hub run (shops in memory).
+	Shops  Shops
+	Topics []string
 	// LedgerTable is the DynamoDB ledger of orders queued; empty keeps it
 	// in memory (local runs).
 	LedgerTable string
@@ -94,17 +131,30 @@ type Webhook struct {
 	LogLevel string
 }
 
-// LoadWebhook reads the webhook function's configuration.
+// Hub reports whether the stack serves any shop that connects rather than
+// one home shop.
+func (c Webhook) Hub() bool { return c.StoreURL == "" }
+
+// LoadWebhook reads the webhook function's configuration. STORE_URL empty
+// makes a hub: the webhook secret is then optional (a hub has no home
+// shop; the template still creates the secret, which activate and
+// reconcile name), and SHOPS_TABLE with SHOPS_KEY_ID name the shops, or
+// neither keeps them in memory for a local run.
 func LoadWebhook(e *Env) (Webhook, error) {
 	c := Webhook{
-		StoreURL: e.URL(StoreURL, "", true),
+		StoreURL: e.URL(StoreURL, "", false),
 		QueueURL: e.Required(QueueURL),
-		Secret:   e.secret(WebhookSecretARN, WebhookSecret),
-		Topics:   e.List(ForwardTopics, DefaultForwardTopics),
-		Function: e.String(FunctionName, ""),
-		LogLevel: e.String(LogLevel, DefaultLogLevel),
 	}
+	if c.StoreURL != "" {
+		c.Secret = e.secret(WebhookSecretARN, WebhookSecret)
+	} else {
+		c.Secret = Secret{ARN: e.String(WebhookSecretARN, ""), Literal: e.String(WebhookSecret, "")}
+	}
+	c.Topics = e.List(ForwardTopics, DefaultForwardTopics)
+	c.Function = e.String(FunctionName, "")
+	c.LogLevel = e.String(LogLevel, DefaultLogLevel)
 	c.LedgerTable = e.String(LedgerTable, "")
+	c.Shops = e.shops(c.StoreURL)
 	return c, e.Err()
 }
 

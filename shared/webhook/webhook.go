@@ -1,6 +1,13 @@
 // Package webhook receives WooCommerce webhook deliveries through an API
 // Gateway HTTP API and puts each order on the orders queue.
 //
+// A single-shop stack takes its shop's deliveries on the home route (RouteHome)
+// and nothing else. A hub takes each shop's on the shop's own route
+// (RouteShop, the shop's id in the path) and nothing on the home route: the
+// shop is resolved first (its secret, its registered URL, its part of the
+// ledger) and the same checks then run for every delivery, whichever route
+// it came by.
+//
 // Its answers are chosen for WooCommerce, which never retries a delivery and
 // silently disables a webhook after a few non-2xx answers: anything authentic
 // gets 200 unless the order could not be kept (503) or can never fit (413).
@@ -22,7 +29,21 @@ import (
 	"github.com/logistos-sync/logistos-sync/shared/metrics"
 	"github.com/logistos-sync/logistos-sync/shared/queue"
 	"github.com/logistos-sync/logistos-sync/shared/secret"
+	"github.com/logistos-sync/logistos-sync/shared/shop"
 	"github.com/logistos-sync/logistos-sync/shared/woohook"
+)
+
+// The webhook's routes, as API Gateway names them in an event's RouteKey.
+const (
+	// RouteHome is a single-shop stack's webhook URL (WEBHOOK_URL).
+	RouteHome = "POST " + PathHome
+	// RouteShop is a hub shop's webhook URL: WEBHOOK_URL, a slash and the
+	// shop's id.
+	RouteShop = "POST " + PathHome + "/{" + PathParamShop + "}"
+	// PathHome is the home route's path.
+	PathHome = "/woocommerce/webhook"
+	// PathParamShop is the path parameter holding the shop's id.
+	PathParamShop = "shop"
 )
 
 const (
@@ -58,8 +79,13 @@ type Handler struct {
 	Ledger   *ledger.Recorder
 	Topics   map[string]bool // topics forwarded; others are answered 200 and dropped
 	StoreURL string          // wc-source when the delivery names none
-	Log      *slog.Logger
-	Metrics  *metrics.Emitter
+	// Shops are a hub's shops; nil in a single-shop stack. A hub answers
+	// deliveries on RouteShop only, each verified with its shop's secret
+	// and queued with its shop's registered URL; Secrets and StoreURL are
+	// not used.
+	Shops   shop.Store
+	Log     *slog.Logger
+	Metrics *metrics.Emitter
 
 	verifier woohook.Verifier
 }
@@ -90,6 +116,7 @@ const (
 	bodyTooLarge  = `{"error":"body too large"}`
 	bodyNoSecret  = `{"error":"webhook secret unavailable; retry later"}`
 	bodyQueueDown = `{"error":"could not queue the order; retry later"}`
+	bodyNoShop    = `{"error":"no such webhook"}`
 )
 
 // The webhook's outcomes: the plain path, what is answered 200 but dropped,
@@ -126,6 +153,12 @@ var (
 	outNoSecret = outcome{name: "secret_unavailable", status: http.StatusServiceUnavailable, body: bodyNoSecret,
 		metric: metrics.SecretUnavailable, level: slog.LevelError, msg: "webhook secret unavailable",
 		reason: "the webhook secret could not be read, so nothing can be verified"}
+	outNoShop = outcome{name: "rejected", status: http.StatusNotFound, body: bodyNoShop,
+		level: slog.LevelWarn, msg: "webhook rejected",
+		reason: "no connected shop has this webhook URL"}
+	outShopUnavailable = outcome{name: "secret_unavailable", status: http.StatusServiceUnavailable, body: bodyNoSecret,
+		metric: metrics.SecretUnavailable, level: slog.LevelError, msg: "webhook secret unavailable",
+		reason: "the shops table could not be read, so nothing can be verified"}
 	outEnqueueFailed = outcome{name: "enqueue_failed", status: http.StatusServiceUnavailable, body: bodyQueueDown,
 		metric: metrics.EnqueueFailed, level: slog.LevelError, msg: "webhook enqueue failed",
 		reason: "the orders queue did not accept the order"}
@@ -137,19 +170,104 @@ var jsonHeaders = map[string]string{"content-type": "application/json"}
 // HTTP status, since a Lambda error would reach WooCommerce as a 500.
 func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 	d := delivery{start: time.Now(), size: len(req.Body)}
-	return h.end(ctx, &d, h.handle(ctx, req, &d)), nil
+	t, refused := h.resolve(ctx, req, &d)
+	if refused != nil {
+		return h.end(ctx, &d, *refused), nil
+	}
+	return h.end(ctx, &d, h.handle(ctx, req, &d, &t)), nil
 }
 
 // delivery is what the log line of a delivery's outcome tells.
 type delivery struct {
 	start   time.Time
 	size    int
+	shop    string // a hub shop's id, "" on the home route
 	topic   string
 	orderID int64
 	err     error
 }
 
-func (h *Handler) handle(ctx context.Context, req events.APIGatewayV2HTTPRequest, d *delivery) outcome {
+// target is whose a delivery is: the secret it must be signed with, where
+// its order is recorded and, for a hub's shop, its registered URL.
+type target struct {
+	secrets secret.Source
+	ledger  *ledger.Recorder
+	// source is a hub shop's registered URL, the message's wc-source
+	// whatever the request's headers say; "" on the home route, whose
+	// wc-source is the delivery's header, else StoreURL, as it always was.
+	source string
+}
+
+// resolve finds whose a delivery is from its route, or the outcome that
+// refuses it: a hub's shop must be connected, and each kind of stack has
+// only its own routes.
+func (h *Handler) resolve(ctx context.Context, req events.APIGatewayV2HTTPRequest, d *delivery) (target, *outcome) {
+	id, perShop := req.PathParameters[PathParamShop]
+	if !perShop {
+		if h.Shops != nil {
+			return target{}, &outNoShop // a hub has no home shop
+		}
+		return target{secrets: h.Secrets, ledger: h.Ledger}, nil
+	}
+	if h.Shops == nil || !shop.ValidID(id) {
+		return target{}, &outNoShop
+	}
+	d.shop = id
+	s, err := h.Shops.Get(ctx, id)
+	switch {
+	case errors.Is(err, shop.ErrNotFound):
+		return target{}, &outNoShop
+	case err != nil:
+		d.err = err
+		return target{}, &outShopUnavailable
+	case s.Status != shop.Connected:
+		// Pending: its key is not proven, its webhook not registered by us.
+		// Disconnected: whatever still sends is not taken.
+		return target{}, &outNoShop
+	}
+	t := target{secrets: shopSecret{store: h.Shops, id: id}, source: s.URL}
+	if h.Ledger != nil {
+		rec := *h.Ledger
+		rec.Store = ledger.For(rec.Store, id)
+		t.ledger = &rec
+	}
+	return t, nil
+}
+
+// shopSecret is a hub shop's webhook secret as a secret.Source, so that a
+// shop's deliveries are verified (and a rotation picked up) exactly as the
+// home shop's.
+type shopSecret struct {
+	store shop.Store
+	id    string
+}
+
+// errNoShopSecret means a connected shop has no webhook secret: its
+// activation has not stored one yet.
+var errNoShopSecret = errors.New("the shop has no webhook secret yet")
+
+// Values returns the shop's one webhook secret.
+func (s shopSecret) Values(ctx context.Context) ([][]byte, error) {
+	sec, err := s.store.Secrets(ctx, s.id)
+	if err != nil {
+		return nil, err
+	}
+	if sec.WebhookSecret == "" {
+		return nil, errNoShopSecret
+	}
+	return [][]byte{[]byte(sec.WebhookSecret)}, nil
+}
+
+// Refresh asks a caching store to read the shop's secrets again; the store
+// bounds how often (shops.MinRefreshInterval).
+func (s shopSecret) Refresh(context.Context) bool {
+	if r, ok := s.store.(shop.Refresher); ok {
+		return r.Refresh(s.id)
+	}
+	return false
+}
+
+func (h *Handler) handle(ctx context.Context, req events.APIGatewayV2HTTPRequest, d *delivery, t *target) outcome {
 	raw := req.Body
 	if req.IsBase64Encoded {
 		if base64.StdEncoding.DecodedLen(len(raw)) > MaxBodyBytes {
@@ -172,7 +290,7 @@ func (h *Handler) handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	if len(body) > MaxBodyBytes {
 		return outTooLarge
 	}
-	secrets, err := h.Secrets.Values(ctx)
+	secrets, err := t.secrets.Values(ctx)
 	if err != nil {
 		d.err = err
 		return outNoSecret
@@ -182,10 +300,10 @@ func (h *Handler) handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 			return outUnsigned
 		}
 		// Maybe the secret was rotated after this container cached it.
-		if !h.Secrets.Refresh(ctx) {
+		if !t.secrets.Refresh(ctx) {
 			return outBadSignature
 		}
-		if secrets, err = h.Secrets.Values(ctx); err != nil || !h.verifier.Verify(body, sig, secrets) {
+		if secrets, err = t.secrets.Values(ctx); err != nil || !h.verifier.Verify(body, sig, secrets) {
 			return outBadSignature
 		}
 	}
@@ -201,7 +319,7 @@ func (h *Handler) handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	msg := queue.Message{
 		Body:       raw,
 		Topic:      d.topic,
-		Source:     h.source(header(req.Headers, woohook.HeaderSource)),
+		Source:     h.source(t, req.Headers),
 		Origin:     queue.OriginWebhook,
 		WebhookID:  unsignedID(header(req.Headers, woohook.HeaderWebhookID)),
 		DeliveryID: unsignedID(header(req.Headers, woohook.HeaderDeliveryID)),
@@ -216,8 +334,8 @@ func (h *Handler) handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 		d.err = err
 		return outEnqueueFailed
 	}
-	if h.Ledger != nil {
-		h.record(ctx, msg)
+	if t.ledger != nil {
+		record(ctx, t.ledger, msg)
 	}
 	return outQueued
 }
@@ -225,10 +343,10 @@ func (h *Handler) handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 // record writes the ledger entry of a queued order. It takes m by value so
 // that the message escapes to the heap only when there is a ledger to
 // write, not on every delivery.
-func (h *Handler) record(ctx context.Context, m queue.Message) {
+func record(ctx context.Context, l *ledger.Recorder, m queue.Message) {
 	ctx, cancel := context.WithTimeout(ctx, LedgerTimeout)
 	defer cancel()
-	h.Ledger.Record(ctx, &m)
+	l.Record(ctx, &m)
 }
 
 // end counts, logs and answers an outcome. The log line holds ids, sizes,
@@ -241,14 +359,22 @@ func (h *Handler) end(ctx context.Context, d *delivery, o outcome) events.APIGat
 	if o.metric != "" {
 		h.Metrics.Count(o.metric, 1)
 	}
-	if o == outQueued {
+	if o == outQueued && d.shop == "" {
 		// Five attributes at most: slog keeps them in the record without
 		// allocating, on the path every order takes.
 		h.Log.LogAttrs(ctx, o.level, o.msg, slog.Int64("order_id", d.orderID), slog.String("topic", d.topic),
 			slog.String("origin", queue.OriginWebhook), slog.String("outcome", o.name),
 			slog.Float64("latency_ms", float64(time.Since(d.start).Microseconds())/1000))
+	} else if o == outQueued {
+		// A hub's line also names the shop (its id: no personal data).
+		h.Log.LogAttrs(ctx, o.level, o.msg, slog.Int64("order_id", d.orderID), slog.String("topic", d.topic),
+			slog.String("origin", queue.OriginWebhook), slog.String("outcome", o.name),
+			slog.Float64("latency_ms", float64(time.Since(d.start).Microseconds())/1000), slog.String("shop", d.shop))
 	} else if h.Log.Enabled(ctx, o.level) {
 		attrs := []slog.Attr{slog.String("outcome", o.name), slog.Int("status", o.status), slog.Int("bytes", d.size)}
+		if d.shop != "" {
+			attrs = append(attrs, slog.String("shop", d.shop))
+		}
 		if d.orderID != 0 {
 			attrs = append(attrs, slog.Int64("order_id", d.orderID))
 		}
@@ -287,9 +413,15 @@ func readOnlyBytes(s string) []byte {
 	return unsafe.Slice(unsafe.StringData(s), len(s))
 }
 
-func (h *Handler) source(header string) string {
-	if header != "" {
-		return header
+// source is the message's wc-source: a hub shop's registered URL, never a
+// header a stranger chooses; on the home route the delivery's header, else
+// StoreURL, as it always was.
+func (h *Handler) source(t *target, headers map[string]string) string {
+	if t.source != "" {
+		return t.source
+	}
+	if v := header(headers, woohook.HeaderSource); v != "" {
+		return v
 	}
 	return h.StoreURL
 }
