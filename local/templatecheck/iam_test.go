@@ -206,6 +206,23 @@ func TestIAMLeastPrivilege(t *testing.T) {
 	hubWant["WebhookFunction"] = maps.Clone(want["WebhookFunction"])
 	hubWant["WebhookFunction"]["dynamodb:GetItem"] = []string{"ShopsTable"}
 	hubWant["WebhookFunction"]["kms:Decrypt"] = []string{"ShopsKey"}
+	// A hub's reconcile reads no Secrets Manager secret (its shops' are in
+	// the shops table): it lists the shops for the fan-out (Scan), reads a
+	// job's shop and opens its secrets (GetItem, Decrypt with the shops key
+	// only: TestShopsKeyScope), marks a shop disconnected (UpdateItem, the
+	// store's Put), queues the sweep jobs and consumes them (the event
+	// source mapping receives, deletes and reads the queue's attributes).
+	hubWant["ReconcileFunction"] = maps.Clone(want["ReconcileFunction"])
+	delete(hubWant["ReconcileFunction"], secret[0])
+	delete(hubWant["ReconcileFunction"], secret[1])
+	hubWant["ReconcileFunction"]["dynamodb:Scan"] = []string{"ShopsTable"}
+	hubWant["ReconcileFunction"]["dynamodb:GetItem"] = []string{"ShopsTable", "StateTable"}
+	hubWant["ReconcileFunction"]["dynamodb:UpdateItem"] = []string{"ShopsTable"}
+	hubWant["ReconcileFunction"]["kms:Decrypt"] = []string{"ShopsKey"}
+	hubWant["ReconcileFunction"]["sqs:SendMessage"] = []string{"DeadLetterQueue", "OrdersQueue", "SweepQueue"}
+	hubWant["ReconcileFunction"]["sqs:ReceiveMessage"] = []string{"SweepQueue", "WaitingQueue"}
+	hubWant["ReconcileFunction"]["sqs:DeleteMessage"] = []string{"SweepQueue", "WaitingQueue"}
+	hubWant["ReconcileFunction"]["sqs:GetQueueAttributes"] = []string{"OrdersQueue", "SweepQueue", "WaitingQueue"}
 	checkGrants(t, loadHub(t), hubWant)
 }
 
@@ -291,24 +308,27 @@ func anyStrings(l []any) []string {
 // only a hub has the key and the shops table at all.
 func TestShopsKeyScope(t *testing.T) {
 	hub := loadHub(t)
-	role, _, _ := GetAtt(Get(hub.Resources, "WebhookFunction", "Properties", "Role"))
-	found := false
-	for _, st := range statements(hub, role) {
-		if !slices.Contains(List(st, "Action"), any("kms:Decrypt")) {
-			continue
+	// The webhook opens a delivery's shop's secrets, reconcile a sweep's.
+	for _, fn := range []string{"WebhookFunction", "ReconcileFunction"} {
+		role, _, _ := GetAtt(Get(hub.Resources, fn, "Properties", "Role"))
+		found := false
+		for _, st := range statements(hub, role) {
+			if !slices.Contains(List(st, "Action"), any("kms:Decrypt")) {
+				continue
+			}
+			found = true
+			keys := List(st, "Condition", "ForAllValues:StringEquals", "kms:EncryptionContextKeys")
+			if !slices.Equal(keys, []any{shops.ScopeKey}) {
+				t.Errorf("%s: kms:Decrypt with encryption context keys %v, want exactly [%s]", fn, keys, shops.ScopeKey)
+			}
+			// ForAllValues holds for an empty context too: require the key.
+			if Get(st, "Condition", "Null", "kms:EncryptionContext:"+shops.ScopeKey) != "false" {
+				t.Errorf("%s: kms:Decrypt does not require the %q encryption context: %v", fn, shops.ScopeKey, Get(st, "Condition"))
+			}
 		}
-		found = true
-		keys := List(st, "Condition", "ForAllValues:StringEquals", "kms:EncryptionContextKeys")
-		if !slices.Equal(keys, []any{shops.ScopeKey}) {
-			t.Errorf("kms:Decrypt with encryption context keys %v, want exactly [%s]", keys, shops.ScopeKey)
+		if !found {
+			t.Fatalf("a hub's %s cannot decrypt the shops' secrets", fn)
 		}
-		// ForAllValues holds for an empty context too: require the key.
-		if Get(st, "Condition", "Null", "kms:EncryptionContext:"+shops.ScopeKey) != "false" {
-			t.Errorf("kms:Decrypt does not require the %q encryption context: %v", shops.ScopeKey, Get(st, "Condition"))
-		}
-	}
-	if !found {
-		t.Fatal("a hub's webhook cannot decrypt the shops' secrets")
 	}
 	key := resource(t, hub, "ShopsKey", "AWS::KMS::Key")
 	if Get(key, "Properties", "EnableKeyRotation") != true || Get(key, "Properties", "KeySpec") != "SYMMETRIC_DEFAULT" {

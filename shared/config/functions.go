@@ -342,7 +342,11 @@ type Reconcile struct {
 	// SweepQueueURL is a hub's sweep queue ("" in a single-shop stack): the
 	// schedule's run queues a job per connected shop, each swept on its own.
 	SweepQueueURL string
-	LogLevel      string
+	// Shops is the hub's shops table: which shops to sweep, their keys and
+	// webhook secrets, and where a shop is marked disconnected. The zero
+	// value in a single-shop stack, and in a local hub run (in memory).
+	Shops    Shops
+	LogLevel string
 }
 
 // LoadReconcile reads the reconcile function's configuration. STORE_URL and
@@ -386,6 +390,7 @@ func LoadReconcile(e *Env) (Reconcile, error) {
 		}
 		c.SweepQueueURL = e.Required(SweepQueueURL)
 	}
+	c.Shops = e.shops(c.StoreURL)
 	return c, e.Err()
 }
 

@@ -30,6 +30,26 @@ import (
 // that revoked the stack's access, and sweeping it on would only fail.
 const DisconnectAfter = 3
 
+// Fleet sweeps (a hub). template.yaml's ReconcileSweepJobs and
+// SweepConcurrency follow these (local/templatecheck).
+const (
+	// SweepBatchSize is the most jobs one invocation receives (the event
+	// source's BatchSize); it sweeps them all at once.
+	SweepBatchSize = 10
+	// DefaultSweepConcurrency is the most invocations at once sweeping jobs
+	// (the event source's MaximumConcurrency), so that 50 shops are swept at
+	// a time: within a new account's 10 concurrent executions, beside the
+	// webhook and the forwarder.
+	DefaultSweepConcurrency = 5
+	// JobTimeout bounds one job's sweep. A healthy shop's takes seconds
+	// (BenchmarkSweep: a 10,000-order window in under 2 s); a shop that
+	// hangs (30 s a request, retried) must not hold its invocation, and the
+	// jobs it finished, for the function's 15 minutes. A window too large
+	// for it keeps failing, with a hint to sweep the shop directly
+	// ({"store_url": ...}), which has the function's whole timeout.
+	JobTimeout = 4 * time.Minute
+)
+
 // sweepBatch is the most jobs one SendMessageBatch takes (SQS's limit).
 const sweepBatch = 10
 
@@ -191,6 +211,8 @@ func (h *Handler) job(ctx context.Context, r events.SQSMessage) bool {
 	if ms, err := strconv.ParseInt(r.Attributes[string(types.MessageSystemAttributeNameSentTimestamp)], 10, 64); err == nil {
 		ev.queuedAt = time.UnixMilli(ms)
 	}
+	ctx, cancel := context.WithTimeout(ctx, JobTimeout)
+	defer cancel()
 	_, err := h.handle(ctx, ev, false)
 	return err == nil || errors.Is(err, ErrUnknownShop)
 }

@@ -253,6 +253,8 @@ func (h *Handler) release(ctx context.Context, ev Event, rep *Report) {
 func hint(err error, hub bool) string {
 	var we *wooapi.Error
 	switch {
+	case hub && errors.Is(err, context.DeadlineExceeded):
+		return fmt.Sprintf("the sweep ran out of its %s: the shop is too slow, or its window too large for a sweep job; sweep it directly with {\"store_url\": ...}, which has the function's whole timeout", JobTimeout)
 	case hub && errors.Is(err, wooapi.ErrWrongKey):
 		return fmt.Sprintf("the shop refused its REST API key (revoked or replaced?): the shop's owner connects it again; after %d such sweeps in a row the shop is disconnected and no longer swept", DisconnectAfter)
 	case errors.Is(err, wooapi.ErrWrongKey):

@@ -7,6 +7,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
@@ -17,7 +18,7 @@ import (
 	"github.com/logistos-sync/logistos-sync/shared/metrics"
 	"github.com/logistos-sync/logistos-sync/shared/queue"
 	"github.com/logistos-sync/logistos-sync/shared/secret"
-	"github.com/logistos-sync/logistos-sync/shared/shop"
+	"github.com/logistos-sync/logistos-sync/shared/shops"
 	"github.com/logistos-sync/logistos-sync/shared/state"
 	"github.com/logistos-sync/logistos-sync/shared/waiting"
 	"github.com/logistos-sync/logistos-sync/shared/wooapi"
@@ -78,9 +79,9 @@ func New(cfg config.Reconcile, awsCfg aws.Config, log *slog.Logger, m *metrics.E
 		// guarded HTTP client; the keys and webhook secrets are in Shops.
 		h.HTTP = wooapi.NewHTTPClient(cfg.AllowPrivateShops)
 		h.Sweeps, h.SweepQueueURL = sqsClient, cfg.SweepQueueURL
-		// The shops store on DynamoDB and KMS is not wired yet: a hub keeps
-		// its shops in memory, which only local runs and tests can use.
-		h.Shops = shop.NewMemory()
+		// Its shops on DynamoDB, their secrets sealed under KMS; in memory
+		// when no table is named (local runs).
+		h.Shops = shops.Open(db, kms.NewFromConfig(awsCfg), cfg.Shops.Table, cfg.Shops.KeyID)
 	}
 	return h, nil
 }
