@@ -26,7 +26,6 @@ import (
 	"github.com/logistos-sync/logistos-sync/shared/queue"
 	"github.com/logistos-sync/logistos-sync/shared/reconcile"
 	"github.com/logistos-sync/logistos-sync/shared/shop"
-	"github.com/logistos-sync/logistos-sync/shared/shops"
 	"github.com/logistos-sync/logistos-sync/shared/state"
 	"github.com/logistos-sync/logistos-sync/shared/wooapi"
 	"github.com/logistos-sync/logistos-sync/shared/woohook"
@@ -36,9 +35,10 @@ import (
 // it plus "/" plus the shop's id.
 const hubHookURL = "http://127.0.0.1:9/woocommerce/webhook"
 
-// hubEnv is a hub deployment (STORE_URL empty) on kumo: the shops table
-// sealed under a KMS key, the hub's ledger keyed by shop, the sweep queue,
-// and reconcile as New wires it, with stand-in shops added by addShop.
+// hubEnv is a hub deployment (STORE_URL empty) on kumo, as the local
+// stack makes it: the shops table sealed under a KMS key, the hub's ledger
+// keyed by shop, the sweep queue, and reconcile as New wires it from the
+// stack's environment, with stand-in shops added by addShop.
 type hubEnv struct {
 	t        testing.TB
 	st       *stack.Stack
@@ -59,41 +59,20 @@ type hubShop struct {
 
 func newHub(t testing.TB) *hubEnv {
 	t.Helper()
-	ctx := context.Background()
-	e := &hubEnv{t: t, st: stacktest.ForTest(t, stack.Options{Tables: true}), logs: &syncbuf.Buffer{}, emf: &syncbuf.Buffer{}}
-	hubLedger := e.st.LedgerTable + "-hub"
-	if err := e.st.EnsureHubLedger(ctx, hubLedger); err != nil {
-		t.Fatal(err)
-	}
-	shopsTable := e.st.StateTable + "-shops"
-	if err := e.st.EnsureShopsTable(ctx, shopsTable); err != nil {
-		t.Fatal(err)
-	}
-	keyID, err := e.st.CreateShopsKey(ctx)
+	e := &hubEnv{t: t, st: stacktest.ForTest(t, stack.Options{Tables: true, Hub: true}), logs: &syncbuf.Buffer{}, emf: &syncbuf.Buffer{}}
+	e.sweepURL = e.st.SweepQueueURL
+	vars := map[string]string{config.WebhookURL: hubHookURL, config.ReconcileGrace: "0s"}
+	cfg, err := config.LoadReconcile(config.FromMap(e.st.FunctionEnv(stack.Reconcile, vars)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	name := e.st.QueueURL[strings.LastIndex(e.st.QueueURL, "/")+1:] + "-sweep"
-	q, err := e.st.SQS.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.sweepURL = aws.ToString(q.QueueUrl)
-	vars := map[string]string{
-		config.StoreURL: "", config.WebhookURL: hubHookURL, config.ReconcileGrace: "0s",
-		config.LedgerTable: hubLedger, config.SweepQueueURL: e.sweepURL,
-	}
-	env := e.st.FunctionEnv(stack.Reconcile, vars)
-	delete(env, config.StoreURL)
-	cfg, err := config.LoadReconcile(config.FromMap(env))
-	if err != nil {
-		t.Fatal(err)
+	if !cfg.Hub() || cfg.Shops.Table == "" {
+		t.Fatalf("a hub's reconcile: %+v", cfg)
 	}
 	if e.h, err = reconcile.New(cfg, e.st.AWS, logging.New(e.logs, "info"), metrics.New(e.emf, "reconcile")); err != nil {
 		t.Fatal(err)
 	}
-	e.shops = shops.New(e.st.DynamoDB, e.st.KMS, shopsTable, keyID)
-	e.h.Shops = e.shops
+	e.shops = e.h.Shops
 	e.ledger = e.h.Ledger
 	if tt, ok := t.(*testing.T); ok {
 		tt.Cleanup(func() {
