@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -259,6 +260,10 @@ func (e *hubEnv) status(s *hubShop) shop.Status {
 type mux struct {
 	srv   *httptest.Server
 	shops []*fakewoo.Shop
+	// latency holds every answer back (set before the first request);
+	// requests counts them.
+	latency  time.Duration
+	requests atomic.Int64
 }
 
 func newMux(n int, o fakewoo.Options) *mux {
@@ -275,6 +280,8 @@ func newMux(n int, o fakewoo.Options) *mux {
 			http.NotFound(w, r)
 			return
 		}
+		m.requests.Add(1)
+		time.Sleep(m.latency)
 		r2 := r.Clone(r.Context())
 		r2.URL.Path = "/" + path
 		m.shops[i].ServeHTTP(w, r2)
