@@ -41,13 +41,16 @@ const (
 	// a time: within a new account's 10 concurrent executions, beside the
 	// webhook and the forwarder.
 	DefaultSweepConcurrency = 5
-	// JobTimeout bounds one job's sweep. A healthy shop's takes seconds
-	// (BenchmarkSweep: a 10,000-order window in under 2 s); a shop that
-	// hangs (30 s a request, retried) must not hold its invocation, and the
-	// jobs it finished, for the function's 15 minutes. A window too large
-	// for it keeps failing, with a hint to sweep the shop directly
-	// ({"store_url": ...}), which has the function's whole timeout.
-	JobTimeout = 4 * time.Minute
+	// JobTimeout bounds one job's sweep. A quiet shop's takes about a
+	// second (BenchmarkFleetSweep: 0.6 s at 250 ms a REST call), a window of
+	// 10,000 orders about 30 s at 1 s a page (BenchmarkSweep's 101 pages,
+	// four at a time). A shop that hangs (30 s a request, retried) must not
+	// hold its invocation's slot, and the jobs queued behind it, for the
+	// function's 15 minutes: each such shop costs at most this of one of
+	// SweepConcurrency's slots. A window too large for it keeps failing,
+	// with a hint to sweep the shop directly ({"store_url": ...}), which has
+	// the function's whole timeout.
+	JobTimeout = 2 * time.Minute
 )
 
 // sweepBatch is the most jobs one SendMessageBatch takes (SQS's limit).
