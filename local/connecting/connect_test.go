@@ -455,7 +455,7 @@ func TestKeyKeptWhenActivationCannotStart(t *testing.T) {
 	if status, _ := page(t, resp, err); status != 200 {
 		t.Fatalf("callback answered %d, want 200 (any other answer makes WooCommerce delete the key)", status)
 	}
-	if k, err := c.Handler.Pending.Get(context.Background(), wookey.Ref(state)); err != nil || k.ConsumerKey != "ck_kept0" {
+	if k, err := c.Handler.Pending.Get(context.Background(), wookey.Ref(state), ""); err != nil || k.ConsumerKey != "ck_kept0" {
 		t.Errorf("the key is not pending: %v", err)
 	}
 	if !strings.Contains(logs.String(), `"outcome":"activation_not_started"`) || !strings.Contains(logs.String(), `"level":"ERROR"`) ||

@@ -142,7 +142,7 @@ func TestConnectBinaryUnderRIE(t *testing.T) {
 		t.Error("connect wrote the key to the credentials secret")
 	}
 	pending := wookey.Pending{States: &state.DynamoDBOnce{Client: st.DynamoDB, Table: st.StateTable}}
-	if k, err := pending.Get(ctx, wookey.Ref(st0)); err != nil || k.ConsumerKey != "ck_rie0123456789" || k.ConsumerSecret != "cs_rie0123456789" || k.KeyID != 7 {
+	if k, err := pending.Get(ctx, wookey.Ref(st0), ""); err != nil || k.ConsumerKey != "ck_rie0123456789" || k.ConsumerSecret != "cs_rie0123456789" || k.KeyID != 7 {
 		t.Errorf("the key is not pending in the state table: %v", err)
 	}
 	testwait.Eventually(t, 30*time.Second, func() error {

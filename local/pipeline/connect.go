@@ -88,16 +88,17 @@ type Activation struct {
 	reports []activate.Report
 }
 
-// Start runs activation for the key pending under ref (all steps) in the
-// background and returns at once, as an asynchronous invoke does.
-func (a *Activation) Start(_ context.Context, ref string) error {
+// Start runs activation for the key pending under ref (all steps) for the
+// shop storeURL ("" for the home shop) in the background and returns at
+// once, as an asynchronous invoke does.
+func (a *Activation) Start(_ context.Context, ref, storeURL string) error {
 	if a.Err != nil {
 		return fmt.Errorf("activate cannot run: %w", a.Err)
 	}
 	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()
-		ev := activate.Event{PendingKey: ref}
+		ev := activate.Event{PendingKey: ref, StoreURL: storeURL}
 		for {
 			rep, _ := a.Handler.Handle(a.ctx, ev) // the handler logs its report
 			if rep.Next == nil || a.ctx.Err() != nil {

@@ -85,3 +85,32 @@ func TestHubLedgerKeepsShopsApart(t *testing.T) {
 		}
 	}
 }
+
+// The operator's view of a shop reads its newest order from a hub's
+// ledger: the highest order id of that shop, never another shop's.
+func TestHubLedgerLatest(t *testing.T) {
+	st := stacktest.ForTest(t, stack.Options{Tables: true})
+	ctx := context.Background()
+	table := stack.HubLedgerTableName + "-" + t.Name()
+	if err := st.EnsureHubLedger(ctx, table); err != nil {
+		t.Fatal(err)
+	}
+	hub := &ledger.DynamoDB{Client: st.DynamoDB, Table: table}
+	at := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
+	for shop, ids := range map[string][]int64{"shopaaaaaaaaaaaa": {3, 41, 9}, "shopbbbbbbbbbbbb": {500}} {
+		var es []ledger.Entry
+		for _, id := range ids {
+			es = append(es, ledger.Entry{OrderID: id, Origin: queue.OriginWebhook, ReceivedAt: at.Add(time.Duration(id) * time.Minute)})
+		}
+		if err := ledger.For(hub, shop).Put(ctx, es); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e, ok, err := ledger.Latest(ctx, st.DynamoDB, table, "shopaaaaaaaaaaaa")
+	if err != nil || !ok || e.OrderID != 41 || !e.ReceivedAt.Equal(at.Add(41*time.Minute)) {
+		t.Fatalf("latest of A: %+v %v %v; want order 41", e, ok, err)
+	}
+	if _, ok, err := ledger.Latest(ctx, st.DynamoDB, table, "shopcccccccccccc"); ok || err != nil {
+		t.Fatalf("latest of a shop without orders: %v %v", ok, err)
+	}
+}

@@ -115,17 +115,27 @@ func (l *lambdaAPI) Invoke(_ context.Context, in *lambda.InvokeInput, _ ...func(
 // linking activate: activate must read it, every field known, as a run of
 // every step for that pending key.
 func TestConnectStartsActivationWithAnEventActivateReads(t *testing.T) {
-	api := &lambdaAPI{}
-	if err := (connect.LambdaStarter{Client: api, FunctionName: "activate"}).Start(context.Background(), "ref-1"); err != nil {
-		t.Fatal(err)
-	}
-	dec := json.NewDecoder(bytes.NewReader(api.payload))
-	dec.DisallowUnknownFields()
-	var ev activate.Event
-	if err := dec.Decode(&ev); err != nil {
-		t.Fatalf("activate cannot read connect's event %s: %v", api.payload, err)
-	}
-	if !reflect.DeepEqual(ev, activate.Event{PendingKey: "ref-1"}) {
-		t.Errorf("connect's event %s reads as %+v, want every step for pending key ref-1", api.payload, ev)
+	// The home shop's event names no shop (as before hubs); a hub's names
+	// the shop the state was bound to.
+	for shop, want := range map[string]activate.Event{
+		"":                  {PendingKey: "ref-1"},
+		"https://a.example": {PendingKey: "ref-1", StoreURL: "https://a.example"},
+	} {
+		api := &lambdaAPI{}
+		if err := (connect.LambdaStarter{Client: api, FunctionName: "activate"}).Start(context.Background(), "ref-1", shop); err != nil {
+			t.Fatal(err)
+		}
+		dec := json.NewDecoder(bytes.NewReader(api.payload))
+		dec.DisallowUnknownFields()
+		var ev activate.Event
+		if err := dec.Decode(&ev); err != nil {
+			t.Fatalf("activate cannot read connect's event %s: %v", api.payload, err)
+		}
+		if !reflect.DeepEqual(ev, want) {
+			t.Errorf("connect's event %s reads as %+v, want every step for pending key ref-1 of shop %q", api.payload, ev, shop)
+		}
+		if shop == "" && bytes.Contains(api.payload, []byte("store_url")) {
+			t.Errorf("the home shop's event %s names a shop", api.payload)
+		}
 	}
 }

@@ -53,6 +53,10 @@ type Event struct {
 	// becomes the key in use; refused, it is discarded and nothing runs.
 	// Connect sets it; empty runs with the key in use.
 	PendingKey string `json:"pending_key,omitempty"`
+	// StoreURL is the shop to activate in a hub (its normalised URL), as
+	// connect's state was bound to it; empty is the stack's home shop. A
+	// pending key is read for this shop only (wookey.Pending.Get).
+	StoreURL string `json:"store_url,omitempty"`
 	// RunID and Continuation are set by the function when it continues
 	// itself; the cut-off and progress live in the checkpoint.
 	RunID        string `json:"run_id,omitempty"`

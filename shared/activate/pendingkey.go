@@ -62,7 +62,7 @@ func (h *Handler) key(ctx context.Context, log *slog.Logger, ev Event, rep *Repo
 		return h.Keys.Key(ctx, !ev.Continuation)
 	}
 	rep.Key = &KeyReport{}
-	pk, err := h.Pending.Get(ctx, ev.PendingKey)
+	pk, err := h.Pending.Get(ctx, ev.PendingKey, ev.StoreURL)
 	if errors.Is(err, wookey.ErrNoPendingKey) {
 		// Proven by an earlier attempt of this very event (Lambda retries a
 		// failed asynchronous invocation), refused, or expired: whatever

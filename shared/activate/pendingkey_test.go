@@ -100,9 +100,9 @@ func TestPendingKey(t *testing.T) {
 			logs := &bytes.Buffer{}
 			h.Log = slog.New(slog.NewJSONHandler(logs, nil))
 			ctx := context.Background()
-			_ = h.Pending.Await(ctx, "state", now.Add(time.Minute))
+			_ = h.Pending.Await(ctx, "state", "", now.Add(time.Minute))
 			pk := wookey.PendingKey{Key: wooapi.Key{ConsumerKey: c.key, ConsumerSecret: "cs_" + c.key[3:]}, KeyID: 7, ArrivedAt: now}
-			ref, err := h.Pending.Arrive(ctx, "state", pk)
+			ref, _, err := h.Pending.Arrive(ctx, "state", pk)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -124,7 +124,7 @@ func TestPendingKey(t *testing.T) {
 			} else if len(writer.keys) != 0 || len(lg.sent) != 0 || rep.Handoff != nil {
 				t.Errorf("a key the shop did not accept was written (%d) or handed over (%d), or a step ran", len(writer.keys), len(lg.sent))
 			}
-			if _, err := h.Pending.Get(ctx, ref); errors.Is(err, wookey.ErrNoPendingKey) == c.stillThere {
+			if _, err := h.Pending.Get(ctx, ref, ""); errors.Is(err, wookey.ErrNoPendingKey) == c.stillThere {
 				t.Errorf("still pending afterwards: %v, want %v", err == nil, c.stillThere)
 			}
 			if n := strings.Count(emf.String(), `"`+metrics.ConnectKeyRejected+`":1`); n != c.rejectedMet {
@@ -148,5 +148,35 @@ func TestNoPendingKeyRunsTheKeyInUse(t *testing.T) {
 	rep, err := h.Handle(context.Background(), Event{Steps: []string{StepHandoff}, PendingKey: wookey.Ref("gone")})
 	if err != nil || rep.Key == nil || rep.Key.Outcome != KeyNotPending || len(lg.sent) != 1 || lg.sent[0].ConsumerKey != "ck_good" {
 		t.Fatalf("%v %+v, handed over %+v", err, rep.Key, lg.sent)
+	}
+}
+
+// TestAnotherShopsPendingKeyIsNotRead: a key whose state a hub issued for
+// another shop is not pending for the shop this run activates: the run
+// never checks, stores or hands it over, and the key stays for its shop.
+func TestAnotherShopsPendingKeyIsNotRead(t *testing.T) {
+	for _, runFor := range []string{"", "https://b.example"} {
+		t.Run("run for "+runFor, func(t *testing.T) {
+			h, _ := handlerFor(t, keyShop(t))
+			h.Keys = wookey.Static{ConsumerKey: "ck_good", ConsumerSecret: "cs_good"}
+			h.Pending = wookey.Pending{States: &state.MemoryOnce{}}
+			writer, lg := &keyWriter{}, &poster{}
+			h.KeyStore, h.Logistos = writer, lg
+			ctx := context.Background()
+			if err := h.Pending.Await(ctx, "state", "https://a.example", time.Now().Add(time.Minute)); err != nil {
+				t.Fatal(err)
+			}
+			ref, _, err := h.Pending.Arrive(ctx, "state", wookey.PendingKey{Key: wooapi.Key{ConsumerKey: "ck_good", ConsumerSecret: "cs_good"}, ArrivedAt: time.Now()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rep, _ := h.Handle(ctx, Event{Steps: []string{StepHandoff}, PendingKey: ref, StoreURL: runFor})
+			if rep.Key == nil || rep.Key.Outcome != KeyNotPending || len(writer.keys) != 0 {
+				t.Errorf("key %+v, written %d: another shop's pending key was used", rep.Key, len(writer.keys))
+			}
+			if _, err := h.Pending.Get(ctx, ref, "https://a.example"); err != nil {
+				t.Errorf("the key is no longer pending for its own shop: %v", err)
+			}
+		})
 	}
 }

@@ -116,6 +116,12 @@ func TestLoadForwarderDefaults(t *testing.T) {
 	if c, err := LoadForwarder(FromMap(m)); err != nil || c.BackfillRate != 25 {
 		t.Errorf("BACKFILL_RATE=25: %d, %v", c.BackfillRate, err)
 	}
+	// A hub's forwarder has no home shop: each message names its own.
+	m = base()
+	delete(m, StoreURL)
+	if c, err := LoadForwarder(FromMap(m)); err != nil || c.StoreURL != "" {
+		t.Errorf("a hub's forwarder: %+v, %v", c, err)
+	}
 }
 
 func TestErrorsNameEveryVariable(t *testing.T) {

@@ -12,7 +12,7 @@ func TestLoadConnect(t *testing.T) {
 		c.ActivateFunction != "stack-activate" || c.StateTable != "" || c.LogLevel != DefaultLogLevel {
 		t.Fatalf("%+v %v", c, err)
 	}
-	for _, name := range []string{StoreURL, ActivateFunction} {
+	for _, name := range []string{ActivateFunction} {
 		m := map[string]string{}
 		for k, v := range base {
 			if k != name {
@@ -28,6 +28,18 @@ func TestLoadConnect(t *testing.T) {
 	plain := map[string]string{StoreURL: "http://shop.example", ActivateFunction: "a"}
 	if c, err := LoadConnect(FromMap(plain)); err != nil || c.StoreURL != "http://shop.example" {
 		t.Errorf("http store URL: %v", err)
+	}
+	// Without STORE_URL the stack is a hub: any shop may connect.
+	hub := map[string]string{ActivateFunction: "a"}
+	for _, v := range []string{"", "  "} {
+		hub[StoreURL] = v
+		if c, err := LoadConnect(FromMap(hub)); err != nil || c.StoreURL != "" {
+			t.Errorf("hub (STORE_URL %q): %+v %v", v, c, err)
+		}
+	}
+	delete(hub, StoreURL)
+	if c, err := LoadConnect(FromMap(hub)); err != nil || c.StoreURL != "" {
+		t.Errorf("hub (STORE_URL unset): %+v %v", c, err)
 	}
 	plain[StoreURL] = "shop.example"
 	if _, err := LoadConnect(FromMap(plain)); err == nil {

@@ -188,7 +188,8 @@ type Forwarder struct {
 // LoadForwarder reads the forwarder function's configuration.
 func LoadForwarder(e *Env) (Forwarder, error) {
 	c := Forwarder{
-		StoreURL:         e.URL(StoreURL, "", true),
+		// Empty in a hub: each order's shop is its message's wc-source.
+		StoreURL:         e.URL(StoreURL, "", false),
 		DLQURL:           e.Required(DLQURL),
 		OrdersURL:        e.SecureURL(LogistosOrdersURL, DefaultLogistosOrdersURL, true),
 		Topics:           e.List(ForwardTopics, DefaultForwardTopics),
@@ -400,6 +401,8 @@ func (c Reconcile) Hub() bool { return c.StoreURL == "" }
 
 // Connect is the connect function's configuration.
 type Connect struct {
+	// StoreURL is the home shop, the only one a single-shop stack connects;
+	// empty makes the stack a hub, which connects any shop its owner names.
 	StoreURL string
 	// ActivateFunction is started asynchronously once a key is pending: it
 	// proves the key and makes it the key in use (connect never writes a
@@ -407,9 +410,9 @@ type Connect struct {
 	ActivateFunction string
 	StateTable       string // the connect states; empty keeps them in memory (local runs)
 	Function         string
-	// AllowPrivateShops: as Activate's. Connect sends a shop nothing today;
-	// it is read here so that a hub's connect, which will check the
-	// store_url it is given, follows the same switch.
+	// AllowPrivateShops: as Activate's. Connect sends a shop nothing, but a
+	// hub refuses a store_url whose host is a loopback or private address
+	// unless it is set, so that activation is never started for one.
 	AllowPrivateShops bool
 	LogLevel          string
 }
@@ -418,10 +421,10 @@ type Connect struct {
 // only where the owner's browser is sent to approve the key: connect sends
 // the shop nothing (the key comes to the https callback), so a plain-http
 // shop is the shop's own choice here, unlike for activate and reconcile,
-// which send it the key.
+// which send it the key. Unset or empty, the stack is a hub.
 func LoadConnect(e *Env) (Connect, error) {
 	c := Connect{
-		StoreURL:          e.URL(StoreURL, "", true),
+		StoreURL:          e.URL(StoreURL, "", false),
 		ActivateFunction:  e.Required(ActivateFunction),
 		StateTable:        e.String(StateTable, ""),
 		Function:          e.String(FunctionName, ""),

@@ -14,6 +14,15 @@
 // shop before it becomes the key in use, and discards it if the shop refuses
 // it. A stranger's callback therefore costs one check of a key, never the
 // owner's connection.
+//
+// A single-shop stack (STORE_URL set) connects only its home shop. A hub
+// (STORE_URL empty) connects whichever shop the owner names in store_url:
+// the state is bound to that shop's normalised URL when it is issued, and
+// the key that arrives with it is that shop's pending key, whatever the
+// callback says (WooCommerce's callback names no shop; the state is the
+// only binding). The browser goes to the shop, never this function, so
+// the address is checked for what it is (a normalised https shop URL, no
+// inside address), not dialled.
 package connect
 
 import (
@@ -22,9 +31,11 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -35,6 +46,7 @@ import (
 
 	"github.com/logistos-sync/logistos-sync/shared/metrics"
 	"github.com/logistos-sync/logistos-sync/shared/outbound"
+	"github.com/logistos-sync/logistos-sync/shared/shop"
 	"github.com/logistos-sync/logistos-sync/shared/state"
 	"github.com/logistos-sync/logistos-sync/shared/wooapi"
 	"github.com/logistos-sync/logistos-sync/shared/wookey"
@@ -72,18 +84,29 @@ const (
 	StartTimeout = 5 * time.Second
 	// maxRouteLog bounds the route in a log line.
 	maxRouteLog = 128
+	// ParamStoreURL is the connect route's query parameter naming the shop.
+	ParamStoreURL = "store_url"
+	// MaxStoreURL bounds the shop's address: a URL longer than this is no
+	// shop's home page, and is neither kept nor echoed.
+	MaxStoreURL = 512
 )
 
 // Starter starts activation of the key pending under ref without waiting
-// for it.
+// for it. storeURL is the shop the key's state was issued for: "" for a
+// single-shop stack's home shop.
 type Starter interface {
-	Start(ctx context.Context, ref string) error
+	Start(ctx context.Context, ref, storeURL string) error
 }
 
 // Handler serves connect's three routes. Build it with New, once per cold
 // start.
 type Handler struct {
+	// StoreURL is the home shop, the only one a single-shop stack
+	// connects; empty makes the stack a hub.
 	StoreURL string
+	// AllowPrivateShops lets a hub connect a shop at a loopback or private
+	// address (local runs and tests; ALLOW_PRIVATE_SHOPS).
+	AllowPrivateShops bool
 	// Pending issues the states and keeps the keys that arrive with them.
 	Pending  wookey.Pending
 	Activate Starter
@@ -133,6 +156,13 @@ var (
 		reason: "the key is pending but activation could not be started: within 6 hours, invoke the activate function " +
 			"(stack output ActivateFunctionName) with {\"pending_key\":\"<this line's pending_key>\"}"}
 
+	outHubStartFailed = func() outcome {
+		o := outStartFailed
+		o.reason = "the key is pending but activation could not be started: within 6 hours, invoke the activate function " +
+			"(stack output ActivateFunctionName) with {\"pending_key\":\"<this line's pending_key>\",\"store_url\":\"<this line's store_url>\"}"
+		return o
+	}()
+
 	outTooLarge  = rejected(http.StatusRequestEntityTooLarge, bodyTooLarge, "body too large")
 	outMalformed = rejected(http.StatusBadRequest, bodyMalformed, "body is not a WooCommerce key callback")
 	outBadScope  = rejected(http.StatusForbidden, bodyBadScope, "key_permissions is not read_write")
@@ -143,6 +173,13 @@ var (
 		level: slog.LevelError, body: bodyUnavailable, reason: "the state table did not answer"}
 
 	outPage = outcome{name: "page", status: http.StatusOK, level: slog.LevelInfo}
+
+	// A hub asks which shop; a single-shop stack refuses any other shop
+	// (403: the request is understood, and this stack is not there to
+	// connect that shop), an unusable address is the owner's typo (400).
+	outForm       = outcome{name: "form", status: http.StatusOK, level: slog.LevelInfo}
+	outBadAddress = rejected(http.StatusBadRequest, "", "store_url is not a shop address this hub connects")
+	outOtherShop  = rejected(http.StatusForbidden, "", "store_url names another shop than this stack's")
 )
 
 func rejected(status int, body, reason string) outcome {
@@ -208,12 +245,34 @@ func jsonAnswer(out outcome) events.APIGatewayV2HTTPResponse {
 }
 
 // connect issues a fresh state and sends the owner's browser to the shop's
-// authorization screen.
+// authorization screen: the home shop's, or in a hub the shop named in
+// store_url, to which the state is bound.
 func (h *Handler) connect(ctx context.Context, req events.APIGatewayV2HTTPRequest, r *request) (outcome, events.APIGatewayV2HTTPResponse) {
+	raw, given := req.QueryStringParameters[ParamStoreURL]
+	target, bound := h.StoreURL, ""
+	if h.StoreURL != "" {
+		if given && !h.isHome(raw) {
+			return outOtherShop, page(http.StatusForbidden, PageOtherShop)
+		}
+	} else {
+		if !given {
+			return outForm, formPage(http.StatusOK, "", "")
+		}
+		norm, err := HubShop(raw, h.AllowPrivateShops)
+		if err != nil {
+			// The page tells the owner what is wrong; the log does not
+			// repeat it, as it may quote what was typed (a password in a
+			// URL's user info, say).
+			return outBadAddress, formPage(http.StatusBadRequest, raw, err.Error())
+		}
+		target, bound = norm, norm
+		// The id, not the address: it names the shop in every other log.
+		r.extra = append(r.extra, slog.String("shop", shop.ID(norm)))
+	}
 	st, err := NewState()
 	if err == nil {
 		sctx, cancel := context.WithTimeout(ctx, StoreTimeout)
-		err = h.Pending.Await(sctx, st, h.now().Add(StateTTL))
+		err = h.Pending.Await(sctx, st, bound, h.now().Add(StateTTL))
 		cancel()
 	}
 	if err != nil {
@@ -231,12 +290,75 @@ func (h *Handler) connect(ctx context.Context, req events.APIGatewayV2HTTPReques
 	return outRedirect, events.APIGatewayV2HTTPResponse{
 		StatusCode: http.StatusFound,
 		Headers: map[string]string{
-			"location":      h.StoreURL + PathAuthorize + "?" + q.Encode(),
+			"location":      target + PathAuthorize + "?" + q.Encode(),
 			"cache-control": "no-store",
 			// The location carries the state: no page may pass it on.
 			"referrer-policy": "no-referrer",
 		},
 	}
+}
+
+// isHome reports whether raw names the home shop: the same shop once both
+// are normalised. A home shop Normalize refuses (plain http elsewhere than
+// this machine, which the template's pattern forbids) matches nothing.
+func (h *Handler) isHome(raw string) bool {
+	if len(raw) > MaxStoreURL {
+		return false
+	}
+	home, err1 := shop.Normalize(h.StoreURL)
+	got, err2 := shop.Normalize(raw)
+	return err1 == nil && err2 == nil && got == home
+}
+
+// hostShape is a DNS name as a browser sends it: ASCII letters, digits and
+// hyphens in dot-separated labels (an international name in its xn-- form).
+var hostShape = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+
+// numericLabel is a last label a browser would read as (part of) an IPv4
+// address: decimal, octal or 0x-hex ("2130706433", "0x7f.1" are 127.0.0.1
+// to a browser, though not to netip).
+var numericLabel = regexp.MustCompile(`^(0x[0-9a-f]*|[0-9]+)$`)
+
+// HubShop returns the shop raw names, normalised (shop.Normalize), if a hub
+// may connect it: an https address (plain http only to loopback, which is
+// refused unless allowPrivate) whose host is a DNS name or a public IP
+// address. The redirect then goes to it and nowhere else, so it must hold
+// nothing a browser would read otherwise: no user info, query or fragment
+// (Normalize), no odd host characters, no IP address written as a name.
+// The error says, in the owner's words, what is wrong.
+func HubShop(raw string, allowPrivate bool) (string, error) {
+	if len(raw) > MaxStoreURL {
+		return "", fmt.Errorf("the address is longer than %d characters: give the address of the shop's home page", MaxStoreURL)
+	}
+	norm, err := shop.Normalize(raw)
+	if err != nil {
+		return "", err
+	}
+	u, err := url.Parse(norm)
+	if err != nil {
+		return "", fmt.Errorf("the shop's address is not a URL: %w", err)
+	}
+	host := u.Hostname()
+	if ip, err := netip.ParseAddr(host); err == nil {
+		if kind := outbound.Classify(ip); kind != "" && !allowPrivate {
+			return "", fmt.Errorf("%s is a %s address, not a shop on the internet", host, kind)
+		}
+		if ip.Zone() != "" {
+			return "", errors.New("the shop's address must not name a network interface")
+		}
+		return norm, nil
+	}
+	if !hostShape.MatchString(host) {
+		return "", errors.New("the shop's host name may hold only letters, digits, hyphens and dots (an international name in its xn-- form)")
+	}
+	labels := strings.Split(host, ".")
+	if numericLabel.MatchString(labels[len(labels)-1]) {
+		return "", errors.New("the shop's host name ends in a number: give its name, or an IP address written as four numbers")
+	}
+	if !allowPrivate && (host == "localhost" || strings.HasSuffix(host, ".localhost")) {
+		return "", fmt.Errorf("%s is this machine, not a shop on the internet", host)
+	}
+	return norm, nil
 }
 
 // NewState returns a fresh random state: 256 bits, URL-safe.
@@ -310,7 +432,10 @@ func (h *Handler) callback(ctx context.Context, req events.APIGatewayV2HTTPReque
 	}
 	sctx, cancel := context.WithTimeout(ctx, StoreTimeout)
 	defer cancel()
-	ref, err := h.Pending.Arrive(sctx, cb.UserID, wookey.PendingKey{
+	// The shop is the one the state was issued for (the state table's
+	// record), never anything in the body: WooCommerce's callback names no
+	// shop, and a stranger could put any in it.
+	ref, bound, err := h.Pending.Arrive(sctx, cb.UserID, wookey.PendingKey{
 		Key:   wooapi.Key{ConsumerKey: cb.ConsumerKey, ConsumerSecret: cb.ConsumerSecret},
 		KeyID: keyID, ArrivedAt: h.now().UTC(),
 	})
@@ -324,10 +449,17 @@ func (h *Handler) callback(ctx context.Context, req events.APIGatewayV2HTTPReque
 	// The reference opens nothing (a hash of a spent state): it is what an
 	// operator passes to activate when starting it failed.
 	r.extra = append(r.extra, slog.String("pending_key", ref))
+	if bound != "" {
+		// The operator needs the shop to start activation by hand.
+		r.extra = append(r.extra, slog.String("shop", shop.ID(bound)), slog.String(ParamStoreURL, bound))
+	}
 	actx, cancel2 := context.WithTimeout(ctx, StartTimeout)
 	defer cancel2()
-	if err := h.Activate.Start(actx, ref); err != nil {
+	if err := h.Activate.Start(actx, ref, bound); err != nil {
 		r.err = err
+		if bound != "" {
+			return outHubStartFailed
+		}
 		return outStartFailed
 	}
 	return outPending

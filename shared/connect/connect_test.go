@@ -29,18 +29,33 @@ const (
 	apiDomain  = "abc123.execute-api.eu-west-1.amazonaws.com"
 )
 
-// starter records the pending keys activation was started for.
+// starter records the pending keys activation was started for, and for
+// which shop.
 type starter struct {
-	mu   sync.Mutex
-	refs []string
-	err  error
+	mu    sync.Mutex
+	refs  []string
+	shops []string
+	err   error
 }
 
-func (s *starter) Start(_ context.Context, ref string) error {
+func (s *starter) Start(_ context.Context, ref, storeURL string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.refs = append(s.refs, ref)
+	s.shops = append(s.shops, storeURL)
 	return s.err
+}
+
+// shopOf returns the shop activation was started for with ref.
+func (s *starter) shopOf(ref string) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, r := range s.refs {
+		if r == ref {
+			return s.shops[i], true
+		}
+	}
+	return "", false
 }
 
 func (s *starter) started() []string {
@@ -55,15 +70,36 @@ type fixture struct {
 	logs   *bytes.Buffer
 	emf    *bytes.Buffer
 	now    time.Time
-	states *state.MemoryOnce
+	states *countingOnce
 	issued []string
+	shopOf map[string]string // the shop each issued state was opened for
+}
+
+// countingOnce counts the states issued.
+type countingOnce struct {
+	state.Once
+	mu     sync.Mutex
+	issues int
+}
+
+func (c *countingOnce) Issue(ctx context.Context, id, bound string, expires time.Time) error {
+	c.mu.Lock()
+	c.issues++
+	c.mu.Unlock()
+	return c.Once.Issue(ctx, id, bound, expires)
+}
+
+func (c *countingOnce) issued() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.issues
 }
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	f := &fixture{start: &starter{}, logs: &bytes.Buffer{}, emf: &bytes.Buffer{},
-		now: time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)}
-	f.states = &state.MemoryOnce{Now: func() time.Time { return f.now }}
+		now: time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC), shopOf: map[string]string{}}
+	f.states = &countingOnce{Once: &state.MemoryOnce{Now: func() time.Time { return f.now }}}
 	f.h = &Handler{StoreURL: "https://shop.example", Pending: wookey.Pending{States: f.states}, Activate: f.start,
 		Log: logging.New(f.logs, "debug"), Metrics: metrics.New(f.emf, "test"), Now: func() time.Time { return f.now }}
 	t.Cleanup(func() {
@@ -77,15 +113,23 @@ func newFixture(t *testing.T) *fixture {
 	return f
 }
 
+// newHub is a fixture of a hub: no home shop.
+func newHub(t *testing.T) *fixture {
+	f := newFixture(t)
+	f.h.StoreURL = ""
+	return f
+}
+
 // issued lists the states handed out, for the log check.
 func (f *fixture) remember(st string) { f.issued = append(f.issued, st) }
 
-// kept returns the keys pending, whether or not activation started.
+// kept returns the keys pending, whether or not activation started, each
+// read for the shop its state was opened for.
 func (f *fixture) kept(t *testing.T) []wookey.PendingKey {
 	t.Helper()
 	var out []wookey.PendingKey
 	for _, st := range f.issued {
-		if k, err := f.h.Pending.Get(context.Background(), wookey.Ref(st)); err == nil {
+		if k, err := f.h.Pending.Get(context.Background(), wookey.Ref(st), f.shopOf[st]); err == nil {
 			out = append(out, k)
 		}
 	}
@@ -118,7 +162,20 @@ func (f *fixture) do(t *testing.T, r events.APIGatewayV2HTTPRequest) events.APIG
 // begin opens the connect URL and returns the state sent to the shop.
 func (f *fixture) begin(t *testing.T) string {
 	t.Helper()
-	resp := f.do(t, req(http.MethodGet, PathConnect, "", ""))
+	st, _ := f.beginFor(t, "", "")
+	return st
+}
+
+// beginFor opens the connect URL with store_url=typed (none when typed is
+// empty) and returns the state and where the browser was sent; want is
+// the shop the state is for.
+func (f *fixture) beginFor(t *testing.T, typed, want string) (string, *url.URL) {
+	t.Helper()
+	query := ""
+	if typed != "" {
+		query = ParamStoreURL + "=" + url.QueryEscape(typed)
+	}
+	resp := f.do(t, req(http.MethodGet, PathConnect, query, ""))
 	if resp.StatusCode != http.StatusFound {
 		t.Fatalf("connect: %d %s", resp.StatusCode, resp.Body)
 	}
@@ -128,7 +185,8 @@ func (f *fixture) begin(t *testing.T) string {
 	}
 	st := loc.Query().Get("user_id")
 	f.remember(st)
-	return st
+	f.shopOf[st] = want
+	return st, loc
 }
 
 func callbackBody(st, perms string) string {
@@ -331,10 +389,14 @@ type failingStates struct{}
 
 var errTableDown = errors.New("table down")
 
-func (failingStates) Issue(context.Context, string, time.Time) error         { return errTableDown }
-func (failingStates) Spend(context.Context, string, []byte, time.Time) error { return errTableDown }
-func (failingStates) Held(context.Context, string) ([]byte, error)           { return nil, errTableDown }
-func (failingStates) Discard(context.Context, string) error                  { return errTableDown }
+func (failingStates) Issue(context.Context, string, string, time.Time) error { return errTableDown }
+func (failingStates) Spend(context.Context, string, []byte, time.Time) (string, error) {
+	return "", errTableDown
+}
+func (failingStates) Held(context.Context, string) ([]byte, string, error) {
+	return nil, "", errTableDown
+}
+func (failingStates) Discard(context.Context, string) error { return errTableDown }
 
 func TestConnectedPage(t *testing.T) {
 	f := newFixture(t)

@@ -1,10 +1,16 @@
 package connect
 
-import "github.com/aws/aws-lambda-go/events"
+import (
+	"html"
+	"strings"
+
+	"github.com/aws/aws-lambda-go/events"
+)
 
 // A Page is one of the small HTML pages the owner's browser sees. They are
 // plain HTML with inline style: no script, no external resource, readable
-// on a phone, and nothing of the request is echoed into them.
+// on a phone, and nothing of the request is echoed into them, except the
+// address the owner typed into a hub's form, HTML-escaped (formPage).
 type Page string
 
 // The pages, by name (the names also name the screenshots of make pages).
@@ -13,10 +19,14 @@ const (
 	PageDenied      Page = "denied"
 	PageUnknown     Page = "unknown"
 	PageUnavailable Page = "unavailable"
+	// PageShopForm is a hub's question: which shop? (as first shown).
+	PageShopForm Page = "shop-form"
+	// PageOtherShop is a single-shop stack's answer to another shop.
+	PageOtherShop Page = "other-shop"
 )
 
 // Pages lists every page, for tests and make pages.
-var Pages = []Page{PageConnected, PageDenied, PageUnknown, PageUnavailable}
+var Pages = []Page{PageConnected, PageDenied, PageUnknown, PageUnavailable, PageShopForm, PageOtherShop}
 
 const pageHead = `<!doctype html>
 <html lang="en">
@@ -67,6 +77,10 @@ var pageBodies = map[Page]struct{ title, body string }{
 <p>This page is where WooCommerce sends you after you approve or deny the connection, and this visit did not come from there.</p>
 <p>To connect your shop, open the connect link (stack output <code>ConnectUrl</code>): <a href="/woocommerce/connect">connect</a>.</p>
 `},
+	PageOtherShop: {"Not this shop", `<h1 class="no">This link connects another shop</h1>
+<p>This connect link belongs to one shop only, and the address in it is not that shop's, so nothing was started and nothing was stored.</p>
+<p>To connect your own shop, ask whoever runs your Logistos Sync deployment for its connect link (stack output <code>ConnectUrl</code>), or open this one without an address: <a href="/woocommerce/connect">connect</a>.</p>
+`},
 	PageUnavailable: {"Try again", `<h1 class="no">Please try again</h1>
 <p>The connection could not be started just now, and nothing was changed. Wait a minute and <a href="/woocommerce/connect">try again</a>.</p>
 `},
@@ -74,22 +88,79 @@ var pageBodies = map[Page]struct{ title, body string }{
 
 // HTML returns the page's complete document.
 func (p Page) HTML() string {
+	if p == PageShopForm {
+		return shopForm("", "")
+	}
 	b := pageBodies[p]
-	return pageHead + b.title + pageStyle + b.body + pageFoot
+	return document(b.title, b.body)
 }
 
-// page answers with p. The content security policy forbids scripts and
-// every outside resource: the pages need none.
+func document(title, body string) string {
+	return pageHead + title + pageStyle + body + pageFoot
+}
+
+// The content security policies forbid scripts and every outside resource:
+// the pages need none. Only the form may be sent, and only here.
+const (
+	cspPage = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+	cspForm = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+// page answers with p.
 func page(status int, p Page) events.APIGatewayV2HTTPResponse {
+	csp := cspPage
+	if p == PageShopForm {
+		csp = cspForm
+	}
+	return htmlAnswer(status, p.HTML(), csp)
+}
+
+func htmlAnswer(status int, body, csp string) events.APIGatewayV2HTTPResponse {
 	return events.APIGatewayV2HTTPResponse{
 		StatusCode: status,
 		Headers: map[string]string{
 			"content-type":            "text/html; charset=utf-8",
 			"cache-control":           "no-store",
-			"content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+			"content-security-policy": csp,
 			"referrer-policy":         "no-referrer",
 			"x-content-type-options":  "nosniff",
 		},
-		Body: p.HTML(),
+		Body: body,
 	}
+}
+
+// formPage answers a hub's form: empty at first, or again with the
+// address the owner typed and what is wrong with it, both escaped. An
+// address too long to be a shop's is not echoed.
+func formPage(status int, typed, problem string) events.APIGatewayV2HTTPResponse {
+	if len(typed) > MaxStoreURL {
+		typed = ""
+	}
+	return htmlAnswer(status, shopForm(typed, problem), cspForm)
+}
+
+// shopForm is the hub's form: one labelled field, sent by GET to the
+// connect route itself, so the answer is the redirect to the shop.
+func shopForm(typed, problem string) string {
+	var b strings.Builder
+	b.WriteString(`<h1>Connect your shop</h1>
+<p>Type the address of your WooCommerce shop. Your browser then goes to your shop, where WooCommerce asks you to log in as an administrator and approve <strong>Logistos Sync</strong>. Nothing is sent to your shop before you approve.</p>
+`)
+	invalid := ""
+	if problem != "" {
+		invalid = ` aria-invalid="true" aria-describedby="problem"`
+		b.WriteString(`<p class="no" id="problem" role="alert">`)
+		if typed != "" {
+			b.WriteString(`<code>` + html.EscapeString(typed) + `</code> cannot be connected: `)
+		}
+		b.WriteString(html.EscapeString(problem) + `.</p>
+`)
+	}
+	b.WriteString(`<form method="get" action="` + PathConnect + `">
+<p><label for="store_url">Your shop's address, as it appears in your browser (for example <code>https://shop.example</code>)</label></p>
+<p><input id="store_url" name="` + ParamStoreURL + `" type="url" required autocomplete="url" spellcheck="false" value="` + html.EscapeString(typed) + `"` + invalid + `></p>
+<p><button type="submit">Connect my shop</button></p>
+</form>
+`)
+	return document("Connect your shop", b.String())
 }

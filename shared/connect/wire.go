@@ -21,11 +21,12 @@ import (
 // starts activation in-process instead of through Lambda).
 func New(cfg config.Connect, awsCfg aws.Config, log *slog.Logger, m *metrics.Emitter) (*Handler, error) {
 	return &Handler{
-		StoreURL: cfg.StoreURL,
-		Pending:  wookey.Pending{States: state.OpenOnce(dynamodb.NewFromConfig(awsCfg), cfg.StateTable)},
-		Activate: LambdaStarter{Client: lambda.NewFromConfig(awsCfg), FunctionName: cfg.ActivateFunction},
-		Log:      log,
-		Metrics:  m,
+		StoreURL:          cfg.StoreURL,
+		AllowPrivateShops: cfg.AllowPrivateShops,
+		Pending:           wookey.Pending{States: state.OpenOnce(dynamodb.NewFromConfig(awsCfg), cfg.StateTable)},
+		Activate:          LambdaStarter{Client: lambda.NewFromConfig(awsCfg), FunctionName: cfg.ActivateFunction},
+		Log:               log,
+		Metrics:           m,
 	}, nil
 }
 
@@ -39,14 +40,17 @@ type LambdaStarter struct {
 }
 
 // startEvent is the activate function's event that Start sends: the
-// "pending_key" of activate's Event and nothing else, so that every step
-// runs. Connect writes it itself rather than link activate; a test in
-// local/templatecheck checks that activate reads it so.
+// "pending_key" and, in a hub, "store_url" of activate's Event and nothing
+// else, so that every step runs for that shop (no store_url: the home
+// shop, as before hubs). Connect writes it itself rather than link
+// activate; a test in local/templatecheck checks that activate reads it so.
 type startEvent struct {
 	PendingKey string `json:"pending_key"`
+	StoreURL   string `json:"store_url,omitempty"`
 }
 
-// Start invokes activate without waiting for it.
-func (s LambdaStarter) Start(ctx context.Context, ref string) error {
-	return invoke.Async(ctx, s.Client, s.FunctionName, startEvent{PendingKey: ref})
+// Start invokes activate for the shop storeURL ("" for the home shop)
+// without waiting for it.
+func (s LambdaStarter) Start(ctx context.Context, ref, storeURL string) error {
+	return invoke.Async(ctx, s.Client, s.FunctionName, startEvent{PendingKey: ref, StoreURL: storeURL})
 }

@@ -47,7 +47,7 @@ type Poster interface {
 type Handler struct {
 	Logistos Poster
 	Queues   *Queues
-	StoreURL string          // normalised with logistos.StoreURL
+	StoreURL string          // the home shop, normalised with logistos.StoreURL; "" in a hub (each message's wc-source)
 	Topics   map[string]bool // webhook topics forwarded
 	// BackfillQueueARN is the backfill queue's: its records wait for
 	// BackfillPacer before their POST. Which queue a record came from
@@ -146,7 +146,7 @@ func (h *Handler) send(ctx context.Context, it *item) {
 		it.outcome, it.err = outcomeDeadline, errDeadline
 		return
 	}
-	p := logistos.OrderPayload(h.StoreURL, it.event, it.order)
+	p := logistos.OrderPayload(it.store, it.event, it.order)
 	pctx, cancel := context.WithTimeout(ctx, h.postTimeout())
 	defer cancel()
 	start := time.Now()

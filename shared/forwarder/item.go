@@ -37,6 +37,7 @@ type item struct {
 	rec      *events.SQSMessage
 	attrs    map[string]string
 	event    string
+	store    string // the shop's URL, as Logistos knows it
 	origin   string
 	order    logistos.Order
 	orderID  string
@@ -64,6 +65,10 @@ func (h *Handler) decode(rec *events.SQSMessage) *item {
 		return it
 	}
 	it.orderID = it.order.ID.Text()
+	if it.store, err = logistos.ShopOf(it.attrs, h.StoreURL); err != nil {
+		it.outcome, it.err = outcomePermanent, err
+		return it
+	}
 	if it.origin != queue.OriginBackfill && !h.Topics[it.event] {
 		// FORWARD_TOPICS changed after it was queued: kept in the DLQ, where
 		// a redrive forwards it once the topic is forwarded again.

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"golang.org/x/sync/errgroup"
@@ -287,3 +288,28 @@ func entryOf(it map[string]types.AttributeValue) (Entry, error) {
 
 // ensure the SDK client satisfies DynamoDBAPI.
 var _ DynamoDBAPI = (*dynamodb.Client)(nil)
+
+// QueryAPI is the part of the DynamoDB client Latest uses.
+type QueryAPI interface {
+	Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+}
+
+// Latest returns the entry of shop's highest order id in a hub's ledger
+// table: its newest order, for the operator's view of the shop. ok is false
+// when the shop has none (none kept: TTL).
+func Latest(ctx context.Context, client QueryAPI, table, shop string) (e Entry, ok bool, err error) {
+	cond := "#s = :s"
+	res, err := client.Query(ctx, &dynamodb.QueryInput{
+		TableName: &table, KeyConditionExpression: &cond, ScanIndexForward: aws.Bool(false), Limit: aws.Int32(1),
+		ExpressionAttributeNames:  map[string]string{"#s": AttrShop},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":s": &types.AttributeValueMemberS{Value: shop}},
+	})
+	if err != nil {
+		return Entry{}, false, fmt.Errorf("ledger: newest order of shop %s in table %s: %w", shop, table, err)
+	}
+	if len(res.Items) == 0 {
+		return Entry{}, false, nil
+	}
+	e, err = entryOf(res.Items[0])
+	return e, err == nil, err
+}

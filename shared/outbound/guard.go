@@ -63,12 +63,21 @@ var forbidden = []struct {
 	{netip.MustParsePrefix("100.64.0.0/10"), "shared (CGNAT)"}, // carrier-grade NAT, VPC-internal in places
 }
 
+// nat64 is the well-known NAT64 prefix (RFC 6052), whose addresses carry
+// an IPv4 address in their last 32 bits.
+var nat64 = netip.MustParsePrefix("64:ff9b::/96")
+
 // Classify returns what kind of inside address ip is ("loopback",
 // "private", "link-local", "metadata", ...), or "" when a shop may be
 // there. An IPv4 address written in IPv6 (::ffff:10.0.0.1) is judged as
 // the IPv4 address it is, since that is where the connection goes.
 func Classify(ip netip.Addr) string {
 	ip = ip.Unmap()
+	// A NAT64 gateway connects 64:ff9b::a.b.c.d to a.b.c.d: judge that.
+	if nat64.Contains(ip) {
+		b := ip.As16()
+		ip = netip.AddrFrom4([4]byte(b[12:]))
+	}
 	for _, f := range forbidden {
 		if f.prefix.Contains(ip) {
 			return f.kind

@@ -27,7 +27,8 @@ func TestClassify(t *testing.T) {
 		"8.8.8.8": "", "192.0.2.1": "", "172.32.0.1": "", "100.128.0.1": "", "169.255.0.1": "", "11.0.0.1": "",
 		// IPv6
 		"::1": "loopback", "::": "unspecified", "fc00::1": "private", "fd12:3456::1": "private",
-		"fe80::1": "link-local", "fd00:ec2::254": "metadata", "ff02::1": "multicast",
+		"fe80::1": "link-local", "fd00:ec2::254": "metadata",
+		"64:ff9b::a9fe:a9fe": "metadata", "64:ff9b::7f00:1": "loopback", "64:ff9b::808:808": "", "ff02::1": "multicast",
 		"2001:db8::1": "", "2606:4700::1111": "",
 		// IPv4 written as IPv6: judged as the IPv4 address
 		"::ffff:127.0.0.1": "loopback", "::ffff:10.0.0.5": "private", "::ffff:169.254.169.254": "metadata",
@@ -209,5 +210,17 @@ func TestControlRechecksTheSocketAddress(t *testing.T) {
 	}
 	if hits.Load() != 0 {
 		t.Errorf("%d requests reached the server, want 0", hits.Load())
+	}
+}
+
+// A proxy would resolve and dial the shop itself, past the guard: a
+// guarded client has none, whatever HTTP_PROXY says; others keep the
+// environment's.
+func TestGuardedClientUsesNoProxy(t *testing.T) {
+	if p := guarded(nil).Transport.(*http.Transport).Proxy; p != nil {
+		t.Error("a guarded client takes its proxy from the environment")
+	}
+	if p := NewHTTPClient(Limits{}).Transport.(*http.Transport).Proxy; p == nil {
+		t.Error("an unguarded client ignores the environment's proxy")
 	}
 }

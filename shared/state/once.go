@@ -31,19 +31,28 @@ var ErrNotHeld = errors.New("no document held: never spent, discarded or expired
 // it (connect's pending key, as JSON).
 const AttrHeld = "held"
 
+// AttrBound is the attribute that records what a document was issued for
+// (connect's state: the shop of a hub it may deliver a key for). Written
+// once, by Issue, and never by Spend: whoever spends the document cannot
+// change it. Absent when empty, so a single-shop stack's items are as before.
+const AttrBound = "bound"
+
 // Once keeps single-use documents that expire (connect's states). Spending
 // one keeps a document with it for a while, for another function to pick
 // up (the key that arrived with the state, until activation proves it).
 type Once interface {
-	// Issue stores a new document id that expires at expires; ErrConflict
-	// if one with that id exists.
-	Issue(ctx context.Context, id string, expires time.Time) error
+	// Issue stores a new document id, bound to bound (what it was issued
+	// for; "" for nothing), that expires at expires; ErrConflict if one
+	// with that id exists.
+	Issue(ctx context.Context, id, bound string, expires time.Time) error
 	// Spend marks id spent if it exists, is unspent and has not expired,
 	// and keeps held with it until until; atomically, so of two concurrent
-	// calls at most one succeeds. ErrSpent otherwise.
-	Spend(ctx context.Context, id string, held []byte, until time.Time) error
-	// Held returns what the spent id holds; ErrNotHeld when nothing.
-	Held(ctx context.Context, id string) ([]byte, error)
+	// calls at most one succeeds. It returns what id was bound to at Issue.
+	// ErrSpent otherwise.
+	Spend(ctx context.Context, id string, held []byte, until time.Time) (bound string, err error)
+	// Held returns what the spent id holds and what it was bound to at
+	// Issue; ErrNotHeld when it holds nothing.
+	Held(ctx context.Context, id string) (held []byte, bound string, err error)
 	// Discard forgets id and what it holds; forgetting nothing is no error.
 	Discard(ctx context.Context, id string) error
 }
@@ -68,6 +77,7 @@ type MemoryOnce struct {
 
 type onceDoc struct {
 	expires time.Time
+	bound   string
 	held    []byte // nil until spent
 }
 
@@ -78,8 +88,8 @@ func clock(now func() time.Time) time.Time {
 	return time.Now()
 }
 
-// Issue stores id until expires.
-func (m *MemoryOnce) Issue(_ context.Context, id string, expires time.Time) error {
+// Issue stores id, bound to bound, until expires.
+func (m *MemoryOnce) Issue(_ context.Context, id, bound string, expires time.Time) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.docs == nil {
@@ -88,32 +98,32 @@ func (m *MemoryOnce) Issue(_ context.Context, id string, expires time.Time) erro
 	if _, ok := m.docs[id]; ok {
 		return ErrConflict
 	}
-	m.docs[id] = onceDoc{expires: expires}
+	m.docs[id] = onceDoc{expires: expires, bound: bound}
 	return nil
 }
 
 // Spend marks id spent, holding held, if it is there, unspent and not
 // expired.
-func (m *MemoryOnce) Spend(_ context.Context, id string, held []byte, until time.Time) error {
+func (m *MemoryOnce) Spend(_ context.Context, id string, held []byte, until time.Time) (string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	d, ok := m.docs[id]
 	if !ok || d.held != nil || !clock(m.Now).Before(d.expires) {
-		return ErrSpent
+		return "", ErrSpent
 	}
-	m.docs[id] = onceDoc{expires: until, held: append([]byte{}, held...)}
-	return nil
+	m.docs[id] = onceDoc{expires: until, bound: d.bound, held: append([]byte{}, held...)}
+	return d.bound, nil
 }
 
-// Held returns what id holds.
-func (m *MemoryOnce) Held(_ context.Context, id string) ([]byte, error) {
+// Held returns what id holds and what it was bound to.
+func (m *MemoryOnce) Held(_ context.Context, id string) ([]byte, string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	d, ok := m.docs[id]
 	if !ok || d.held == nil || !clock(m.Now).Before(d.expires) {
-		return nil, ErrNotHeld
+		return nil, "", ErrNotHeld
 	}
-	return append([]byte(nil), d.held...), nil
+	return append([]byte(nil), d.held...), d.bound, nil
 }
 
 // Discard forgets id.
@@ -147,15 +157,19 @@ func epoch(t time.Time) types.AttributeValue {
 }
 
 // Issue puts the item if no item has its id.
-func (d *DynamoDBOnce) Issue(ctx context.Context, id string, expires time.Time) error {
+func (d *DynamoDBOnce) Issue(ctx context.Context, id, bound string, expires time.Time) error {
 	now := clock(d.Now)
+	item := map[string]types.AttributeValue{
+		AttrID:      &types.AttributeValueMemberS{Value: id},
+		AttrExpires: epoch(expires),
+		AttrUpdated: &types.AttributeValueMemberS{Value: now.UTC().Format(time.RFC3339)},
+	}
+	if bound != "" {
+		item[AttrBound] = &types.AttributeValueMemberS{Value: bound}
+	}
 	_, err := d.Client.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName: &d.Table,
-		Item: map[string]types.AttributeValue{
-			AttrID:      &types.AttributeValueMemberS{Value: id},
-			AttrExpires: epoch(expires),
-			AttrUpdated: &types.AttributeValueMemberS{Value: now.UTC().Format(time.RFC3339)},
-		},
+		TableName:                &d.Table,
+		Item:                     item,
 		ConditionExpression:      aws.String("attribute_not_exists(#id)"),
 		ExpressionAttributeNames: map[string]string{"#id": AttrID},
 	})
@@ -172,9 +186,11 @@ func (d *DynamoDBOnce) Issue(ctx context.Context, id string, expires time.Time) 
 // yet and has not expired: one conditional write, so two concurrent
 // replays cannot both pass, and an expired item the TTL has not yet
 // removed does not count. The new expiry keeps what it holds until until.
-func (d *DynamoDBOnce) Spend(ctx context.Context, id string, held []byte, until time.Time) error {
+// The update never names the bound attribute, and the same write returns
+// it, so what the item was bound to is what Issue wrote.
+func (d *DynamoDBOnce) Spend(ctx context.Context, id string, held []byte, until time.Time) (string, error) {
 	now := clock(d.Now)
-	_, err := d.Client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+	out, err := d.Client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:           &d.Table,
 		Key:                 d.key(id),
 		ConditionExpression: aws.String("attribute_exists(#id) AND attribute_not_exists(#held) AND #exp > :now"),
@@ -188,37 +204,46 @@ func (d *DynamoDBOnce) Spend(ctx context.Context, id string, held []byte, until 
 			":until": epoch(until),
 			":stamp": &types.AttributeValueMemberS{Value: now.UTC().Format(time.RFC3339)},
 		},
+		ReturnValues: types.ReturnValueAllNew,
 	})
 	if conditionFailed(err) {
-		return ErrSpent
+		return "", ErrSpent
 	}
 	if err != nil {
 		// The id may be derived from a secret (connect's state): never put
 		// it in an error.
-		return fmt.Errorf("spend a single-use document in table %s: %w", d.Table, err)
+		return "", fmt.Errorf("spend a single-use document in table %s: %w", d.Table, err)
 	}
-	return nil
+	return boundOf(out.Attributes), nil
+}
+
+// boundOf reads an item's AttrBound; "" when absent.
+func boundOf(item map[string]types.AttributeValue) string {
+	if b, ok := item[AttrBound].(*types.AttributeValueMemberS); ok {
+		return b.Value
+	}
+	return ""
 }
 
 // Held reads the item with a strongly consistent read, so that activation
 // started by the callback that spent it sees what it holds.
-func (d *DynamoDBOnce) Held(ctx context.Context, id string) ([]byte, error) {
+func (d *DynamoDBOnce) Held(ctx context.Context, id string) ([]byte, string, error) {
 	out, err := d.Client.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName: &d.Table, Key: d.key(id), ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("read a spent document in table %s: %w", d.Table, err)
+		return nil, "", fmt.Errorf("read a spent document in table %s: %w", d.Table, err)
 	}
 	held, ok := out.Item[AttrHeld].(*types.AttributeValueMemberS)
 	exp, ok2 := out.Item[AttrExpires].(*types.AttributeValueMemberN)
 	if !ok || !ok2 {
-		return nil, ErrNotHeld
+		return nil, "", ErrNotHeld
 	}
 	// DynamoDB removes expired items some time after they expire.
 	if until, err := strconv.ParseInt(exp.Value, 10, 64); err != nil || clock(d.Now).Unix() >= until {
-		return nil, ErrNotHeld
+		return nil, "", ErrNotHeld
 	}
-	return []byte(held.Value), nil
+	return []byte(held.Value), boundOf(out.Item), nil
 }
 
 // Discard deletes the item.

@@ -86,7 +86,7 @@ type Releaser struct {
 	QueueURL   string // where waiting orders go back to
 	DLQURL     string // where a canary Logistos refuses goes
 	Logistos   Poster
-	StoreURL   string // normalised with logistos.StoreURL
+	StoreURL   string // the home shop, normalised with logistos.StoreURL; "" in a hub (each message's wc-source)
 	// Rate is the most orders a second the move task takes back (at most
 	// queue.MaxRedriveRate).
 	Rate int32
@@ -184,7 +184,14 @@ func (r *Releaser) canary(ctx context.Context, rep *Report) (answered bool, err 
 			continue
 		}
 		rep.Canary = order.ID.Text()
-		perr := r.post(ctx, logistos.OrderPayload(r.StoreURL, event, order))
+		store, serr := logistos.ShopOf(attrs, r.StoreURL)
+		if serr != nil {
+			if err := r.deadLetter(ctx, m, attrs, serr); err != nil {
+				return false, err
+			}
+			continue
+		}
+		perr := r.post(ctx, logistos.OrderPayload(store, event, order))
 		switch {
 		case perr == nil:
 		case logistos.IsTransient(perr):

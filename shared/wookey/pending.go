@@ -44,6 +44,11 @@ type PendingKey struct {
 	// number): not a secret, it tells the owner which key to revoke.
 	KeyID     int64     `json:"key_id,omitempty"`
 	ArrivedAt time.Time `json:"arrived_at"`
+	// StoreURL is the shop the key's state was issued for: the normalised
+	// URL in a hub, "" for a single-shop stack's home shop. Read from the
+	// state table's record of the issue, never from the held document (so
+	// not encoded), so nothing that arrives at the callback can set it.
+	StoreURL string `json:"-"`
 }
 
 // Name says which key this is in words the owner can find in WooCommerce →
@@ -71,43 +76,52 @@ func Ref(state string) string {
 
 var refShape = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
-// Await lets a key arrive with state until expires.
-func (p Pending) Await(ctx context.Context, state string, expires time.Time) error {
-	return p.States.Issue(ctx, StatePrefix+Ref(state), expires)
+// Await lets a key for the shop storeURL ("" for the home shop) arrive
+// with state until expires.
+func (p Pending) Await(ctx context.Context, state, storeURL string, expires time.Time) error {
+	return p.States.Issue(ctx, StatePrefix+Ref(state), storeURL, expires)
 }
 
 // Arrive spends state and keeps k pending with it for PendingTTL from
 // k.ArrivedAt; state.ErrSpent when the state is unknown, used or expired.
-// It returns the reference activation reads the key by.
-func (p Pending) Arrive(ctx context.Context, st string, k PendingKey) (string, error) {
+// It returns the reference activation reads the key by and the shop the
+// state was issued for ("" for the home shop): k.StoreURL is ignored.
+func (p Pending) Arrive(ctx context.Context, st string, k PendingKey) (ref, storeURL string, err error) {
 	doc, err := json.Marshal(k)
 	if err != nil {
-		return "", fmt.Errorf("encode the pending key: %w", err)
+		return "", "", fmt.Errorf("encode the pending key: %w", err)
 	}
-	ref := Ref(st)
-	if err := p.States.Spend(ctx, StatePrefix+ref, doc, k.ArrivedAt.Add(PendingTTL)); err != nil {
-		return "", err
+	ref = Ref(st)
+	if storeURL, err = p.States.Spend(ctx, StatePrefix+ref, doc, k.ArrivedAt.Add(PendingTTL)); err != nil {
+		return "", "", err
 	}
-	return ref, nil
+	return ref, storeURL, nil
 }
 
-// Get returns the key pending under ref; ErrNoPendingKey when there is none.
-func (p Pending) Get(ctx context.Context, ref string) (PendingKey, error) {
+// Get returns the key pending under ref for the shop storeURL ("" for the
+// home shop); ErrNoPendingKey when there is none, or when the key's state
+// was issued for another shop: one shop's activation never reads
+// another's key.
+func (p Pending) Get(ctx context.Context, ref, storeURL string) (PendingKey, error) {
 	if !refShape.MatchString(ref) {
 		return PendingKey{}, fmt.Errorf("%w (%q is not a pending key's reference)", ErrNoPendingKey, ref)
 	}
-	doc, err := p.States.Held(ctx, StatePrefix+ref)
+	doc, bound, err := p.States.Held(ctx, StatePrefix+ref)
 	if errors.Is(err, state.ErrNotHeld) {
 		return PendingKey{}, ErrNoPendingKey
 	}
 	if err != nil {
 		return PendingKey{}, err
 	}
+	if bound != storeURL {
+		return PendingKey{}, fmt.Errorf("%w (the key under this reference arrived for another shop)", ErrNoPendingKey)
+	}
 	var k PendingKey
 	if err := json.Unmarshal(doc, &k); err != nil || k.ConsumerKey == "" || k.ConsumerSecret == "" {
 		// Never echo the document: it holds a credential.
 		return PendingKey{}, fmt.Errorf("%w (its document is unreadable)", ErrNoPendingKey)
 	}
+	k.StoreURL = bound
 	return k, nil
 }
 

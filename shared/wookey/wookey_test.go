@@ -30,18 +30,18 @@ func TestPendingKey(t *testing.T) {
 	now := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
 	p := Pending{States: &state.MemoryOnce{Now: func() time.Time { return now }}}
 	ctx := context.Background()
-	if err := p.Await(ctx, "st", now.Add(30*time.Minute)); err != nil {
+	if err := p.Await(ctx, "st", "", now.Add(30*time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	k := PendingKey{Key: wooapi.Key{ConsumerKey: "ck_0123456789abcdef", ConsumerSecret: "cs_secret"}, KeyID: 42, ArrivedAt: now}
-	ref, err := p.Arrive(ctx, "st", k)
-	if err != nil || ref != Ref("st") || len(ref) != 64 || strings.Contains(ref, "st") {
-		t.Fatalf("ref %q, %v", ref, err)
+	ref, shop, err := p.Arrive(ctx, "st", k)
+	if err != nil || ref != Ref("st") || len(ref) != 64 || strings.Contains(ref, "st") || shop != "" {
+		t.Fatalf("ref %q shop %q, %v", ref, shop, err)
 	}
-	if _, err := p.Arrive(ctx, "st", k); !errors.Is(err, state.ErrSpent) {
+	if _, _, err := p.Arrive(ctx, "st", k); !errors.Is(err, state.ErrSpent) {
 		t.Errorf("a second key arrived with one state: %v", err)
 	}
-	got, err := p.Get(ctx, ref)
+	got, err := p.Get(ctx, ref, "")
 	if err != nil || got != k {
 		t.Fatalf("%+v %v", got, err)
 	}
@@ -49,18 +49,65 @@ func TestPendingKey(t *testing.T) {
 		t.Errorf("name %q", n)
 	}
 	for _, bad := range []string{"", "st", strings.Repeat("g", 64), "../" + ref} {
-		if _, err := p.Get(ctx, bad); !errors.Is(err, ErrNoPendingKey) {
+		if _, err := p.Get(ctx, bad, ""); !errors.Is(err, ErrNoPendingKey) {
 			t.Errorf("ref %q: %v", bad, err)
 		}
 	}
 	now = now.Add(PendingTTL - time.Second)
-	if _, err := p.Get(ctx, ref); err != nil {
+	if _, err := p.Get(ctx, ref, ""); err != nil {
 		t.Errorf("gone before PendingTTL: %v", err)
 	}
 	if err := p.Discard(ctx, ref); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.Get(ctx, ref); !errors.Is(err, ErrNoPendingKey) {
+	if _, err := p.Get(ctx, ref, ""); !errors.Is(err, ErrNoPendingKey) {
 		t.Errorf("discarded key still pending: %v", err)
+	}
+}
+
+// TestPendingKeyIsTheShopsItsStateWasIssuedFor: in a hub, the key that
+// arrives with a state is pending for the shop the state was issued for,
+// whatever the arriving key claims, and it is read for that shop only.
+func TestPendingKeyIsTheShopsItsStateWasIssuedFor(t *testing.T) {
+	const shopA, shopB = "https://a.example", "https://b.example"
+	cases := []struct {
+		name    string
+		issued  string // the shop the state was issued for
+		claimed string // what the arriving key says (must be ignored)
+		readAs  string // the shop activation reads it for
+		ok      bool
+	}{
+		{"hub shop read for itself", shopA, "", shopA, true},
+		{"hub shop read for another shop", shopA, "", shopB, false},
+		{"hub shop read as the home shop", shopA, "", "", false},
+		{"home shop read for a hub shop", "", "", shopA, false},
+		{"home shop read for itself", "", "", "", true},
+		{"arriving key claims another shop", shopA, shopB, shopB, false},
+		{"arriving key claims another shop, read for the state's", shopA, shopB, shopA, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			now := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
+			p := Pending{States: &state.MemoryOnce{Now: func() time.Time { return now }}}
+			ctx := context.Background()
+			if err := p.Await(ctx, "st", c.issued, now.Add(time.Minute)); err != nil {
+				t.Fatal(err)
+			}
+			k := PendingKey{Key: wooapi.Key{ConsumerKey: "ck_a", ConsumerSecret: "cs_a"}, ArrivedAt: now, StoreURL: c.claimed}
+			ref, shop, err := p.Arrive(ctx, "st", k)
+			if err != nil || shop != c.issued {
+				t.Fatalf("arrived for %q, %v; want the state's shop %q", shop, err, c.issued)
+			}
+			got, err := p.Get(ctx, ref, c.readAs)
+			if c.ok != (err == nil) {
+				t.Fatalf("read for %q: %+v, %v", c.readAs, got, err)
+			}
+			if !c.ok && !errors.Is(err, ErrNoPendingKey) {
+				t.Errorf("refused with %v, want ErrNoPendingKey", err)
+			}
+			if c.ok && got.StoreURL != c.issued {
+				t.Errorf("key's shop %q, want %q", got.StoreURL, c.issued)
+			}
+		})
 	}
 }

@@ -1,0 +1,130 @@
+package templatecheck
+
+import (
+	"reflect"
+	"testing"
+)
+
+// previousTemplate is template.yaml as single-shop stacks were deployed
+// before a stack could be a hub (commit cd2b682), kept to check upgrades.
+const previousTemplate = "testdata/template-single-shop-2026-12-04.yaml"
+
+// replacing lists, per stateful resource type, the properties whose change
+// makes CloudFormation replace the resource: a new, empty table, queue or
+// secret, and with it the ledger, the checkpoint, the queued orders or the
+// shop's key gone.
+var replacing = map[string][]string{
+	"AWS::DynamoDB::Table":            {"TableName", "KeySchema", "AttributeDefinitions"},
+	"AWS::SQS::Queue":                 {"QueueName", "FifoQueue"},
+	"AWS::SecretsManager::Secret":     {"Name"},
+	"AWS::Logs::LogGroup":             {"LogGroupName"},
+	"AWS::Serverless::Function":       {"FunctionName"},
+	"AWS::Serverless::HttpApi":        {},
+	"AWS::Scheduler::Schedule":        {"Name"},
+	"AWS::SNS::Topic":                 {"TopicName"},
+	"AWS::CloudWatch::Alarm":          {"AlarmName"},
+	"AWS::IAM::Role":                  {"RoleName"},
+	"AWS::Lambda::EventSourceMapping": {},
+}
+
+// singleShop is what a stack with StoreUrl set deploys: each condition
+// evaluated from the parameters (not assumed by name), then Template.As.
+func singleShop(tpl *Template) map[string]any {
+	conds := map[string]bool{}
+	for name, c := range tpl.Conditions {
+		conds[name] = conditionForStoreURL(c, "https://shop.example")
+	}
+	return tpl.As(conds).Resources
+}
+
+// conditionForStoreURL evaluates a condition built from Fn::Equals,
+// Fn::Not, Fn::And and Fn::Or over parameters, with StoreUrl set to store
+// and every other parameter empty (the conditions this template has are of
+// that shape; one of another shape fails the test that uses it).
+func conditionForStoreURL(c any, store string) bool {
+	m, _ := c.(map[string]any)
+	for op, arg := range m {
+		args, _ := arg.([]any)
+		switch op {
+		case "Fn::Equals":
+			value := func(v any) any {
+				if p, ok := Ref(v); ok {
+					if p == "StoreUrl" {
+						return store
+					}
+					return ""
+				}
+				return v
+			}
+			return reflect.DeepEqual(value(args[0]), value(args[1]))
+		case "Fn::Not":
+			return !conditionForStoreURL(args[0], store)
+		case "Fn::And", "Fn::Or":
+			and := op == "Fn::And"
+			for _, a := range args {
+				if conditionForStoreURL(a, store) != and {
+					return !and
+				}
+			}
+			return and
+		case "Condition":
+			return false
+		}
+	}
+	return false
+}
+
+// TestSingleShopStackUpgradesInPlace: a single-shop stack deployed from the
+// previous template, updated to this one with its StoreUrl unchanged, keeps
+// every stateful resource: the same logical id and type, and none of the
+// properties whose change replaces it. So its ledger, state (checkpoint,
+// handoff, mark), queues (orders in flight, waiting, dead-lettered),
+// secrets (the shop's key, the webhook's secret) and the webhook's URL stay
+// what they were: no reconnect, no order lost or sent twice.
+func TestSingleShopStackUpgradesInPlace(t *testing.T) {
+	old, err := Load(previousTemplate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := singleShop(loadRaw(t))
+	before := singleShop(old)
+	for id, r := range before {
+		typ, _ := Get(r, "Type").(string)
+		props, stateful := replacing[typ]
+		if !stateful {
+			continue
+		}
+		after, ok := now[id]
+		if !ok {
+			t.Errorf("%s (%s) is gone from a single-shop stack: CloudFormation would delete it", id, typ)
+			continue
+		}
+		if got, _ := Get(after, "Type").(string); got != typ {
+			t.Errorf("%s changes type %s → %s: CloudFormation would replace it", id, typ, got)
+		}
+		for _, p := range props {
+			if a, b := Get(r, "Properties", p), Get(after, "Properties", p); !reflect.DeepEqual(a, b) {
+				t.Errorf("%s.%s changes %v → %v: CloudFormation would replace it", id, p, a, b)
+			}
+		}
+	}
+	// The webhook's route is the URL WooCommerce delivers to.
+	for _, id := range []string{"WebhookFunction", "ConnectFunction"} {
+		if a, b := Get(before[id], "Properties", "Events"), Get(now[id], "Properties", "Events"); !routesKept(a, b) {
+			t.Errorf("%s's routes change: %v → %v", id, a, b)
+		}
+	}
+}
+
+// routesKept reports whether every route of before is still in after.
+func routesKept(before, after any) bool {
+	a, _ := after.(map[string]any)
+	b, _ := before.(map[string]any)
+	for name, ev := range b {
+		if !reflect.DeepEqual(Get(ev, "Properties", "Path"), Get(a[name], "Properties", "Path")) ||
+			!reflect.DeepEqual(Get(ev, "Properties", "Method"), Get(a[name], "Properties", "Method")) {
+			return false
+		}
+	}
+	return true
+}
