@@ -20,6 +20,8 @@ func TestSampleEvents(t *testing.T) {
 		"reconcile.json":         func(ev Event) bool { return ev.Since == nil && !ev.DryRun },
 		"reconcile-since.json":   func(ev Event) bool { return ev.Since != nil && !ev.Since.IsZero() && !ev.DryRun },
 		"reconcile-dry-run.json": func(ev Event) bool { return ev.Since == nil && ev.DryRun },
+		// A hub sweeps one of its shops now.
+		"reconcile-shop.json": func(ev Event) bool { return ev.StoreURL == "https://shop.example" && ev.Since == nil && !ev.DryRun },
 	} {
 		b, err := os.ReadFile(filepath.Join("..", "..", "events", name))
 		if err != nil {
