@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
@@ -208,3 +209,22 @@ func TestHomeStackSweepsOnlyItsShop(t *testing.T) {
 		t.Fatalf("its own shop: %v %+v", err, rep)
 	}
 }
+
+// Lambda's runtime accepts Invoke as the function's handler and writes
+// each event's answer as its source expects: the report, or the batch's
+// failures.
+func TestInvokeAsLambdaHandler(t *testing.T) {
+	h, _ := newHub(t)
+	gone := addShop(t, h, 1, shop.Disconnected)
+	lh := lambda.NewHandler(h.Invoke)
+	out, err := lh.Invoke(context.Background(), []byte(`{"Records":[{"messageId":"m1","body":"{","eventSource":"aws:sqs"}]}`))
+	if err != nil || string(out) != `{"batchItemFailures":null}` && string(out) != `{"batchItemFailures":[]}` {
+		t.Fatalf("jobs: %s %v", out, err)
+	}
+	out, err = lh.Invoke(context.Background(), []byte(job(t, gone)))
+	var rep Report
+	if err != nil || json.Unmarshal(out, &rep) != nil || rep.Outcome != OutcomeNotConnected {
+		t.Fatalf("a shop: %s %v", out, err)
+	}
+}
+
