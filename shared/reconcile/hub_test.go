@@ -227,4 +227,3 @@ func TestInvokeAsLambdaHandler(t *testing.T) {
 		t.Fatalf("a shop: %s %v", out, err)
 	}
 }
-
