@@ -111,6 +111,13 @@ func TestHubRevokedKeyStopsOnlyThatShop(t *testing.T) {
 		if st := e.status(b); st != shop.Connected {
 			t.Fatalf("run %d: B is %s", run, st)
 		}
+		// What the operator sees: A's refusals counted (until the
+		// disconnect starts the count again), B's none.
+		la, err := reconcile.ReadLastSweep(context.Background(), e.h.State, a.id)
+		lb, _ := reconcile.ReadLastSweep(context.Background(), e.h.State, b.id)
+		if want := run % reconcile.DisconnectAfter; err != nil || la.Unauthorized != want || la.At.IsZero() || lb.Unauthorized != 0 || lb.At.IsZero() {
+			t.Fatalf("run %d: last sweeps A %+v (%v), B %+v; want A's count %d", run, la, err, lb, want)
+		}
 	}
 	if !strings.Contains(e.emf.String(), `"ShopsDisconnected":1`) {
 		t.Errorf("no ShopsDisconnected metric:\n%s", tail(e.emf.String(), 2000))

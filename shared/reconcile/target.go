@@ -2,8 +2,10 @@ package reconcile
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/logistos-sync/logistos-sync/shared/ledger"
 	"github.com/logistos-sync/logistos-sync/shared/queue"
@@ -143,4 +145,27 @@ func (s scopedState) Get(ctx context.Context, name string) ([]byte, int64, error
 // Put writes the shop's document name.
 func (s scopedState) Put(ctx context.Context, name string, doc []byte, version int64) (int64, error) {
 	return s.Store.Put(ctx, shop.Scoped(s.id, name), doc, version)
+}
+
+// LastSweep is what a shop's last sweep left in its reconcile document,
+// for the operator's view of a hub (shared/fleet).
+type LastSweep struct {
+	At time.Time // when it started; zero: never swept
+	// Unauthorized is the sweeps in a row the shop refused its key (401);
+	// the shop is disconnected at DisconnectAfter.
+	Unauthorized int
+}
+
+// ReadLastSweep reads what shop id's last sweep left ("" for a single-shop
+// stack's shop). A shop never swept has the zero LastSweep.
+func ReadLastSweep(ctx context.Context, st state.Store, id string) (LastSweep, error) {
+	raw, _, err := st.Get(ctx, shop.Scoped(id, StateID))
+	if err != nil || raw == nil {
+		return LastSweep{}, err
+	}
+	var d doc
+	if err := json.Unmarshal(raw, &d); err != nil {
+		return LastSweep{}, fmt.Errorf("shop %s's reconcile document is unreadable: %w", id, err)
+	}
+	return LastSweep{At: d.LastRun, Unauthorized: d.Unauthorized}, nil
 }
