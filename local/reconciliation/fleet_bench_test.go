@@ -12,12 +12,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/logistos-sync/logistos-sync/local/esm"
 	"github.com/logistos-sync/logistos-sync/local/fakewoo"
 	"github.com/logistos-sync/logistos-sync/shared/ledger"
 	"github.com/logistos-sync/logistos-sync/shared/logging"
@@ -65,6 +64,22 @@ func (s countingSweeps) SendMessageBatch(ctx context.Context, in *sqs.SendMessag
 	return s.c.SendMessageBatch(ctx, in, o...)
 }
 
+// countingSQS counts the event source's receives and deletes.
+type countingSQS struct {
+	esm.SQSAPI
+	calls *atomic.Int64
+}
+
+func (c countingSQS) ReceiveMessage(ctx context.Context, in *sqs.ReceiveMessageInput, o ...func(*sqs.Options)) (*sqs.ReceiveMessageOutput, error) {
+	c.calls.Add(1)
+	return c.SQSAPI.ReceiveMessage(ctx, in, o...)
+}
+
+func (c countingSQS) DeleteMessageBatch(ctx context.Context, in *sqs.DeleteMessageBatchInput, o ...func(*sqs.Options)) (*sqs.DeleteMessageBatchOutput, error) {
+	c.calls.Add(1)
+	return c.SQSAPI.DeleteMessageBatch(ctx, in, o...)
+}
+
 // Prices (us-east-1, as docs/performance-and-cost.md's cost section).
 const (
 	priceReadUnit    = 0.125 / 1e6 // DynamoDB on demand, per read unit
@@ -82,9 +97,9 @@ const (
 // BenchmarkFleetSweep is one scheduled run of a hub of 200 connected shops:
 // the fan-out ({} through Invoke: one job a shop on the sweep queue, 10 a
 // SendMessageBatch), then the jobs consumed as the event source mapping
-// does at the default concurrency (reconcile.DefaultSweepConcurrency
-// pollers, each receiving up to reconcile.SweepBatchSize jobs and invoking
-// Invoke with them, deleting those not reported failed). The shops are
+// does at the default concurrency: reconcile.DefaultSweepConcurrency local
+// pollers (local/esm), each receiving up to reconcile.SweepBatchSize jobs,
+// invoking Invoke with them and deleting those not reported failed. The shops are
 // stand-ins served by one process under their own path prefixes, each
 // answering every REST call after 250 ms (a WooCommerce page build on
 // ordinary hosting), each a quiet shop in the steady state: 20 orders in
@@ -146,53 +161,31 @@ func BenchmarkFleetSweep(b *testing.B) {
 		fanOut += time.Since(start)
 		var wg sync.WaitGroup
 		var failed atomic.Int64
+		timed := func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+			t0 := time.Now()
+			resp, err := e.invokeJobs(ctx, ev)
+			batchMu.Lock()
+			batches++
+			swept += int64(len(ev.Records))
+			batchTime += time.Since(t0)
+			batchMu.Unlock()
+			return resp, err
+		}
 		for range reconcile.DefaultSweepConcurrency {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
+				p := e.poller(countingSQS{SQSAPI: e.st.SQS, calls: &sqsCalls}, timed)
 				for {
-					got, err := e.st.SQS.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: &e.sweepURL, MaxNumberOfMessages: reconcile.SweepBatchSize,
-						MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameAll}})
-					sqsCalls.Add(1)
-					if err != nil {
-						b.Error(err)
+					r, err := p.Poll(ctx)
+					if err != nil || r.Err != nil {
+						b.Errorf("sweep jobs: %v %v", err, r.Err)
 						return
 					}
-					if len(got.Messages) == 0 {
+					if r.Received == 0 {
 						return
 					}
-					ev := events.SQSEvent{}
-					for _, msg := range got.Messages {
-						ev.Records = append(ev.Records, events.SQSMessage{MessageId: aws.ToString(msg.MessageId), Body: aws.ToString(msg.Body),
-							Attributes: msg.Attributes, EventSource: "aws:sqs"})
-					}
-					raw, _ := json.Marshal(ev)
-					t0 := time.Now()
-					res, err := e.h.Invoke(ctx, raw)
-					dt := time.Since(t0)
-					if err != nil {
-						b.Error(err)
-						return
-					}
-					bad := map[string]bool{}
-					for _, f := range res.(events.SQSEventResponse).BatchItemFailures {
-						bad[f.ItemIdentifier] = true
-					}
-					failed.Add(int64(len(bad)))
-					del := &sqs.DeleteMessageBatchInput{QueueUrl: &e.sweepURL}
-					for i, msg := range got.Messages {
-						del.Entries = append(del.Entries, sqstypes.DeleteMessageBatchRequestEntry{Id: aws.String(fmt.Sprint(i)), ReceiptHandle: msg.ReceiptHandle})
-					}
-					if _, err := e.st.SQS.DeleteMessageBatch(ctx, del); err != nil {
-						b.Error(err)
-						return
-					}
-					sqsCalls.Add(1)
-					batchMu.Lock()
-					batches++
-					swept += int64(len(got.Messages))
-					batchTime += dt
-					batchMu.Unlock()
+					failed.Add(int64(len(r.Kept)))
 				}
 			}()
 		}

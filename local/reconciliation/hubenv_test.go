@@ -14,8 +14,8 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/logistos-sync/logistos-sync/local/esm"
 	"github.com/logistos-sync/logistos-sync/local/fakewoo"
 	"github.com/logistos-sync/logistos-sync/local/stack"
 	"github.com/logistos-sync/logistos-sync/local/stacktest"
@@ -137,68 +137,59 @@ func (e *hubEnv) connect(name string, s *fakewoo.Shop, n int, hooked bool, missi
 	return hs
 }
 
-// round is one scheduled run and the sweeps it queued, as Lambda's event
-// source mapping would run them: the schedule's {} through Invoke, then
-// the sweep queue's jobs in batches of 10 through Invoke, deleting those
-// not reported failed. It returns the fan-out's report and how many jobs
-// failed.
+// round is one scheduled run and the sweeps it queued, as Lambda runs
+// them: the schedule's {} through Invoke, then the sweep queue's jobs
+// through Invoke by the local event source mapping (esm), in batches of
+// reconcile.SweepBatchSize. It returns the fan-out's report and how many
+// jobs were reported failed.
 func (e *hubEnv) round() (reconcile.Report, int) {
 	e.t.Helper()
-	ctx := context.Background()
-	out, err := e.h.Invoke(ctx, json.RawMessage(`{}`))
+	out, err := e.h.Invoke(context.Background(), json.RawMessage(`{}`))
 	if err != nil {
 		e.t.Fatalf("fan-out: %v", err)
 	}
-	rep := out.(reconcile.Report)
-	return rep, e.drain()
+	return out.(reconcile.Report), e.drain()
 }
 
-// drain runs the sweep queue's jobs until it is empty.
+// poller is the sweep queue's event source mapping, invoking reconcile's
+// one handler as Lambda does (the SQS event as JSON). Its receives do not
+// wait: an empty answer means the queue is drained. A failed job stays
+// invisible for the queue's visibility timeout, as in AWS.
+func (e *hubEnv) poller(client esm.SQSAPI, handler esm.Func) *esm.Poller {
+	if handler == nil {
+		handler = e.invokeJobs
+	}
+	return &esm.Poller{Client: client, QueueURL: e.sweepURL, QueueARN: e.st.SweepQueueARN, Region: stack.Region,
+		Handler: handler, BatchSize: reconcile.SweepBatchSize, Wait: -1, FunctionTimeout: 15 * time.Minute}
+}
+
+// invokeJobs hands an SQS event to Invoke as Lambda's runtime would: JSON.
+func (e *hubEnv) invokeJobs(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+	raw, err := json.Marshal(ev)
+	if err != nil {
+		return events.SQSEventResponse{}, err
+	}
+	out, err := e.h.Invoke(ctx, raw)
+	if err != nil {
+		return events.SQSEventResponse{}, err
+	}
+	return out.(events.SQSEventResponse), nil
+}
+
+// drain runs the sweep queue's jobs until it is empty, one batch at a
+// time; it returns how many jobs were reported failed.
 func (e *hubEnv) drain() int {
 	e.t.Helper()
-	ctx := context.Background()
-	failed := 0
+	p, failed := e.poller(e.st.SQS, nil), 0
 	for {
-		got, err := e.st.SQS.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: &e.sweepURL, MaxNumberOfMessages: 10,
-			MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameAll}})
-		if err != nil {
-			e.t.Fatal(err)
+		r, err := p.Poll(context.Background())
+		if err != nil || r.Err != nil {
+			e.t.Fatalf("sweep jobs: %v %v", err, r.Err)
 		}
-		if len(got.Messages) == 0 {
+		if r.Received == 0 {
 			return failed
 		}
-		ev := events.SQSEvent{}
-		for _, m := range got.Messages {
-			ev.Records = append(ev.Records, events.SQSMessage{MessageId: aws.ToString(m.MessageId), ReceiptHandle: aws.ToString(m.ReceiptHandle),
-				Body: aws.ToString(m.Body), Attributes: m.Attributes, EventSource: "aws:sqs", EventSourceARN: "arn:aws:sqs:sweep"})
-		}
-		raw, _ := json.Marshal(ev)
-		out, err := e.h.Invoke(ctx, raw)
-		if err != nil {
-			e.t.Fatalf("jobs: %v", err)
-		}
-		resp := out.(events.SQSEventResponse)
-		bad := map[string]bool{}
-		for _, f := range resp.BatchItemFailures {
-			bad[f.ItemIdentifier] = true
-		}
-		failed += len(bad)
-		for _, m := range got.Messages {
-			if bad[aws.ToString(m.MessageId)] {
-				continue
-			}
-			if _, err := e.st.SQS.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: &e.sweepURL, ReceiptHandle: m.ReceiptHandle}); err != nil {
-				e.t.Fatal(err)
-			}
-		}
-		// A failed job stays invisible (the queue's visibility timeout): in
-		// AWS it comes back after the next scheduled run; here it is
-		// dropped, so that drain ends.
-		for _, m := range got.Messages {
-			if bad[aws.ToString(m.MessageId)] {
-				_, _ = e.st.SQS.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: &e.sweepURL, ReceiptHandle: m.ReceiptHandle})
-			}
-		}
+		failed += len(r.Kept)
 	}
 }
 
