@@ -57,8 +57,6 @@ const (
 	// disconnected and is no longer swept. Stack-wide: the shop's id is in
 	// the log line, never a dimension.
 	ShopsDisconnected = "ShopsDisconnected"
-	// SweepsQueued: sweep jobs a hub's scheduled run put on the sweep queue.
-	SweepsQueued = "SweepsQueued"
 	// connect
 	ConnectStarted          = "ConnectStarted"          // an owner was sent to the shop's authorization screen
 	ConnectKeyReceived      = "ConnectKeyReceived"      // a key arrived and is pending until activation proves it

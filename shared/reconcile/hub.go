@@ -168,7 +168,6 @@ func (h *Handler) queueSweeps(ctx context.Context, dry bool) (FanOutReport, erro
 			errs = append(errs, fmt.Errorf("SQS refused %d jobs: %s", len(out.Failed), aws.ToString(out.Failed[0].Message)))
 		}
 	}
-	h.Metrics.Count(metrics.SweepsQueued, fo.Queued)
 	if len(errs) > 0 {
 		return fo, fmt.Errorf("queue the sweep jobs (%d of %d not queued): %w", fo.Failed, fo.Connected, errors.Join(errs...))
 	}
