@@ -36,6 +36,6 @@ func run(cfg config.Reconcile, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	lambda.Start(h.Handle)
+	lambda.Start(h.Invoke)
 	return nil
 }

@@ -28,29 +28,42 @@ import (
 	"github.com/logistos-sync/logistos-sync/shared/wooapi"
 )
 
-// countingDB counts the DynamoDB calls a sweep makes.
+// countingDB counts the DynamoDB calls a sweep makes, and the capacity
+// they use: readHalves in half read units (a consistent GetItem is 2, an
+// item of a BatchGetItem, eventually consistent, 1), writes in write units
+// (items under 1 KB).
 type countingDB struct {
-	db    *dynamodb.Client
-	calls atomic.Int64
+	db         *dynamodb.Client
+	calls      atomic.Int64
+	readHalves atomic.Int64
+	writes     atomic.Int64
 }
 
 func (c *countingDB) GetItem(ctx context.Context, in *dynamodb.GetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
 	c.calls.Add(1)
+	c.readHalves.Add(2)
 	return c.db.GetItem(ctx, in, o...)
 }
 
 func (c *countingDB) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
 	c.calls.Add(1)
+	c.writes.Add(1)
 	return c.db.PutItem(ctx, in, o...)
 }
 
 func (c *countingDB) BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, o ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error) {
 	c.calls.Add(1)
+	for _, reqs := range in.RequestItems {
+		c.writes.Add(int64(len(reqs)))
+	}
 	return c.db.BatchWriteItem(ctx, in, o...)
 }
 
 func (c *countingDB) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
 	c.calls.Add(1)
+	for _, ka := range in.RequestItems {
+		c.readHalves.Add(int64(len(ka.Keys)))
+	}
 	return c.db.BatchGetItem(ctx, in, o...)
 }
 

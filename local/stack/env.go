@@ -74,11 +74,19 @@ func (s *Stack) wiring(fn Function) map[string]string {
 			config.ShopsTable: s.ShopsTable, config.ShopsKeyID: s.ShopsKeyID,
 		}
 	case Reconcile:
-		return map[string]string{
+		w := map[string]string{
 			config.QueueURL: s.QueueURL, config.DLQURL: s.DLQURL, config.WebhookSecretARN: s.WebhookSecretARN,
 			config.WooCredentialsSecretARN: s.WooCredentialsSecretARN, config.StateTable: s.StateTable, config.LedgerTable: s.LedgerTable,
 			config.WaitingQueueURL: s.WaitingQueueURL,
 		}
+		if s.ShopsTable != "" {
+			// A hub: its shops' secrets are in the shops table, not the
+			// home shop's secrets; its schedule fans out on the sweep queue.
+			delete(w, config.WebhookSecretARN)
+			delete(w, config.WooCredentialsSecretARN)
+			w[config.ShopsTable], w[config.ShopsKeyID], w[config.SweepQueueURL] = s.ShopsTable, s.ShopsKeyID, s.SweepQueueURL
+		}
+		return w
 	case Connect:
 		return map[string]string{config.StateTable: s.StateTable}
 	}

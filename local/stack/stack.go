@@ -39,7 +39,12 @@ const (
 	BackfillQueueName = "logistos-sync-backfill"
 	DLQName           = "logistos-sync-orders-dlq"
 	WaitingQueueName  = "logistos-sync-waiting"
-	WebhookSecretName = "logistos-sync/webhook-secret"
+	// SweepQueueName is a hub's sweep queue (Options.Hub).
+	SweepQueueName = "logistos-sync-sweep"
+	// SweepVisibilityTimeout is the sweep queue's, as template.yaml's: 6 x
+	// reconcile's timeout.
+	SweepVisibilityTimeout = 5400
+	WebhookSecretName      = "logistos-sync/webhook-secret"
 	// WooCredentialsSecretName is the shop's REST key secret, which
 	// connect writes.
 	WooCredentialsSecretName = "logistos-sync/woo-credentials"
@@ -112,6 +117,9 @@ type Stack struct {
 	// ShopsTable and ShopsKeyID are a hub's shops table and the KMS key
 	// their secrets are sealed under, when Options.Hub asked for them.
 	ShopsTable, ShopsKeyID string
+	// SweepQueueURL is a hub's sweep queue (Options.Hub): reconcile's
+	// scheduled run puts one job per connected shop there.
+	SweepQueueURL, SweepQueueARN string
 
 	closers []func()
 }
@@ -303,6 +311,13 @@ func (s *Stack) create(ctx context.Context, o Options) error {
 			return err
 		}
 		if s.ShopsKeyID, err = s.CreateShopsKey(ctx); err != nil {
+			return err
+		}
+		// As template.yaml's SweepQueue: no redrive, a day's retention.
+		if s.SweepQueueURL, s.SweepQueueARN, err = s.createQueue(ctx, SweepQueueName+o.Suffix, map[string]string{
+			"VisibilityTimeout":      strconv.Itoa(SweepVisibilityTimeout),
+			"MessageRetentionPeriod": "86400",
+		}); err != nil {
 			return err
 		}
 	}

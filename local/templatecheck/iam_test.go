@@ -219,6 +219,23 @@ func TestIAMLeastPrivilege(t *testing.T) {
 	for _, a := range []string{secret[0], secret[1], "secretsmanager:PutSecretValue"} {
 		delete(hubWant["ActivateFunction"], a)
 	}
+	// A hub's reconcile reads no Secrets Manager secret (its shops' are in
+	// the shops table): it lists the shops for the fan-out (Scan), reads a
+	// job's shop and opens its secrets (GetItem, Decrypt with the shops key
+	// only: TestShopsKeyScope), marks a shop disconnected (UpdateItem, the
+	// store's Put), queues the sweep jobs and consumes them (the event
+	// source mapping receives, deletes and reads the queue's attributes).
+	hubWant["ReconcileFunction"] = maps.Clone(want["ReconcileFunction"])
+	delete(hubWant["ReconcileFunction"], secret[0])
+	delete(hubWant["ReconcileFunction"], secret[1])
+	hubWant["ReconcileFunction"]["dynamodb:Scan"] = []string{"ShopsTable"}
+	hubWant["ReconcileFunction"]["dynamodb:GetItem"] = []string{"ShopsTable", "StateTable"}
+	hubWant["ReconcileFunction"]["dynamodb:UpdateItem"] = []string{"ShopsTable"}
+	hubWant["ReconcileFunction"]["kms:Decrypt"] = []string{"ShopsKey"}
+	hubWant["ReconcileFunction"]["sqs:SendMessage"] = []string{"DeadLetterQueue", "OrdersQueue", "SweepQueue"}
+	hubWant["ReconcileFunction"]["sqs:ReceiveMessage"] = []string{"SweepQueue", "WaitingQueue"}
+	hubWant["ReconcileFunction"]["sqs:DeleteMessage"] = []string{"SweepQueue", "WaitingQueue"}
+	hubWant["ReconcileFunction"]["sqs:GetQueueAttributes"] = []string{"OrdersQueue", "SweepQueue", "WaitingQueue"}
 	checkGrants(t, loadHub(t), hubWant)
 }
 
@@ -304,8 +321,9 @@ func anyStrings(l []any) []string {
 // only a hub has the key and the shops table at all.
 func TestShopsKeyScope(t *testing.T) {
 	hub := loadHub(t)
-	// The webhook opens sealings; activate also makes them (a data key).
-	for fn, actions := range map[string][]string{"WebhookFunction": {"kms:Decrypt"}, "ActivateFunction": {"kms:Decrypt", "kms:GenerateDataKey"}} {
+	// The webhook and reconcile open sealings; activate also makes them (a data key).
+	for fn, actions := range map[string][]string{"WebhookFunction": {"kms:Decrypt"}, "ReconcileFunction": {"kms:Decrypt"},
+		"ActivateFunction": {"kms:Decrypt", "kms:GenerateDataKey"}} {
 		role, _, _ := GetAtt(Get(hub.Resources, fn, "Properties", "Role"))
 		found := map[string]bool{}
 		for _, st := range statements(hub, role) {

@@ -20,6 +20,7 @@ import (
 	"github.com/logistos-sync/logistos-sync/shared/ledger"
 	"github.com/logistos-sync/logistos-sync/shared/logistos"
 	"github.com/logistos-sync/logistos-sync/shared/queue"
+	"github.com/logistos-sync/logistos-sync/shared/reconcile"
 	"github.com/logistos-sync/logistos-sync/shared/state"
 	"github.com/logistos-sync/logistos-sync/shared/webhook"
 )
@@ -732,5 +733,62 @@ func TestConnect(t *testing.T) {
 	if Get(table, "Properties", "TimeToLiveSpecification", "AttributeName") != state.AttrExpires ||
 		Get(table, "Properties", "TimeToLiveSpecification", "Enabled") != true {
 		t.Errorf("state table TTL %v, want %s enabled (connect's states expire)", Get(table, "Properties", "TimeToLiveSpecification"), state.AttrExpires)
+	}
+}
+
+// A hub's reconcile fans out on its sweep queue and consumes it: the queue,
+// the event source mapping and SWEEP_QUEUE_URL exist in a hub only; the
+// mapping's batch and concurrency are reconcile's constants; the queue's
+// visibility timeout is AWS's 6 x the function's timeout; it has no
+// dead-letter queue (a failed job need not be kept: the next scheduled run
+// queues the shop again); a job's budget fits in the function's timeout.
+func TestReconcileSweepQueue(t *testing.T) {
+	home, hub := load(t), loadHub(t)
+	for _, id := range []string{"SweepQueue", "ReconcileSweepJobs"} {
+		if _, ok := home.Resources[id]; ok {
+			t.Errorf("a single-shop stack has %s", id)
+		}
+	}
+	if v, ok := env(home, resource(t, home, "ReconcileFunction", "AWS::Serverless::Function"))[config.SweepQueueURL]; ok {
+		t.Errorf("a single-shop stack's reconcile has SWEEP_QUEUE_URL %v", v)
+	}
+
+	fn := resource(t, hub, "ReconcileFunction", "AWS::Serverless::Function")
+	if got := refOf(t, env(hub, fn)[config.SweepQueueURL], config.SweepQueueURL); got != "SweepQueue" {
+		t.Errorf("SWEEP_QUEUE_URL = !Ref %s, want SweepQueue", got)
+	}
+	timeout, _ := Int(fn, "Properties", "Timeout")
+	if time.Duration(timeout)*time.Second <= reconcile.JobTimeout {
+		t.Errorf("reconcile.JobTimeout %s does not fit in the function's timeout %d s", reconcile.JobTimeout, timeout)
+	}
+	q := resource(t, hub, "SweepQueue", "AWS::SQS::Queue")
+	if vis, _ := Int(q, "Properties", "VisibilityTimeout"); vis < 6*timeout {
+		t.Errorf("SweepQueue visibility %d s, want at least 6 x the function's timeout (%d s)", vis, 6*timeout)
+	}
+	if Get(q, "Properties", "RedrivePolicy") != nil || Get(q, "Properties", "SqsManagedSseEnabled") != true {
+		t.Errorf("SweepQueue %v: want no redrive, encrypted", Get(q, "Properties"))
+	}
+
+	m := resource(t, hub, "ReconcileSweepJobs", "AWS::Lambda::EventSourceMapping")
+	if ref, _ := Ref(Get(m, "Properties", "FunctionName")); ref != "ReconcileFunction" {
+		t.Errorf("the mapping invokes %v, want ReconcileFunction", Get(m, "Properties", "FunctionName"))
+	}
+	if id, attr, _ := GetAtt(Get(m, "Properties", "EventSourceArn")); id != "SweepQueue" || attr != "Arn" {
+		t.Errorf("the mapping reads %v, want SweepQueue", Get(m, "Properties", "EventSourceArn"))
+	}
+	if n, _ := Int(m, "Properties", "BatchSize"); n != reconcile.SweepBatchSize {
+		t.Errorf("BatchSize %d, want reconcile.SweepBatchSize %d", n, reconcile.SweepBatchSize)
+	}
+	if !slices.Equal(List(m, "Properties", "FunctionResponseTypes"), []any{"ReportBatchItemFailures"}) {
+		t.Errorf("FunctionResponseTypes %v: each job's failure must be its own", List(m, "Properties", "FunctionResponseTypes"))
+	}
+	if ref, _ := Ref(Get(m, "Properties", "ScalingConfig", "MaximumConcurrency")); ref != "SweepConcurrency" {
+		t.Errorf("MaximumConcurrency %v, want !Ref SweepConcurrency", Get(m, "Properties", "ScalingConfig", "MaximumConcurrency"))
+	}
+	if def, _ := Int(hub.Parameters, "SweepConcurrency", "Default"); def != reconcile.DefaultSweepConcurrency {
+		t.Errorf("SweepConcurrency default %d, want reconcile.DefaultSweepConcurrency %d", def, reconcile.DefaultSweepConcurrency)
+	}
+	if min, _ := Int(hub.Parameters, "SweepConcurrency", "MinValue"); min != 2 {
+		t.Errorf("SweepConcurrency MinValue %d, want 2 (the SQS event source's minimum)", min)
 	}
 }

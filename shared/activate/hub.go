@@ -109,7 +109,7 @@ func (h *Handler) scoped(u, id string) (*Handler, error) {
 	cp.KeyStore = nil // a hub's proven key goes to the shops store (adoptInHub)
 	cp.WebhookSecret = shopSecret{shops: h.Shops, id: id}
 	cp.WebhookURL = h.WebhookURL + "/" + id
-	cp.State = scopedState{store: h.State, id: id}
+	cp.State = state.ForShop(h.State, id)
 	if h.Ledger != nil {
 		rec := *h.Ledger
 		rec.Store = ledger.For(h.Ledger.Store, id)
@@ -231,23 +231,6 @@ func (h *Handler) pendingEvent(ref string) string {
 	return fmt.Sprintf(`{"pending_key":%q}`, ref)
 }
 
-// scopedState is one hub shop's part of the state table: its documents
-// are named shop.Scoped(id, name).
-type scopedState struct {
-	store state.Store
-	id    string
-}
-
-// Get reads the shop's document name.
-func (s scopedState) Get(ctx context.Context, name string) ([]byte, int64, error) {
-	return s.store.Get(ctx, shop.Scoped(s.id, name))
-}
-
-// Put writes the shop's document name.
-func (s scopedState) Put(ctx context.Context, name string, doc []byte, version int64) (int64, error) {
-	return s.store.Put(ctx, shop.Scoped(s.id, name), doc, version)
-}
-
 // shopKeys is a hub shop's REST key, from the shops store.
 type shopKeys struct {
 	shops shop.Store
@@ -309,4 +292,3 @@ func (shopSecret) Refresh(context.Context) bool { return false }
 
 var _ secret.Source = shopSecret{}
 var _ wookey.Source = shopKeys{}
-var _ state.Store = scopedState{}

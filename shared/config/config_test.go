@@ -1,6 +1,7 @@
 package config
 
 import (
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -48,6 +49,38 @@ func TestLoadWebhookHub(t *testing.T) {
 	} {
 		if _, err := LoadWebhook(FromMap(m)); err == nil || !strings.Contains(err.Error(), name) {
 			t.Errorf("want %q, got %v", name, err)
+		}
+	}
+}
+
+// A hub's reconcile needs its sweep queue and no home-shop secret; a
+// single-shop stack's keeps needing its key and secret, and has no sweep
+// queue.
+func TestLoadReconcileHub(t *testing.T) {
+	base := map[string]string{QueueURL: "q", DLQURL: "d", WaitingQueueURL: "w", WebhookURL: "https://api.example/woocommerce/webhook"}
+	with := func(kv ...string) map[string]string {
+		m := maps.Clone(base)
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	c, err := LoadReconcile(FromMap(with(SweepQueueURL, "sweep", ShopsTable, "shops", ShopsKeyID, "k")))
+	if err != nil || !c.Hub() || c.SweepQueueURL != "sweep" || c.Shops != (Shops{Table: "shops", KeyID: "k"}) || c.WooCredentials.ARN != "" {
+		t.Fatalf("hub: %+v %v", c, err)
+	}
+	c, err = LoadReconcile(FromMap(with(StoreURL, "https://shop.example", WebhookSecretARN, "a", WooCredentialsSecretARN, "b")))
+	if err != nil || c.Hub() || c.SweepQueueURL != "" || c.WooCredentials.ARN != "b" {
+		t.Fatalf("single shop: %+v %v", c, err)
+	}
+	for want, m := range map[string]map[string]string{
+		"SWEEP_QUEUE_URL: is required":  with(),
+		"SWEEP_QUEUE_URL: is for a hub": with(StoreURL, "https://shop.example", WebhookSecretARN, "a", WooCredentialsSecretARN, "b", SweepQueueURL, "s"),
+		"WOO_CREDENTIALS_SECRET_ARN or": with(StoreURL, "https://shop.example", WebhookSecretARN, "a"),
+		"SHOPS_TABLE: is for a hub":     with(StoreURL, "https://shop.example", WebhookSecretARN, "a", WooCredentialsSecretARN, "b", ShopsTable, "t", ShopsKeyID, "k"),
+	} {
+		if _, err := LoadReconcile(FromMap(m)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("want %q, got %v", want, err)
 		}
 	}
 }

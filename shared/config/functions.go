@@ -35,6 +35,9 @@ const (
 	// are spent on transient failures; reconcile moves them back when
 	// Logistos answers again.
 	WaitingQueueURL = "WAITING_QUEUE_URL"
+	// SweepQueueURL is a hub's sweep queue: its scheduled reconcile run
+	// puts one job per connected shop there, and reconcile consumes it.
+	SweepQueueURL = "SWEEP_QUEUE_URL"
 	// ActivateFunction names the function connect starts once a key is
 	// stored.
 	ActivateFunction = "ACTIVATE_FUNCTION"
@@ -347,15 +350,25 @@ type Reconcile struct {
 	Function string
 	// AllowPrivateShops: as Activate's.
 	AllowPrivateShops bool
-	LogLevel          string
+	// SweepQueueURL is a hub's sweep queue ("" in a single-shop stack): the
+	// schedule's run queues a job per connected shop, each swept on its own.
+	SweepQueueURL string
+	// Shops is the hub's shops table: which shops to sweep, their keys and
+	// webhook secrets, and where a shop is marked disconnected. The zero
+	// value in a single-shop stack, and in a local hub run (in memory).
+	Shops    Shops
+	LogLevel string
 }
 
 // LoadReconcile reads the reconcile function's configuration. STORE_URL and
 // WEBHOOK_URL receive credentials or orders, so they must be https (http
-// only for loopback).
+// only for loopback). STORE_URL empty makes the stack a hub: its shops'
+// keys and webhook secrets are in the shops store, so the home shop's
+// sources are optional, and SWEEP_QUEUE_URL is required (the schedule's
+// fan-out).
 func LoadReconcile(e *Env) (Reconcile, error) {
 	c := Reconcile{
-		StoreURL: e.SecureURL(StoreURL, "", true),
+		StoreURL: e.SecureURL(StoreURL, "", false),
 		QueueURL: e.Required(QueueURL),
 		DLQURL:   e.Required(DLQURL),
 		// Waiting orders go back at the backfill's rate: the pace the owner
@@ -363,7 +376,6 @@ func LoadReconcile(e *Env) (Reconcile, error) {
 		WaitingQueueURL:   e.Required(WaitingQueueURL),
 		OrdersURL:         e.SecureURL(LogistosOrdersURL, DefaultLogistosOrdersURL, true),
 		ReleaseRate:       e.Int(BackfillRate, DefaultBackfillRate, 1, MaxBackfillRate),
-		WebhookSecret:     e.secret(WebhookSecretARN, WebhookSecret),
 		WebhookURL:        e.SecureURL(WebhookURL, "", true),
 		StateTable:        e.String(StateTable, ""),
 		LedgerTable:       e.String(LedgerTable, ""),
@@ -373,9 +385,29 @@ func LoadReconcile(e *Env) (Reconcile, error) {
 		AllowPrivateShops: e.Bool(AllowPrivateShops, false),
 		LogLevel:          e.String(LogLevel, DefaultLogLevel),
 	}
-	c.WooCredentials, c.ConsumerKey, c.ConsumerSecret = e.wooCredentials()
+	if c.StoreURL != "" {
+		c.WebhookSecret = e.secret(WebhookSecretARN, WebhookSecret)
+		c.WooCredentials, c.ConsumerKey, c.ConsumerSecret = e.wooCredentials()
+		c.SweepQueueURL = e.String(SweepQueueURL, "")
+		if c.SweepQueueURL != "" {
+			e.fail(SweepQueueURL, "is for a hub, but STORE_URL names the stack's one shop")
+		}
+	} else {
+		// A hub has no home shop: its shops' secrets are in the shops store.
+		c.WebhookSecret = Secret{ARN: e.String(WebhookSecretARN, ""), Literal: e.String(WebhookSecret, "")}
+		keySet := e.get(WooCredentialsSecretARN) != "" || e.get(WooConsumerKey) != "" || e.get(WooConsumerSecret) != ""
+		if keySet {
+			c.WooCredentials, c.ConsumerKey, c.ConsumerSecret = e.wooCredentials()
+		}
+		c.SweepQueueURL = e.Required(SweepQueueURL)
+	}
+	c.Shops = e.shops(c.StoreURL)
 	return c, e.Err()
 }
+
+// Hub reports whether the stack serves any shop that connects rather than
+// one home shop.
+func (c Reconcile) Hub() bool { return c.StoreURL == "" }
 
 // Connect is the connect function's configuration.
 type Connect struct {

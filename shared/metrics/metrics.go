@@ -52,6 +52,11 @@ const (
 	WebhookRepaired = "WebhookRepaired" // the webhook was missing, disabled or duplicated, and was put right
 	ReconcileFailed = "ReconcileFailed" // a sweep could not finish (shop unreachable, key revoked, ...)
 	OrdersReleased  = "OrdersReleased"  // orders that waited out a Logistos outage, moved back to the orders queue
+	// ShopsDisconnected: a hub shop's key was refused (401) on
+	// reconcile.DisconnectAfter sweeps in a row, so the shop was
+	// disconnected and is no longer swept. Stack-wide: the shop's id is in
+	// the log line, never a dimension.
+	ShopsDisconnected = "ShopsDisconnected"
 	// connect
 	ConnectStarted          = "ConnectStarted"          // an owner was sent to the shop's authorization screen
 	ConnectKeyReceived      = "ConnectKeyReceived"      // a key arrived and is pending until activation proves it

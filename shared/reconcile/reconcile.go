@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"strings"
 	"time"
 
@@ -26,6 +27,7 @@ import (
 	"github.com/logistos-sync/logistos-sync/shared/orderpages"
 	"github.com/logistos-sync/logistos-sync/shared/queue"
 	"github.com/logistos-sync/logistos-sync/shared/secret"
+	"github.com/logistos-sync/logistos-sync/shared/shop"
 	"github.com/logistos-sync/logistos-sync/shared/state"
 	"github.com/logistos-sync/logistos-sync/shared/waiting"
 	"github.com/logistos-sync/logistos-sync/shared/wooapi"
@@ -55,14 +57,29 @@ const (
 	OutcomeNeedsActivation = "needs_activation"
 	OutcomeNotConnected    = "not_connected"
 	OutcomeFailed          = "failed"
+	// OutcomeAlreadySwept: a sweep job queued before the shop's last sweep
+	// started, so that sweep covered it.
+	OutcomeAlreadySwept = "already_swept"
+	// OutcomeQueued: a hub's scheduled run queued its shops' sweep jobs.
+	OutcomeQueued = "queued"
 )
 
-// Event is the function's input: {} on schedule.
+// Event is the function's input: {} on schedule. In a hub, {} queues one
+// job a connected shop on the sweep queue (fan-out); {"store_url":...}
+// sweeps that shop now, as each job does.
 type Event struct {
+	// StoreURL names the shop to sweep: in a hub, one it has connected; in
+	// a single-shop stack, its home shop (the only one it sweeps).
+	StoreURL string `json:"store_url,omitempty"`
 	// Since overrides the window's start (RFC 3339).
 	Since *time.Time `json:"since,omitempty"`
 	// DryRun reads only: nothing is queued, recorded or written to the shop.
 	DryRun bool `json:"dry_run,omitempty"`
+
+	// queuedAt is when the sweep queue took the job (SentTimestamp): a job
+	// queued before the shop's last sweep started is stale (the schedule's
+	// next job, or a failed job coming back) and is not swept again.
+	queuedAt time.Time
 }
 
 // Window is the span of order dates a sweep covers: [Start, End).
@@ -80,7 +97,9 @@ func (w Window) holds(date string) bool {
 
 // Report is the function's result.
 type Report struct {
-	RunID   string  `json:"run_id"`
+	RunID string `json:"run_id"`
+	// Shop is the id of the hub shop swept ("" for a single-shop stack's).
+	Shop    string  `json:"shop,omitempty"`
 	DryRun  bool    `json:"dry_run"`
 	Outcome string  `json:"outcome"`
 	Detail  string  `json:"detail"`
@@ -97,9 +116,14 @@ type Report struct {
 	MissingIDs         []int64        `json:"missing_ids,omitempty"` // the first few, for the owner to look up
 	Webhook            *WebhookReport `json:"webhook,omitempty"`
 	// Waiting is what became of the orders waiting for Logistos.
-	Waiting    *waiting.Report `json:"waiting,omitempty"`
-	Error      string          `json:"error,omitempty"`
-	DurationMS int64           `json:"duration_ms"`
+	Waiting *waiting.Report `json:"waiting,omitempty"`
+	// FanOut is what a hub's scheduled run queued on the sweep queue.
+	FanOut *FanOutReport `json:"fan_out,omitempty"`
+	// Disconnected: the shop's key was refused on DisconnectAfter sweeps
+	// in a row, and this one marked the shop disconnected.
+	Disconnected bool   `json:"disconnected,omitempty"`
+	Error        string `json:"error,omitempty"`
+	DurationMS   int64  `json:"duration_ms"`
 }
 
 // Handler runs sweeps. Build it once per cold start (New).
@@ -126,6 +150,16 @@ type Handler struct {
 	// (hookreg.Topics); order.created when empty.
 	WebhookTopics []string
 
+	// Shops makes this a hub: its shops, their keys and secrets. nil in a
+	// single-shop stack, whose one shop is the fields above.
+	Shops shop.Store
+	// Sweeps is the sweep queue (SweepQueueURL) a hub's scheduled run
+	// puts one job a connected shop on.
+	Sweeps        SweepSender
+	SweepQueueURL string
+	// HTTP calls hub shops (the home shop's client is Shop).
+	HTTP *http.Client
+
 	Now     func() time.Time
 	Log     *slog.Logger
 	Metrics *metrics.Emitter
@@ -146,30 +180,55 @@ type doc struct {
 	// Lease is held by the sweep running.
 	state.Lease
 	LastRun time.Time `json:"last_run"`
+	// Unauthorized counts a hub shop's sweeps in a row whose REST calls got
+	// 401 (its key revoked); at DisconnectAfter the shop is disconnected.
+	Unauthorized int `json:"unauthorized,omitempty"`
 }
 
 // Handle runs one sweep. Outcomes that need the owner, not a retry
 // (needs_activation, not_connected, already_running) succeed; a sweep that
 // could not finish returns the error, so Lambda counts it (alarmed) and the
 // high-water mark stays where it was for the next sweep.
+//
+// In a hub, {} is the scheduled run: it releases the waiting orders and
+// queues one sweep job a connected shop (fanOut); {"store_url":...} sweeps
+// that shop now, without the release (once a scheduled run is enough).
 func (h *Handler) Handle(ctx context.Context, ev Event) (Report, error) {
+	if h.Shops != nil && ev.StoreURL == "" {
+		return h.fanOut(ctx, ev)
+	}
+	return h.handle(ctx, ev, h.Shops == nil)
+}
+
+// handle sweeps ev's shop, first releasing the waiting orders when release.
+func (h *Handler) handle(ctx context.Context, ev Event, release bool) (Report, error) {
 	start := h.now()
 	rep := Report{RunID: state.NewRunID(start), DryRun: ev.DryRun}
 	log := h.Log.With(slog.String("run_id", rep.RunID))
-	if h.Waiting != nil && !ev.DryRun {
-		// First, and whatever becomes of the sweep: it needs only Logistos,
-		// not the shop. A failure is in the report and the log, and the
-		// next run tries again; the waiting queue's age alarm watches.
-		w, _ := h.Waiting.Release(ctx)
-		rep.Waiting = &w
+	if release {
+		h.release(ctx, ev, &rep)
 	}
-	err := h.sweep(ctx, log, ev, &rep)
+	t, ok, err := h.resolve(ctx, ev.StoreURL)
+	switch {
+	case err != nil:
+	case t.hub:
+		// The id, never the URL: logs keep no more of a shop than they need.
+		rep.Shop = t.id
+		log = log.With(slog.String("shop", t.id))
+		if !ok {
+			rep.Outcome, rep.Detail = OutcomeNotConnected, fmt.Sprintf("the shop is %s: nothing is swept until it connects again", t.shop.Status)
+			break
+		}
+		fallthrough
+	default:
+		err = h.sweep(ctx, log, ev, &rep, t)
+	}
 	rep.DurationMS = h.now().Sub(start).Milliseconds()
 	level := slog.LevelInfo
 	if err != nil {
 		rep.Outcome, rep.Error = OutcomeFailed, err.Error()
 		if rep.Detail == "" {
-			rep.Detail = hint(err)
+			rep.Detail = hint(err, h.Shops != nil)
 		}
 		level = slog.LevelError
 		h.Metrics.Count(metrics.ReconcileFailed, 1)
@@ -178,10 +237,26 @@ func (h *Handler) Handle(ctx context.Context, ev Event) (Report, error) {
 	return rep, err
 }
 
-// hint says what the owner should do about a failed sweep.
-func hint(err error) string {
+// release moves the orders that waited out a Logistos outage back: first,
+// and whatever becomes of the sweep, since it needs only Logistos, not the
+// shop. A failure is in the report and the log, and the next run tries
+// again; the waiting queue's age alarm watches.
+func (h *Handler) release(ctx context.Context, ev Event, rep *Report) {
+	if h.Waiting != nil && !ev.DryRun {
+		w, _ := h.Waiting.Release(ctx)
+		rep.Waiting = &w
+	}
+}
+
+// hint says what the owner (or, in a hub, the operator) should do about a
+// failed sweep.
+func hint(err error, hub bool) string {
 	var we *wooapi.Error
 	switch {
+	case hub && errors.Is(err, context.DeadlineExceeded):
+		return fmt.Sprintf("the sweep ran out of its %s: the shop is too slow, or its window too large for a sweep job; sweep it directly with {\"store_url\": ...}, which has the function's whole timeout", JobTimeout)
+	case hub && errors.Is(err, wooapi.ErrWrongKey):
+		return fmt.Sprintf("the shop refused its REST API key (revoked or replaced?): the shop's owner connects it again; after %d such sweeps in a row the shop is disconnected and no longer swept", DisconnectAfter)
 	case errors.Is(err, wooapi.ErrWrongKey):
 		return "the shop refused the REST API key (revoked or replaced?): create a Read/Write key in WooCommerce > Settings > Advanced > REST API, put it in the WooCommerce credentials secret, and the next sweep recovers every order since the last good one"
 	case errors.As(err, &we) && we.Hint != "":
@@ -194,8 +269,8 @@ func hint(err error) string {
 
 // sweep finds the activation's cut-off, takes the lease, recovers the
 // window's missed orders, repairs the webhooks and moves the mark.
-func (h *Handler) sweep(ctx context.Context, log *slog.Logger, ev Event, rep *Report) error {
-	key, err := h.Keys.Key(ctx, true)
+func (h *Handler) sweep(ctx context.Context, log *slog.Logger, ev Event, rep *Report, t *target) error {
+	key, err := t.keys.Key(ctx, true)
 	if errors.Is(err, wookey.ErrNoKey) {
 		rep.Outcome, rep.Detail = OutcomeNotConnected, wookey.NotConnected(h.WebhookURL)+"; nothing to reconcile until then"
 		return nil
@@ -203,7 +278,7 @@ func (h *Handler) sweep(ctx context.Context, log *slog.Logger, ev Event, rep *Re
 	if err != nil {
 		return err
 	}
-	cutoff, ok, err := state.ActivationCutoff(ctx, h.State)
+	cutoff, ok, err := state.ActivationCutoff(ctx, t.state)
 	if err != nil {
 		return err
 	}
@@ -211,27 +286,32 @@ func (h *Handler) sweep(ctx context.Context, log *slog.Logger, ev Event, rep *Re
 		rep.Outcome, rep.Detail = OutcomeNeedsActivation, "activation has not run its backfill yet, so there is no cut-off to reconcile from: run activate"
 		return nil
 	}
-	shop := h.Shop.WithKey(key)
+	shop := t.base.WithKey(key)
 
-	st, version, err := h.load(ctx)
+	st, version, err := h.load(ctx, t)
 	if err != nil {
 		return err
+	}
+	if !ev.queuedAt.IsZero() && st.LastRun.After(ev.queuedAt) {
+		rep.Outcome = OutcomeAlreadySwept
+		rep.Detail = fmt.Sprintf("swept at %s, after this job was queued: nothing to do", st.LastRun.Format(time.RFC3339))
+		return nil
 	}
 	now := h.now()
 	if !ev.DryRun {
 		var stop bool
-		if version, stop, err = h.lease(ctx, &st, version, now, rep); stop || err != nil {
+		if version, stop, err = h.lease(ctx, t, &st, version, now, rep); stop || err != nil {
 			return err
 		}
 	}
 	w := h.window(st, cutoff, ev, now)
 	rep.Window = &w
 
-	serr := h.recoverOrders(ctx, log, shop, w, ev.DryRun, rep)
+	serr := h.recoverOrders(ctx, log, t, shop, w, ev.DryRun, rep)
 	if serr != nil {
 		serr = fmt.Errorf("recover the window's missed orders: %w", serr)
 	}
-	rep.Webhook = h.repair(ctx, log, shop, ev.DryRun)
+	rep.Webhook = h.repair(ctx, log, t, shop, ev.DryRun)
 	if ev.DryRun {
 		if serr != nil {
 			return serr
@@ -240,19 +320,19 @@ func (h *Handler) sweep(ctx context.Context, log *slog.Logger, ev Event, rep *Re
 		rep.Detail = fmt.Sprintf("would queue %d of the %d orders created in the window", rep.OrdersMissing, rep.OrdersSeen)
 		return nil
 	}
-	return h.finish(ctx, st, version, w, now, serr, rep)
+	return h.finish(ctx, log, t, st, version, w, now, serr, rep)
 }
 
 // lease takes the sweeps' lease in st and writes it, unless another sweep
 // holds it or wrote first (stop, with rep saying so).
-func (h *Handler) lease(ctx context.Context, st *doc, version int64, now time.Time, rep *Report) (_ int64, stop bool, err error) {
+func (h *Handler) lease(ctx context.Context, t *target, st *doc, version int64, now time.Time, rep *Report) (_ int64, stop bool, err error) {
 	if st.HeldByAnother(rep.RunID, now) {
 		rep.Outcome = OutcomeAlreadyRunning
 		rep.Detail = fmt.Sprintf("sweep %s is running (lease until %s); this one stops", st.Owner, st.LeaseUntil.Format(time.RFC3339))
 		return version, true, nil
 	}
 	st.Take(ctx, rep.RunID, now)
-	version, err = h.State.Put(ctx, StateID, mustJSON(st), version)
+	version, err = t.state.Put(ctx, StateID, mustJSON(st), version)
 	if errors.Is(err, state.ErrConflict) {
 		rep.Outcome, rep.Detail = OutcomeAlreadyRunning, "another sweep took the lease at the same moment; this one stops"
 		return version, true, nil
@@ -276,20 +356,48 @@ func (h *Handler) window(st doc, cutoff time.Time, ev Event, now time.Time) Wind
 }
 
 // finish releases the lease, moves the mark only past a window swept to its
-// end (serr nil), and reports.
-func (h *Handler) finish(ctx context.Context, st doc, version int64, w Window, now time.Time, serr error, rep *Report) error {
+// end (serr nil), counts a hub shop's sweeps refused with 401 (and
+// disconnects it at DisconnectAfter), and reports.
+func (h *Handler) finish(ctx context.Context, log *slog.Logger, t *target, st doc, version int64, w Window, now time.Time, serr error, rep *Report) error {
 	st.Release()
 	st.LastRun = now.UTC()
 	if serr == nil && w.End.After(st.Mark) {
 		st.Mark = w.End
 	}
-	if _, err := h.State.Put(context.WithoutCancel(ctx), StateID, mustJSON(st), version); err != nil {
+	if t.hub {
+		switch {
+		case unauthorized(serr) || unauthorized(rep.Webhook.err):
+			st.Unauthorized++
+			// The refused key may be a warm container's copy of one the
+			// shop has since replaced by connecting again.
+			if r, ok := h.Shops.(shop.Refresher); ok {
+				r.Refresh(t.id)
+			}
+		case serr == nil && rep.Webhook.Outcome != WebhookFailed:
+			st.Unauthorized = 0
+		}
+	}
+	// The count starts again from a disconnect, so that a shop connected
+	// again has DisconnectAfter sweeps too.
+	refused := st.Unauthorized
+	if refused >= DisconnectAfter {
+		st.Unauthorized = 0
+	}
+	ctx = context.WithoutCancel(ctx)
+	_, err := t.state.Put(ctx, StateID, mustJSON(st), version)
+	if err != nil {
 		serr = errors.Join(serr, fmt.Errorf("store the high-water mark: %w", err))
+	}
+	if err == nil && refused >= DisconnectAfter {
+		serr = errors.Join(serr, h.disconnect(ctx, log, t, refused, rep))
 	}
 	if serr != nil {
 		return serr
 	}
 	if rep.Webhook.Outcome == WebhookFailed {
+		if unauthorized(rep.Webhook.err) {
+			return fmt.Errorf("repair the webhook: %w", rep.Webhook.err)
+		}
 		return fmt.Errorf("repair the webhook: %s", rep.Webhook.Error)
 	}
 	rep.Outcome = OutcomeDone
@@ -299,8 +407,8 @@ func (h *Handler) finish(ctx context.Context, st doc, version int64, w Window, n
 	return nil
 }
 
-func (h *Handler) load(ctx context.Context) (doc, int64, error) {
-	raw, version, err := h.State.Get(ctx, StateID)
+func (h *Handler) load(ctx context.Context, t *target) (doc, int64, error) {
+	raw, version, err := t.state.Get(ctx, StateID)
 	var st doc
 	if err != nil || raw == nil {
 		return st, version, err

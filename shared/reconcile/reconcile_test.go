@@ -20,6 +20,8 @@ func TestSampleEvents(t *testing.T) {
 		"reconcile.json":         func(ev Event) bool { return ev.Since == nil && !ev.DryRun },
 		"reconcile-since.json":   func(ev Event) bool { return ev.Since != nil && !ev.Since.IsZero() && !ev.DryRun },
 		"reconcile-dry-run.json": func(ev Event) bool { return ev.Since == nil && ev.DryRun },
+		// A hub sweeps one of its shops now.
+		"reconcile-shop.json": func(ev Event) bool { return ev.StoreURL == "https://shop.example" && ev.Since == nil && !ev.DryRun },
 	} {
 		b, err := os.ReadFile(filepath.Join("..", "..", "events", name))
 		if err != nil {
@@ -47,7 +49,7 @@ func TestHint(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			h := hint(tc.err)
+			h := hint(tc.err, false)
 			for _, w := range tc.want {
 				if !strings.Contains(h, w) {
 					t.Errorf("hint %q does not say %q", h, w)

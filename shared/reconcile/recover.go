@@ -24,7 +24,7 @@ var drafts = map[string]bool{"checkout-draft": true, "draft": true, "auto-draft"
 const maxReportedIDs = 20
 
 // recoverOrders scans the window, finds what is missing and queues it.
-func (h *Handler) recoverOrders(ctx context.Context, log *slog.Logger, shop *wooapi.Client, w Window, dry bool, rep *Report) error {
+func (h *Handler) recoverOrders(ctx context.Context, log *slog.Logger, t *target, shop *wooapi.Client, w Window, dry bool, rep *Report) error {
 	if !w.End.After(w.Start) {
 		return nil
 	}
@@ -33,7 +33,7 @@ func (h *Handler) recoverOrders(ctx context.Context, log *slog.Logger, shop *woo
 		return err
 	}
 	rep.OrdersSeen = len(stubs)
-	missing, err := h.missing(ctx, stubs, topic)
+	missing, err := h.missing(ctx, t, stubs, topic)
 	if err != nil {
 		return err
 	}
@@ -44,7 +44,7 @@ func (h *Handler) recoverOrders(ctx context.Context, log *slog.Logger, shop *woo
 	}
 	for start := 0; start < len(missing); start += wooapi.MaxPerPage {
 		chunk := missing[start:min(start+wooapi.MaxPerPage, len(missing))]
-		if err := h.queueMissing(ctx, log, shop, chunk, topic, rep); err != nil {
+		if err := h.queueMissing(ctx, log, t, shop, chunk, topic, rep); err != nil {
 			return err
 		}
 	}
@@ -86,9 +86,9 @@ func (h *Handler) listWindow(ctx context.Context, log *slog.Logger, shop *wooapi
 // missing returns, in ascending order, the ids among stubs the ledger has
 // no entry for, and with Updated those modified since their entry (whose
 // topic becomes order.updated).
-func (h *Handler) missing(ctx context.Context, stubs map[int64]wooapi.OrderStub, topic map[int64]string) ([]int64, error) {
+func (h *Handler) missing(ctx context.Context, t *target, stubs map[int64]wooapi.OrderStub, topic map[int64]string) ([]int64, error) {
 	ids := slices.Sorted(maps.Keys(stubs))
-	known, err := h.Ledger.Get(ctx, ids)
+	known, err := t.ledger.Get(ctx, ids)
 	if err != nil {
 		return nil, err
 	}
@@ -110,7 +110,7 @@ func (h *Handler) missing(ctx context.Context, stubs map[int64]wooapi.OrderStub,
 
 // queueMissing fetches the orders ids (a page's worth) in full and queues
 // them with their topics; one deleted since the scan is skipped.
-func (h *Handler) queueMissing(ctx context.Context, log *slog.Logger, shop *wooapi.Client, ids []int64, topic map[int64]string, rep *Report) error {
+func (h *Handler) queueMissing(ctx context.Context, log *slog.Logger, t *target, shop *wooapi.Client, ids []int64, topic map[int64]string, rep *Report) error {
 	bodies, err := fetch(ctx, shop, ids)
 	if err != nil {
 		return err
@@ -120,7 +120,7 @@ func (h *Handler) queueMissing(ctx context.Context, log *slog.Logger, shop *wooa
 	var queued []int64
 	for _, id := range ids {
 		if b, ok := bodies[id]; ok {
-			ms = append(ms, &queue.Message{Body: string(b), Topic: topic[id], Source: h.StoreURL,
+			ms = append(ms, &queue.Message{Body: string(b), Topic: topic[id], Source: t.url,
 				Origin: queue.OriginReconcile, ReceivedAt: at})
 			queued = append(queued, id)
 		}
@@ -128,7 +128,7 @@ func (h *Handler) queueMissing(ctx context.Context, log *slog.Logger, shop *wooa
 	if len(ms) == 0 {
 		return nil
 	}
-	dead, err := h.send(ctx, log, ms, queued)
+	dead, err := h.send(ctx, log, t, ms, queued)
 	if err != nil {
 		return err
 	}
@@ -148,8 +148,8 @@ func (h *Handler) queueMissing(ctx context.Context, log *slog.Logger, shop *wooa
 // send queues ms, the orders ids, and dead-letters those too large for
 // the queue (dead holds their positions): one such order must not fail
 // every sweep from now on and hold the high-water mark back.
-func (h *Handler) send(ctx context.Context, log *slog.Logger, ms []*queue.Message, ids []int64) (dead map[int]bool, err error) {
-	err = h.Queue.SendBatch(ctx, ms)
+func (h *Handler) send(ctx context.Context, log *slog.Logger, t *target, ms []*queue.Message, ids []int64) (dead map[int]bool, err error) {
+	err = t.queue.SendBatch(ctx, ms)
 	var tl *queue.TooLargeError
 	if !errors.As(err, &tl) || h.DeadLetters == nil {
 		return nil, err

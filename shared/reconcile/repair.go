@@ -21,6 +21,9 @@ type WebhookReport struct {
 	WebhookIDs map[string]int64 `json:"webhook_ids,omitempty"`
 	Actions    []string         `json:"actions"`
 	Error      string           `json:"error,omitempty"`
+	// err is the failure, for its kind (a 401 counts towards disconnecting
+	// a hub shop).
+	err error
 }
 
 // Webhook repair outcomes.
@@ -35,18 +38,18 @@ const (
 // (order.created, and order.updated when forwarded) exactly one active
 // webhook at WebhookURL. One that is not active is replaced, not
 // re-activated (hookreg.Inspect says why). In shape, it writes nothing.
-func (h *Handler) repair(ctx context.Context, log *slog.Logger, shop *wooapi.Client, dry bool) *WebhookReport {
+func (h *Handler) repair(ctx context.Context, log *slog.Logger, t *target, shop *wooapi.Client, dry bool) *WebhookReport {
 	rep := &WebhookReport{Topics: h.WebhookTopics, Actions: []string{}}
 	fail := func(err error) *WebhookReport {
-		rep.Outcome, rep.Error = WebhookFailed, err.Error()
+		rep.Outcome, rep.Error, rep.err = WebhookFailed, err.Error(), err
 		log.LogAttrs(ctx, slog.LevelError, "webhook repair failed", slog.String("error", err.Error()))
 		return rep
 	}
-	secrets, err := h.WebhookSecret.Values(ctx)
+	secrets, err := t.hookSecret.Values(ctx)
 	if err != nil || len(secrets) == 0 || len(secrets[0]) == 0 {
 		return fail(fmt.Errorf("read the webhook secret: %v", err))
 	}
-	plan, err := hookreg.Inspect(ctx, shop, hookreg.Want{URL: h.WebhookURL, Secret: string(secrets[0]), Topics: h.WebhookTopics})
+	plan, err := hookreg.Inspect(ctx, shop, hookreg.Want{URL: t.hookURL, Secret: string(secrets[0]), Topics: h.WebhookTopics})
 	if err != nil {
 		return fail(err)
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
@@ -17,8 +18,10 @@ import (
 	"github.com/logistos-sync/logistos-sync/shared/metrics"
 	"github.com/logistos-sync/logistos-sync/shared/queue"
 	"github.com/logistos-sync/logistos-sync/shared/secret"
+	"github.com/logistos-sync/logistos-sync/shared/shops"
 	"github.com/logistos-sync/logistos-sync/shared/state"
 	"github.com/logistos-sync/logistos-sync/shared/waiting"
+	"github.com/logistos-sync/logistos-sync/shared/wooapi"
 	"github.com/logistos-sync/logistos-sync/shared/woohook"
 	"github.com/logistos-sync/logistos-sync/shared/wookey"
 )
@@ -28,22 +31,27 @@ import (
 // the local runner, the sweep command and the tests all build it here.
 func New(cfg config.Reconcile, awsCfg aws.Config, log *slog.Logger, m *metrics.Emitter) (*Handler, error) {
 	sm := secretsmanager.NewFromConfig(awsCfg)
-	webhookSecret, err := secret.Open(sm, cfg.WebhookSecret.ARN, cfg.WebhookSecret.Literal)
-	if err != nil {
-		return nil, fmt.Errorf("webhook secret: %w", err)
-	}
-	shop, err := wookey.OpenShop(sm, cfg.StoreURL, cfg.WooCredentials.ARN, cfg.ConsumerKey, cfg.ConsumerSecret, cfg.AllowPrivateShops)
-	if err != nil {
-		return nil, err
+	var (
+		home          wookey.Shop
+		webhookSecret secret.Source
+		err           error
+	)
+	if !cfg.Hub() {
+		if webhookSecret, err = secret.Open(sm, cfg.WebhookSecret.ARN, cfg.WebhookSecret.Literal); err != nil {
+			return nil, fmt.Errorf("webhook secret: %w", err)
+		}
+		if home, err = wookey.OpenShop(sm, cfg.StoreURL, cfg.WooCredentials.ARN, cfg.ConsumerKey, cfg.ConsumerSecret, cfg.AllowPrivateShops); err != nil {
+			return nil, err
+		}
 	}
 	db := dynamodb.NewFromConfig(awsCfg)
 	l := ledger.Open(db, cfg.LedgerTable)
 	sqsClient := sqs.NewFromConfig(awsCfg)
-	// Only the shop's client is guarded (cfg.AllowPrivateShops): the shop's
+	// Only the shops' clients are guarded (cfg.AllowPrivateShops): a shop's
 	// URL is whoever connected's, Logistos's is the operator's own setting.
-	return &Handler{
-		Shop: shop.Client,
-		Keys: shop.Keys,
+	h := &Handler{
+		Shop: home.Client,
+		Keys: home.Keys,
 		Queue: &ledger.RecordingSender{
 			Sender:   &queue.Sender{Client: sqsClient, QueueURL: cfg.QueueURL},
 			Recorder: &ledger.Recorder{Store: l, Log: log, Metrics: m},
@@ -65,5 +73,15 @@ func New(cfg config.Reconcile, awsCfg aws.Config, log *slog.Logger, m *metrics.E
 		WebhookTopics: hookreg.Topics(cfg.Topics),
 		Log:           log,
 		Metrics:       m,
-	}, nil
+	}
+	if cfg.Hub() {
+		// A hub: each sweep makes the client of its shop over this one
+		// guarded HTTP client; the keys and webhook secrets are in Shops.
+		h.HTTP = wooapi.NewHTTPClient(cfg.AllowPrivateShops)
+		h.Sweeps, h.SweepQueueURL = sqsClient, cfg.SweepQueueURL
+		// Its shops on DynamoDB, their secrets sealed under KMS; in memory
+		// when no table is named (local runs).
+		h.Shops = shops.Open(db, kms.NewFromConfig(awsCfg), cfg.Shops.Table, cfg.Shops.KeyID)
+	}
+	return h, nil
 }

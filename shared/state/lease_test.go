@@ -68,3 +68,24 @@ func TestNewRunID(t *testing.T) {
 		t.Errorf("two runs started in the same second share the id %q", a)
 	}
 }
+
+// One hub shop's documents are apart from another's and from the home
+// shop's, which keep their names.
+func TestForShop(t *testing.T) {
+	ctx := context.Background()
+	st := &Memory{}
+	if _, err := ForShop(st, "aaaaaaaaaaaaaaaa").Put(ctx, "reconcile", []byte(`"a"`), 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ForShop(st, "").Put(ctx, "reconcile", []byte(`"home"`), 0); err != nil {
+		t.Fatal(err)
+	}
+	for id, want := range map[string]string{"aaaaaaaaaaaaaaaa": `"a"`, "": `"home"`, "bbbbbbbbbbbbbbbb": ""} {
+		if got, _, _ := ForShop(st, id).Get(ctx, "reconcile"); string(got) != want {
+			t.Errorf("shop %q reads %q, want %q", id, got, want)
+		}
+	}
+	if got, _, _ := st.Get(ctx, "aaaaaaaaaaaaaaaa/reconcile"); string(got) != `"a"` {
+		t.Errorf("the hub shop's document is not at <id>/reconcile: %q", got)
+	}
+}
