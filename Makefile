@@ -20,7 +20,7 @@ STATICCHECK_VERSION := v0.8.2
 STATICCHECK         := $(TOOLS)/staticcheck
 
 .PHONY: build build-WebhookFunction build-ForwarderFunction build-ActivateFunction build-ReconcileFunction build-ConnectFunction \
-        test test-unit test-local lint lint-template tools run demo activate reconcile redrive bench fuzz clean pages
+        test test-unit test-local lint lint-template tools run demo activate reconcile redrive shops bench fuzz clean pages
 
 ## build: the five Lambda binaries into bin/<name>/bootstrap
 build:
@@ -105,6 +105,11 @@ reconcile:
 ##   make redrive ARGS="-queue-url <OrdersQueueUrl> -dlq-url <DeadLetterQueueUrl>"
 redrive:
 	$(GO) run ./cmd/redrive $(ARGS)
+
+## shops: a hub's shops — list with health, show one, disconnect one (flags: the hub stack's outputs):
+##   make shops ARGS="list"   make shops ARGS="show shop.example"   make shops ARGS="-yes disconnect shop.example"
+shops:
+	$(GO) run ./cmd/shops $(ARGS)
 
 ## pages: render connect's HTML pages in headless chromium (Debian: apt-get update && apt-get install -y chromium)
 ##   and save a phone-sized (390x844) screenshot of each: $(BIN)/pages/<page>.png beside <page>.html

@@ -145,14 +145,7 @@ func (f *Fleet) Disconnect(ctx context.Context, ref string) (Disconnected, error
 
 // removeWebhooks deletes the shop's webhooks that deliver to this hub.
 func (f *Fleet) removeWebhooks(ctx context.Context, s shop.Shop) ([]int64, error) {
-	sec, err := f.Shops.Secrets(ctx, s.ID)
-	if err != nil {
-		return nil, fmt.Errorf("read the shop's key: %w", err)
-	}
-	if sec.ConsumerKey == "" {
-		return nil, errors.New("the shop's key is already forgotten")
-	}
-	c, err := f.Shop(s.URL, wooapi.Key{ConsumerKey: sec.ConsumerKey, ConsumerSecret: sec.ConsumerSecret})
+	c, err := f.client(ctx, s)
 	if err != nil {
 		return nil, err
 	}
@@ -160,10 +153,9 @@ func (f *Fleet) removeWebhooks(ctx context.Context, s shop.Shop) ([]int64, error
 	if err != nil {
 		return nil, fmt.Errorf("list the shop's webhooks: %w", err)
 	}
-	ours := strings.TrimRight(f.WebhookURL, "/") + "/" + s.ID
 	var removed []int64
 	for _, w := range hooks {
-		if !hookreg.SameURL(w.DeliveryURL, ours) {
+		if !hookreg.SameURL(w.DeliveryURL, f.hookURL(s)) {
 			continue
 		}
 		if err := c.DeleteWebhook(ctx, w.ID); err != nil {
@@ -172,4 +164,45 @@ func (f *Fleet) removeWebhooks(ctx context.Context, s shop.Shop) ([]int64, error
 		removed = append(removed, w.ID)
 	}
 	return removed, nil
+}
+
+// Webhooks says how the shop's webhooks to this hub stand, asked of the
+// shop itself with its key: each one's topic and status ("order.created
+// active"), "none" when it has none (WooCommerce deleted or never made
+// it), or why the shop could not be asked.
+func (f *Fleet) Webhooks(ctx context.Context, s shop.Shop) string {
+	c, err := f.client(ctx, s)
+	if err != nil {
+		return "unknown: " + err.Error()
+	}
+	hooks, err := c.ListWebhooks(ctx)
+	if err != nil {
+		return "unknown: list the shop's webhooks: " + err.Error()
+	}
+	var out []string
+	for _, w := range hooks {
+		if hookreg.SameURL(w.DeliveryURL, f.hookURL(s)) {
+			out = append(out, w.Topic+" "+w.Status)
+		}
+	}
+	if len(out) == 0 {
+		return "none"
+	}
+	slices.Sort(out)
+	return strings.Join(out, ", ")
+}
+
+// hookURL is where the shop's webhooks deliver.
+func (f *Fleet) hookURL(s shop.Shop) string { return strings.TrimRight(f.WebhookURL, "/") + "/" + s.ID }
+
+// client is a REST client for the shop with its own key.
+func (f *Fleet) client(ctx context.Context, s shop.Shop) (hookreg.Shop, error) {
+	sec, err := f.Shops.Secrets(ctx, s.ID)
+	if err != nil {
+		return nil, fmt.Errorf("read the shop's key: %w", err)
+	}
+	if sec.ConsumerKey == "" {
+		return nil, errors.New("the shop's key is forgotten (disconnected)")
+	}
+	return f.Shop(s.URL, wooapi.Key{ConsumerKey: sec.ConsumerKey, ConsumerSecret: sec.ConsumerSecret})
 }

@@ -133,7 +133,24 @@ func TestDisconnectUnreachableShop(t *testing.T) {
 	}
 	// Again: nothing left to remove with, and nothing breaks.
 	d, err = h.f.Disconnect(context.Background(), "https://a.example")
-	if err != nil || !strings.Contains(d.WebhookError, "already forgotten") {
+	if err != nil || !strings.Contains(d.WebhookError, "forgotten") {
 		t.Fatalf("Disconnect again: %+v, %v", d, err)
+	}
+}
+
+func TestWebhooks(t *testing.T) {
+	h := newHarness(t, "https://a.example")
+	a := shop.ID("https://a.example")
+	h.shops["https://a.example"].hooks = []wooapi.Webhook{
+		{ID: 1, Topic: "order.created", Status: "disabled", DeliveryURL: hub + "/" + a},
+		{ID: 3, Topic: "order.created", Status: "active", DeliveryURL: "https://other.example/x"},
+	}
+	s, _ := h.store.Get(context.Background(), a)
+	if got := h.f.Webhooks(context.Background(), s); got != "order.created disabled" {
+		t.Fatalf("Webhooks = %q", got)
+	}
+	h.shops["https://a.example"].hooks = nil
+	if got := h.f.Webhooks(context.Background(), s); got != "none" {
+		t.Fatalf("Webhooks of a shop without ours = %q", got)
 	}
 }
