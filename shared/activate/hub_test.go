@@ -16,9 +16,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
+	"github.com/logistos-sync/logistos-sync/internal/shoptest"
 	"github.com/logistos-sync/logistos-sync/shared/config"
 	"github.com/logistos-sync/logistos-sync/shared/metrics"
-	"github.com/logistos-sync/logistos-sync/shared/outbound"
 	"github.com/logistos-sync/logistos-sync/shared/shop"
 	"github.com/logistos-sync/logistos-sync/shared/state"
 	"github.com/logistos-sync/logistos-sync/shared/wooapi"
@@ -248,9 +248,7 @@ func TestHubStateIsPerShop(t *testing.T) {
 // A hub's shop clients are guarded as the home shop's: a shop on loopback
 // is refused at dial time unless private shops are allowed.
 func TestNewGuardsAHubsShops(t *testing.T) {
-	var hits atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
-	t.Cleanup(srv.Close)
+	srv := shoptest.Start(t)
 	for _, allow := range []bool{false, true} {
 		cfg := config.Activate{WebhookSecret: config.Secret{Literal: "s"}, WebhookURL: "https://hooks.example/woocommerce/webhook", AllowPrivateShops: allow}
 		h, err := New(cfg, aws.Config{Region: "eu-west-1"}, slog.New(slog.DiscardHandler), metrics.New(io.Discard, ""))
@@ -264,14 +262,7 @@ func TestNewGuardsAHubsShops(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		before := hits.Load()
-		err = sh.Shop.CheckKey(context.Background())
-		if refused := errors.Is(err, outbound.ErrForbiddenAddress); refused == allow {
-			t.Errorf("AllowPrivateShops %v: CheckKey = %v", allow, err)
-		}
-		if reached := hits.Load() > before; reached != allow {
-			t.Errorf("AllowPrivateShops %v: the shop was reached: %v", allow, reached)
-		}
+		srv.Guarded(t, allow, sh.Shop.CheckKey)
 	}
 }
 

@@ -3,12 +3,10 @@ package wooapi
 import (
 	"context"
 	"errors"
-	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 	"testing"
 
+	"github.com/logistos-sync/logistos-sync/internal/shoptest"
 	"github.com/logistos-sync/logistos-sync/shared/outbound"
 )
 
@@ -18,13 +16,7 @@ import (
 // tried once. With private shops allowed (local runs) the same shop is
 // reached.
 func TestShopClientRefusesLoopbackShop(t *testing.T) {
-	var hits atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hits.Add(1)
-		w.Header().Set("Content-Type", "application/json")
-		w.Write([]byte("[]"))
-	}))
-	t.Cleanup(srv.Close)
+	srv := shoptest.Start(t)
 	key := Key{ConsumerKey: "ck_test", ConsumerSecret: "cs_test"}
 
 	c, err := NewClient(NewHTTPClient(false), srv.URL, key)
@@ -43,15 +35,15 @@ func TestShopClientRefusesLoopbackShop(t *testing.T) {
 	if !strings.Contains(err.Error(), "a loopback address: refused") || strings.Contains(err.Error(), key.ConsumerSecret) {
 		t.Errorf("error %q: want the refusal, without the key", err)
 	}
-	if hits.Load() != 0 {
-		t.Fatalf("the loopback shop saw %d requests, want 0", hits.Load())
+	if srv.Hits() != 0 {
+		t.Fatalf("the loopback shop saw %d requests, want 0", srv.Hits())
 	}
 
 	allowed, err := NewClient(NewHTTPClient(true), srv.URL, key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := allowed.CheckKey(context.Background()); err != nil || hits.Load() != 1 {
-		t.Errorf("with private shops allowed: CheckKey = %v, %d requests; want nil, 1", err, hits.Load())
+	if err := allowed.CheckKey(context.Background()); err != nil || srv.Hits() != 1 {
+		t.Errorf("with private shops allowed: CheckKey = %v, %d requests; want nil, 1", err, srv.Hits())
 	}
 }
