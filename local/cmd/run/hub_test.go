@@ -239,3 +239,22 @@ func tail(s string, n int) string {
 	}
 	return s
 }
+
+// A hub has no home shop: HUB=true with STORE_URL set is refused before
+// anything starts, rather than run as a single-shop stack.
+func TestRunHubRefusesAStoreURL(t *testing.T) {
+	port := freePort(t)
+	for k, v := range map[string]string{envHub: "true", envPort: port, envAWSPort: freePort(t), config.StoreURL: "https://shop.example"} {
+		t.Setenv(k, v)
+	}
+	err := run(context.Background(), slog.New(slog.DiscardHandler), io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "unset STORE_URL") {
+		t.Fatalf("run: %v, want a refusal naming STORE_URL", err)
+	}
+	// Nothing was left listening.
+	ln, lerr := (&net.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:"+port)
+	if lerr != nil {
+		t.Fatalf("the API's port is still taken: %v", lerr)
+	}
+	ln.Close()
+}
