@@ -82,6 +82,7 @@ lint-template:
 	else echo "SKIPPED cfn-lint: not installed (pip install cfn-lint); CI runs it"; fi
 
 ## run: the whole pipeline locally (embedded AWS, webhook on :3000, forwarder, Logistos capture)
+##   as a hub with two stand-in shops to connect: HUB=true make run (settings: go -C local run ./cmd/run -h)
 # Built, then exec'd (not `go run`, which exits 1 after Ctrl-C), so that
 # Ctrl-C ends `make run` cleanly with status 0.
 run:

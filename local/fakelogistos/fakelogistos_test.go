@@ -201,6 +201,16 @@ func TestPrintSummarisesBursts(t *testing.T) {
 		at   time.Duration // on the test's clock
 		body string
 	}
+	// A hub's two shops backfilling at once: the counts name each shop.
+	hub := func(n int, every time.Duration) []post {
+		var ps []post
+		for i := range n {
+			shop := []string{"http://a.example", "http://b.example"}[i%2]
+			body := strings.Replace(backfill(10*i), `"source":"woocommerce",`, `"source":"woocommerce","store_url":"`+shop+`",`, 1)
+			ps = append(ps, post{time.Duration(i) * every, body})
+		}
+		return ps
+	}
 	burst := func(n int, start, every time.Duration) []post {
 		var ps []post
 		for i := range n {
@@ -222,6 +232,9 @@ func TestPrintSummarisesBursts(t *testing.T) {
 			"── Logistos received 21 POSTs, 210 orders (order.backfill 210), 6 KB, 105 orders/s; 210 orders in this burst so far",
 			"── Logistos received 1 POSTs, 10 orders (order.backfill 10)",
 			"burst over: 220 orders counted in 2.1s, not printed (the first 3 payloads were)",
+		}},
+		{"two shops' backfills", hub(10, 100*time.Millisecond), 5 * time.Second, FullPayloads, 1, []string{
+			"── Logistos received 7 POSTs, 70 orders (order.backfill 70), 2 KB, 117 orders/s, from http://a.example 30, http://b.example 40; 70 orders in this burst so far",
 		}},
 		{"an order by hand after a burst", append(burst(5, 0, 100*time.Millisecond), post{10 * time.Second, created}), 20 * time.Second, FullPayloads + 1, 1, []string{
 			"burst over: 20 orders counted", `"id": 9001`,

@@ -31,15 +31,22 @@ type burst struct {
 	orders  int
 	bytes   int
 	events  map[string]int // orders counted by event, since the last summary
-	since   time.Time      // start of what the next summary line covers
-	total   int            // orders of the burst counted, not printed
-	flush   *time.Timer    // prints the burst's last counts once it ends
+	// shops counts orders by store_url since the last summary; named in
+	// the summary once the burst has had orders of more than one shop (a
+	// hub's backfills), so that each shop's progress shows.
+	shops map[string]int
+	shop  string      // the burst's first store_url
+	many  bool        // orders of another store_url than shop arrived
+	since time.Time   // start of what the next summary line covers
+	total int         // orders of the burst counted, not printed
+	flush *time.Timer // prints the burst's last counts once it ends
 }
 
 // payloadCounts are the parts of a payload a summary counts.
 type payloadCounts struct {
-	Event  string            `json:"event"`
-	Orders []json.RawMessage `json:"orders"`
+	Event    string            `json:"event"`
+	StoreURL string            `json:"store_url"`
+	Orders   []json.RawMessage `json:"orders"`
 }
 
 // printBurst prints r in full, or counts it once the burst has had its
@@ -68,6 +75,14 @@ func (s *Server) printBurst(r *Request, full func()) {
 	}
 	b.posts, b.orders, b.bytes, b.total = b.posts+1, b.orders+n, b.bytes+len(r.Body), b.total+n
 	b.events[p.Event] += n
+	if b.shops == nil {
+		b.shops = map[string]int{}
+	}
+	b.shops[p.StoreURL] += n
+	if b.shop == "" {
+		b.shop = p.StoreURL
+	}
+	b.many = b.many || p.StoreURL != b.shop
 	if now.Sub(b.since) >= SummaryEvery {
 		s.summary(now)
 	}
@@ -95,9 +110,18 @@ func (s *Server) summary(now time.Time) {
 		events = append(events, fmt.Sprintf("%s %d", e, n))
 	}
 	sort.Strings(events)
-	fmt.Fprintf(s.Print, "── Logistos received %d POSTs, %d orders (%s), %d KB%s; %d orders in this burst so far\n",
-		b.posts, b.orders, strings.Join(events, ", "), b.bytes/1024, rate, b.total)
-	b.posts, b.orders, b.bytes, b.events, b.since = 0, 0, 0, nil, now
+	from := ""
+	if b.many {
+		shops := make([]string, 0, len(b.shops))
+		for u, n := range b.shops {
+			shops = append(shops, fmt.Sprintf("%s %d", u, n))
+		}
+		sort.Strings(shops)
+		from = ", from " + strings.Join(shops, ", ")
+	}
+	fmt.Fprintf(s.Print, "── Logistos received %d POSTs, %d orders (%s), %d KB%s%s; %d orders in this burst so far\n",
+		b.posts, b.orders, strings.Join(events, ", "), b.bytes/1024, rate, from, b.total)
+	b.posts, b.orders, b.bytes, b.events, b.shops, b.since = 0, 0, 0, nil, nil, now
 }
 
 // endBurst prints a burst's last counts and its total; the next payload

@@ -67,6 +67,9 @@ type Options struct {
 	// https ("The callback_url needs to be over SSL"), as the shop does
 	// without it.
 	AllowLoopbackHTTPCallback bool
+	// PlaceOrderRoute serves POST PathPlaceOrder, which places one order and
+	// delivers its webhooks (make run's shops).
+	PlaceOrderRoute bool
 }
 
 // Shop is a stand-in WooCommerce. Safe for concurrent use.
@@ -203,6 +206,10 @@ func (s *Shop) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	if r.URL.Path == PathAuthorize || r.URL.Path == PathAccessGranted {
 		s.serveAuth(w, r)
+		return
+	}
+	if r.URL.Path == PathPlaceOrder && s.opts.PlaceOrderRoute {
+		s.servePlaceOrder(w, r)
 		return
 	}
 	route, id := parseRoute(r.URL.Path)

@@ -79,8 +79,9 @@ type Activation struct {
 	// fails with it.
 	Err error
 	Log *slog.Logger
-	// OnReport, when set, is called with each run's final report.
-	OnReport func(activate.Report)
+	// OnReport, when set, is called with each run's shop (its store_url,
+	// "" for the home shop) and final report.
+	OnReport func(storeURL string, rep activate.Report)
 
 	ctx     context.Context
 	wg      sync.WaitGroup
@@ -106,7 +107,7 @@ func (a *Activation) Start(_ context.Context, ref, storeURL string) error {
 				a.reports = append(a.reports, rep)
 				a.mu.Unlock()
 				if a.OnReport != nil {
-					a.OnReport(rep)
+					a.OnReport(storeURL, rep)
 				}
 				return
 			}

@@ -17,9 +17,14 @@
 // denies; when the key arrives, activation runs in this process, so the
 // whole connect → handoff → webhook → backfill chain runs on one machine.
 //
+// HUB=true runs it as a hub instead (hub.go): no STORE_URL, the shops
+// table sealed under a KMS key, two stand-in shops (SHOP_PORT and
+// SHOP_PORT+1) to connect through connect's routes, each shop's webhook
+// route, and reconcile's sweeps fanned out per shop on the sweep queue.
+//
 // Settings come from the functions' variables (STORE_URL, FORWARD_TOPICS,
 // LOGISTOS_ORDERS_URL, WEBHOOK_SECRET, WOO_CONSUMER_KEY, WOO_CONSUMER_SECRET,
-// RECONCILE_GRACE, LOG_LEVEL) plus PORT, AWS_PORT and RECONCILE_EVERY.
+// RECONCILE_GRACE, LOG_LEVEL) plus PORT, AWS_PORT, RECONCILE_EVERY and HUB.
 // Ctrl-C stops everything and exits 0.
 package main
 
@@ -65,6 +70,8 @@ const (
 	// that an order reaches the waiting queue in seconds when the stand-in
 	// Logistos is taken down.
 	envRetryEvery = "RETRY_EVERY"
+	// envHub runs make run as a hub (hub.go).
+	envHub = "HUB"
 	// envShopPort and envShopOrders shape the stand-in shop started when
 	// STORE_URL is unset (make activate's stand-ins take other, free ports).
 	envShopPort           = "SHOP_PORT"
@@ -103,6 +110,9 @@ It takes no flags; settings are environment variables:
                        of the schedule (10s, 30s, 90s, 8m; slower while Logistos
                        is down), e.g. 2s to watch an outage in a minute
   LOG_LEVEL            info; debug also prints the metric lines
+  HUB                  true runs a hub (STORE_URL unset): two stand-in shops on
+                       $SHOP_PORT and $SHOP_PORT+1, each connected through
+                       connect's routes, its orders sent with its own store_url
 `
 
 func main() {
@@ -146,15 +156,19 @@ func run(ctx context.Context, log *slog.Logger, out io.Writer) error {
 	retryEvery := env.Duration(envRetryEvery, 0, time.Second, 12*time.Hour)
 	shopPort := env.Int(envShopPort, defaultFakeShopPort, 1, maxPort)
 	shopOrders := env.Int(envShopOrders, defaultFakeShopOrders, 0, maxFakeShopOrders)
+	hub := env.Bool(envHub, false)
 	if err := env.Err(); err != nil {
 		return err
 	}
+	if hub {
+		return runHub(ctx, log, out, hubSettings{port: port, awsPort: awsPort, shopPort: shopPort, shopOrders: shopOrders,
+			secret: secretValue, every: every, retryEvery: retryEvery})
+	}
 
 	// The listener first, so a busy port fails before anything starts.
-	ln, err := net.Listen("tcp", net.JoinHostPort(loopback, strconv.Itoa(port)))
+	ln, err := listenAPI(port)
 	if err != nil {
-		return fmt.Errorf("listen for the webhook on port %d: %w (another `make run` running? choose another port with %s, e.g. %s=%d make run, "+
-			"and give make demo and make activate WEBHOOK_URL=http://127.0.0.1:%d%s)", port, err, envPort, envPort, port+1, port+1, pipeline.WebhookPath)
+		return err
 	}
 	defer ln.Close()
 
@@ -169,7 +183,7 @@ func run(ctx context.Context, log *slog.Logger, out io.Writer) error {
 
 	shopLine, standIn := "STORE_URL (not started here)", ""
 	if os.Getenv(config.StoreURL) == "" {
-		stop, err := standInShop(shopPort, shopOrders)
+		stop, err := standInShop(shopPort, shopOrders, false)
 		if err != nil {
 			// The rest works without it (another make run or make activate
 			// may hold the port): say so and go on.
@@ -187,10 +201,7 @@ func run(ctx context.Context, log *slog.Logger, out io.Writer) error {
 	}
 	defer st.Close()
 
-	metricsOut := io.Discard
-	if logging.ParseLevel(os.Getenv(config.LogLevel)) == slog.LevelDebug {
-		metricsOut = os.Stderr
-	}
+	metricsOut := metricsWriter()
 	vars := settings(capture, shopPort)
 	fns, err := pipeline.New(st, vars, log, metricsOut)
 	if err != nil {
@@ -233,6 +244,16 @@ func run(ctx context.Context, log *slog.Logger, out io.Writer) error {
 	conn.Activation.Wait()
 	log.Info("local pipeline stopped")
 	return err
+}
+
+// listenAPI listens on the API's port, or says how to choose another.
+func listenAPI(port int) (net.Listener, error) {
+	ln, err := net.Listen("tcp", net.JoinHostPort(loopback, strconv.Itoa(port)))
+	if err != nil {
+		return nil, fmt.Errorf("listen for the webhook on port %d: %w (another `make run` running? choose another port with %s, e.g. %s=%d make run, "+
+			"and give make demo and make activate WEBHOOK_URL=http://127.0.0.1:%d%s)", port, err, envPort, envPort, port+1, port+1, pipeline.WebhookPath)
+	}
+	return ln, nil
 }
 
 // reconciler builds reconcile as functions/reconcile does, on the local
@@ -296,13 +317,13 @@ func localShopURL(port int) string { return "http://" + net.JoinHostPort(loopbac
 
 // standInShop serves a stand-in WooCommerce with n orders on port; its app
 // authorization may call back make run's plain-http callback on this
-// machine.
-func standInShop(port, n int) (func(), error) {
+// machine. With placeOrders it also serves fakewoo.PathPlaceOrder.
+func standInShop(port, n int, placeOrders bool) (func(), error) {
 	ln, err := net.Listen("tcp", net.JoinHostPort(loopback, strconv.Itoa(port)))
 	if err != nil {
 		return nil, fmt.Errorf("stand-in shop: %w", err)
 	}
-	shop := fakewoo.New(fakewoo.Options{Orders: n, AllowLoopbackHTTPCallback: true})
+	shop := fakewoo.New(fakewoo.Options{Orders: n, AllowLoopbackHTTPCallback: true, PlaceOrderRoute: placeOrders})
 	shop.URL = localShopURL(port)
 	srv := &http.Server{Handler: shop, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
@@ -326,20 +347,25 @@ func connector(ctx context.Context, st *stack.Stack, vars map[string]string, web
 	if err != nil {
 		return nil, err
 	}
-	c.Activation.OnReport = func(rep activate.Report) { printActivation(out, rep) }
+	c.Activation.OnReport = func(storeURL string, rep activate.Report) { printActivation(out, storeURL, rep) }
 	return c, nil
 }
 
 // printActivation tells the make run terminal what the activation that a
-// connect started did (its full report is in the logs).
-func printActivation(out io.Writer, rep activate.Report) {
+// connect started did (its full report is in the logs); a hub's names its
+// shop (storeURL, "" for the home shop).
+func printActivation(out io.Writer, storeURL string, rep activate.Report) {
+	name := "Activation"
+	if storeURL != "" {
+		name += " of " + storeURL
+	}
 	switch {
 	case rep.Outcome != "":
-		fmt.Fprintf(out, "── Activation: %s: %s\n", rep.Outcome, rep.Detail)
+		fmt.Fprintf(out, "── %s: %s: %s\n", name, rep.Outcome, rep.Detail)
 	case !rep.OK:
-		fmt.Fprintf(out, "── Activation failed: %s\n", rep.Error)
+		fmt.Fprintf(out, "── %s failed: %s\n", name, rep.Error)
 	default:
-		line := "── Activation done:"
+		line := "── " + name + " done:"
 		if rep.Key != nil {
 			line += " key " + rep.Key.Outcome + ","
 		}
