@@ -138,6 +138,21 @@ func TestRequiredAlarms(t *testing.T) {
 	}
 	webhookFloodAlarm(t, tpl)
 
+	// A hub: a shop disconnected (its key refused 3 sweeps in a row) stops
+	// sending orders until its owner connects again; the operator must know.
+	hub := loadHub(t)
+	var disconnected bool
+	for _, a := range hub.OfType("AWS::CloudWatch::Alarm") {
+		for _, m := range alarmMetrics(a) {
+			if _, target, _ := dimension(m); Get(m, "Namespace") == metrics.Namespace && Get(m, "MetricName") == metrics.ShopsDisconnected && target == "ReconcileFunction" {
+				disconnected = true
+			}
+		}
+	}
+	if !disconnected {
+		t.Error("a hub has no alarm on ShopsDisconnected of ReconcileFunction")
+	}
+
 	// The one failure a shop never notices: WooCommerce disabled the webhook.
 	// Orders queued, not merely received: deliveries that arrive but are
 	// dropped or fail must not keep it quiet.
@@ -177,7 +192,12 @@ var (
 // reports that it is complete), every stack output it names exists, make
 // redrive is given its queues, and an aws CLI payload is read as JSON.
 func TestAlarmDescriptionsNameAWorkingStep(t *testing.T) {
-	tpl := load(t)
+	for view, tpl := range views(t) {
+		t.Run(view, func(t *testing.T) { alarmDescriptionsNameAWorkingStep(t, tpl) })
+	}
+}
+
+func alarmDescriptionsNameAWorkingStep(t *testing.T, tpl *Template) {
 	for id, a := range tpl.OfType("AWS::CloudWatch::Alarm") {
 		d, _ := Get(a, "Properties", "AlarmDescription").(string)
 		if d == "" || len(d) > 1024 {
