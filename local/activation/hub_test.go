@@ -347,6 +347,9 @@ func TestHubActivatesEachShopApart(t *testing.T) {
 	if err != nil || sec.WebhookSecret == secrets[idA] {
 		t.Fatalf("reconnect kept the webhook secret (%v)", err)
 	}
+	if sec.PreviousWebhookSecret != "" {
+		t.Error("the replaced webhook secret is still taken after the webhook step gave the shop the new one")
+	}
 	hooks := ourWebhooks(e.a, webhookURL+"/"+idA)
 	if len(hooks) != 1 || hooks[0].ID != hookA || hooks[0].Secret != sec.WebhookSecret {
 		t.Errorf("after the reconnect A has %d webhooks at its URL, want #%d with the new secret", len(hooks), hookA)

@@ -175,6 +175,12 @@ func (h *Handler) adoptInHub(ctx context.Context, pk wookey.PendingKey) error {
 		return err
 	}
 	sec := shop.Secrets{WebhookSecret: hookSecret, ConsumerKey: pk.ConsumerKey, ConsumerSecret: pk.ConsumerSecret}
+	// A reconnect: the shop signs with the old secret until the webhook
+	// step sends it the new one, so the webhook still takes the old one
+	// until then (retirePrevious).
+	if old, err := h.Shops.Secrets(ctx, h.shopID); err == nil && old.WebhookSecret != "" {
+		sec.PreviousWebhookSecret = old.WebhookSecret
+	}
 	if err := h.Shops.SetSecrets(ctx, h.shopID, sec); err != nil {
 		return fmt.Errorf("store the shop's key and webhook secret: %w", err)
 	}
@@ -267,6 +273,20 @@ func (k shopKeys) Key(ctx context.Context, refresh bool) (wooapi.Key, error) {
 		return wooapi.Key{}, wookey.ErrNoKey
 	}
 	return wooapi.Key{ConsumerKey: sec.ConsumerKey, ConsumerSecret: sec.ConsumerSecret}, nil
+}
+
+// retirePrevious stops the webhook taking a hub shop's replaced secret,
+// once the webhook step has given the shop the new one. A failure only
+// leaves the old secret taken a while longer: logged, not returned.
+func (h *Handler) retirePrevious(ctx context.Context, log *slog.Logger) {
+	sec, err := h.Shops.Secrets(ctx, h.shopID)
+	if err == nil && sec.PreviousWebhookSecret != "" {
+		sec.PreviousWebhookSecret = ""
+		err = h.Shops.SetSecrets(ctx, h.shopID, sec)
+	}
+	if err != nil {
+		log.LogAttrs(ctx, slog.LevelWarn, "previous webhook secret not retired", slog.String("error", err.Error()))
+	}
 }
 
 // shopSecret is a hub shop's webhook secret, from the shops store.

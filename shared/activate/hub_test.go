@@ -151,8 +151,14 @@ func TestHubAdoptsTheKeyForItsShop(t *testing.T) {
 	if _, err := h.Handle(ctx, Event{StoreURL: u, PendingKey: ref, Steps: []string{StepHandoff}}); err != nil {
 		t.Fatal(err)
 	}
-	if again, _ := shops.Secrets(ctx, id); again.WebhookSecret == sec.WebhookSecret || len(again.WebhookSecret) != WebhookSecretLength {
+	again, _ := shops.Secrets(ctx, id)
+	if again.WebhookSecret == sec.WebhookSecret || len(again.WebhookSecret) != WebhookSecretLength {
 		t.Error("a reconnect kept the webhook secret")
+	}
+	// Until the webhook step gives the shop the new secret, the old one
+	// still signs its deliveries: kept as the previous.
+	if again.PreviousWebhookSecret != sec.WebhookSecret {
+		t.Error("a reconnect dropped the secret the shop still signs with")
 	}
 }
 

@@ -77,6 +77,9 @@ func (h *Handler) webhook(ctx context.Context, log *slog.Logger, shop *wooapi.Cl
 	whose := "the deployment's"
 	if h.hub() {
 		whose = "the shop's own"
+		if !ev.DryRun {
+			h.retirePrevious(ctx, log)
+		}
 	}
 	rep.Detail = fmt.Sprintf("webhooks %s deliver to %s, active, with %s secret", plan.Webhooks(), h.WebhookURL, whose)
 	if ev.DryRun {

@@ -43,9 +43,13 @@ type Shop struct {
 // Secrets are what the stack holds for one shop: the secret its webhook
 // deliveries are signed with and its REST API key. Never logged.
 type Secrets struct {
-	WebhookSecret  string `json:"webhook_secret,omitempty"`
-	ConsumerKey    string `json:"consumer_key,omitempty"`
-	ConsumerSecret string `json:"consumer_secret,omitempty"`
+	WebhookSecret string `json:"webhook_secret,omitempty"`
+	// PreviousWebhookSecret is the secret a reconnect replaced, still taken
+	// until activation has given the shop's webhook the new one: deliveries
+	// the shop signs meanwhile are not refused.
+	PreviousWebhookSecret string `json:"previous_webhook_secret,omitempty"`
+	ConsumerKey           string `json:"consumer_key,omitempty"`
+	ConsumerSecret        string `json:"consumer_secret,omitempty"`
 }
 
 // ErrNotFound means no shop has that id.

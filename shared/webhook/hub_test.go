@@ -273,3 +273,28 @@ var errKMS = errorString("shops: the secrets of shop x: AccessDeniedException")
 type errorString string
 
 func (e errorString) Error() string { return string(e) }
+
+// Between a shop's reconnect (a new secret stored) and its activation's
+// webhook step (the shop told the new secret), the shop still signs with
+// the old one: that delivery is taken, not refused, while the store keeps
+// the previous secret; once activation retires it, it is refused.
+func TestHubTakesThePreviousSecretUntilRetired(t *testing.T) {
+	mem := shop.NewMemory()
+	hs, s := newHubHarness(t, mem)
+	ctx := context.Background()
+	old := secretOf(s.a)
+	if err := mem.SetSecrets(ctx, s.a.ID, shop.Secrets{WebhookSecret: "whsec-new", PreviousWebhookSecret: old}); err != nil {
+		t.Fatal(err)
+	}
+	for _, sig := range []string{old, "whsec-new"} {
+		if resp := hs.do(t, toShop(t, s.a.ID, sig)); resp.StatusCode != 200 {
+			t.Fatalf("signed with %q during the switch: status %d, want 200", sig, resp.StatusCode)
+		}
+	}
+	if err := mem.SetSecrets(ctx, s.a.ID, shop.Secrets{WebhookSecret: "whsec-new"}); err != nil {
+		t.Fatal(err)
+	}
+	if resp := hs.do(t, toShop(t, s.a.ID, old)); resp.StatusCode != 401 {
+		t.Fatalf("signed with the retired secret: status %d, want 401", resp.StatusCode)
+	}
+}

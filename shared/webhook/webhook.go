@@ -246,7 +246,8 @@ type shopSecret struct {
 // activation has not stored one yet.
 var errNoShopSecret = errors.New("the shop has no webhook secret yet")
 
-// Values returns the shop's one webhook secret.
+// Values returns the shop's webhook secret, then the one it replaced while
+// activation has not yet given the shop the new one.
 func (s shopSecret) Values(ctx context.Context) ([][]byte, error) {
 	sec, err := s.store.Secrets(ctx, s.id)
 	if err != nil {
@@ -254,6 +255,9 @@ func (s shopSecret) Values(ctx context.Context) ([][]byte, error) {
 	}
 	if sec.WebhookSecret == "" {
 		return nil, errNoShopSecret
+	}
+	if sec.PreviousWebhookSecret != "" {
+		return [][]byte{[]byte(sec.WebhookSecret), []byte(sec.PreviousWebhookSecret)}, nil
 	}
 	return [][]byte{[]byte(sec.WebhookSecret)}, nil
 }
