@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/logistos-sync/logistos-sync/shared/metrics"
 	"github.com/logistos-sync/logistos-sync/shared/shop"
@@ -53,6 +54,24 @@ const (
 	JobTimeout = 2 * time.Minute
 )
 
+// A hub's quiet shops: most shops of a hub take a few orders a week, and a
+// sweep's cost (mostly the KMS call that opens the shop's key) is the same
+// whatever it finds.
+const (
+	// QuietAfter is how long a shop's sweeps must have seen no order (and it
+	// must have been connected) before it counts as quiet.
+	QuietAfter = 24 * time.Hour
+	// QuietEvery is how often a quiet shop is swept instead of every run:
+	// an order its webhook missed reaches Logistos within about an hour,
+	// and its first order makes it busy again.
+	QuietEvery = time.Hour
+	// dueSlack keeps a run that starts a little early (the schedule's
+	// jitter) from skipping a quiet shop for one more interval.
+	dueSlack = time.Minute
+	// readConcurrency is how many shops' documents the fan-out reads at once.
+	readConcurrency = 16
+)
+
 // sweepBatch is the most jobs one SendMessageBatch takes (SQS's limit).
 const sweepBatch = 10
 
@@ -69,9 +88,12 @@ type Job struct {
 // FanOutReport is what a hub's scheduled run put on the sweep queue.
 type FanOutReport struct {
 	Shops     int `json:"shops"`     // in the shops table
-	Connected int `json:"connected"` // of them connected: one job each
-	Queued    int `json:"queued"`    // jobs SQS took (0 in a dry run)
-	Failed    int `json:"failed,omitempty"`
+	Connected int `json:"connected"` // of them connected
+	// Quiet are connected shops left for a later run: quiet for QuietAfter
+	// and swept within QuietEvery.
+	Quiet  int `json:"quiet,omitempty"`
+	Queued int `json:"queued"` // jobs SQS took (0 in a dry run)
+	Failed int `json:"failed,omitempty"`
 }
 
 // Invoke is the function's entry point: the schedule's and a person's
@@ -115,7 +137,7 @@ func (h *Handler) fanOut(ctx context.Context, ev Event) (Report, error) {
 		fo, err = h.queueSweeps(ctx, ev.DryRun)
 		rep.FanOut = &fo
 		rep.Outcome = OutcomeQueued
-		rep.Detail = fmt.Sprintf("%d of %d shops connected; %d sweep jobs queued", fo.Connected, fo.Shops, fo.Queued)
+		rep.Detail = fmt.Sprintf("%d of %d shops connected; %d sweep jobs queued, %d quiet shops left for a later run", fo.Connected, fo.Shops, fo.Queued, fo.Quiet)
 		if ev.DryRun {
 			rep.Outcome, rep.Detail = OutcomeWouldDo, fmt.Sprintf("would queue a sweep of each of the %d connected shops", fo.Connected)
 		}
@@ -148,6 +170,10 @@ func (h *Handler) queueSweeps(ctx context.Context, dry bool) (FanOutReport, erro
 	if dry {
 		return fo, nil
 	}
+	if shops, err = h.due(ctx, shops); err != nil {
+		return fo, err
+	}
+	fo.Quiet = fo.Connected - len(shops)
 	var errs []error
 	for start := 0; start < len(shops); start += sweepBatch {
 		batch := shops[start:min(start+sweepBatch, len(shops))]
@@ -172,6 +198,42 @@ func (h *Handler) queueSweeps(ctx context.Context, dry bool) (FanOutReport, erro
 		return fo, fmt.Errorf("queue the sweep jobs (%d of %d not queued): %w", fo.Failed, fo.Connected, errors.Join(errs...))
 	}
 	return fo, nil
+}
+
+// due returns the shops this run sweeps: every busy shop, and a quiet one
+// (no order in its sweeps for QuietAfter) once every QuietEvery. A shop
+// whose document cannot be read is swept: sweeping costs cents, missing
+// an order does not.
+func (h *Handler) due(ctx context.Context, shops []shop.Shop) ([]shop.Shop, error) {
+	now := h.now()
+	skip := make([]bool, len(shops))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(readConcurrency)
+	for i, s := range shops {
+		g.Go(func() error {
+			raw, _, err := state.ForShop(h.State, s.ID).Get(gctx, StateID)
+			var d doc
+			if err != nil || raw == nil || json.Unmarshal(raw, &d) != nil {
+				return nil
+			}
+			active := d.LastActive
+			if s.ConnectedAt.After(active) {
+				active = s.ConnectedAt
+			}
+			skip[i] = d.Unauthorized == 0 && now.Sub(active) >= QuietAfter && now.Sub(d.LastRun) < QuietEvery-dueSlack
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	out := shops[:0:0]
+	for i, s := range shops {
+		if !skip[i] {
+			out = append(out, s)
+		}
+	}
+	return out, nil
 }
 
 // HandleJobs sweeps each job's shop, all of the batch at once, and reports

@@ -227,3 +227,92 @@ func TestInvokeAsLambdaHandler(t *testing.T) {
 		t.Fatalf("a shop: %s %v", out, err)
 	}
 }
+
+// A quiet shop (no order in its sweeps' windows for QuietAfter, and
+// connected that long) is swept once every QuietEvery instead of every run;
+// a busy one, a new one, one never swept, one whose key was just refused,
+// and one whose document cannot be read are swept every run.
+func TestFanOutSweepsQuietShopsHourly(t *testing.T) {
+	h, q := newHub(t)
+	now := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
+	h.Now = func() time.Time { return now }
+	ctx := context.Background()
+	long := now.Add(-30 * 24 * time.Hour)
+	put := func(n int, connectedAt time.Time, d *doc, raw string) string {
+		s := addShop(t, h, n, shop.Connected)
+		s.ConnectedAt = connectedAt
+		if err := h.Shops.Put(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+		if d != nil {
+			raw = string(mustJSON(d))
+		}
+		if raw != "" {
+			if _, err := state.ForShop(h.State, s.ID).Put(ctx, StateID, []byte(raw), 0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return job(t, s)
+	}
+	quietRecent := put(1, long, &doc{LastRun: now.Add(-20 * time.Minute), LastActive: now.Add(-48 * time.Hour)}, "")
+	quietDue := put(2, long, &doc{LastRun: now.Add(-60 * time.Minute), LastActive: now.Add(-48 * time.Hour)}, "")
+	busy := put(3, long, &doc{LastRun: now.Add(-15 * time.Minute), LastActive: now.Add(-15 * time.Minute)}, "")
+	fresh := put(4, now.Add(-2*time.Hour), &doc{LastRun: now.Add(-15 * time.Minute)}, "")
+	never := put(5, long, nil, "")
+	refused := put(6, long, &doc{LastRun: now.Add(-15 * time.Minute), LastActive: now.Add(-48 * time.Hour), Unauthorized: 1}, "")
+	unreadable := put(7, long, nil, "{not json")
+	quietNeverActive := put(8, long, &doc{LastRun: now.Add(-15 * time.Minute)}, "")
+
+	rep, err := h.Handle(ctx, Event{})
+	if err != nil || rep.FanOut.Connected != 8 || rep.FanOut.Quiet != 2 || rep.FanOut.Queued != 6 {
+		t.Fatalf("%v %+v", err, rep.FanOut)
+	}
+	var got []string
+	for _, c := range q.calls {
+		got = append(got, c...)
+	}
+	want := []string{quietDue, busy, fresh, never, refused, unreadable}
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("queued %v\nwant %v (not %s, %s)", got, want, quietRecent, quietNeverActive)
+	}
+}
+
+// A sweep whose window holds an order marks the shop active; one that
+// finds none leaves the mark where it was.
+func TestSweepMarksTheShopActive(t *testing.T) {
+	for _, orders := range []int{0, 2} {
+		h, _ := newHub(t)
+		ctx := context.Background()
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			if r.URL.Path != "/wp-json/wc/v3/orders" {
+				w.Write([]byte("[]"))
+				return
+			}
+			var list []map[string]any
+			for i := range orders {
+				list = append(list, map[string]any{"id": i + 1, "status": "processing", "date_created_gmt": "2026-12-05T10:00:00", "date_modified_gmt": "2026-12-05T10:00:00"})
+			}
+			w.Header().Set("X-WP-Total", strconv.Itoa(orders))
+			w.Header().Set("X-WP-TotalPages", "1")
+			json.NewEncoder(w).Encode(list)
+		}))
+		t.Cleanup(srv.Close)
+		s := addShopAt(t, h, srv.URL, shop.Connected)
+		now := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
+		h.Now = func() time.Time { return now }
+		if _, err := state.ForShop(h.State, s.ID).Put(ctx, "backfill", []byte(`{"cutoff":"2026-12-05T09:00:00Z"}`), 0); err != nil {
+			t.Fatal(err)
+		}
+		h.Handle(ctx, Event{StoreURL: s.URL})
+		last, err := ReadLastSweep(ctx, h.State, s.ID)
+		raw, _, _ := state.ForShop(h.State, s.ID).Get(ctx, StateID)
+		var d doc
+		json.Unmarshal(raw, &d)
+		if err != nil || last.At.IsZero() || d.LastActive.IsZero() != (orders == 0) {
+			t.Errorf("%d orders in the window: last sweep %+v, last active %v (%v)", orders, last, d.LastActive, err)
+		}
+	}
+}

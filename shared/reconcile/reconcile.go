@@ -183,6 +183,10 @@ type doc struct {
 	// Unauthorized counts a hub shop's sweeps in a row whose REST calls got
 	// 401 (its key revoked); at DisconnectAfter the shop is disconnected.
 	Unauthorized int `json:"unauthorized,omitempty"`
+	// LastActive is the last sweep whose window held an order of the shop's
+	// (as the shop lists them, so a disabled webhook does not make a busy
+	// shop look quiet): a hub sweeps a shop quiet for QuietAfter less often.
+	LastActive time.Time `json:"last_active,omitzero"`
 }
 
 // Handle runs one sweep. Outcomes that need the owner, not a retry
@@ -361,6 +365,9 @@ func (h *Handler) window(st doc, cutoff time.Time, ev Event, now time.Time) Wind
 func (h *Handler) finish(ctx context.Context, log *slog.Logger, t *target, st doc, version int64, w Window, now time.Time, serr error, rep *Report) error {
 	st.Release()
 	st.LastRun = now.UTC()
+	if rep.OrdersSeen > 0 {
+		st.LastActive = st.LastRun
+	}
 	if serr == nil && w.End.After(st.Mark) {
 		st.Mark = w.End
 	}
