@@ -159,8 +159,6 @@ func BenchmarkFleetSweep(b *testing.B) {
 			b.Fatalf("fan-out: %v %+v", err, out)
 		}
 		fanOut += time.Since(start)
-		var wg sync.WaitGroup
-		var failed atomic.Int64
 		timed := func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 			t0 := time.Now()
 			resp, err := e.invokeJobs(ctx, ev)
@@ -171,29 +169,11 @@ func BenchmarkFleetSweep(b *testing.B) {
 			batchMu.Unlock()
 			return resp, err
 		}
-		for range reconcile.DefaultSweepConcurrency {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				p := e.poller(countingSQS{SQSAPI: e.st.SQS, calls: &sqsCalls}, timed)
-				for {
-					r, err := p.Poll(ctx)
-					if err != nil || r.Err != nil {
-						b.Errorf("sweep jobs: %v %v", err, r.Err)
-						return
-					}
-					if r.Received == 0 {
-						return
-					}
-					failed.Add(int64(len(r.Kept)))
-				}
-			}()
-		}
-		wg.Wait()
+		failed := e.consume(b, &sqsCalls, timed)
 		wall += time.Since(start)
 		b.StopTimer()
-		if failed.Load() != 0 {
-			b.Fatalf("%d sweeps failed:\n%s", failed.Load(), tail(e.logs.String(), 4000))
+		if failed != 0 {
+			b.Fatalf("%d sweeps failed:\n%s", failed, tail(e.logs.String(), 4000))
 		}
 		rest += m.requests.Load() - restBefore
 		calls += db.calls.Load() - callsBefore
