@@ -18,11 +18,9 @@ import (
 
 	"github.com/logistos-sync/logistos-sync/local/esm"
 	"github.com/logistos-sync/logistos-sync/local/fakewoo"
-	"github.com/logistos-sync/logistos-sync/shared/ledger"
 	"github.com/logistos-sync/logistos-sync/shared/logging"
 	"github.com/logistos-sync/logistos-sync/shared/reconcile"
 	"github.com/logistos-sync/logistos-sync/shared/shops"
-	"github.com/logistos-sync/logistos-sync/shared/state"
 )
 
 // UpdateItem and Scan make countingDB a shops store's client too.
@@ -125,13 +123,7 @@ func BenchmarkFleetSweep(b *testing.B) {
 		e.connect(fmt.Sprintf("s%d", i), s, 20, true, nil)
 	}
 
-	db := &countingDB{db: e.st.DynamoDB}
-	km := &countingKMS{c: e.st.KMS}
-	var sqsCalls atomic.Int64
-	l := ledger.Open(db, e.st.LedgerTable)
-	e.h.State, e.h.Ledger = &state.DynamoDB{Client: db, Table: e.st.StateTable}, l
-	e.h.Queue.(*ledger.RecordingSender).Recorder.Store = l
-	e.h.Sweeps = countingSweeps{c: e.st.SQS, calls: &sqsCalls}
+	db, km, sqsCalls := e.counted()
 
 	var (
 		wall, fanOut, batchTime          time.Duration
@@ -169,7 +161,7 @@ func BenchmarkFleetSweep(b *testing.B) {
 			batchMu.Unlock()
 			return resp, err
 		}
-		failed := e.consume(b, &sqsCalls, timed)
+		failed := e.consume(b, sqsCalls, timed)
 		wall += time.Since(start)
 		b.StopTimer()
 		if failed != 0 {

@@ -22,6 +22,20 @@ import (
 	"github.com/logistos-sync/logistos-sync/shared/state"
 )
 
+// counted makes reconcile's DynamoDB, KMS and SQS calls counted: the
+// state table, the ledger, the sweep queue, and the shops store each run
+// builds on db and km.
+func (e *hubEnv) counted() (*countingDB, *countingKMS, *atomic.Int64) {
+	db := &countingDB{db: e.st.DynamoDB}
+	km := &countingKMS{c: e.st.KMS}
+	sqsCalls := &atomic.Int64{}
+	l := ledger.Open(db, e.st.LedgerTable)
+	e.h.State, e.h.Ledger = &state.DynamoDB{Client: db, Table: e.st.StateTable}, l
+	e.h.Queue.(*ledger.RecordingSender).Recorder.Store = l
+	e.h.Sweeps = countingSweeps{c: e.st.SQS, calls: sqsCalls}
+	return db, km, sqsCalls
+}
+
 // consume runs the sweep queue's jobs as the event source mapping does at
 // the default concurrency (reconcile.DefaultSweepConcurrency pollers, each
 // taking up to reconcile.SweepBatchSize jobs an invocation) until the
@@ -100,13 +114,7 @@ func BenchmarkQuietFleet(b *testing.B) {
 			}
 		}
 	}
-	db := &countingDB{db: e.st.DynamoDB}
-	km := &countingKMS{c: e.st.KMS}
-	var sqsCalls atomic.Int64
-	l := ledger.Open(db, e.st.LedgerTable)
-	e.h.State, e.h.Ledger = &state.DynamoDB{Client: db, Table: e.st.StateTable}, l
-	e.h.Queue.(*ledger.RecordingSender).Recorder.Store = l
-	e.h.Sweeps = countingSweeps{c: e.st.SQS, calls: &sqsCalls}
+	db, km, sqsCalls := e.counted()
 
 	var (
 		mu                                                  sync.Mutex
@@ -141,7 +149,7 @@ func BenchmarkQuietFleet(b *testing.B) {
 			if want := map[bool]int{true: fleetShops, false: 0}[run == 0]; fo.Queued != want || fo.Quiet != fleetShops-want {
 				b.Fatalf("run %d queued %d sweeps (%d quiet), want %d", run, fo.Queued, fo.Quiet, want)
 			}
-			failed := e.consume(b, &sqsCalls, func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+			failed := e.consume(b, sqsCalls, func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 				t := time.Now()
 				resp, err := e.invokeJobs(ctx, ev)
 				invoked(time.Since(t), len(ev.Records))

@@ -55,12 +55,11 @@ func runHub(ctx context.Context, log *slog.Logger, out io.Writer, s hubSettings)
 	}
 	defer ln.Close()
 
-	var capture *fakelogistos.Server
-	if os.Getenv(config.LogistosOrdersURL) == "" {
-		capture = &fakelogistos.Server{Print: out}
-		if err := capture.Start(loopback + ":0"); err != nil {
-			return err
-		}
+	capture, err := startCapture(out)
+	if err != nil {
+		return err
+	}
+	if capture != nil {
 		defer capture.Close()
 	}
 

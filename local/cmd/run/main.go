@@ -172,12 +172,11 @@ func run(ctx context.Context, log *slog.Logger, out io.Writer) error {
 	}
 	defer ln.Close()
 
-	var capture *fakelogistos.Server
-	if os.Getenv(config.LogistosOrdersURL) == "" {
-		capture = &fakelogistos.Server{Print: out}
-		if err := capture.Start(net.JoinHostPort(loopback, "0")); err != nil {
-			return err
-		}
+	capture, err := startCapture(out)
+	if err != nil {
+		return err
+	}
+	if capture != nil {
 		defer capture.Close()
 	}
 
@@ -310,6 +309,19 @@ func settings(capture *fakelogistos.Server, shopPort int) map[string]string {
 		vars[config.LogistosOrdersURL] = capture.OrdersURL()
 	}
 	return vars
+}
+
+// startCapture starts the stand-in Logistos that prints what it receives,
+// unless LOGISTOS_ORDERS_URL names a real one (nil then).
+func startCapture(out io.Writer) (*fakelogistos.Server, error) {
+	if os.Getenv(config.LogistosOrdersURL) != "" {
+		return nil, nil
+	}
+	capture := &fakelogistos.Server{Print: out}
+	if err := capture.Start(net.JoinHostPort(loopback, "0")); err != nil {
+		return nil, err
+	}
+	return capture, nil
 }
 
 // localShopURL is the stand-in shop's URL.
