@@ -24,6 +24,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -31,6 +32,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/logistos-sync/logistos-sync/shared/config"
 	"github.com/logistos-sync/logistos-sync/shared/fleet"
@@ -73,6 +76,7 @@ func main() {
 // settings are the flags: where the hub's shops are.
 type settings struct {
 	shopsTable, shopsKey, stateTable, ledgerTable, webhookURL string
+	waitingQueueURL                                           string
 	allowPrivate, yes                                         bool
 }
 
@@ -89,6 +93,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 	fs.StringVar(&s.webhookURL, "webhook-url", getenv(config.WebhookURL), "the hub's webhook URL (output WebhookUrl); default $"+config.WebhookURL)
 	fs.BoolVar(&s.allowPrivate, "allow-private-shops", getenv(config.AllowPrivateShops) == "true",
 		"let shop addresses reach loopback and private networks (make run's stand-in shops only); default $"+config.AllowPrivateShops)
+	fs.StringVar(&s.waitingQueueURL, "waiting-queue-url", getenv(config.WaitingQueueURL),
+		"with list: also how many orders wait for Logistos, all shops together (output WaitingQueueUrl); default $"+config.WaitingQueueURL)
 	fs.BoolVar(&s.yes, "yes", false, "really disconnect")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -121,6 +127,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 			return err
 		}
 		printList(out, hs)
+		if s.waitingQueueURL != "" {
+			n, err := waiting(ctx, sqs.NewFromConfig(cfg), s.waitingQueueURL)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "\n%d orders wait for Logistos, all shops together (they go on by themselves once it answers)\n", n)
+		}
 	case "show":
 		h, err := f.Show(ctx, ref)
 		if err != nil {
@@ -135,6 +148,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 		printDisconnected(out, d)
 	}
 	return nil
+}
+
+// waiting counts the orders on the waiting queue, hidden ones included.
+func waiting(ctx context.Context, c *sqs.Client, url string) (int, error) {
+	out, err := c.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: &url, AttributeNames: []sqstypes.QueueAttributeName{
+		sqstypes.QueueAttributeNameApproximateNumberOfMessages, sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible,
+	}})
+	if err != nil {
+		return 0, fmt.Errorf("count the orders waiting on %s: %w", url, err)
+	}
+	n := 0
+	for _, v := range out.Attributes {
+		k, _ := strconv.Atoi(v)
+		n += k
+	}
+	return n, nil
 }
 
 // command reads the command and its shop.
@@ -194,7 +223,7 @@ func (s settings) fleet(cfg aws.Config) *fleet.Fleet {
 		},
 		LastSweep: func(ctx context.Context, id string) (fleet.Sweep, error) {
 			l, err := reconcile.ReadLastSweep(ctx, states, id)
-			return fleet.Sweep{At: l.At, Unauthorized: l.Unauthorized}, err
+			return fleet.Sweep{At: l.At, Outcome: l.Outcome, Unauthorized: l.Unauthorized}, err
 		},
 		Shop: func(storeURL string, k wooapi.Key) (hookreg.Shop, error) {
 			return wooapi.NewClient(hc, storeURL, k)

@@ -26,12 +26,17 @@ func lastOrder(h fleet.Health) string {
 	return "#" + strconv.FormatInt(h.LastOrderID, 10) + " at " + when(h.LastOrderAt)
 }
 
-// sweep prints a shop's last sweep, with its refusals when there are any.
+// sweep prints a shop's last sweep: when, how it ended, and its refusals
+// when there are any.
 func sweep(s fleet.Sweep) string {
-	if s.Unauthorized > 0 {
-		return fmt.Sprintf("%s (key refused %d in a row)", when(s.At), s.Unauthorized)
+	out := when(s.At)
+	if s.Outcome != "" {
+		out += " " + s.Outcome
 	}
-	return when(s.At)
+	if s.Unauthorized > 0 {
+		out += fmt.Sprintf(" (key refused %d in a row)", s.Unauthorized)
+	}
+	return out
 }
 
 func printList(out io.Writer, hs []fleet.Health) {

@@ -57,7 +57,7 @@ func TestShopsBinary(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := state.ForShop(state.Open(st.DynamoDB, st.StateTable), a.ID).Put(ctx, "reconcile",
-		[]byte(`{"mark":"2026-12-04T09:45:00Z","owner":"","lease_until":"0001-01-01T00:00:00Z","last_run":"2026-12-04T10:00:00Z","unauthorized":1}`), 0); err != nil {
+		[]byte(`{"mark":"2026-12-04T09:45:00Z","owner":"","lease_until":"0001-01-01T00:00:00Z","last_run":"2026-12-04T10:00:00Z","unauthorized":1,"last_outcome":"failed"}`), 0); err != nil {
 		t.Fatal(err)
 	}
 
@@ -87,9 +87,12 @@ func TestShopsBinary(t *testing.T) {
 		return ""
 	}
 
-	out := shopsCmd("list")
+	out := shopsCmd("-waiting-queue-url", st.WaitingQueueURL, "list")
+	if !strings.Contains(out, "0 orders wait for Logistos") {
+		t.Errorf("list does not say how many orders wait:\n%s", out)
+	}
 	if l := lineOf(out, a.URL); !strings.Contains(l, "connected") || !strings.Contains(l, "#7 at 2026-12-04 09:30Z") ||
-		!strings.Contains(l, "2026-12-04 10:00Z (key refused 1 in a row)") {
+		!strings.Contains(l, "2026-12-04 10:00Z failed (key refused 1 in a row)") {
 		t.Errorf("A's line: %q", l)
 	}
 	if l := lineOf(out, b.URL); !strings.Contains(l, "connected") || !strings.Contains(l, "none kept") || !strings.Contains(l, "never") {

@@ -20,6 +20,8 @@ import (
 // Sweep is what a shop's last reconcile sweep left.
 type Sweep struct {
 	At time.Time // zero: never swept
+	// Outcome is how it ended ("done", "failed"); "" when not recorded.
+	Outcome string
 	// Unauthorized counts the sweeps in a row the shop refused the key
 	// (401); the shop is disconnected at reconcile's limit.
 	Unauthorized int

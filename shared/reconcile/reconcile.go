@@ -187,6 +187,9 @@ type doc struct {
 	// (as the shop lists them, so a disabled webhook does not make a busy
 	// shop look quiet): a hub sweeps a shop quiet for QuietAfter less often.
 	LastActive time.Time `json:"last_active,omitzero"`
+	// LastOutcome is how the last sweep ended, OutcomeDone or
+	// OutcomeFailed, for the operator's view of a hub (cmd/shops).
+	LastOutcome string `json:"last_outcome,omitempty"`
 }
 
 // Handle runs one sweep. Outcomes that need the owner, not a retry
@@ -367,6 +370,10 @@ func (h *Handler) finish(ctx context.Context, log *slog.Logger, t *target, st do
 	st.LastRun = now.UTC()
 	if rep.OrdersSeen > 0 {
 		st.LastActive = st.LastRun
+	}
+	st.LastOutcome = OutcomeDone
+	if serr != nil || rep.Webhook.Outcome == WebhookFailed {
+		st.LastOutcome = OutcomeFailed
 	}
 	if serr == nil && w.End.After(st.Mark) {
 		st.Mark = w.End

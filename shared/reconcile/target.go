@@ -133,6 +133,9 @@ func (k hubKey) Key(context.Context, bool) (wooapi.Key, error) {
 // for the operator's view of a hub (shared/fleet).
 type LastSweep struct {
 	At time.Time // when it started; zero: never swept
+	// Outcome is how it ended: OutcomeDone or OutcomeFailed (the reconcile
+	// log's report says why); "" before sweeps recorded it.
+	Outcome string
 	// Unauthorized is the sweeps in a row the shop refused its key (401);
 	// the shop is disconnected at DisconnectAfter.
 	Unauthorized int
@@ -149,5 +152,5 @@ func ReadLastSweep(ctx context.Context, st state.Store, id string) (LastSweep, e
 	if err := json.Unmarshal(raw, &d); err != nil {
 		return LastSweep{}, fmt.Errorf("shop %s's reconcile document is unreadable: %w", id, err)
 	}
-	return LastSweep{At: d.LastRun, Unauthorized: d.Unauthorized}, nil
+	return LastSweep{At: d.LastRun, Outcome: d.LastOutcome, Unauthorized: d.Unauthorized}, nil
 }
