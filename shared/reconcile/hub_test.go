@@ -287,11 +287,19 @@ func TestSweepMarksTheShopActive(t *testing.T) {
 		ctx := context.Background()
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "application/json")
+			if r.Method == http.MethodPost { // the webhook repair creates the shop's webhook
+				var in map[string]any
+				json.NewDecoder(r.Body).Decode(&in)
+				in["id"] = 1
+				w.WriteHeader(http.StatusCreated)
+				json.NewEncoder(w).Encode(in)
+				return
+			}
 			if r.URL.Path != "/wp-json/wc/v3/orders" {
 				w.Write([]byte("[]"))
 				return
 			}
-			var list []map[string]any
+			list := []map[string]any{}
 			for i := range orders {
 				list = append(list, map[string]any{"id": i + 1, "status": "processing", "date_created_gmt": "2026-12-05T10:00:00", "date_modified_gmt": "2026-12-05T10:00:00"})
 			}
@@ -306,7 +314,9 @@ func TestSweepMarksTheShopActive(t *testing.T) {
 		if _, err := state.ForShop(h.State, s.ID).Put(ctx, "backfill", []byte(`{"cutoff":"2026-12-05T09:00:00Z"}`), 0); err != nil {
 			t.Fatal(err)
 		}
-		h.Handle(ctx, Event{StoreURL: s.URL})
+		if rep, err := h.Handle(ctx, Event{StoreURL: s.URL}); err != nil {
+			t.Fatalf("%d orders in the window: %v %+v", orders, err, rep)
+		}
 		last, err := ReadLastSweep(ctx, h.State, s.ID)
 		raw, _, _ := state.ForShop(h.State, s.ID).Get(ctx, StateID)
 		var d doc
