@@ -304,7 +304,7 @@ func TestSweepMarksTheShopActive(t *testing.T) {
 				list = append(list, map[string]any{"id": i + 1, "status": "processing", "date_created_gmt": "2026-12-05T10:00:00", "date_modified_gmt": "2026-12-05T10:00:00"})
 			}
 			w.Header().Set("X-WP-Total", strconv.Itoa(orders))
-			w.Header().Set("X-WP-TotalPages", "1")
+			w.Header().Set("X-WP-TotalPages", strconv.Itoa(min(orders, 1))) // 0 for no orders, as WooCommerce says
 			json.NewEncoder(w).Encode(list)
 		}))
 		t.Cleanup(srv.Close)
