@@ -61,6 +61,17 @@ func (s *Stack) FunctionEnv(fn Function, vars map[string]string) map[string]stri
 // wiring is what template.yaml gives fn from the stack's resources (pinned
 // to the template by local/templatecheck).
 func (s *Stack) wiring(fn Function) map[string]string {
+	w := s.wiringOf(fn)
+	if s.ShopsTable != "" {
+		// A hub has no home shop: its shops' secrets are in the shops
+		// table, and the home shop's two secrets are not made.
+		delete(w, config.WebhookSecretARN)
+		delete(w, config.WooCredentialsSecretARN)
+	}
+	return w
+}
+
+func (s *Stack) wiringOf(fn Function) map[string]string {
 	switch fn {
 	case Webhook:
 		return map[string]string{config.QueueURL: s.QueueURL, config.WebhookSecretARN: s.WebhookSecretARN, config.LedgerTable: s.LedgerTable,
@@ -80,10 +91,7 @@ func (s *Stack) wiring(fn Function) map[string]string {
 			config.WaitingQueueURL: s.WaitingQueueURL,
 		}
 		if s.ShopsTable != "" {
-			// A hub: its shops' secrets are in the shops table, not the
-			// home shop's secrets; its schedule fans out on the sweep queue.
-			delete(w, config.WebhookSecretARN)
-			delete(w, config.WooCredentialsSecretARN)
+			// A hub: its schedule fans out on the sweep queue.
 			w[config.ShopsTable], w[config.ShopsKeyID], w[config.SweepQueueURL] = s.ShopsTable, s.ShopsKeyID, s.SweepQueueURL
 		}
 		return w

@@ -128,3 +128,14 @@ func routesKept(before, after any) bool {
 	}
 	return true
 }
+
+// A hub has no home shop, so none of its two secrets ($0.40 a month each):
+// each shop's are sealed in the shops table.
+func TestHubHasNoHomeSecrets(t *testing.T) {
+	if s := loadHub(t).OfType("AWS::SecretsManager::Secret"); len(s) != 0 {
+		t.Errorf("a hub deploys secrets %v", s)
+	}
+	if s := load(t).OfType("AWS::SecretsManager::Secret"); len(s) != 2 {
+		t.Errorf("a single-shop stack deploys %d secrets, want its webhook secret and REST key", len(s))
+	}
+}

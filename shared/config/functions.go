@@ -259,7 +259,6 @@ func LoadActivate(e *Env) (Activate, error) {
 		StoreURL:            e.SecureURL(StoreURL, "", false),
 		BackfillQueueURL:    e.Required(BackfillQueueURL),
 		DLQURL:              e.Required(DLQURL),
-		WebhookSecret:       e.secret(WebhookSecretARN, WebhookSecret),
 		WebhookURL:          e.SecureURL(WebhookURL, "", true),
 		CredentialsURL:      e.SecureURL(LogistosCredentialsURL, DefaultLogistosCredentialsURL, true),
 		StateTable:          e.String(StateTable, ""),
@@ -271,8 +270,10 @@ func LoadActivate(e *Env) (Activate, error) {
 		AllowPrivateShops:   e.Bool(AllowPrivateShops, false),
 		LogLevel:            e.String(LogLevel, DefaultLogLevel),
 	}
-	keySet := e.get(WooCredentialsSecretARN) != "" || e.get(WooConsumerKey) != "" || e.get(WooConsumerSecret) != ""
-	if c.StoreURL != "" || keySet {
+	// A hub (STORE_URL unset or empty; a bad one is an error above) has no
+	// home shop, and so no home secrets: each shop's are in the shops table.
+	if e.get(StoreURL) != "" {
+		c.WebhookSecret = e.secret(WebhookSecretARN, WebhookSecret)
 		c.WooCredentials, c.ConsumerKey, c.ConsumerSecret = e.wooCredentials()
 	}
 	c.Shops = e.shops(c.StoreURL)
