@@ -5,6 +5,7 @@ package templatecheck
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"strings"
 
@@ -216,6 +217,7 @@ func (t *Template) OfType(typ string) map[string]map[string]any {
 // holding it, and resources and outputs whose Condition is false are left
 // out. A condition not named stays as written.
 func (t *Template) As(conds map[string]bool) *Template {
+	conds = t.derive(conds)
 	keep := func(section map[string]any) map[string]any {
 		out := map[string]any{}
 		for id, v := range section {
@@ -234,6 +236,66 @@ func (t *Template) As(conds map[string]bool) *Template {
 	g, _ := globals.(map[string]any)
 	return &Template{Parameters: t.Parameters, Conditions: t.Conditions, Globals: g,
 		Resources: keep(t.Resources), Outputs: keep(t.Outputs)}
+}
+
+// derive adds to conds the conditions the template builds from them alone
+// (Fn::Not, Fn::And, Fn::Or of Condition references), such as
+// HasHomeShop: !Not [!Condition IsHub].
+func (t *Template) derive(conds map[string]bool) map[string]bool {
+	out := maps.Clone(conds)
+	for changed := true; changed; {
+		changed = false
+		for name, c := range t.Conditions {
+			if _, known := out[name]; known {
+				continue
+			}
+			if v, ok := evalCondition(c, out); ok {
+				out[name], changed = v, true
+			}
+		}
+	}
+	return out
+}
+
+// evalCondition evaluates a condition made of known Condition references;
+// ok is false when it depends on anything else.
+func evalCondition(c any, conds map[string]bool) (v, ok bool) {
+	m, _ := c.(map[string]any)
+	if len(m) != 1 {
+		return false, false
+	}
+	for op, arg := range m {
+		if op == "Condition" {
+			name, _ := arg.(string)
+			v, ok = conds[name]
+			return v, ok
+		}
+		args, _ := arg.([]any)
+		switch op {
+		case "Fn::Not":
+			if len(args) != 1 {
+				return false, false
+			}
+			v, ok = evalCondition(args[0], conds)
+			return !v, ok
+		case "Fn::And", "Fn::Or":
+			and := op == "Fn::And"
+			v = and
+			for _, a := range args {
+				av, aok := evalCondition(a, conds)
+				if !aok {
+					return false, false
+				}
+				if and {
+					v = v && av
+				} else {
+					v = v || av
+				}
+			}
+			return v, len(args) > 0
+		}
+	}
+	return false, false
 }
 
 // resolve evaluates the Fn::If of known conditions in v; ok is false when

@@ -126,3 +126,32 @@ Outputs:
 		t.Error("a hub's output is missing from the hub view")
 	}
 }
+
+// A condition built from known ones is known too: HasHomeShop is !IsHub.
+func TestAsDerivesConditions(t *testing.T) {
+	tpl := &Template{
+		Conditions: map[string]any{
+			"Other":   map[string]any{"Fn::Equals": []any{map[string]any{"Ref": "P"}, ""}},
+			"NotHub":  map[string]any{"Fn::Not": []any{map[string]any{"Condition": "IsHub"}}},
+			"Both":    map[string]any{"Fn::And": []any{map[string]any{"Condition": "IsHub"}, map[string]any{"Condition": "NotHub"}}},
+			"Unknown": map[string]any{"Fn::Or": []any{map[string]any{"Condition": "IsHub"}, map[string]any{"Condition": "Other"}}},
+		},
+		Resources: map[string]any{
+			"Home": map[string]any{"Condition": "NotHub"}, "Never": map[string]any{"Condition": "Both"},
+			"Maybe": map[string]any{"Condition": "Unknown"},
+		},
+	}
+	got := tpl.As(map[string]bool{"IsHub": true}).Resources
+	if _, ok := got["Home"]; ok {
+		t.Error("a hub keeps a NotHub resource")
+	}
+	if _, ok := got["Never"]; ok {
+		t.Error("a hub keeps a resource whose condition is IsHub and NotHub")
+	}
+	if _, ok := got["Maybe"]; !ok {
+		t.Error("a resource on a condition that depends on a parameter was dropped")
+	}
+	if _, ok := tpl.As(map[string]bool{"IsHub": false}).Resources["Home"]; !ok {
+		t.Error("a single-shop stack drops a NotHub resource")
+	}
+}
