@@ -12,7 +12,6 @@ import (
 	"github.com/logistos-sync/logistos-sync/shared/ledger"
 	"github.com/logistos-sync/logistos-sync/shared/logistos"
 	"github.com/logistos-sync/logistos-sync/shared/metrics"
-	"github.com/logistos-sync/logistos-sync/shared/secret"
 	"github.com/logistos-sync/logistos-sync/shared/shop"
 	"github.com/logistos-sync/logistos-sync/shared/state"
 	"github.com/logistos-sync/logistos-sync/shared/wooapi"
@@ -107,7 +106,7 @@ func (h *Handler) scoped(u, id string) (*Handler, error) {
 	cp.Shop = client
 	cp.Keys = shopKeys{shops: h.Shops, id: id}
 	cp.KeyStore = nil // a hub's proven key goes to the shops store (adoptInHub)
-	cp.WebhookSecret = shopSecret{shops: h.Shops, id: id}
+	cp.WebhookSecret = shop.WebhookSecret{Store: h.Shops, ID: id}
 	cp.WebhookURL = h.WebhookURL + "/" + id
 	cp.State = state.ForShop(h.State, id)
 	if h.Ledger != nil {
@@ -289,26 +288,4 @@ func (h *Handler) retirePrevious(ctx context.Context, log *slog.Logger) {
 	}
 }
 
-// shopSecret is a hub shop's webhook secret, from the shops store.
-type shopSecret struct {
-	shops shop.Store
-	id    string
-}
-
-// Values returns the shop's webhook secret.
-func (s shopSecret) Values(ctx context.Context) ([][]byte, error) {
-	sec, err := s.shops.Secrets(ctx, s.id)
-	if err != nil {
-		return nil, fmt.Errorf("read the shop's webhook secret: %w", err)
-	}
-	if sec.WebhookSecret == "" {
-		return nil, errors.New("the shop has no webhook secret yet")
-	}
-	return [][]byte{[]byte(sec.WebhookSecret)}, nil
-}
-
-// Refresh does nothing: every Values reads the store.
-func (shopSecret) Refresh(context.Context) bool { return false }
-
-var _ secret.Source = shopSecret{}
 var _ wookey.Source = shopKeys{}

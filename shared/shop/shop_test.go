@@ -104,3 +104,21 @@ func TestScoped(t *testing.T) {
 		t.Errorf("Scoped = %q", got)
 	}
 }
+
+func TestWebhookSecret(t *testing.T) {
+	ctx := context.Background()
+	m := NewMemory()
+	s := Shop{ID: ID("https://a.example"), URL: "https://a.example", Status: Connected}
+	_ = m.Put(ctx, s)
+	w := WebhookSecret{Store: m, ID: s.ID}
+	if _, err := w.Values(ctx); !errors.Is(err, ErrNoWebhookSecret) {
+		t.Fatalf("no secret yet: %v", err)
+	}
+	_ = m.SetSecrets(ctx, s.ID, Secrets{WebhookSecret: "new", PreviousWebhookSecret: "old"})
+	if v, err := w.Values(ctx); err != nil || len(v) != 2 || string(v[0]) != "new" || string(v[1]) != "old" {
+		t.Fatalf("Values = %q, %v; want the current, then the previous", v, err)
+	}
+	if w.Refresh(ctx) {
+		t.Error("a store that does not cache refreshed")
+	}
+}

@@ -225,50 +225,13 @@ func (h *Handler) resolve(ctx context.Context, req events.APIGatewayV2HTTPReques
 		// Disconnected: whatever still sends is not taken.
 		return target{}, &outNoShop
 	}
-	t := target{secrets: shopSecret{store: h.Shops, id: id}, source: s.URL}
+	t := target{secrets: shop.WebhookSecret{Store: h.Shops, ID: id}, source: s.URL}
 	if h.Ledger != nil {
 		rec := *h.Ledger
 		rec.Store = ledger.For(rec.Store, id)
 		t.ledger = &rec
 	}
 	return t, nil
-}
-
-// shopSecret is a hub shop's webhook secret as a secret.Source, so that a
-// shop's deliveries are verified (and a rotation picked up) exactly as the
-// home shop's.
-type shopSecret struct {
-	store shop.Store
-	id    string
-}
-
-// errNoShopSecret means a connected shop has no webhook secret: its
-// activation has not stored one yet.
-var errNoShopSecret = errors.New("the shop has no webhook secret yet")
-
-// Values returns the shop's webhook secret, then the one it replaced while
-// activation has not yet given the shop the new one.
-func (s shopSecret) Values(ctx context.Context) ([][]byte, error) {
-	sec, err := s.store.Secrets(ctx, s.id)
-	if err != nil {
-		return nil, err
-	}
-	if sec.WebhookSecret == "" {
-		return nil, errNoShopSecret
-	}
-	if sec.PreviousWebhookSecret != "" {
-		return [][]byte{[]byte(sec.WebhookSecret), []byte(sec.PreviousWebhookSecret)}, nil
-	}
-	return [][]byte{[]byte(sec.WebhookSecret)}, nil
-}
-
-// Refresh asks a caching store to read the shop's secrets again; the store
-// bounds how often (shops.MinRefreshInterval).
-func (s shopSecret) Refresh(context.Context) bool {
-	if r, ok := s.store.(shop.Refresher); ok {
-		return r.Refresh(s.id)
-	}
-	return false
 }
 
 func (h *Handler) handle(ctx context.Context, req events.APIGatewayV2HTTPRequest, d *delivery, t *target) outcome {
