@@ -242,6 +242,22 @@ func (t *Template) As(conds map[string]bool) *Template {
 // (Fn::Not, Fn::And, Fn::Or of Condition references), such as
 // HasHomeShop: !Not [!Condition IsHub].
 func (t *Template) derive(conds map[string]bool) map[string]bool {
+	return t.evaluate(conds, nil)
+}
+
+// ConditionsWith evaluates every condition the template can for these
+// parameter values (a parameter not given is empty): the conditions of a
+// stack deployed with them, for As.
+func (t *Template) ConditionsWith(params map[string]string) map[string]bool {
+	if params == nil {
+		params = map[string]string{}
+	}
+	return t.evaluate(map[string]bool{}, params)
+}
+
+// evaluate adds to conds every condition that can be evaluated from them
+// and, when params is not nil, from the parameters' values.
+func (t *Template) evaluate(conds map[string]bool, params map[string]string) map[string]bool {
 	out := maps.Clone(conds)
 	for changed := true; changed; {
 		changed = false
@@ -249,7 +265,7 @@ func (t *Template) derive(conds map[string]bool) map[string]bool {
 			if _, known := out[name]; known {
 				continue
 			}
-			if v, ok := evalCondition(c, out); ok {
+			if v, ok := evalCondition(c, out, params); ok {
 				out[name], changed = v, true
 			}
 		}
@@ -257,9 +273,10 @@ func (t *Template) derive(conds map[string]bool) map[string]bool {
 	return out
 }
 
-// evalCondition evaluates a condition made of known Condition references;
-// ok is false when it depends on anything else.
-func evalCondition(c any, conds map[string]bool) (v, ok bool) {
+// evalCondition evaluates a condition made of known Condition references
+// and, with params, Fn::Equals of parameters and literals; ok is false when
+// it depends on anything else.
+func evalCondition(c any, conds map[string]bool, params map[string]string) (v, ok bool) {
 	m, _ := c.(map[string]any)
 	if len(m) != 1 {
 		return false, false
@@ -272,17 +289,31 @@ func evalCondition(c any, conds map[string]bool) (v, ok bool) {
 		}
 		args, _ := arg.([]any)
 		switch op {
+		case "Fn::Equals":
+			if params == nil || len(args) != 2 {
+				return false, false
+			}
+			value := func(a any) (string, bool) {
+				if p, ok := Ref(a); ok {
+					return params[p], true
+				}
+				s, ok := a.(string)
+				return s, ok
+			}
+			a, aok := value(args[0])
+			b, bok := value(args[1])
+			return a == b, aok && bok
 		case "Fn::Not":
 			if len(args) != 1 {
 				return false, false
 			}
-			v, ok = evalCondition(args[0], conds)
+			v, ok = evalCondition(args[0], conds, params)
 			return !v, ok
 		case "Fn::And", "Fn::Or":
 			and := op == "Fn::And"
 			v = and
 			for _, a := range args {
-				av, aok := evalCondition(a, conds)
+				av, aok := evalCondition(a, conds, params)
 				if !aok {
 					return false, false
 				}

@@ -155,3 +155,18 @@ func TestAsDerivesConditions(t *testing.T) {
 		t.Error("a single-shop stack drops a NotHub resource")
 	}
 }
+
+// The conditions of a stack deployed with given parameters: IsHub from
+// StoreUrl, and what is built on it.
+func TestConditionsWith(t *testing.T) {
+	tpl := &Template{Conditions: map[string]any{
+		"IsHub":       map[string]any{"Fn::Equals": []any{map[string]any{"Ref": "StoreUrl"}, ""}},
+		"HasHomeShop": map[string]any{"Fn::Not": []any{map[string]any{"Condition": "IsHub"}}},
+	}}
+	for store, hub := range map[string]bool{"": true, "https://shop.example": false} {
+		c := tpl.ConditionsWith(map[string]string{"StoreUrl": store})
+		if c["IsHub"] != hub || c["HasHomeShop"] == hub {
+			t.Errorf("StoreUrl %q: %v", store, c)
+		}
+	}
+}
