@@ -22,6 +22,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"os/signal"
 	"strconv"
@@ -39,6 +40,7 @@ import (
 	"github.com/logistos-sync/logistos-sync/shared/fleet"
 	"github.com/logistos-sync/logistos-sync/shared/hookreg"
 	"github.com/logistos-sync/logistos-sync/shared/ledger"
+	"github.com/logistos-sync/logistos-sync/shared/outbound"
 	"github.com/logistos-sync/logistos-sync/shared/reconcile"
 	"github.com/logistos-sync/logistos-sync/shared/shops"
 	"github.com/logistos-sync/logistos-sync/shared/state"
@@ -203,8 +205,10 @@ func (s settings) check(cmd string) error {
 // awsConfig is the SDK's standard configuration, or the local stack's when
 // AWS_ENDPOINT_URL names a loopback endpoint and no credentials are set.
 func awsConfig(ctx context.Context, getenv func(string) string) (aws.Config, error) {
-	if ep := getenv("AWS_ENDPOINT_URL"); ep != "" && getenv("AWS_ACCESS_KEY_ID") == "" && strings.Contains(ep, "127.0.0.1") {
-		return config.LocalAWS(ep), nil
+	if ep := getenv("AWS_ENDPOINT_URL"); ep != "" && getenv("AWS_ACCESS_KEY_ID") == "" {
+		if u, err := url.Parse(ep); err == nil && outbound.IsLoopback(u.Hostname()) {
+			return config.LocalAWS(ep), nil
+		}
 	}
 	return config.AWS(ctx)
 }
