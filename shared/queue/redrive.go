@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -76,6 +77,22 @@ type Redriver struct {
 	PollInterval time.Duration
 	// Progress, when set, receives each progress report.
 	Progress func(RedriveProgress)
+
+	// arns are the queues' ARNs, looked up once: they never change for a
+	// URL, and a Redriver kept for the life of a container (reconcile's)
+	// would otherwise ask for them on every run.
+	mu   sync.Mutex
+	arns map[string]string
+}
+
+// Pending is how many messages are visible in the DLQ.
+func (r *Redriver) Pending(ctx context.Context) (int64, error) {
+	dlq, err := r.attributes(ctx, r.DLQURL)
+	if err != nil {
+		return 0, err
+	}
+	n, _ := strconv.ParseInt(dlq[string(types.QueueAttributeNameApproximateNumberOfMessages)], 10, 64)
+	return n, nil
 }
 
 // Redrive moves every message in the DLQ to the orders queue and returns
@@ -102,11 +119,10 @@ func (r *Redriver) Start(ctx context.Context) (RedriveProgress, error) {
 // Running reports whether a move task out of the DLQ is running; false
 // where move tasks do not exist.
 func (r *Redriver) Running(ctx context.Context) (bool, error) {
-	dlq, err := r.attributes(ctx, r.DLQURL)
+	arn, err := r.arn(ctx, r.DLQURL)
 	if err != nil {
 		return false, fmt.Errorf("source queue: %w", err)
 	}
-	arn := dlq[string(types.QueueAttributeNameQueueArn)]
 	out, err := r.Client.ListMessageMoveTasks(ctx, &sqs.ListMessageMoveTasksInput{SourceArn: &arn, MaxResults: aws.Int32(1)})
 	if unsupported(err) {
 		return false, nil
@@ -126,7 +142,7 @@ func (r *Redriver) start(ctx context.Context) (RedriveProgress, string, error) {
 	if err != nil {
 		return RedriveProgress{}, "", fmt.Errorf("dead-letter queue: %w", err)
 	}
-	dest, err := r.attributes(ctx, r.QueueURL)
+	destARN, err := r.arn(ctx, r.QueueURL)
 	if err != nil {
 		return RedriveProgress{}, "", fmt.Errorf("orders queue: %w", err)
 	}
@@ -138,7 +154,7 @@ func (r *Redriver) start(ctx context.Context) (RedriveProgress, string, error) {
 	}
 	in := &sqs.StartMessageMoveTaskInput{
 		SourceArn:      aws.String(dlq[string(types.QueueAttributeNameQueueArn)]),
-		DestinationArn: aws.String(dest[string(types.QueueAttributeNameQueueArn)]),
+		DestinationArn: aws.String(destARN),
 	}
 	if r.Rate > 0 {
 		in.MaxNumberOfMessagesPerSecond = aws.Int32(r.Rate)
@@ -270,10 +286,32 @@ func (r *Redriver) attributes(ctx context.Context, url string) (map[string]strin
 	if err != nil {
 		return nil, fmt.Errorf("attributes of %s: %w", url, err)
 	}
-	if out.Attributes[string(types.QueueAttributeNameQueueArn)] == "" {
+	arn := out.Attributes[string(types.QueueAttributeNameQueueArn)]
+	if arn == "" {
 		return nil, fmt.Errorf("attributes of %s: no QueueArn", url)
 	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.arns == nil {
+		r.arns = map[string]string{}
+	}
+	r.arns[url] = arn
 	return out.Attributes, nil
+}
+
+// arn is the queue's ARN, looked up once.
+func (r *Redriver) arn(ctx context.Context, url string) (string, error) {
+	r.mu.Lock()
+	arn, ok := r.arns[url]
+	r.mu.Unlock()
+	if ok {
+		return arn, nil
+	}
+	attrs, err := r.attributes(ctx, url)
+	if err != nil {
+		return "", err
+	}
+	return attrs[string(types.QueueAttributeNameQueueArn)], nil
 }
 
 func (r *Redriver) report(p RedriveProgress) {

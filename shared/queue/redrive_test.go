@@ -266,12 +266,12 @@ func TestRedriveEmptyDLQStartsNothing(t *testing.T) {
 func TestRedriveBadSettings(t *testing.T) {
 	tests := []struct {
 		name string
-		r    Redriver
+		r    *Redriver
 		want string
 	}{
-		{"rate too high", Redriver{DLQURL: testDLQURL, QueueURL: testQueueURL, Rate: MaxRedriveRate + 1}, "redrive rate"},
-		{"no DLQ", Redriver{QueueURL: testQueueURL}, "dead-letter queue: no queue URL"},
-		{"unknown queue", Redriver{DLQURL: testDLQURL, QueueURL: "https://sqs.us-east-1.amazonaws.com/123456789012/nope"}, "NonExistentQueue"},
+		{"rate too high", &Redriver{DLQURL: testDLQURL, QueueURL: testQueueURL, Rate: MaxRedriveRate + 1}, "redrive rate"},
+		{"no DLQ", &Redriver{QueueURL: testQueueURL}, "dead-letter queue: no queue URL"},
+		{"unknown queue", &Redriver{DLQURL: testDLQURL, QueueURL: "https://sqs.us-east-1.amazonaws.com/123456789012/nope"}, "NonExistentQueue"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

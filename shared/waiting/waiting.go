@@ -21,7 +21,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"strconv"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -94,6 +94,9 @@ type Releaser struct {
 	PostTimeout time.Duration
 	Log         *slog.Logger
 	Metrics     *metrics.Emitter
+
+	once     sync.Once
+	redriver *queue.Redriver
 }
 
 // Release tries one waiting order and, when it goes through, starts moving
@@ -118,9 +121,16 @@ func (r *Releaser) Release(ctx context.Context) (Report, error) {
 
 func (r *Releaser) release(ctx context.Context) (Report, error) {
 	rep := Report{Outcome: OutcomeNone}
-	redriver := &queue.Redriver{Client: r.SQS, DLQURL: r.WaitingURL, QueueURL: r.QueueURL, Rate: r.Rate}
-	n, err := r.count(ctx)
+	// One Redriver for the Releaser's life: it keeps the queues' ARNs.
+	r.once.Do(func() {
+		r.redriver = &queue.Redriver{Client: r.SQS, DLQURL: r.WaitingURL, QueueURL: r.QueueURL, Rate: r.Rate}
+	})
+	redriver := r.redriver
+	n, err := redriver.Pending(ctx)
 	if err != nil || n == 0 {
+		if err != nil {
+			err = fmt.Errorf("count the waiting orders: %w", err)
+		}
 		return rep, err
 	}
 	rep.Waiting = n
@@ -142,19 +152,6 @@ func (r *Releaser) release(ctx context.Context) (Report, error) {
 		r.Metrics.Count(metrics.OrdersReleased, int(rep.Moved))
 	}
 	return rep, nil
-}
-
-// count is how many orders are visible on the waiting queue.
-func (r *Releaser) count(ctx context.Context) (int64, error) {
-	out, err := r.SQS.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
-		QueueUrl:       &r.WaitingURL,
-		AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameApproximateNumberOfMessages},
-	})
-	if err != nil {
-		return 0, fmt.Errorf("count the waiting orders: %w", err)
-	}
-	n, _ := strconv.ParseInt(out.Attributes[string(types.QueueAttributeNameApproximateNumberOfMessages)], 10, 64)
-	return n, nil
 }
 
 // canary POSTs one waiting order and reports whether Logistos answered:

@@ -42,11 +42,13 @@ type fakeSQS struct {
 	started  []*sqs.StartMessageMoveTaskInput
 	running  bool
 	err      error // fails GetQueueAttributes
+	attrs    int   // GetQueueAttributes calls
 }
 
 func (f *fakeSQS) GetQueueAttributes(_ context.Context, in *sqs.GetQueueAttributesInput, _ ...func(*sqs.Options)) (*sqs.GetQueueAttributesOutput, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.attrs++
 	if f.err != nil {
 		return nil, f.err
 	}
@@ -281,5 +283,28 @@ func TestReleaseNothingToDo(t *testing.T) {
 				t.Errorf("a healthy run logged: %s", logs.String())
 			}
 		})
+	}
+}
+
+// The queues' ARNs never change, so a warm container looks them up once:
+// a run that finds orders waiting and Logistos back reads the waiting
+// queue's count twice (how many wait, how many to move), and a later run
+// while Logistos is down reads it once more, not the ARNs again.
+func TestReleaseLooksUpTheARNsOnce(t *testing.T) {
+	f := &fakeSQS{waiting: waitingOrders(t, 5)}
+	p := &poster{}
+	r := releaser(f, p, io.Discard, io.Discard)
+	if rep, err := r.Release(context.Background()); err != nil || rep.Outcome != OutcomeReleased {
+		t.Fatalf("%+v %v", rep, err)
+	}
+	if f.attrs != 3 {
+		t.Errorf("first run: %d GetQueueAttributes, want 3 (the count, the orders queue's ARN, the count to move)", f.attrs)
+	}
+	f.attrs, f.waiting, f.deleted, p.err = 0, waitingOrders(t, 5), nil, down
+	if rep, err := r.Release(context.Background()); err != nil || rep.Outcome != OutcomeStillFailed {
+		t.Fatalf("%+v %v", rep, err)
+	}
+	if f.attrs != 1 {
+		t.Errorf("second run: %d GetQueueAttributes, want the count alone", f.attrs)
 	}
 }
