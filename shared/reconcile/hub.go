@@ -170,9 +170,7 @@ func (h *Handler) queueSweeps(ctx context.Context, dry bool) (FanOutReport, erro
 	if dry {
 		return fo, nil
 	}
-	if shops, err = h.due(ctx, shops); err != nil {
-		return fo, err
-	}
+	shops = h.due(ctx, shops)
 	fo.Quiet = fo.Connected - len(shops)
 	var errs []error
 	for start := 0; start < len(shops); start += sweepBatch {
@@ -204,14 +202,14 @@ func (h *Handler) queueSweeps(ctx context.Context, dry bool) (FanOutReport, erro
 // (no order in its sweeps for QuietAfter) once every QuietEvery. A shop
 // whose document cannot be read is swept: sweeping costs cents, missing
 // an order does not.
-func (h *Handler) due(ctx context.Context, shops []shop.Shop) ([]shop.Shop, error) {
+func (h *Handler) due(ctx context.Context, shops []shop.Shop) []shop.Shop {
 	now := h.now()
 	skip := make([]bool, len(shops))
-	g, gctx := errgroup.WithContext(ctx)
+	var g errgroup.Group
 	g.SetLimit(readConcurrency)
 	for i, s := range shops {
 		g.Go(func() error {
-			raw, _, err := state.ForShop(h.State, s.ID).Get(gctx, StateID)
+			raw, _, err := state.ForShop(h.State, s.ID).Get(ctx, StateID)
 			var d doc
 			if err != nil || raw == nil || json.Unmarshal(raw, &d) != nil {
 				return nil
@@ -224,16 +222,14 @@ func (h *Handler) due(ctx context.Context, shops []shop.Shop) ([]shop.Shop, erro
 			return nil
 		})
 	}
-	if err := g.Wait(); err != nil {
-		return nil, err
-	}
+	_ = g.Wait() // no read fails the run: an unread shop is swept
 	out := shops[:0:0]
 	for i, s := range shops {
 		if !skip[i] {
 			out = append(out, s)
 		}
 	}
-	return out, nil
+	return out
 }
 
 // HandleJobs sweeps each job's shop, all of the batch at once, and reports
